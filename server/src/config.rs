@@ -1,0 +1,167 @@
+//! One `Settings` struct from an optional TOML file and the environment, read once at start.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+/// Everything the server can be told. Secrets come from the environment or a file kept out of the repo.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// `sqlite://azyq.db` (default) or `postgres://…`.
+    pub database_url: String,
+    /// Address to listen on.
+    pub listen: String,
+    /// HS256 secret of the identity provider whose JWTs the wallet endpoints accept.
+    pub wallet_jwt_secret: Option<String>,
+    /// Or its Ed25519 public key (PEM) for EdDSA JWTs.
+    pub wallet_jwt_public_key: Option<String>,
+    /// Shared secret the SMS gateway sends in `X-Gateway-Secret`.
+    pub sms_gateway_secret: Option<String>,
+    /// `file:PATH` or `http:URL`.
+    pub sms_sender: String,
+    /// Link to the wallet sent in the confirmation SMS.
+    pub wallet_link: String,
+    /// Help line named in the start SMS.
+    pub info_phone: String,
+    /// Seconds between scheduler runs.
+    pub tick_seconds: u64,
+    /// Database connections kept open.
+    pub pool_size: u32,
+    /// `AZYQ_FAKE_NOW`: start the clock here (only with `AZYQ_ALLOW_FAKE_CLOCK=1`).
+    pub fake_now: Option<DateTime<Utc>>,
+    pub allow_fake_clock: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            database_url: "sqlite://azyq.db".into(),
+            listen: "127.0.0.1:8080".into(),
+            wallet_jwt_secret: None,
+            wallet_jwt_public_key: None,
+            sms_gateway_secret: None,
+            sms_sender: "file:sms-outbox.jsonl".into(),
+            wallet_link: "https://egovmobile.page.link/socwallet".into(),
+            info_phone: "1414".into(),
+            tick_seconds: 30,
+            pool_size: 8,
+            fake_now: None,
+            allow_fake_clock: false,
+        }
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn env_parse<T: std::str::FromStr>(name: &str) -> anyhow::Result<Option<T>>
+where
+    T::Err: std::fmt::Display,
+{
+    match env(name) {
+        None => Ok(None),
+        Some(v) => v.parse().map(Some).map_err(|e| anyhow::anyhow!("{name}: {e}")),
+    }
+}
+
+impl Settings {
+    /// Reads the file (if given), then lets the environment override it.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Settings> {
+        let mut s = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+                toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?
+            }
+            None => Settings::default(),
+        };
+        if let Some(v) = env("DATABASE_URL") {
+            s.database_url = v;
+        }
+        if let Some(v) = env("AZYQ_LISTEN") {
+            s.listen = v;
+        }
+        if let Some(v) = env("AZYQ_WALLET_JWT_SECRET") {
+            s.wallet_jwt_secret = Some(v);
+        }
+        if let Some(v) = env("AZYQ_WALLET_JWT_PUBLIC_KEY") {
+            s.wallet_jwt_public_key = Some(v);
+        }
+        if let Some(v) = env("AZYQ_SMS_GATEWAY_SECRET") {
+            s.sms_gateway_secret = Some(v);
+        }
+        if let Some(v) = env("AZYQ_SMS_SENDER") {
+            s.sms_sender = v;
+        }
+        if let Some(v) = env("AZYQ_WALLET_LINK") {
+            s.wallet_link = v;
+        }
+        if let Some(v) = env("AZYQ_INFO_PHONE") {
+            s.info_phone = v;
+        }
+        if let Some(v) = env_parse("AZYQ_TICK_SECONDS")? {
+            s.tick_seconds = v;
+        }
+        if let Some(v) = env_parse("AZYQ_POOL_SIZE")? {
+            s.pool_size = v;
+        }
+        if let Some(v) = env_parse("AZYQ_FAKE_NOW")? {
+            s.fake_now = Some(v);
+        }
+        if let Some(v) = env("AZYQ_ALLOW_FAKE_CLOCK") {
+            s.allow_fake_clock = v == "1" || v.eq_ignore_ascii_case("true");
+        }
+        if s.tick_seconds == 0 {
+            anyhow::bail!("tick_seconds must be at least 1");
+        }
+        Ok(s)
+    }
+
+    /// The SMS sender named by `sms_sender`.
+    pub fn sms_target(&self) -> anyhow::Result<SmsTarget> {
+        if let Some(path) = self.sms_sender.strip_prefix("file:") {
+            Ok(SmsTarget::File(PathBuf::from(path)))
+        } else if let Some(url) = self.sms_sender.strip_prefix("http:") {
+            // `http:URL` where URL itself starts with http:// or https://.
+            let url = if url.starts_with("//") { format!("http:{url}") } else { url.to_owned() };
+            Ok(SmsTarget::Http(url))
+        } else {
+            anyhow::bail!("AZYQ_SMS_SENDER must be file:PATH or http:URL")
+        }
+    }
+}
+
+/// Where outgoing SMS go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SmsTarget {
+    File(PathBuf),
+    Http(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sms_targets() {
+        let mut s = Settings::default();
+        assert_eq!(s.sms_target().unwrap(), SmsTarget::File("sms-outbox.jsonl".into()));
+        s.sms_sender = "http:https://gw.example/send".into();
+        assert_eq!(s.sms_target().unwrap(), SmsTarget::Http("https://gw.example/send".into()));
+        s.sms_sender = "http://gw/send".into();
+        assert_eq!(s.sms_target().unwrap(), SmsTarget::Http("http://gw/send".into()));
+        s.sms_sender = "smtp:x".into();
+        assert!(s.sms_target().is_err());
+    }
+
+    #[test]
+    fn file_settings_parse() {
+        let s: Settings = toml::from_str("listen = \"127.0.0.1:9999\"\ntick_seconds = 5\n").unwrap();
+        assert_eq!(s.listen, "127.0.0.1:9999");
+        assert_eq!(s.tick_seconds, 5);
+        assert_eq!(s.database_url, "sqlite://azyq.db");
+    }
+}

@@ -1,0 +1,214 @@
+//! Diesel's view of the tables in `migrations/` (the same on SQLite and PostgreSQL).
+
+diesel::table! {
+    server_secrets (name) {
+        name -> Text,
+        value -> Text,
+    }
+}
+
+diesel::table! {
+    operators (login) {
+        login -> Text,
+        password_hash -> Text,
+        role -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    login_attempts (subject) {
+        subject -> Text,
+        failures -> Integer,
+        window_start -> Timestamp,
+    }
+}
+
+diesel::table! {
+    localities (kato) {
+        kato -> Text,
+        name -> Text,
+        region -> Text,
+        pilot -> Bool,
+    }
+}
+
+diesel::table! {
+    shops (shop_id) {
+        shop_id -> Text,
+        name -> Text,
+        kato -> Text,
+        region -> Text,
+        address -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    cashiers (shop_id, login) {
+        shop_id -> Text,
+        login -> Text,
+        password_hash -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    catalog_groups (code) {
+        code -> Text,
+        name_ru -> Text,
+        name_kk -> Text,
+        in_force -> Bool,
+    }
+}
+
+diesel::table! {
+    products (gtin) {
+        gtin -> Text,
+        group_code -> Text,
+        name -> Text,
+        unit -> Text,
+        discount_cap_bp -> Integer,
+    }
+}
+
+diesel::table! {
+    rates (month, region) {
+        month -> Text,
+        region -> Text,
+        amount_tiyn -> BigInt,
+    }
+}
+
+diesel::table! {
+    months (month) {
+        month -> Text,
+        status -> Text,
+        closed_at -> Nullable<Timestamp>,
+        no_answer -> BigInt,
+        lapsed -> BigInt,
+        expired -> BigInt,
+        expired_tiyn -> BigInt,
+        holds_released -> BigInt,
+    }
+}
+
+diesel::table! {
+    family_months (month, family_id) {
+        month -> Text,
+        family_id -> Text,
+        kato -> Text,
+        region -> Text,
+        phone -> Nullable<Text>,
+        content_hash -> Text,
+        status -> Text,
+        status_at -> Timestamp,
+        start_sms_at -> Nullable<Timestamp>,
+        reminder_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    members (month, iin) {
+        month -> Text,
+        iin -> Text,
+        family_id -> Text,
+        name -> Text,
+        birth_date -> Text,
+    }
+}
+
+diesel::table! {
+    consents (family_id) {
+        family_id -> Text,
+        status -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    vouchers (id) {
+        id -> BigInt,
+        month -> Text,
+        family_id -> Text,
+        iin -> Text,
+        member_name -> Text,
+        region -> Text,
+        amount_tiyn -> BigInt,
+        balance_tiyn -> BigInt,
+        expired_tiyn -> BigInt,
+        status -> Text,
+        issued_at -> Timestamp,
+        activated_at -> Nullable<Timestamp>,
+        closed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    sms_outbox (id) {
+        id -> BigInt,
+        dedup_key -> Nullable<Text>,
+        to_phone -> Text,
+        kind -> Text,
+        text -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        claimed_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    counters (name) {
+        name -> Text,
+        value -> BigInt,
+    }
+}
+
+diesel::table! {
+    job_runs (job, job_key) {
+        job -> Text,
+        job_key -> Text,
+        done_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        at -> Timestamp,
+        actor -> Text,
+        entity -> Text,
+        entity_id -> Text,
+        from_state -> Nullable<Text>,
+        to_state -> Text,
+        detail -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(cashiers -> shops (shop_id));
+diesel::joinable!(products -> catalog_groups (group_code));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    server_secrets,
+    operators,
+    login_attempts,
+    localities,
+    shops,
+    cashiers,
+    catalog_groups,
+    products,
+    rates,
+    months,
+    family_months,
+    members,
+    consents,
+    vouchers,
+    sms_outbox,
+    counters,
+    job_runs,
+    audit_log,
+);

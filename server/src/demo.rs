@@ -1,0 +1,164 @@
+//! `azyq-server demo`: a seeded month a newcomer can try at once — three pilot localities, a shop
+//! with a cashier, the catalogue with demo GTINs, a dozen families (most have consented), and the
+//! logins printed. Seeding is idempotent; a rerun sets fresh passwords and prints them again.
+
+use std::fmt::Write as _;
+
+use azyq_shared::api::{FamilyIn, Locality, MemberIn, Role, ShopBody};
+use azyq_shared::{BusinessDay, Iin, Month};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use rand::Rng;
+
+use crate::db::schema::consents;
+use crate::db::Db;
+use crate::domain::{accounts, catalog, import, places};
+use crate::error::AppResult;
+use crate::with_conn;
+
+pub const SHOP_ID: &str = "demo-shop-1";
+pub const CASHIER: &str = "kassir1";
+pub const OPERATOR: &str = "operator";
+pub const VIEWER: &str = "viewer";
+
+/// Demo products: GTINs in the GS1 restricted-circulation range (prefix 02), so they can never
+/// clash with a real product.
+pub const DEMO_PRODUCTS_CSV: &str = include_str!("../data/demo-products.csv");
+
+/// The pilot localities of the Algorithm: Kokshetau, Akkol, Pavlodar.
+pub fn pilot_localities() -> Vec<Locality> {
+    [("111010000", "Кокшетау"), ("113220100", "Акколь"), ("551010000", "Павлодар")]
+        .into_iter()
+        .map(|(kato, name)| Locality { kato: kato.into(), name: name.into() })
+        .collect()
+}
+
+/// The n-th valid IIN of a deterministic series (born 1985-05-15 and on), for demo and test data.
+pub fn demo_iin(n: u32) -> Iin {
+    let mut k = n * 3;
+    loop {
+        let prefix = format!("850515{:05}", 30_000 + k % 70_000);
+        let mut digits = [0u8; 11];
+        for (i, b) in prefix.bytes().enumerate() {
+            digits[i] = b - b'0';
+        }
+        if let Some(check) = Iin::check_digit(&digits) {
+            if let Ok(iin) = Iin::parse(&format!("{prefix}{check}")) {
+                return iin;
+            }
+        }
+        k += 1;
+    }
+}
+
+const NAMES: &[&str] = &[
+    "Айгерим Бекова",
+    "Ерлан Бекова",
+    "Дана Ахметова",
+    "Нурлан Ахметов",
+    "Асель Сейткали",
+    "Марат Сейткали",
+    "Жанна Омарова",
+    "Бауыржан Омаров",
+    "Гульнара Исаева",
+    "Серик Исаев",
+    "Алия Нурланова",
+    "Тимур Нурланов",
+];
+
+/// The demo families of a month: 12 families, 2 members each; family 11 has no phone.
+pub fn families() -> Vec<FamilyIn> {
+    let katos = ["551010000", "111010000", "113220100"];
+    (0..12u32)
+        .map(|f| FamilyIn {
+            family_id: format!("DEMO-{:02}", f + 1),
+            kato: katos[(f % 3) as usize].into(),
+            phone: (f != 10).then(|| format!("+7701555{:04}", f + 1)),
+            members: (0..2u32)
+                .map(|m| MemberIn {
+                    iin: demo_iin(f * 2 + m).to_string(),
+                    name: NAMES[((f * 2 + m) as usize) % NAMES.len()].into(),
+                    birth_date: "1985-05-15".into(),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+fn password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+    let mut rng = rand::rngs::OsRng;
+    (0..12).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect()
+}
+
+/// What the demo prints for the newcomer.
+pub struct Seeded {
+    pub month: Month,
+    pub operator_password: String,
+    pub viewer_password: String,
+    pub cashier_password: String,
+}
+
+/// Seeds the demo month (families 1-9 have consented; 10 and 12 are still asked; 11 has no phone).
+pub fn seed(db: &Db, now: DateTime<Utc>) -> AppResult<Seeded> {
+    let month = BusinessDay::of(now).month();
+    let seeded =
+        Seeded { month, operator_password: password(), viewer_password: password(), cashier_password: password() };
+    db.write(|c| {
+        catalog::seed_groups(c, now)?;
+        accounts::upsert_operator(c, OPERATOR, &seeded.operator_password, Role::Operator, now)?;
+        accounts::upsert_operator(c, VIEWER, &seeded.viewer_password, Role::Viewer, now)?;
+        places::put_localities(c, &pilot_localities(), "demo", now)?;
+        places::put_shop(
+            c,
+            SHOP_ID,
+            &ShopBody { name: "Демо-магазин «Береке»".into(), kato: "551010000".into(), address: "Павлодар, ул. Лермонтова, 1".into() },
+            "demo",
+            now,
+        )?;
+        accounts::upsert_cashier(c, SHOP_ID, CASHIER, &seeded.cashier_password, "demo", now)?;
+        if catalog::products(c)?.is_empty() {
+            let products = catalog::parse_products_csv(DEMO_PRODUCTS_CSV.as_bytes())?;
+            catalog::put_products(c, &products, "demo", now)?;
+        }
+        // Standing consents, as if given by SMS in an earlier month: import issues their vouchers.
+        for f in 1..=9 {
+            with_conn!(c, c => diesel::insert_into(consents::table)
+                .values((consents::family_id.eq(format!("DEMO-{f:02}")), consents::status.eq("given"), consents::updated_at.eq(now.naive_utc())))
+                .on_conflict_do_nothing()
+                .execute(c))?;
+        }
+        let (rows, group) = import::rows_from_json(&families());
+        import::import(c, month, &rows, Some(&group), "demo", now)?;
+        Ok(())
+    })?;
+    Ok(seeded)
+}
+
+/// A wallet JWT for a demo recipient, signed with the configured HS256 secret.
+pub fn wallet_token(secret: &str, iin: &Iin, now: DateTime<Utc>) -> anyhow::Result<String> {
+    let claims = serde_json::json!({
+        "iin": iin.as_ref(),
+        "aud": crate::http::auth::WALLET_AUDIENCE,
+        "exp": (now + chrono::Duration::hours(24)).timestamp(),
+    });
+    Ok(jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )?)
+}
+
+/// The text printed after seeding.
+pub fn banner(seeded: &Seeded, base_url: &str, wallet_secret: &str, now: DateTime<Utc>) -> anyhow::Result<String> {
+    let mut s = String::new();
+    writeln!(s, "Azyq demo: month {} seeded.", seeded.month)?;
+    writeln!(s, "  operator  login {OPERATOR}  password {}", seeded.operator_password)?;
+    writeln!(s, "  viewer    login {VIEWER}  password {}", seeded.viewer_password)?;
+    writeln!(s, "  cashier   shop {SHOP_ID}  login {CASHIER}  password {}", seeded.cashier_password)?;
+    let token = wallet_token(wallet_secret, &demo_iin(0), now)?;
+    writeln!(s, "  wallet token of the first demo recipient (valid 24 h):\n    {token}")?;
+    writeln!(s, "Try:")?;
+    writeln!(s, "  curl -s -H 'Authorization: Bearer {token}' {base_url}/api/v1/wallet/vouchers")?;
+    Ok(s)
+}

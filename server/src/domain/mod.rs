@@ -1,0 +1,23 @@
+//! The rules, as plain functions over a database connection and an injected `now`. No actix here.
+
+pub mod accounts;
+pub mod catalog;
+pub mod cycle;
+pub mod import;
+pub mod places;
+pub mod rates;
+pub mod sms;
+pub mod wallet;
+
+use crate::db::Conn;
+use crate::error::AppError;
+
+/// Serialises the monthly jobs across server processes on PostgreSQL (SQLite's write
+/// transactions are already exclusive), so two replicas never run one job at once.
+pub fn lock_jobs(conn: &mut Conn) -> Result<(), AppError> {
+    if let Conn::Pg(c) = conn {
+        use diesel::RunQueryDsl;
+        diesel::sql_query("SELECT pg_advisory_xact_lock(727001)").execute(*c)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,136 @@
+//! The recipient's side (Alg. p.6): the family's vouchers and their activation.
+
+use std::collections::HashSet;
+
+use azyq_shared::api::{ErrorCode, Voucher, VoucherStatus};
+use azyq_shared::{BusinessDay, Iin, Month};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use super::cycle::FamilyStatus;
+use crate::db::audit::{self, Entry};
+use crate::db::schema::{family_months, members, months, vouchers};
+use crate::db::Conn;
+use crate::error::{AppError, AppResult};
+use crate::with_conn;
+
+type VoucherRow = (i64, String, String, String, String, i64, i64, Option<NaiveDateTime>);
+
+fn voucher_columns() -> (
+    vouchers::id,
+    vouchers::member_name,
+    vouchers::month,
+    vouchers::family_id,
+    vouchers::status,
+    vouchers::amount_tiyn,
+    vouchers::balance_tiyn,
+    vouchers::activated_at,
+) {
+    (
+        vouchers::id,
+        vouchers::member_name,
+        vouchers::month,
+        vouchers::family_id,
+        vouchers::status,
+        vouchers::amount_tiyn,
+        vouchers::balance_tiyn,
+        vouchers::activated_at,
+    )
+}
+
+fn to_api(row: VoucherRow) -> AppResult<Voucher> {
+    let (id, member_name, month, _family, status, amount_tiyn, balance_tiyn, activated_at) = row;
+    let status = VoucherStatus::parse(&status)
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("voucher {id} has unknown status")))?;
+    Ok(Voucher {
+        id,
+        member_name,
+        month,
+        status,
+        amount_tiyn,
+        balance_tiyn,
+        activated_at: activated_at.map(|t| t.and_utc()),
+    })
+}
+
+/// The (month, family) pairs the recipient belongs to.
+fn families_of(conn: &mut Conn, iin: &Iin) -> AppResult<HashSet<(String, String)>> {
+    let rows: Vec<(String, String)> = with_conn!(conn, c => members::table
+        .filter(members::iin.eq(iin.as_ref()))
+        .select((members::month, members::family_id))
+        .load(c))?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Every voucher of every family the recipient is listed in, newest month first.
+pub fn family_vouchers(conn: &mut Conn, iin: &Iin) -> AppResult<Vec<Voucher>> {
+    let families = families_of(conn, iin)?;
+    let family_ids: Vec<&String> = families.iter().map(|(_, f)| f).collect::<HashSet<_>>().into_iter().collect();
+    let rows: Vec<VoucherRow> = with_conn!(conn, c => vouchers::table
+        .filter(vouchers::family_id.eq_any(&family_ids))
+        .order((vouchers::month.desc(), vouchers::id))
+        .select(voucher_columns())
+        .load(c))?;
+    rows.into_iter().filter(|r| families.contains(&(r.2.clone(), r.3.clone()))).map(to_api).collect()
+}
+
+fn not_found() -> AppError {
+    AppError::new(ErrorCode::VoucherNotFound, "Ваучер не найден")
+}
+
+/// Loads a voucher of the recipient's own family; any other voucher is "not found", never "forbidden",
+/// so that a stranger learns nothing of its existence.
+pub fn own_voucher(conn: &mut Conn, iin: &Iin, id: i64) -> AppResult<Voucher> {
+    let row: Option<VoucherRow> =
+        with_conn!(conn, c => vouchers::table.find(id).select(voucher_columns()).first(c).optional())?;
+    let row = row.ok_or_else(not_found)?;
+    if !families_of(conn, iin)?.contains(&(row.2.clone(), row.3.clone())) {
+        return Err(not_found());
+    }
+    to_api(row)
+}
+
+/// Activates a voucher (Alg. p.6): any day of its month, while the family's consent holds.
+pub fn activate(conn: &mut Conn, iin: &Iin, id: i64, now: DateTime<Utc>) -> AppResult<Voucher> {
+    let voucher = own_voucher(conn, iin, id)?;
+    let month = Month::parse(&voucher.month).map_err(|e| AppError::internal(anyhow::anyhow!("stored month: {e}")))?;
+    match voucher.status {
+        VoucherStatus::Activated | VoucherStatus::Exhausted => return Ok(voucher),
+        VoucherStatus::Lapsed | VoucherStatus::Expired => return Err(month_closed(month)),
+        VoucherStatus::Issued => {}
+    }
+    let closed: Option<String> =
+        with_conn!(conn, c => months::table.find(month.as_ref()).select(months::status).first(c).optional())?;
+    if closed.as_deref() == Some("closed") || now >= month.end_instant() {
+        return Err(month_closed(month));
+    }
+    if BusinessDay::of(now).date() < month.first_day() {
+        return Err(AppError::new(
+            ErrorCode::MonthNotStarted,
+            format!("Ваучер на {month} можно активировать с {}", month.first_day()),
+        ));
+    }
+    let family_id: String = with_conn!(conn, c => vouchers::table.find(id).select(vouchers::family_id).first(c))?;
+    let status: String = with_conn!(conn, c => family_months::table
+        .find((month.as_ref(), &family_id))
+        .select(family_months::status)
+        .first(c))?;
+    if status != FamilyStatus::Consented.as_str() {
+        return Err(AppError::new(
+            ErrorCode::NoConsent,
+            "Семья не дала согласия на получение ваучера в этом месяце: ответьте 21*1 на SMS",
+        ));
+    }
+    let changed = with_conn!(conn, c => diesel::update(vouchers::table.filter(vouchers::id.eq(id)).filter(vouchers::status.eq("issued")))
+        .set((vouchers::status.eq("activated"), vouchers::activated_at.eq(now.naive_utc())))
+        .execute(c))?;
+    if changed == 1 {
+        audit::record(conn, &[Entry::new(now, "recipient", "voucher", id.to_string(), Some("issued"), "activated")])?;
+    }
+    own_voucher(conn, iin, id)
+}
+
+fn month_closed(month: Month) -> AppError {
+    AppError::new(ErrorCode::MonthClosed, format!("Срок ваучера истёк: месяц {month} закончился"))
+        .with("month", month.as_ref())
+}

@@ -1,0 +1,90 @@
+//! The one error type of the server, mapped to the API's error body once.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use azyq_shared::api::{ErrorBody, ErrorCode, ErrorDetail};
+use serde_json::{Map, Value};
+
+/// An answer the client gets instead of a result: a stable code, a sentence, and details.
+#[derive(Debug)]
+pub struct AppError {
+    pub code: ErrorCode,
+    pub message: String,
+    pub details: Map<String, Value>,
+    /// For `internal`: what went wrong, logged with its chain, never sent.
+    pub source: Option<anyhow::Error>,
+}
+
+impl AppError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> AppError {
+        AppError { code, message: message.into(), details: Map::new(), source: None }
+    }
+
+    /// A malformed request: 400 `validation` naming the field.
+    pub fn validation(field: &str, message: impl Into<String>) -> AppError {
+        AppError::new(ErrorCode::Validation, message).with("field", field)
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> AppError {
+        AppError::new(ErrorCode::Unauthorized, message)
+    }
+
+    pub fn forbidden() -> AppError {
+        AppError::new(ErrorCode::Forbidden, "Недостаточно прав для этого действия")
+    }
+
+    pub fn internal(e: impl Into<anyhow::Error>) -> AppError {
+        AppError {
+            code: ErrorCode::Internal,
+            message: "Внутренняя ошибка сервера, повторите позже".into(),
+            details: Map::new(),
+            source: Some(e.into()),
+        }
+    }
+
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> AppError {
+        self.details.insert(key.to_owned(), value.into());
+        self
+    }
+}
+
+impl std::fmt::Display for AppError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.message)
+    }
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(e: diesel::result::Error) -> AppError {
+        match e {
+            diesel::result::Error::NotFound => AppError::new(ErrorCode::NotFound, "Не найдено"),
+            other => AppError::internal(other),
+        }
+    }
+}
+
+impl From<diesel::r2d2::PoolError> for AppError {
+    fn from(e: diesel::r2d2::PoolError) -> AppError {
+        let mut err = AppError::new(ErrorCode::Unavailable, "База данных недоступна, повторите позже");
+        err.source = Some(e.into());
+        err
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let Some(source) = &self.source {
+            tracing::error!(code = self.code.as_str(), error = format!("{source:#}"), "request failed");
+        }
+        HttpResponse::build(self.status_code()).json(ErrorBody {
+            error: ErrorDetail { code: self.code, message: self.message.clone(), details: self.details.clone() },
+        })
+    }
+}
+
+/// What the domain answers: a result or an API error.
+pub type AppResult<T> = Result<T, AppError>;

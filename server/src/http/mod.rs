@@ -1,0 +1,106 @@
+//! The HTTP API (shared/API.md): one module per audience; handlers parse → call domain → map.
+
+pub mod auth;
+pub mod openapi;
+pub mod operator;
+pub mod public;
+pub mod sms;
+pub mod wallet;
+
+use std::sync::Arc;
+
+use actix_web::{error::JsonPayloadError, web, HttpRequest};
+use azyq_shared::api::ErrorCode;
+use azyq_shared::Month;
+use futures_util::StreamExt;
+use tokio::sync::Notify;
+
+use crate::clock::Clock;
+use crate::db::Db;
+use crate::domain::sms::Texts;
+use crate::error::AppError;
+use auth::WalletAuth;
+
+/// Request bodies over this are refused with 413 before they are parsed.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub db: Db,
+    pub clock: Arc<dyn Clock>,
+    pub texts: Texts,
+    pub session_key: Vec<u8>,
+    pub wallet: WalletAuth,
+    pub sms_gateway_secret: Option<String>,
+    /// Wakes the SMS sender after a request queued messages.
+    pub sms_kick: Arc<Notify>,
+}
+
+fn too_large() -> AppError {
+    AppError::new(ErrorCode::PayloadTooLarge, "Тело запроса больше 1 МиБ").with("limit_bytes", BODY_LIMIT)
+}
+
+/// JSON bodies: limited, and every parse error is 400 `validation` with the reason.
+pub fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default().limit(BODY_LIMIT).content_type_required(false).error_handler(|err, _req| {
+        match &err {
+            JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => too_large(),
+            JsonPayloadError::Deserialize(e) => AppError::validation("body", format!("неверный JSON: {e}")),
+            other => AppError::validation("body", format!("неверное тело запроса: {other}")),
+        }
+        .into()
+    })
+}
+
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|err, _| AppError::validation("path", err.to_string()).into())
+}
+
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _| AppError::validation("query", err.to_string()).into())
+}
+
+/// Reads a raw body (CSV uploads), refusing one over the limit before reading when its length is
+/// declared, and as soon as it passes the limit otherwise.
+pub async fn read_body(req: &HttpRequest, mut payload: web::Payload) -> Result<web::Bytes, AppError> {
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > BODY_LIMIT) {
+        return Err(too_large());
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| AppError::validation("body", format!("тело запроса не прочитано: {e}")))?;
+        if body.len() + chunk.len() > BODY_LIMIT {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// Parses a `{month}` path segment.
+pub fn month_param(raw: &str) -> Result<Month, AppError> {
+    Month::parse(raw).map_err(|e| AppError::validation("month", e.to_string()))
+}
+
+/// Whether the request says its body is CSV.
+pub fn is_csv(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/csv"))
+}
+
+/// All routes of the API.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.configure(public::routes).configure(operator::routes).configure(sms::routes).configure(wallet::routes);
+}
+
+/// JSON 404 for paths that are not part of the API.
+pub async fn not_found() -> Result<actix_web::HttpResponse, AppError> {
+    Err(AppError::new(ErrorCode::NotFound, "Нет такого адреса API"))
+}

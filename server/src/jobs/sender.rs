@@ -1,0 +1,98 @@
+//! Delivering SMS from the outbox: to a JSON-lines file (default) or an HTTP gateway.
+
+use std::fs::OpenOptions;
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::config::SmsTarget;
+use crate::domain::sms::Claimed;
+
+/// What leaves the server for one SMS. `id` is the outbox id: a gateway deduplicates on it, so a
+/// resend after an unknown outcome never reaches the phone twice.
+#[derive(Debug, Serialize)]
+struct Wire<'a> {
+    id: i64,
+    to: &'a str,
+    text: &'a str,
+    kind: &'a str,
+    sent_at: DateTime<Utc>,
+}
+
+/// A way to deliver SMS.
+pub trait Sender: Send + Sync {
+    fn send(&self, sms: &Claimed, now: DateTime<Utc>) -> Result<(), String>;
+    /// Whether an SMS whose attempt ended in silence got through: `Some` when the sender can tell.
+    fn was_delivered(&self, id: i64) -> Option<bool>;
+}
+
+pub fn from_target(target: &SmsTarget) -> Box<dyn Sender> {
+    match target {
+        SmsTarget::File(path) => Box::new(FileSender { path: path.clone(), lock: Mutex::new(()) }),
+        SmsTarget::Http(url) => Box::new(HttpSender {
+            url: url.clone(),
+            agent: ureq::AgentBuilder::new().timeout(Duration::from_secs(10)).build(),
+        }),
+    }
+}
+
+/// Appends one JSON line per SMS and syncs it to disk before the outbox marks it sent.
+pub struct FileSender {
+    path: PathBuf,
+    lock: Mutex<()>,
+}
+
+impl Sender for FileSender {
+    fn send(&self, sms: &Claimed, now: DateTime<Utc>) -> Result<(), String> {
+        let line = serde_json::to_string(&Wire {
+            id: sms.id,
+            to: &sms.to_phone,
+            text: &sms.text,
+            kind: &sms.kind,
+            sent_at: now,
+        })
+        .map_err(|e| e.to_string())?;
+        let _guard = self.lock.lock().map_err(|_| "sender lock poisoned".to_owned())?;
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(|e| format!("opening the SMS file: {}", e.kind()))?;
+        f.write_all(format!("{line}\n").as_bytes()).map_err(|e| format!("writing the SMS file: {}", e.kind()))?;
+        f.sync_data().map_err(|e| format!("syncing the SMS file: {}", e.kind()))
+    }
+
+    fn was_delivered(&self, id: i64) -> Option<bool> {
+        let Ok(f) = std::fs::File::open(&self.path) else { return Some(false) };
+        let found = BufReader::new(f).lines().map_while(Result::ok).any(|line| {
+            serde_json::from_str::<serde_json::Value>(&line).ok().and_then(|v| v.get("id")?.as_i64()) == Some(id)
+        });
+        Some(found)
+    }
+}
+
+/// Posts each SMS as JSON to the gateway; any 2xx is delivered.
+pub struct HttpSender {
+    url: String,
+    agent: ureq::Agent,
+}
+
+impl Sender for HttpSender {
+    fn send(&self, sms: &Claimed, now: DateTime<Utc>) -> Result<(), String> {
+        let body = Wire { id: sms.id, to: &sms.to_phone, text: &sms.text, kind: &sms.kind, sent_at: now };
+        match self.agent.post(&self.url).send_json(&body) {
+            Ok(_) => Ok(()),
+            // The error text of ureq may hold the URL but never the body, so no phone leaks.
+            Err(ureq::Error::Status(code, _)) => Err(format!("gateway answered {code}")),
+            Err(ureq::Error::Transport(t)) => Err(format!("gateway unreachable: {}", t.kind())),
+        }
+    }
+
+    fn was_delivered(&self, _id: i64) -> Option<bool> {
+        None
+    }
+}

@@ -1,0 +1,12 @@
+//! The Azyq wallet server as a library: `main.rs` only parses the command line.
+
+pub mod bench;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod jobs;
+pub mod startup;

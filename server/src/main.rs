@@ -1,0 +1,161 @@
+//! `azyq-server`: the command line only; everything else lives in the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use azyq_server::config::Settings;
+use azyq_server::{demo, startup};
+use azyq_shared::api::Role;
+use azyq_shared::Month;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "azyq-server", version, about = "Azyq wallet server: digital food vouchers")]
+struct Cli {
+    /// Database URL: sqlite://FILE (default sqlite://azyq.db) or postgres://…
+    #[arg(long, global = true, env = "DATABASE_URL")]
+    database_url: Option<String>,
+    /// Address to listen on (default 127.0.0.1:8080).
+    #[arg(long, global = true, env = "AZYQ_LISTEN")]
+    listen: Option<String>,
+    /// Settings file (TOML); the environment overrides it.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API and run the scheduler; migrates the database on start.
+    Serve,
+    /// Serve with a seeded demo month and print the logins.
+    Demo,
+    /// Create an operator or viewer (password from AZYQ_PASSWORD), or set a new password.
+    CreateOperator {
+        #[arg(long)]
+        login: String,
+        #[arg(long, default_value = "operator")]
+        role: String,
+    },
+    /// Close a month now that it has ended: lapse, expire, mark no-answers.
+    CloseMonth {
+        #[arg(long)]
+        month: String,
+    },
+    /// Import a month's recipients list from a file (CSV or JSON by extension), for lists too big
+    /// for the API's 1 MiB body limit.
+    Import {
+        #[arg(long)]
+        month: String,
+        file: PathBuf,
+    },
+    /// Benchmark: import a generated list of N members into a fresh database and issue their vouchers.
+    BenchImport {
+        #[arg(long, default_value_t = 1_000_000)]
+        members: u32,
+    },
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("AZYQ_LOG").unwrap_or_else(|_| EnvFilter::new("info,actix_server=warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+fn main() -> ExitCode {
+    init_logging();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("azyq-server: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn settings(cli: &Cli) -> anyhow::Result<Settings> {
+    let mut s = Settings::load(cli.config.as_deref())?;
+    if let Some(url) = &cli.database_url {
+        s.database_url = url.clone();
+    }
+    if let Some(listen) = &cli.listen {
+        s.listen = listen.clone();
+    }
+    Ok(s)
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut settings = settings(&cli)?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    match cli.command {
+        Command::Serve => rt.block_on(async {
+            let db = startup::open_db(&settings).await?;
+            startup::serve(settings, db).await
+        }),
+        Command::Demo => rt.block_on(async {
+            let db = startup::open_db(&settings).await?;
+            let clock = startup::clock_from(&settings);
+            let now = clock.now();
+            let seeded = {
+                let db = db.clone();
+                tokio::task::spawn_blocking(move || demo::seed(&db, now)).await?.map_err(|e| anyhow::anyhow!("{e}"))?
+            };
+            let secret = match &settings.wallet_jwt_secret {
+                Some(s) => s.clone(),
+                None => {
+                    let s = format!("demo-{}", hex_random());
+                    settings.wallet_jwt_secret = Some(s.clone());
+                    s
+                }
+            };
+            if settings.sms_gateway_secret.is_none() {
+                settings.sms_gateway_secret = Some(format!("demo-{}", hex_random()));
+            }
+            let base = format!("http://{}", settings.listen);
+            println!("{}", demo::banner(&seeded, &base, &secret, now)?);
+            startup::serve(settings, db).await
+        }),
+        Command::CreateOperator { login, role } => {
+            let role = match Role::parse(&role) {
+                Some(r @ (Role::Operator | Role::Viewer)) => r,
+                _ => anyhow::bail!("--role must be operator or viewer"),
+            };
+            let password =
+                std::env::var("AZYQ_PASSWORD").map_err(|_| anyhow::anyhow!("set the password in AZYQ_PASSWORD"))?;
+            let db = azyq_server::db::Db::connect(&settings.database_url, 2)?;
+            let now = startup::clock_from(&settings).now();
+            db.write(|c| azyq_server::domain::accounts::upsert_operator(c, &login, &password, role, now))
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{} {login} is ready", role.as_str());
+            Ok(())
+        }
+        Command::CloseMonth { month } => {
+            let month = Month::parse(&month)?;
+            let db = azyq_server::db::Db::connect(&settings.database_url, 2)?;
+            let now = startup::clock_from(&settings).now();
+            let closed = db
+                .write(|c| azyq_server::domain::cycle::close_month(c, month, "cli", now))
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{}", serde_json::to_string_pretty(&closed)?);
+            Ok(())
+        }
+        Command::Import { month, file } => {
+            let month = Month::parse(&month)?;
+            let db = azyq_server::db::Db::connect(&settings.database_url, 2)?;
+            let now = startup::clock_from(&settings).now();
+            let report = azyq_server::bench::import_file(&db, month, &file, now)?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
+        Command::BenchImport { members } => azyq_server::bench::import_and_issue(&settings, members),
+    }
+}
+
+fn hex_random() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    hex::encode(b)
+}

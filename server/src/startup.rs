@@ -1,0 +1,125 @@
+//! Building the running server: database, clock, scheduler and HTTP, with the bound port reported.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{middleware, web, App, HttpServer};
+use anyhow::Context;
+use tokio::sync::Notify;
+
+use crate::clock::{Clock, FakeClock, SystemClock};
+use crate::config::Settings;
+use crate::db::Db;
+use crate::domain::sms::Texts;
+use crate::domain::{accounts, catalog};
+use crate::http::{self, auth::WalletAuth, AppState};
+use crate::jobs;
+
+/// The clock the settings ask for: the fake one only when explicitly allowed, and loudly.
+pub fn clock_from(settings: &Settings) -> Arc<dyn Clock> {
+    match (settings.fake_now, settings.allow_fake_clock) {
+        (Some(start), true) => {
+            tracing::warn!(%start, "FAKE CLOCK IN USE (AZYQ_FAKE_NOW): time starts at {start}; never do this in production");
+            Arc::new(FakeClock::starting_at(start))
+        }
+        (Some(_), false) => {
+            tracing::warn!("AZYQ_FAKE_NOW is ignored without AZYQ_ALLOW_FAKE_CLOCK=1");
+            Arc::new(SystemClock)
+        }
+        (None, _) => Arc::new(SystemClock),
+    }
+}
+
+pub fn texts_from(settings: &Settings) -> Texts {
+    Texts { info_phone: settings.info_phone.clone(), wallet_link: settings.wallet_link.clone() }
+}
+
+/// Opens and migrates the database, off the async executor.
+pub async fn open_db(settings: &Settings) -> anyhow::Result<Db> {
+    let url = settings.database_url.clone();
+    let size = settings.pool_size;
+    tokio::task::spawn_blocking(move || Db::connect(&url, size)).await?
+}
+
+/// Runs the server until it is stopped: the due jobs first (so a restart catches up before it
+/// answers), then HTTP and the scheduler.
+pub async fn serve(settings: Settings, db: Db) -> anyhow::Result<()> {
+    let clock = clock_from(&settings);
+    let texts = texts_from(&settings);
+    let sender: Arc<dyn jobs::sender::Sender> = Arc::from(jobs::sender::from_target(&settings.sms_target()?));
+    let wallet =
+        WalletAuth::from_settings(settings.wallet_jwt_secret.as_deref(), settings.wallet_jwt_public_key.as_deref())
+            .context("reading the wallet JWT key")?;
+    if wallet.0.is_none() {
+        tracing::warn!(
+            "no AZYQ_WALLET_JWT_SECRET or AZYQ_WALLET_JWT_PUBLIC_KEY: wallet endpoints will refuse every caller"
+        );
+    }
+    if settings.sms_gateway_secret.is_none() {
+        tracing::warn!("no AZYQ_SMS_GATEWAY_SECRET: the inbound SMS webhook will refuse every call");
+    }
+
+    let session_key = {
+        let (db, clock, texts) = (db.clone(), clock.clone(), texts.clone());
+        tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<u8>> {
+            let now = clock.now();
+            db.write(|c| catalog::seed_groups(c, now)).map_err(|e| anyhow::anyhow!("seeding the catalogue: {e}"))?;
+            let key = db.write(accounts::session_secret).map_err(|e| anyhow::anyhow!("session secret: {e}"))?;
+            let report =
+                jobs::run_due(&db, clock.as_ref(), &texts).map_err(|e| anyhow::anyhow!("catching up on jobs: {e}"))?;
+            tracing::info!(?report, "caught up on due jobs");
+            Ok(key)
+        })
+        .await??
+    };
+
+    let kick = Arc::new(Notify::new());
+    let state = web::Data::new(AppState {
+        db: db.clone(),
+        clock: clock.clone(),
+        texts: texts.clone(),
+        session_key,
+        wallet,
+        sms_gateway_secret: settings.sms_gateway_secret.clone(),
+        sms_kick: kick.clone(),
+    });
+    let listener = TcpListener::bind(&settings.listen).with_context(|| format!("binding {}", settings.listen))?;
+    let addr = listener.local_addr()?;
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(http::json_config())
+            .app_data(http::path_config())
+            .app_data(http::query_config())
+            .wrap(middleware::from_fn(log_request))
+            .configure(http::routes)
+            .default_service(web::to(http::not_found))
+    })
+    .listen(listener)?
+    .shutdown_timeout(5)
+    .run();
+    // The one line scripts and tests wait for.
+    println!("azyq-server listening on http://{addr}");
+    tracing::info!(%addr, "listening");
+
+    let scheduler =
+        tokio::spawn(jobs::run_forever(db, clock, texts, sender, kick, Duration::from_secs(settings.tick_seconds)));
+    let result = server.await;
+    scheduler.abort();
+    result.map_err(Into::into)
+}
+
+/// One log line per request: method, path, status, time. Never bodies or query strings (they may
+/// hold personal data).
+async fn log_request(
+    req: actix_web::dev::ServiceRequest,
+    next: middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let started = std::time::Instant::now();
+    let method = req.method().clone();
+    let path = req.path().to_owned();
+    let res = next.call(req).await?;
+    tracing::info!(%method, %path, status = res.status().as_u16(), ms = started.elapsed().as_millis() as u64, "request");
+    Ok(res)
+}

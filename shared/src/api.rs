@@ -1,0 +1,454 @@
+//! Request and response bodies of the HTTP API (shared/API.md), shared by the server and the till.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "server")]
+use utoipa::ToSchema;
+
+macro_rules! error_codes {
+    ($($variant:ident => $text:literal,)*) => {
+        /// Every stable error code of the API. The till matches on these, so a code is never renamed.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "server", derive(ToSchema))]
+        pub enum ErrorCode {
+            $(#[serde(rename = $text)] $variant,)*
+        }
+
+        impl ErrorCode {
+            /// The snake_case text of the code, as it appears on the wire.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $text,)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    Validation => "validation",
+    Unauthorized => "unauthorized",
+    InvalidCredentials => "invalid_credentials",
+    TooManyAttempts => "too_many_attempts",
+    Forbidden => "forbidden",
+    NotFound => "not_found",
+    VoucherNotFound => "voucher_not_found",
+    BasketNotFound => "basket_not_found",
+    ShopNotFound => "shop_not_found",
+    TokenUsed => "token_used",
+    NotActivated => "not_activated",
+    MonthClosed => "month_closed",
+    MonthNotStarted => "month_not_started",
+    MonthNotEnded => "month_not_ended",
+    NoConsent => "no_consent",
+    VoucherExhausted => "voucher_exhausted",
+    BasketState => "basket_state",
+    HoldExpired => "hold_expired",
+    IdempotencyConflict => "idempotency_conflict",
+    RateNotSet => "rate_not_set",
+    TokenInvalid => "token_invalid",
+    TokenExpired => "token_expired",
+    UnknownKey => "unknown_key",
+    WrongRegion => "wrong_region",
+    InsufficientBalance => "insufficient_balance",
+    NotSzptProduct => "not_szpt_product",
+    DiscountOverCap => "discount_over_cap",
+    CodeInvalid => "code_invalid",
+    CodeAlreadySold => "code_already_sold",
+    ProductExpired => "product_expired",
+    PayloadTooLarge => "payload_too_large",
+    UnsupportedMediaType => "unsupported_media_type",
+    Unavailable => "unavailable",
+    Internal => "internal",
+}
+
+impl ErrorCode {
+    /// The HTTP status that goes with the code.
+    pub fn http_status(self) -> u16 {
+        use ErrorCode::*;
+        match self {
+            Validation => 400,
+            Unauthorized | InvalidCredentials => 401,
+            Forbidden => 403,
+            NotFound | VoucherNotFound | BasketNotFound | ShopNotFound => 404,
+            TokenUsed | NotActivated | MonthClosed | MonthNotStarted | MonthNotEnded | NoConsent
+            | VoucherExhausted | BasketState | HoldExpired | IdempotencyConflict | RateNotSet => 409,
+            PayloadTooLarge => 413,
+            UnsupportedMediaType => 415,
+            TokenInvalid | TokenExpired | UnknownKey | WrongRegion | InsufficientBalance
+            | NotSzptProduct | DiscountOverCap | CodeInvalid | CodeAlreadySold | ProductExpired => 422,
+            TooManyAttempts => 429,
+            Unavailable => 503,
+            Internal => 500,
+        }
+    }
+}
+
+/// `{"error": {...}}`: the body of every error answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct ErrorDetail {
+    pub code: ErrorCode,
+    /// A sentence for the person at the screen (Russian).
+    pub message: String,
+    /// Code-specific details (`field`, `line`, `balance_tiyn`, …), flattened beside code and message.
+    #[serde(flatten)]
+    #[cfg_attr(feature = "server", schema(value_type = Object))]
+    pub details: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct Health {
+    pub status: String,
+}
+
+/// Operator/viewer log-in, or a cashier's when `shop_id` and `terminal_id` are given.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct SessionRequest {
+    pub login: String,
+    pub password: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shop_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terminal_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub enum Role {
+    Operator,
+    Viewer,
+    Cashier,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Operator => "operator",
+            Role::Viewer => "viewer",
+            Role::Cashier => "cashier",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "operator" => Some(Role::Operator),
+            "viewer" => Some(Role::Viewer),
+            "cashier" => Some(Role::Cashier),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct SessionResponse {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct Locality {
+    pub kato: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct Localities {
+    pub localities: Vec<Locality>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct ShopBody {
+    pub name: String,
+    pub kato: String,
+    pub address: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct Shop {
+    pub shop_id: String,
+    pub name: String,
+    pub kato: String,
+    pub address: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct CashierBody {
+    pub login: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct Cashier {
+    pub shop_id: String,
+    pub login: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct CatalogGroup {
+    pub code: String,
+    pub name_ru: String,
+    pub name_kk: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct CatalogGroups {
+    pub groups: Vec<CatalogGroup>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub enum Unit {
+    Piece,
+    Kg,
+}
+
+impl Unit {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unit::Piece => "piece",
+            Unit::Kg => "kg",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Unit> {
+        match s {
+            "piece" => Some(Unit::Piece),
+            "kg" => Some(Unit::Kg),
+            _ => None,
+        }
+    }
+}
+
+/// The default discount cap: 15% of the shelf price (Alg. p.12), in basis points.
+pub const DEFAULT_DISCOUNT_CAP_BP: i32 = 1500;
+
+fn default_cap() -> i32 {
+    DEFAULT_DISCOUNT_CAP_BP
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct Product {
+    pub gtin: String,
+    pub group: String,
+    pub name: String,
+    pub unit: Unit,
+    #[serde(default = "default_cap")]
+    pub discount_cap_bp: i32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct Products {
+    pub products: Vec<Product>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct CatalogReplaced {
+    pub products: usize,
+}
+
+/// The rate of one month: a default and per-region overrides, in tiyn per member.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct Rates {
+    pub default_tiyn: i64,
+    #[serde(default)]
+    pub regions: std::collections::BTreeMap<String, i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct MemberIn {
+    pub iin: String,
+    pub name: String,
+    pub birth_date: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct FamilyIn {
+    pub family_id: String,
+    pub kato: String,
+    pub phone: Option<String>,
+    pub members: Vec<MemberIn>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct RecipientList {
+    pub families: Vec<FamilyIn>,
+}
+
+/// Why one row of a recipients list was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub enum RejectCode {
+    /// The IIN is not 12 digits or its check digit is wrong.
+    InvalidIin,
+    /// The KATO code is not 9 digits.
+    InvalidKato,
+    /// The locality is not one of the pilot's.
+    NotPilotLocality,
+    /// The applicant's phone is not a Kazakh mobile number.
+    InvalidPhone,
+    /// The same IIN is in two families of the month (or twice in one).
+    MemberInTwoFamilies,
+    /// The family id was already listed this month with other content.
+    FamilyConflict,
+    /// A family's rows disagree on locality or phone.
+    FamilyInconsistent,
+    /// A name is empty or a birth date is not a date.
+    InvalidMember,
+    /// Another row of the same family was refused, so the family is.
+    FamilyRejected,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct RejectedRow {
+    pub row: usize,
+    pub code: RejectCode,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct ImportReport {
+    /// Members accepted (including those already listed identically).
+    pub accepted: usize,
+    pub rejected: Vec<RejectedRow>,
+    /// Families listed for the first time by this upload.
+    pub new_families: usize,
+    /// Vouchers issued at once for families whose consent holds from an earlier month.
+    pub vouchers_issued: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct Queued {
+    pub queued: usize,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct MonthClosed {
+    pub month: String,
+    pub no_answer: i64,
+    pub lapsed: i64,
+    pub expired: i64,
+    pub expired_tiyn: i64,
+    pub holds_released: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct SmsInbound {
+    pub from: String,
+    pub text: String,
+    #[serde(default)]
+    pub received_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct SmsInboundResult {
+    /// What the reply was understood as: `yes`, `no`, `help` or `ignored`.
+    pub outcome: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub enum VoucherStatus {
+    Issued,
+    Activated,
+    Exhausted,
+    Lapsed,
+    Expired,
+}
+
+impl VoucherStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VoucherStatus::Issued => "issued",
+            VoucherStatus::Activated => "activated",
+            VoucherStatus::Exhausted => "exhausted",
+            VoucherStatus::Lapsed => "lapsed",
+            VoucherStatus::Expired => "expired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<VoucherStatus> {
+        [Self::Issued, Self::Activated, Self::Exhausted, Self::Lapsed, Self::Expired]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct Voucher {
+    pub id: i64,
+    pub member_name: String,
+    pub month: String,
+    pub status: VoucherStatus,
+    pub amount_tiyn: i64,
+    pub balance_tiyn: i64,
+    pub activated_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct Vouchers {
+    pub vouchers: Vec<Voucher>,
+}
+
+/// Parses `YYYY-MM-DD` birth dates of the recipients list.
+pub fn parse_birth_date(s: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_are_snake_case_and_stable() {
+        assert_eq!(ErrorCode::InsufficientBalance.as_str(), "insufficient_balance");
+        assert_eq!(ErrorCode::TooManyAttempts.http_status(), 429);
+        let json = serde_json::to_string(&ErrorBody {
+            error: ErrorDetail {
+                code: ErrorCode::Validation,
+                message: "x".into(),
+                details: [("field".to_string(), serde_json::json!("month"))].into_iter().collect(),
+            },
+        })
+        .unwrap();
+        assert_eq!(json, r#"{"error":{"code":"validation","message":"x","field":"month"}}"#);
+    }
+}
