@@ -1,1 +1,26 @@
+//! End-to-end scenarios: the real `azyq-server` binary on a random port, a fresh database per test,
+//! on SQLite always and on PostgreSQL too (DATABASE_URL_PG, or a throwaway server started here).
 
+mod helpers;
+mod pg;
+
+mod cycle;
+mod rejections;
+
+/// Declares one test per backend for a scenario `fn(&TestDb)`.
+#[macro_export]
+macro_rules! on_both {
+    ($scenario:path => $sqlite:ident, $postgres:ident) => {
+        #[test]
+        fn $sqlite() {
+            $scenario(&$crate::helpers::TestDb::sqlite());
+        }
+
+        #[test]
+        fn $postgres() {
+            if let Some(db) = $crate::helpers::TestDb::postgres() {
+                $scenario(&db);
+            }
+        }
+    };
+}

@@ -1,0 +1,288 @@
+//! Starting the real `azyq-server` binary on a random loopback port against a fresh database, and
+//! speaking HTTP to it.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+pub const WALLET_SECRET: &str = "test-wallet-secret";
+pub const GATEWAY_SECRET: &str = "test-gateway-secret";
+pub const OPERATOR_PASSWORD: &str = "operator-password-1";
+
+/// A database a test owns alone.
+pub struct TestDb {
+    pub url: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestDb {
+    pub fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("azyq.db").display());
+        TestDb { url, dir }
+    }
+
+    /// A fresh database on the test PostgreSQL, or `None` when there is none (then the test is
+    /// skipped, loudly; in CI a missing PostgreSQL fails instead).
+    pub fn postgres() -> Option<TestDb> {
+        let Some(admin) = super::pg::server_url() else {
+            assert!(
+                std::env::var("CI").is_err() && std::env::var("AZYQ_REQUIRE_PG").is_err(),
+                "PostgreSQL is required here (CI or AZYQ_REQUIRE_PG) but could not be started"
+            );
+            eprintln!("SKIPPED: no PostgreSQL (set DATABASE_URL_PG or install PostgreSQL 15)");
+            return None;
+        };
+        let name = format!("azyq_test_{}", rand_suffix());
+        let url = super::pg::create_database(&admin, &name);
+        Some(TestDb { url, dir: tempfile::tempdir().expect("temp dir") })
+    }
+
+    pub fn sms_file(&self) -> PathBuf {
+        self.dir.path().join("sms.jsonl")
+    }
+
+    pub fn log_file(&self) -> PathBuf {
+        self.dir.path().join("server.log")
+    }
+}
+
+pub fn rand_suffix() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(Instant::now().elapsed().as_nanos() ^ u128::from(std::process::id()));
+    format!("{:016x}", h.finish())
+}
+
+pub fn server_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_azyq-server")
+}
+
+/// A running server; killed when dropped.
+pub struct Server {
+    pub url: String,
+    child: Child,
+    agent: ureq::Agent,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Environment every test server gets.
+fn base_env(cmd: &mut Command, db: &TestDb) {
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", &db.url)
+        .env("AZYQ_WALLET_JWT_SECRET", WALLET_SECRET)
+        .env("AZYQ_SMS_GATEWAY_SECRET", GATEWAY_SECRET)
+        .env("AZYQ_SMS_SENDER", format!("file:{}", db.sms_file().display()))
+        .env("AZYQ_LOG", "info")
+        .env("AZYQ_POOL_SIZE", "4");
+}
+
+impl Server {
+    /// Starts `azyq-server serve` with the clock at `now` (RFC 3339).
+    pub fn start(db: &TestDb, now: &str) -> Server {
+        Server::start_with(db, now, &[])
+    }
+
+    pub fn start_with(db: &TestDb, now: &str, extra_env: &[(&str, &str)]) -> Server {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(db.log_file()).expect("log file");
+        let mut cmd = Command::new(server_bin());
+        base_env(&mut cmd, db);
+        cmd.arg("serve")
+            .env("AZYQ_LISTEN", "127.0.0.1:0")
+            .env("AZYQ_FAKE_NOW", now)
+            .env("AZYQ_ALLOW_FAKE_CLOCK", "1");
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::from(log)).spawn().expect("spawn azyq-server");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        let log_path = db.log_file();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if !sent {
+                    if let Some(url) = line.strip_prefix("azyq-server listening on ") {
+                        let _ = tx.send(url.to_owned());
+                        sent = true;
+                        continue;
+                    }
+                }
+                // Keep everything else the server prints with its log, for the personal-data check.
+                if let Ok(mut f) = std::fs::OpenOptions::new().append(true).open(&log_path) {
+                    use std::io::Write;
+                    let _ = writeln!(f, "{line}");
+                }
+            }
+        });
+        let url = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(url) => url,
+            Err(_) => {
+                let _ = child.kill();
+                let log = std::fs::read_to_string(db.log_file()).unwrap_or_default();
+                panic!("azyq-server did not start; its log:\n{log}");
+            }
+        };
+        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).build();
+        Server { url, child, agent }
+    }
+
+    /// Sends a request and answers (status, JSON body or Null).
+    pub fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<&Value>) -> (u16, Value) {
+        let mut req = self.agent.request(method, &format!("{}{path}", self.url));
+        if let Some(t) = token {
+            req = req.set("Authorization", &format!("Bearer {t}"));
+        }
+        let res = match body {
+            Some(b) => req.send_json(b.clone()),
+            None => req.call(),
+        };
+        into_pair(res)
+    }
+
+    /// Sends a raw body with a content type.
+    pub fn send_raw(&self, method: &str, path: &str, token: Option<&str>, content_type: &str, body: &[u8]) -> (u16, Value) {
+        let mut req = self.agent.request(method, &format!("{}{path}", self.url)).set("Content-Type", content_type);
+        if let Some(t) = token {
+            req = req.set("Authorization", &format!("Bearer {t}"));
+        }
+        into_pair(req.send_bytes(body))
+    }
+
+    pub fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        self.call("GET", path, token, None)
+    }
+
+    pub fn post(&self, path: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
+        self.call("POST", path, token, Some(body))
+    }
+
+    pub fn put(&self, path: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
+        self.call("PUT", path, token, Some(body))
+    }
+
+    /// Logs in the operator made by [`create_operator`].
+    pub fn operator_token(&self) -> String {
+        let (status, body) = self.post("/api/v1/sessions", None, &json!({"login": "op", "password": OPERATOR_PASSWORD}));
+        assert_eq!(status, 200, "{body}");
+        body["token"].as_str().expect("token").to_owned()
+    }
+
+    /// An applicant's SMS reply through the gateway webhook.
+    pub fn sms_reply(&self, from: &str, text: &str) -> String {
+        let res = self
+            .agent
+            .post(&format!("{}/api/v1/sms/inbound", self.url))
+            .set("X-Gateway-Secret", GATEWAY_SECRET)
+            .send_json(json!({"from": from, "text": text, "received_at": "2026-12-05T10:00:00Z"}));
+        let (status, body) = into_pair(res);
+        assert_eq!(status, 200, "{body}");
+        body["outcome"].as_str().unwrap_or_default().to_owned()
+    }
+}
+
+fn into_pair(res: Result<ureq::Response, ureq::Error>) -> (u16, Value) {
+    let res = match res {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("transport error: {e}"),
+    };
+    let status = res.status();
+    let text = res.into_string().unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// Runs `azyq-server create-operator` for login `op`.
+pub fn create_operator(db: &TestDb, login: &str, role: &str) {
+    let mut cmd = Command::new(server_bin());
+    base_env(&mut cmd, db);
+    let out = cmd
+        .args(["create-operator", "--login", login, "--role", role])
+        .env("AZYQ_PASSWORD", OPERATOR_PASSWORD)
+        .output()
+        .expect("run create-operator");
+    assert!(out.status.success(), "create-operator failed: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A wallet JWT of the identity provider for one IIN.
+pub fn wallet_token(iin: &str) -> String {
+    let exp = chrono::Utc::now().timestamp() + 3_600 * 24 * 400;
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &json!({"iin": iin, "aud": "azyq-wallet", "exp": exp}),
+        &jsonwebtoken::EncodingKey::from_secret(WALLET_SECRET.as_bytes()),
+    )
+    .expect("jwt")
+}
+
+/// The SMS the file sender wrote, as JSON values.
+pub fn sms_lines(db: &TestDb) -> Vec<Value> {
+    std::fs::read_to_string(db.sms_file())
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("SMS line is JSON"))
+        .collect()
+}
+
+/// How many SMS of each kind went out, waiting (bounded) until at least `expected` are there.
+pub fn wait_for_sms(db: &TestDb, expected: usize) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let lines = sms_lines(db);
+        if lines.len() >= expected || Instant::now() > deadline {
+            return lines;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub fn count_kind(lines: &[Value], kind: &str) -> usize {
+    lines.iter().filter(|l| l["kind"] == kind).count()
+}
+
+/// The n-th valid IIN of a series unique to `seed`.
+pub fn iin(seed: u32, n: u32) -> String {
+    let mut k = 0;
+    loop {
+        let prefix = format!("9{:01}{:02}4{:06}", seed % 10, (seed / 10) % 100, n * 7 + k);
+        let prefix = &prefix[..11];
+        let w1 = [1u32, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+        let w2 = [3u32, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2];
+        let digits: Vec<u32> = prefix.bytes().map(|b| u32::from(b - b'0')).collect();
+        let mut s = digits.iter().zip(w1).map(|(d, w)| d * w).sum::<u32>() % 11;
+        if s == 10 {
+            s = digits.iter().zip(w2).map(|(d, w)| d * w).sum::<u32>() % 11;
+        }
+        if s != 10 {
+            return format!("{prefix}{s}");
+        }
+        k += 1;
+    }
+}
+
+/// Puts the three pilot localities in place.
+pub fn setup_localities(server: &Server, token: &str) {
+    let (s, b) = server.put(
+        "/api/v1/localities",
+        Some(token),
+        &json!([{"kato": "111010000", "name": "Кокшетау"}, {"kato": "113220100", "name": "Акколь"}, {"kato": "551010000", "name": "Павлодар"}]),
+    );
+    assert_eq!(s, 200, "{b}");
+}
+
+/// Whether a file holds any of the strings.
+pub fn file_contains_any(path: &Path, needles: &[String]) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    needles.iter().filter(|n| text.contains(n.as_str())).cloned().collect()
+}
