@@ -72,12 +72,12 @@ impl ErrorCode {
             Unauthorized | InvalidCredentials => 401,
             Forbidden => 403,
             NotFound | VoucherNotFound | BasketNotFound | ShopNotFound => 404,
-            TokenUsed | NotActivated | MonthClosed | MonthNotStarted | MonthNotEnded | NoConsent
-            | VoucherExhausted | BasketState | HoldExpired | IdempotencyConflict | RateNotSet => 409,
+            TokenUsed | NotActivated | MonthClosed | MonthNotStarted | MonthNotEnded | NoConsent | VoucherExhausted
+            | BasketState | HoldExpired | IdempotencyConflict | RateNotSet => 409,
             PayloadTooLarge => 413,
             UnsupportedMediaType => 415,
-            TokenInvalid | TokenExpired | UnknownKey | WrongRegion | InsufficientBalance
-            | NotSzptProduct | DiscountOverCap | CodeInvalid | CodeAlreadySold | ProductExpired => 422,
+            TokenInvalid | TokenExpired | UnknownKey | WrongRegion | InsufficientBalance | NotSzptProduct
+            | DiscountOverCap | CodeInvalid | CodeAlreadySold | ProductExpired => 422,
             TooManyAttempts => 429,
             Unavailable => 503,
             Internal => 500,

@@ -26,18 +26,20 @@
 //!    types every separator the same way:
 //!    - *typed*: a variable field may end just before `029`, which is then a separator (and a `029`
 //!      where a field would start is skipped: no AI begins with `02` here);
-//!    - *lost*: a variable field may also end without any separator, but only where the boundary
-//!      is pinned by a known length: a (91) or (93) of 4 characters or a (92) of 44 or 88; or a
-//!      (10)/(21) right before a field whose length is known — (01), (17), (310n), or a
-//!      (91)/(92)/(93) which must then have its known length. A (10)/(21) never ends without a
-//!      separator before another (10)/(21): nothing would tell where.
+//!    - *lost*: a variable field may also end without any separator, but only right before a
+//!      field whose length is known: (01), (17), (310n), (91), (92), (93). Guessing rests on
+//!      those lengths, so this reading believes a crypto field only at its known length (4;
+//!      44 or 88; 4). A (10)/(21) is never found without a separator in front of it: nothing
+//!      would tell where the field before it ends.
 //!
-//!    A reading must cover the whole input with valid fields (check digit, date, lengths, no AI
-//!    twice) and include (01).
+//!    The plain GS1 reading competes too. A reading must cover the whole input with valid fields
+//!    (check digit, date, lengths, no AI twice) and include (01).
 //! 3. Among complete readings the one with the most fields wins: a lost separator hides a field,
 //!    and data seldom imitates a valid field followed by a valid remainder. Then the one with the
-//!    fewest boundaries without a separator (so a `029` separator beats a guess); then the one whose
-//!    earlier fields are longer (the plain GS1 reading). On a full tie the typed reading wins.
+//!    fewest variable fields ending at a `029` or at no separator; then the one whose fields end
+//!    earliest (a field starts at the first place it can: the first field's end decides, then the
+//!    second's…). That last step is also what makes a `029` separator beat a guess just after it.
+//!    On a full tie the plain reading wins, then the typed one.
 //! 4. If nothing reads, the error is the plain GS1 reading's.
 //!
 //! What stays ambiguous, decided by that rule:
@@ -46,16 +48,19 @@
 //!   expiry 2026-12-31. With a GS or space anywhere in the input, plain GS1 decides.
 //! - With no separator, (21) followed by (10) (or the reverse) reads as one long field.
 //! - With `029` separators, a `029` inside a variable field followed by text that reads as valid
-//!   fields is taken for a separator.
-//! - A crypto field of an unusual length is found only after a real separator or a fixed field.
+//!   fields is taken for a separator; and a value with AI-like digits in it may let the
+//!   lost-separator reading find more fields (serial `X91Y` + `029` + (92)… reads as serial `X`,
+//!   key `Y029`).
+//! - A crypto field of an unusual length is found only where no separator had to be guessed.
 //! - In the bracketed form a value ends at the next `(` + 2–4 digits + `)`: GS1 defines that form
 //!   for eyes, not for parsing, so a value containing such text is cut there.
 //!
 //! # Expiry century
 //!
-//! `YY` of (17) is read as `20YY`. GS1's sliding window (−49…+50 years from today) agrees for every
-//! `YY` up to 50 years ahead; the two differ only for a label claiming more than that, which no
-//! food carries, and this way parsing needs no clock. Day `00` means the month's last day.
+//! `YY` of (17) is read as `20YY`. GS1's sliding window (from 49 years back to 50 ahead of today)
+//! gives the same year whenever `20YY` is at most 50 years ahead, which holds for every food label
+//! until 2049; beyond that window it would say `19YY` (long expired) where this says `20YY`. In
+//! exchange parsing needs no clock. Day `00` means the month's last day.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -644,13 +649,18 @@ fn read_machine(b: &[u8]) -> Result<TraceCode, Gs1Error> {
             return assemble(b, spans);
         }
     }
-    let mut best = None;
-    if b.windows(3).any(|w| w == b"029") {
-        best = Search::new(b, Mode::Typed).run();
-    }
-    if let Some(lost) = Search::new(b, Mode::Lost).run() {
-        if best.as_ref().is_none_or(|typed| lost.beats(typed)) {
-            best = Some(lost);
+    let mut best = match &plain {
+        Ok(spans) if spans.iter().any(|(ai, _)| *ai == Ai::Gtin) => Some(Reading { spans: spans.clone(), hidden: 0 }),
+        _ => None,
+    };
+    for mode in [Mode::Typed, Mode::Lost] {
+        if mode == Mode::Typed && !b.windows(3).any(|w| w == b"029") {
+            continue;
+        }
+        if let Some(found) = Search::new(b, mode).run() {
+            if best.as_ref().is_none_or(|current| found.beats(current)) {
+                best = Some(found);
+            }
         }
     }
     match (best, plain) {
@@ -696,33 +706,38 @@ enum Mode {
     Lost,
 }
 
-/// A complete reading and how many of its boundaries had no separator.
+/// A complete reading, and how many variable fields in it end at a `029` or at no separator.
 #[derive(Debug, Clone, Default)]
 struct Reading {
     spans: Vec<Span>,
-    guessed: u32,
+    hidden: u32,
 }
 
 impl Reading {
-    /// More fields, then fewer guessed boundaries.
+    /// More fields, then fewer hidden boundaries, then fields that end earlier.
     fn beats(&self, other: &Reading) -> bool {
-        (self.spans.len(), std::cmp::Reverse(self.guessed)) > (other.spans.len(), std::cmp::Reverse(other.guessed))
+        let key = |r: &Reading| (std::cmp::Reverse(r.spans.len()), r.hidden);
+        key(self).cmp(&key(other)).then_with(|| self.ends().cmp(other.ends())).is_lt()
     }
 
-    fn after(&self, span: Span, guessed: bool) -> Reading {
+    fn ends(&self) -> impl Iterator<Item = usize> + '_ {
+        self.spans.iter().map(|(_, range)| range.end)
+    }
+
+    fn after(&self, span: Span, hidden: bool) -> Reading {
         let mut spans = Vec::with_capacity(self.spans.len() + 1);
         spans.push(span);
         spans.extend(self.spans.iter().cloned());
-        Reading { spans, guessed: self.guessed + u32::from(guessed) }
+        Reading { spans, hidden: self.hidden + u32::from(hidden) }
     }
 }
 
-/// The best complete reading from each (position, AIs seen, start was guessed), memoised: each
-/// AI occurs once, so a reading has at most 8 fields and the table stays small.
+/// The best complete reading from each (position, AIs seen), memoised: each AI occurs once, so a
+/// reading has at most 8 fields and the table stays small.
 struct Search<'a> {
     b: &'a [u8],
     mode: Mode,
-    memo: HashMap<(usize, u16, bool), Option<Reading>>,
+    memo: HashMap<(usize, u16), Option<Reading>>,
 }
 
 impl<'a> Search<'a> {
@@ -731,21 +746,19 @@ impl<'a> Search<'a> {
     }
 
     fn run(mut self) -> Option<Reading> {
-        self.solve(0, 0, false)
+        self.solve(0, 0)
     }
 
-    fn solve(&mut self, pos: usize, seen: u16, after_guess: bool) -> Option<Reading> {
-        if let Some(hit) = self.memo.get(&(pos, seen, after_guess)) {
+    fn solve(&mut self, pos: usize, seen: u16) -> Option<Reading> {
+        if let Some(hit) = self.memo.get(&(pos, seen)) {
             return hit.clone();
         }
-        let found = self.step(pos, seen, after_guess);
-        self.memo.insert((pos, seen, after_guess), found.clone());
+        let found = self.step(pos, seen);
+        self.memo.insert((pos, seen), found.clone());
         found
     }
 
-    /// `after_guess`: the previous (10)/(21) ended here without a separator, so a crypto field
-    /// starting here is believed only at its known length.
-    fn step(&mut self, mut pos: usize, seen: u16, after_guess: bool) -> Option<Reading> {
+    fn step(&mut self, mut pos: usize, seen: u16) -> Option<Reading> {
         let b = self.b;
         loop {
             match b.get(pos..) {
@@ -771,37 +784,31 @@ impl<'a> Search<'a> {
                 return None;
             }
             validate(ai, b.get(start..end)?).ok()?;
-            return self.solve(end, seen, false).map(|rest| rest.after((ai, start..end), false));
+            return self.solve(end, seen).map(|rest| rest.after((ai, start..end), false));
         }
         let mut best: Option<Reading> = None;
-        // Longest first, so that a tie keeps the longer earlier field.
-        for end in (start + 1..=seg_end.min(start + ai.max_len())).rev() {
-            let known = ai.known_lens().contains(&(end - start));
-            if after_guess && ai.is_crypto() && !known {
+        for end in start + 1..=seg_end.min(start + ai.max_len()) {
+            // Guessing boundaries rests on the crypto fields' lengths: believe no other.
+            if self.mode == Mode::Lost && ai.is_crypto() && !ai.known_lens().contains(&(end - start)) {
                 continue;
             }
-            let (next, guessed) = if end == seg_end {
-                (end, false)
+            let next = if end == seg_end {
+                end
             } else if self.mode == Mode::Typed {
                 if !b.get(end..).is_some_and(|r| r.starts_with(b"029")) {
                     continue;
                 }
-                (end + 3, false)
+                end + 3
             } else {
-                let pinned = match read_ai(b.get(end..)?) {
-                    Ok(_) if ai.is_crypto() => known,
-                    Ok(following) => following.fixed_len().is_some() || following.is_crypto(),
-                    Err(_) => false,
-                };
-                if !pinned {
-                    continue;
+                match read_ai(b.get(end..)?) {
+                    Ok(following) if following.fixed_len().is_some() || following.is_crypto() => end,
+                    _ => continue,
                 }
-                (end, true)
             };
-            let Some(rest) = self.solve(next, seen, guessed && !ai.is_crypto()) else {
+            let Some(rest) = self.solve(next, seen) else {
                 continue;
             };
-            let candidate = rest.after((ai, start..end), guessed);
+            let candidate = rest.after((ai, start..end), end != seg_end);
             if best.as_ref().is_none_or(|current| candidate.beats(current)) {
                 best = Some(candidate);
             }
@@ -809,7 +816,6 @@ impl<'a> Search<'a> {
         best
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -910,8 +916,7 @@ mod tests {
     #[test]
     fn weighted_milk_with_crypto_tail_before_weight() {
         // The marking of weighed dairy puts (3103) after (93).
-        let expected =
-            TraceCode { net_weight: Some(NetWeight { value: 353, decimals: 3 }), ..milk() };
+        let expected = TraceCode { net_weight: Some(NetWeight { value: 353, decimals: 3 }), ..milk() };
         for input in [
             "0104600000000015215ABCDE\u{1d}93dGVz\u{1d}3103000353",
             "0104600000000015215ABCDE02993dGVz0293103000353",
@@ -1060,10 +1065,7 @@ mod tests {
         assert_eq!(parse("0104600000000015 3106001500"), Err(Gs1Error::UnknownAi { ai: "3106".into() }));
         assert_eq!(parse("0104600000000015 99X"), Err(Gs1Error::UnknownAi { ai: "99".into() }));
         assert_eq!(Gs1Error::GtinCheckDigit.to_string(), "неверная контрольная цифра GTIN");
-        assert_eq!(
-            Gs1Error::UnknownAi { ai: "8005".into() }.to_string(),
-            "в коде неизвестный идентификатор (8005)"
-        );
+        assert_eq!(Gs1Error::UnknownAi { ai: "8005".into() }.to_string(), "в коде неизвестный идентификатор (8005)");
         assert_eq!(Gs1Error::BadLength { ai: Some("21".into()) }.to_string(), "неверная длина поля (21) в коде");
         assert_eq!(Gs1Error::BadCharacter { ch: '#' }.to_string(), "в коде недопустимый символ");
         // `]d2` typed under a Russian layout.
@@ -1121,9 +1123,11 @@ mod tests {
         match form {
             // GS and space are never data: anything goes.
             Form::Gs | Form::Space => s,
-            // A `029` inside a value followed by valid fields is read as a separator. The
-            // replacement cannot create a new `029`.
-            Form::Typed029 => s.replace("029", "0Z9"),
+            // A `029` inside a value followed by valid fields is read as a separator; and the
+            // lost-separator reading competes, winning wherever it finds more fields: serial
+            // `X91Y` + `029` + (92)… also reads as serial `X`, key `Y029`, signature. Both need
+            // two digits in a row inside a value, so values get none (which also rules out `029`).
+            Form::Typed029 => restrict(Form::Lost, s, false),
             // Without separators a field may begin wherever two digits meet: no digit pairs inside
             // a value, and a (10)/(21) does not end in a digit (it would pair with the next AI).
             Form::Lost => {
@@ -1144,9 +1148,8 @@ mod tests {
 
     /// Whether the lost form's restrictions hold, for codes generated for another form.
     fn lost_safe(code: &TraceCode) -> bool {
-        let ok = |v: &Option<String>, open_end| {
-            v.as_ref().is_none_or(|s| restrict(Form::Lost, s.clone(), open_end) == *s)
-        };
+        let ok =
+            |v: &Option<String>, open_end| v.as_ref().is_none_or(|s| restrict(Form::Lost, s.clone(), open_end) == *s);
         !(code.serial.is_some() && code.batch.is_some())
             && ok(&code.serial, true)
             && ok(&code.batch, true)
@@ -1171,8 +1174,8 @@ mod tests {
         let expiry = (2000i32..=2099, 1u32..=12, 1u32..=31)
             .prop_filter_map("a calendar date", |(y, m, d)| NaiveDate::from_ymd_opt(y, m, d));
         let weight = (0u32..=999_999, 0u8..=5).prop_map(|(value, decimals)| NetWeight { value, decimals });
-        let signature = prop_oneof![text(BASE64, 44..=44), text(BASE64, 88..=88)]
-            .prop_map(move |s| restrict(form, s, false));
+        let signature =
+            prop_oneof![text(BASE64, 44..=44), text(BASE64, 88..=88)].prop_map(move |s| restrict(form, s, false));
         (
             gtin_strategy(),
             var(SET82, 1..=20, true),

@@ -292,9 +292,7 @@ impl BusinessDay {
     }
 
     pub fn parse(s: &str) -> Result<BusinessDay, ParseError> {
-        NaiveDate::parse_from_str(s, "%Y-%m-%d")
-            .map(BusinessDay)
-            .map_err(|_| err("дата должна быть в виде ГГГГ-ММ-ДД"))
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").map(BusinessDay).map_err(|_| err("дата должна быть в виде ГГГГ-ММ-ДД"))
     }
 
     pub fn date(&self) -> NaiveDate {
@@ -416,7 +414,10 @@ mod tests {
         // 19:30 UTC on 30 Nov is 00:30 on 1 Dec in Almaty (UTC+5).
         let t = Utc.with_ymd_and_hms(2026, 11, 30, 19, 30, 0).unwrap();
         assert_eq!(BusinessDay::of(t).to_string(), "2026-12-01");
-        assert_eq!(Month::parse("2026-11").unwrap().end_instant(), Utc.with_ymd_and_hms(2026, 11, 30, 19, 0, 0).unwrap());
+        assert_eq!(
+            Month::parse("2026-11").unwrap().end_instant(),
+            Utc.with_ymd_and_hms(2026, 11, 30, 19, 0, 0).unwrap()
+        );
     }
 
     #[test]

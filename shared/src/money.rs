@@ -52,11 +52,7 @@ impl Tiyn {
         let d = i128::from(denominator);
         let q = product / d;
         let r = product % d;
-        let rounded = if 2 * r.abs() >= d.abs() {
-            q + if (product < 0) != (d < 0) { -1 } else { 1 }
-        } else {
-            q
-        };
+        let rounded = if 2 * r.abs() >= d.abs() { q + if (product < 0) != (d < 0) { -1 } else { 1 } } else { q };
         i64::try_from(rounded).ok().map(Tiyn)
     }
 }
@@ -71,7 +67,7 @@ impl fmt::Display for Tiyn {
         let digits = tenge.to_string();
         let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
         for (i, ch) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
                 grouped.push(' ');
             }
             grouped.push(ch);

@@ -94,8 +94,7 @@ impl Decoded {
     /// non-canonical signatures: with a small-order key, plain `verify` and batch verification
     /// accept one fixed signature for every message.
     pub fn verify_signature(&self, key: &VerifyingKey) -> Result<(), TokenError> {
-        key.verify_strict(&self.signed_message(), &self.signature)
-            .map_err(|_| TokenError::Invalid("signature"))
+        key.verify_strict(&self.signed_message(), &self.signature).map_err(|_| TokenError::Invalid("signature"))
     }
 }
 
@@ -124,10 +123,7 @@ pub fn sign(fields: &TokenFields, key: &SigningKey) -> Result<String, TokenError
 /// the pair spelling the signature's last byte, the top byte of S (below the group order ≈ 2^252,
 /// so ≤ 0x10), which is `[0-9A-G]0`.
 pub fn decode(text: &str) -> Result<Decoded, TokenError> {
-    let body = text
-        .trim()
-        .strip_prefix(PREFIX)
-        .ok_or(TokenError::Invalid("prefix"))?;
+    let body = text.trim().strip_prefix(PREFIX).ok_or(TokenError::Invalid("prefix"))?;
     // Checked before decoding so that a long paste costs nothing.
     if body.len() != BODY_LEN {
         return Err(TokenError::Invalid("length"));
@@ -138,18 +134,12 @@ pub fn decode(text: &str) -> Result<Decoded, TokenError> {
     if base45::encode(&bytes) != body {
         return Err(TokenError::Invalid("base45"));
     }
-    let bytes: [u8; TOKEN_LEN] = bytes
-        .try_into()
-        .map_err(|_| TokenError::Invalid("length"))?;
+    let bytes: [u8; TOKEN_LEN] = bytes.try_into().map_err(|_| TokenError::Invalid("length"))?;
     let mut payload = [0u8; PAYLOAD_LEN];
     payload.copy_from_slice(&bytes[..PAYLOAD_LEN]);
     let mut signature = [0u8; SIGNATURE_LENGTH];
     signature.copy_from_slice(&bytes[PAYLOAD_LEN..]);
-    Ok(Decoded {
-        fields: decode_payload(&payload)?,
-        signature: Signature::from_bytes(&signature),
-        payload,
-    })
+    Ok(Decoded { fields: decode_payload(&payload)?, signature: Signature::from_bytes(&signature), payload })
 }
 
 /// The full check a till or the server makes: decode, find the public key by kid (`None` →
@@ -167,9 +157,7 @@ pub fn verify(
     let key = key_for(kid).ok_or(TokenError::UnknownKey(kid))?;
     decoded.verify_signature(&key)?;
     if now >= decoded.fields.expires_at {
-        return Err(TokenError::Expired {
-            expires_at: decoded.fields.expires_at,
-        });
+        return Err(TokenError::Expired { expires_at: decoded.fields.expires_at });
     }
     Ok(decoded.fields)
 }
@@ -180,11 +168,7 @@ pub fn verify(
 /// Only the prefix is looked at, and without regard to case: a truncated or Caps-Lock-mangled
 /// token should reach [`decode`] and be refused with its reason, not be looked up as a product.
 pub fn looks_like_token(input: &str) -> bool {
-    input
-        .trim_start()
-        .as_bytes()
-        .get(..PREFIX.len())
-        .is_some_and(|p| p.eq_ignore_ascii_case(PREFIX.as_bytes()))
+    input.trim_start().as_bytes().get(..PREFIX.len()).is_some_and(|p| p.eq_ignore_ascii_case(PREFIX.as_bytes()))
 }
 
 /// 128 fresh random bits from the operating system, for [`TokenFields::nonce`].
@@ -322,10 +306,7 @@ mod tests {
         assert_eq!(decoded.fields, fields());
         assert_eq!(decoded.payload()[0], VERSION);
         assert_eq!(&decoded.payload()[11..13], &323u16.to_be_bytes());
-        assert_eq!(
-            &decoded.signed_message()[..SIGNING_CONTEXT.len()],
-            SIGNING_CONTEXT
-        );
+        assert_eq!(&decoded.signed_message()[..SIGNING_CONTEXT.len()], SIGNING_CONTEXT);
     }
 
     #[test]
@@ -361,10 +342,7 @@ mod tests {
         // Move expiry back to the issue time: an honest token like that would be Expired.
         let issued: [u8; 4] = bytes[13..17].try_into().unwrap();
         bytes[17..21].copy_from_slice(&issued);
-        assert_eq!(
-            verify(&text_of(&bytes), keys, now()),
-            Err(TokenError::Invalid("signature"))
-        );
+        assert_eq!(verify(&text_of(&bytes), keys, now()), Err(TokenError::Invalid("signature")));
     }
 
     #[test]
@@ -386,16 +364,8 @@ mod tests {
             (text.to_lowercase().replacen("az1:", "AZ1:", 1), "base45"),
         ];
         for (input, reason) in cases {
-            assert_eq!(
-                decode(&input).map(|_| ()),
-                Err(TokenError::Invalid(reason)),
-                "{input:?}"
-            );
-            assert_eq!(
-                verify(&input, keys, now()),
-                Err(TokenError::Invalid(reason)),
-                "{input:?}"
-            );
+            assert_eq!(decode(&input).map(|_| ()), Err(TokenError::Invalid(reason)), "{input:?}");
+            assert_eq!(verify(&input, keys, now()), Err(TokenError::Invalid(reason)), "{input:?}");
         }
     }
 
@@ -409,55 +379,31 @@ mod tests {
         let v = u32::from(last) + 256;
         let table = base45::alphabet::TABLE;
         let tail = [table[(v % 45) as usize], table[(v / 45) as usize]];
-        let forged = format!(
-            "{}{}",
-            &text[..TEXT_LEN - 2],
-            std::str::from_utf8(&tail).unwrap()
-        );
+        let forged = format!("{}{}", &text[..TEXT_LEN - 2], std::str::from_utf8(&tail).unwrap());
         assert_ne!(forged, text);
         assert_eq!(bytes_of(&forged), bytes_of(&text));
-        assert_eq!(
-            decode(&forged).map(|_| ()),
-            Err(TokenError::Invalid("base45"))
-        );
+        assert_eq!(decode(&forged).map(|_| ()), Err(TokenError::Invalid("base45")));
     }
 
     #[test]
     fn version_and_month_are_checked() {
         let mut bytes = bytes_of(&token());
         bytes[0] = 2;
-        assert_eq!(
-            decode(&text_of(&bytes)).map(|_| ()),
-            Err(TokenError::Invalid("version"))
-        );
+        assert_eq!(decode(&text_of(&bytes)).map(|_| ()), Err(TokenError::Invalid("version")));
 
         let mut bytes = bytes_of(&token());
         bytes[11..13].copy_from_slice(&12_000u16.to_be_bytes());
-        assert_eq!(
-            decode(&text_of(&bytes)).map(|_| ()),
-            Err(TokenError::Invalid("month"))
-        );
+        assert_eq!(decode(&text_of(&bytes)).map(|_| ()), Err(TokenError::Invalid("month")));
         bytes[11..13].copy_from_slice(&11_999u16.to_be_bytes());
-        assert_eq!(
-            decode(&text_of(&bytes)).unwrap().fields.month,
-            Month::new(2999, 12).unwrap()
-        );
+        assert_eq!(decode(&text_of(&bytes)).unwrap().fields.month, Month::new(2999, 12).unwrap());
         bytes[11..13].copy_from_slice(&0u16.to_be_bytes());
-        assert_eq!(
-            decode(&text_of(&bytes)).unwrap().fields.month,
-            Month::new(2000, 1).unwrap()
-        );
+        assert_eq!(decode(&text_of(&bytes)).unwrap().fields.month, Month::new(2000, 1).unwrap());
     }
 
     #[test]
     fn scanner_whitespace_is_trimmed() {
         let text = token();
-        for input in [
-            format!("{text}\r\n"),
-            format!("{text}\n"),
-            format!("\t{text}\r"),
-            format!("  {text}"),
-        ] {
+        for input in [format!("{text}\r\n"), format!("{text}\n"), format!("\t{text}\r"), format!("  {text}")] {
             assert_eq!(verify(&input, keys, now()), Ok(fields()));
         }
         // A space is a Base45 digit, but never the last character: the last byte is the top byte
@@ -467,10 +413,7 @@ mod tests {
             f.nonce[..2].copy_from_slice(&n.to_be_bytes());
             let t = sign(&f, &key(7)).unwrap();
             assert_eq!(t.as_bytes()[TEXT_LEN - 1], b'0', "{t}");
-            assert!(
-                matches!(t.as_bytes()[TEXT_LEN - 2], b'0'..=b'9' | b'A'..=b'G'),
-                "{t}"
-            );
+            assert!(matches!(t.as_bytes()[TEXT_LEN - 2], b'0'..=b'9' | b'A'..=b'G'), "{t}");
             if t.trim_end().contains(' ') {
                 assert_eq!(verify(&format!("{t}\r\n"), keys, now()), Ok(f.clone()));
             }
@@ -483,19 +426,10 @@ mod tests {
         let expires_at = fields().expires_at;
         let expired = Err(TokenError::Expired { expires_at });
         assert_eq!(verify(&text, keys, expires_at), expired);
-        assert_eq!(
-            verify(&text, keys, expires_at + Duration::days(30)),
-            expired
-        );
-        assert_eq!(
-            verify(&text, keys, expires_at - Duration::seconds(1)),
-            Ok(fields())
-        );
+        assert_eq!(verify(&text, keys, expires_at + Duration::days(30)), expired);
+        assert_eq!(verify(&text, keys, expires_at - Duration::seconds(1)), Ok(fields()));
         let other_key = |kid: u16| (kid == 1).then(|| key(8).verifying_key());
-        assert_eq!(
-            verify(&text, other_key, expires_at),
-            Err(TokenError::Invalid("signature"))
-        );
+        assert_eq!(verify(&text, other_key, expires_at), Err(TokenError::Invalid("signature")));
     }
 
     #[test]
@@ -512,10 +446,7 @@ mod tests {
         let text = token();
         let decoded = decode(&text).unwrap();
         assert_eq!(decoded.verify_signature(&key(7).verifying_key()), Ok(()));
-        assert_eq!(
-            decoded.verify_signature(&key(8).verifying_key()),
-            Err(TokenError::Invalid("signature"))
-        );
+        assert_eq!(decoded.verify_signature(&key(8).verifying_key()), Err(TokenError::Invalid("signature")));
     }
 
     #[test]
@@ -529,25 +460,17 @@ mod tests {
         bytes[PAYLOAD_LEN..].fill(0);
         bytes[PAYLOAD_LEN] = 1;
         let decoded = decode(&text_of(&bytes)).unwrap();
-        assert!(weak
-            .verify(&decoded.signed_message(), &decoded.signature)
-            .is_ok());
-        assert_eq!(
-            decoded.verify_signature(&weak),
-            Err(TokenError::Invalid("signature"))
-        );
-        assert_eq!(
-            verify(&text_of(&bytes), |_| Some(weak), now()),
-            Err(TokenError::Invalid("signature"))
-        );
+        assert!(weak.verify(&decoded.signed_message(), &decoded.signature).is_ok());
+        assert_eq!(decoded.verify_signature(&weak), Err(TokenError::Invalid("signature")));
+        assert_eq!(verify(&text_of(&bytes), |_| Some(weak), now()), Err(TokenError::Invalid("signature")));
     }
 
     #[test]
     fn non_canonical_signature_is_refused() {
         // S + L (the group order) is the same scalar: accepting it would make signatures malleable.
         const L: [u8; 32] = [
-            0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9,
-            0xde, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+            0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14, 0, 0, 0, 0,
+            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
         ];
         let mut bytes = bytes_of(&token());
         let s = &mut bytes[PAYLOAD_LEN + 32..];
@@ -558,49 +481,25 @@ mod tests {
             carry = sum >> 8;
         }
         assert_eq!(carry, 0);
-        assert_eq!(
-            verify(&text_of(&bytes), keys, now()),
-            Err(TokenError::Invalid("signature"))
-        );
+        assert_eq!(verify(&text_of(&bytes), keys, now()), Err(TokenError::Invalid("signature")));
     }
 
     #[test]
     fn sign_refuses_what_decode_would() {
         let k = key(7);
-        let before_1970 = TokenFields {
-            issued_at: at(1969, 12, 31),
-            ..fields()
-        };
-        assert_eq!(
-            sign(&before_1970, &k),
-            Err(TokenError::Invalid("issued_at"))
-        );
-        let after_2106 = TokenFields {
-            expires_at: at(2106, 2, 8),
-            ..fields()
-        };
-        assert_eq!(
-            sign(&after_2106, &k),
-            Err(TokenError::Invalid("expires_at"))
-        );
-        let backwards = TokenFields {
-            expires_at: at(2026, 12, 2),
-            ..fields()
-        };
+        let before_1970 = TokenFields { issued_at: at(1969, 12, 31), ..fields() };
+        assert_eq!(sign(&before_1970, &k), Err(TokenError::Invalid("issued_at")));
+        let after_2106 = TokenFields { expires_at: at(2106, 2, 8), ..fields() };
+        assert_eq!(sign(&after_2106, &k), Err(TokenError::Invalid("expires_at")));
+        let backwards = TokenFields { expires_at: at(2026, 12, 2), ..fields() };
         assert_eq!(sign(&backwards, &k), Err(TokenError::Invalid("times")));
         // The last representable second still signs.
-        let edge = TokenFields {
-            expires_at: DateTime::from_timestamp(i64::from(u32::MAX), 0).unwrap(),
-            ..fields()
-        };
+        let edge = TokenFields { expires_at: DateTime::from_timestamp(i64::from(u32::MAX), 0).unwrap(), ..fields() };
         assert_eq!(decode(&sign(&edge, &k).unwrap()).unwrap().fields, edge);
         // A decoded payload with issued_at > expires_at is refused before any key is looked up.
         let mut bytes = bytes_of(&token());
         bytes[17..21].fill(0);
-        assert_eq!(
-            decode(&text_of(&bytes)).map(|_| ()),
-            Err(TokenError::Invalid("times"))
-        );
+        assert_eq!(decode(&text_of(&bytes)).map(|_| ()), Err(TokenError::Invalid("times")));
     }
 
     #[test]
@@ -610,10 +509,7 @@ mod tests {
             expires_at: fields().expires_at + Duration::milliseconds(999),
             ..fields()
         };
-        assert_eq!(
-            decode(&sign(&f, &key(7)).unwrap()).unwrap().fields,
-            fields()
-        );
+        assert_eq!(decode(&sign(&f, &key(7)).unwrap()).unwrap().fields, fields());
     }
 
     #[test]
@@ -623,14 +519,7 @@ mod tests {
         assert!(looks_like_token(&format!("\r\n{text}\r\n")));
         assert!(looks_like_token(&text[..40]));
         assert!(looks_like_token(&text.to_lowercase()));
-        for code in [
-            "4870204390014",
-            "]d2010487020439001421ABC",
-            "(01)04870204390014",
-            "AZ1",
-            "",
-            "AZ",
-        ] {
+        for code in ["4870204390014", "]d2010487020439001421ABC", "(01)04870204390014", "AZ1", "", "AZ"] {
             assert!(!looks_like_token(code), "{code}");
         }
     }
@@ -641,23 +530,16 @@ mod tests {
     }
 
     fn any_fields() -> impl Strategy<Value = TokenFields> {
-        (
-            any::<u16>(),
-            any::<u64>(),
-            2000i32..=2999,
-            1u32..=12,
-            any::<u32>(),
-            any::<u32>(),
-            any::<[u8; 16]>(),
-        )
-            .prop_map(|(kid, voucher_id, y, m, a, b, nonce)| TokenFields {
+        (any::<u16>(), any::<u64>(), 2000i32..=2999, 1u32..=12, any::<u32>(), any::<u32>(), any::<[u8; 16]>()).prop_map(
+            |(kid, voucher_id, y, m, a, b, nonce)| TokenFields {
                 kid,
                 voucher_id,
                 month: Month::new(y, m).unwrap(),
                 issued_at: DateTime::from_timestamp(i64::from(a.min(b)), 0).unwrap(),
                 expires_at: DateTime::from_timestamp(i64::from(a.max(b)), 0).unwrap(),
                 nonce,
-            })
+            },
+        )
     }
 
     proptest! {

@@ -20,9 +20,7 @@ fn blocks(info: &str) -> Vec<BTreeMap<&'static str, &'static str>> {
             let body = &rest[..rest.find("```").expect("block is closed")];
             body.lines()
                 .map(|line| {
-                    let (k, v) = line
-                        .split_once(':')
-                        .unwrap_or_else(|| panic!("no colon: {line:?}"));
+                    let (k, v) = line.split_once(':').unwrap_or_else(|| panic!("no colon: {line:?}"));
                     (k.trim(), v.trim())
                 })
                 .collect()
@@ -31,20 +29,12 @@ fn blocks(info: &str) -> Vec<BTreeMap<&'static str, &'static str>> {
 }
 
 fn field<'a>(block: &BTreeMap<&str, &'a str>, key: &str) -> &'a str {
-    block
-        .get(key)
-        .unwrap_or_else(|| panic!("{key} missing in {block:?}"))
+    block.get(key).unwrap_or_else(|| panic!("{key} missing in {block:?}"))
 }
 
 fn unhex(s: &str) -> Vec<u8> {
-    assert!(
-        s.len().is_multiple_of(2) && s.bytes().all(|b| b.is_ascii_hexdigit()),
-        "hex: {s}"
-    );
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
+    assert!(s.len().is_multiple_of(2) && s.bytes().all(|b| b.is_ascii_hexdigit()), "hex: {s}");
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -56,10 +46,7 @@ fn base64url(bytes: &[u8]) -> String {
     const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
         for i in 0..=chunk.len() {
             out.push(char::from(ABC[(n >> (18 - 6 * i) & 63) as usize]));
         }
@@ -68,9 +55,7 @@ fn base64url(bytes: &[u8]) -> String {
 }
 
 fn instant(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s)
-        .unwrap_or_else(|e| panic!("{s}: {e}"))
-        .with_timezone(&Utc)
+    DateTime::parse_from_rfc3339(s).unwrap_or_else(|e| panic!("{s}: {e}")).with_timezone(&Utc)
 }
 
 struct Vector {
@@ -88,16 +73,8 @@ fn vectors() -> Vec<Vector> {
             let seed: [u8; 32] = unhex(field(&b, "secret_key_seed")).try_into().unwrap();
             let key = SigningKey::from_bytes(&seed);
             let public = key.verifying_key();
-            assert_eq!(
-                hex(public.as_bytes()),
-                field(&b, "public_key_hex"),
-                "{name}"
-            );
-            assert_eq!(
-                base64url(public.as_bytes()),
-                field(&b, "public_key_base64url"),
-                "{name}"
-            );
+            assert_eq!(hex(public.as_bytes()), field(&b, "public_key_hex"), "{name}");
+            assert_eq!(base64url(public.as_bytes()), field(&b, "public_key_base64url"), "{name}");
             let fields = TokenFields {
                 kid: field(&b, "kid").parse().unwrap(),
                 voucher_id: field(&b, "voucher_id").parse().unwrap(),
@@ -110,45 +87,22 @@ fn vectors() -> Vec<Vector> {
             let decoded = token::decode(token).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(hex(decoded.payload()), field(&b, "payload"), "{name}");
             assert_eq!(decoded.payload().len(), PAYLOAD_LEN);
-            assert_eq!(
-                hex(&decoded.signature.to_bytes()),
-                field(&b, "signature"),
-                "{name}"
-            );
-            Vector {
-                name,
-                key,
-                fields,
-                token,
-            }
+            assert_eq!(hex(&decoded.signature.to_bytes()), field(&b, "signature"), "{name}");
+            Vector { name, key, fields, token }
         })
         .collect();
-    assert!(
-        vectors.len() >= 3,
-        "docs/token.md has {} vectors",
-        vectors.len()
-    );
+    assert!(vectors.len() >= 3, "docs/token.md has {} vectors", vectors.len());
     vectors
 }
 
 fn published(vectors: &[Vector]) -> impl Fn(u16) -> Option<VerifyingKey> + '_ {
-    |kid| {
-        vectors
-            .iter()
-            .find(|v| v.fields.kid == kid)
-            .map(|v| v.key.verifying_key())
-    }
+    |kid| vectors.iter().find(|v| v.fields.kid == kid).map(|v| v.key.verifying_key())
 }
 
 #[test]
 fn doc_vectors_sign_to_their_token() {
     for v in vectors() {
-        assert_eq!(
-            token::sign(&v.fields, &v.key).as_deref(),
-            Ok(v.token),
-            "{}",
-            v.name
-        );
+        assert_eq!(token::sign(&v.fields, &v.key).as_deref(), Ok(v.token), "{}", v.name);
         assert_eq!(v.token.len(), TEXT_LEN, "{}", v.name);
     }
 }
@@ -158,19 +112,9 @@ fn doc_vectors_verify_to_their_fields() {
     let vectors = vectors();
     for v in &vectors {
         let f = &v.fields;
-        assert_eq!(
-            token::decode(v.token).map(|d| d.fields),
-            Ok(f.clone()),
-            "{}",
-            v.name
-        );
+        assert_eq!(token::decode(v.token).map(|d| d.fields), Ok(f.clone()), "{}", v.name);
         for now in [f.issued_at, f.expires_at - chrono::Duration::seconds(1)] {
-            assert_eq!(
-                token::verify(v.token, published(&vectors), now),
-                Ok(f.clone()),
-                "{}",
-                v.name
-            );
+            assert_eq!(token::verify(v.token, published(&vectors), now), Ok(f.clone()), "{}", v.name);
         }
         assert!(token::looks_like_token(v.token));
     }
@@ -180,18 +124,10 @@ fn doc_vectors_verify_to_their_fields() {
 fn doc_refused_tokens_are_refused_for_their_reason() {
     let vectors = vectors();
     let refused = blocks("azyq-token-refused");
-    assert!(
-        refused.len() >= 5,
-        "docs/token.md has {} refused tokens",
-        refused.len()
-    );
+    assert!(refused.len() >= 5, "docs/token.md has {} refused tokens", refused.len());
     for b in refused {
         let name = field(&b, "name");
-        let got = token::verify(
-            field(&b, "token"),
-            published(&vectors),
-            instant(field(&b, "now")),
-        );
+        let got = token::verify(field(&b, "token"), published(&vectors), instant(field(&b, "now")));
         let got = match got {
             Ok(f) => panic!("{name}: accepted as {f:?}"),
             Err(TokenError::Invalid(reason)) => format!("invalid: {reason}"),

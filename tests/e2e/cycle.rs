@@ -72,21 +72,31 @@ fn month_from_list_to_close(db: &TestDb) {
     assert_eq!(server.sms_reply("+77079999999", "21*1"), "ignored");
     assert_eq!(server.sms_reply("+77010000001", "привет"), "help");
     let lines = wait_for_sms(db, 7);
-    assert_eq!((count_kind(&lines, "confirmation"), count_kind(&lines, "refusal"), count_kind(&lines, "help")), (1, 1, 1));
+    assert_eq!(
+        (count_kind(&lines, "confirmation"), count_kind(&lines, "refusal"), count_kind(&lines, "help")),
+        (1, 1, 1)
+    );
     let confirmation = lines.iter().find(|l| l["kind"] == "confirmation").unwrap();
     assert_eq!(confirmation["to"], "+77010000001");
     assert!(confirmation["text"].as_str().unwrap().contains("https://egovmobile.page.link/socwallet"));
     let yes_vouchers = vouchers_of(&server, &yes.iins[0]);
     assert_eq!(yes_vouchers.len(), 2, "one voucher per member");
-    assert!(yes_vouchers.iter().all(|v| v["status"] == "issued" && v["amount_tiyn"] == 432_500 && v["balance_tiyn"] == 432_500));
+    assert!(yes_vouchers
+        .iter()
+        .all(|v| v["status"] == "issued" && v["amount_tiyn"] == 432_500 && v["balance_tiyn"] == 432_500));
     assert!(vouchers_of(&server, &no.iins[0]).is_empty());
 
     // The first member activates their voucher; a stranger cannot see or touch it.
     let v1 = yes_vouchers[0]["id"].as_i64().unwrap();
     let v2 = yes_vouchers[1]["id"].as_i64().unwrap();
-    let (s, b) = server.post(&format!("/api/v1/wallet/vouchers/{v1}/activate"), Some(&wallet_token(&yes.iins[0])), &json!({}));
+    let (s, b) =
+        server.post(&format!("/api/v1/wallet/vouchers/{v1}/activate"), Some(&wallet_token(&yes.iins[0])), &json!({}));
     assert_eq!((s, b["status"].as_str()), (200, Some("activated")), "{b}");
-    let (s, b) = server.post(&format!("/api/v1/wallet/vouchers/{v2}/activate"), Some(&wallet_token(&silent.iins[0])), &json!({}));
+    let (s, b) = server.post(
+        &format!("/api/v1/wallet/vouchers/{v2}/activate"),
+        Some(&wallet_token(&silent.iins[0])),
+        &json!({}),
+    );
     assert_eq!((s, b["error"]["code"].as_str()), (404, Some("voucher_not_found")), "{b}");
     let (s, _) = server.post(&format!("/api/v1/wallet/vouchers/{v2}/activate"), None, &json!({}));
     assert_eq!(s, 401);
@@ -99,7 +109,10 @@ fn month_from_list_to_close(db: &TestDb) {
     drop(server);
     let server = Server::start(db, "2026-12-12T04:00:00Z");
     // A tick of the scheduler after the restart must not queue anything again.
-    assert_eq!(server.post("/api/v1/months/2026-12/consent-requests", Some(&server.operator_token()), &json!({})).1["queued"], 0);
+    assert_eq!(
+        server.post("/api/v1/months/2026-12/consent-requests", Some(&server.operator_token()), &json!({})).1["queued"],
+        0
+    );
     let lines = sms_lines(db);
     assert_eq!((count_kind(&lines, "start"), count_kind(&lines, "reminder"), lines.len()), (4, 2, 9), "{lines:?}");
 
@@ -108,7 +121,8 @@ fn month_from_list_to_close(db: &TestDb) {
     assert_eq!(server.sms_reply("+77010000004", "21*1"), "yes");
     assert_eq!(vouchers_of(&server, &late.iins[0]).len(), 1);
     assert_eq!(server.sms_reply("+77010000001", "21*2"), "no");
-    let (s, b) = server.post(&format!("/api/v1/wallet/vouchers/{v2}/activate"), Some(&wallet_token(&yes.iins[1])), &json!({}));
+    let (s, b) =
+        server.post(&format!("/api/v1/wallet/vouchers/{v2}/activate"), Some(&wallet_token(&yes.iins[1])), &json!({}));
     assert_eq!((s, b["error"]["code"].as_str()), (409, Some("no_consent")), "{b}");
     let lines = wait_for_sms(db, 11);
     assert_eq!((count_kind(&lines, "confirmation"), count_kind(&lines, "refusal")), (2, 2), "{lines:?}");
@@ -127,19 +141,23 @@ fn month_from_list_to_close(db: &TestDb) {
     let statuses: Vec<&str> = yes_vouchers.iter().map(|v| v["status"].as_str().unwrap()).collect();
     assert_eq!(statuses, ["expired", "lapsed"]);
     assert!(yes_vouchers.iter().all(|v| v["balance_tiyn"] == 0 || v["status"] == "lapsed"));
-    let (s, b) = server.post(&format!("/api/v1/wallet/vouchers/{v2}/activate"), Some(&wallet_token(&yes.iins[1])), &json!({}));
+    let (s, b) =
+        server.post(&format!("/api/v1/wallet/vouchers/{v2}/activate"), Some(&wallet_token(&yes.iins[1])), &json!({}));
     assert_eq!((s, b["error"]["code"].as_str()), (409, Some("month_closed")), "{b}");
 
     // January's list: LATE's consent holds, so its voucher is issued as the list comes in, at the
     // rate the operator set for 2027 (its MRP is not on record); YES withdrew, so it is asked again.
-    let (s, b) = server.put("/api/v1/rates/2027-01", Some(&op), &json!({"default_tiyn": 440_000, "regions": {"55": 450_000}}));
+    let (s, b) =
+        server.put("/api/v1/rates/2027-01", Some(&op), &json!({"default_tiyn": 440_000, "regions": {"55": 450_000}}));
     assert_eq!(s, 200, "{b}");
     let january = json!({"families": [family_json(&late, "551010000"), family_json(&yes, "551010000")]});
     let (s, b) = server.post("/api/v1/months/2027-01/recipients", Some(&op), &january);
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["vouchers_issued"], 1, "{b}");
     let late_vouchers = vouchers_of(&server, &late.iins[0]);
-    assert!(late_vouchers.iter().any(|v| v["month"] == "2027-01" && v["status"] == "issued" && v["amount_tiyn"] == 450_000));
+    assert!(late_vouchers
+        .iter()
+        .any(|v| v["month"] == "2027-01" && v["status"] == "issued" && v["amount_tiyn"] == 450_000));
     drop(server);
 
     // Nothing personal in what the server printed or logged.

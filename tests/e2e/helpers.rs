@@ -98,10 +98,7 @@ impl Server {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(db.log_file()).expect("log file");
         let mut cmd = Command::new(server_bin());
         base_env(&mut cmd, db);
-        cmd.arg("serve")
-            .env("AZYQ_LISTEN", "127.0.0.1:0")
-            .env("AZYQ_FAKE_NOW", now)
-            .env("AZYQ_ALLOW_FAKE_CLOCK", "1");
+        cmd.arg("serve").env("AZYQ_LISTEN", "127.0.0.1:0").env("AZYQ_FAKE_NOW", now).env("AZYQ_ALLOW_FAKE_CLOCK", "1");
         for (k, v) in extra_env {
             cmd.env(k, v);
         }
@@ -152,7 +149,14 @@ impl Server {
     }
 
     /// Sends a raw body with a content type.
-    pub fn send_raw(&self, method: &str, path: &str, token: Option<&str>, content_type: &str, body: &[u8]) -> (u16, Value) {
+    pub fn send_raw(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: &[u8],
+    ) -> (u16, Value) {
         let mut req = self.agent.request(method, &format!("{}{path}", self.url)).set("Content-Type", content_type);
         if let Some(t) = token {
             req = req.set("Authorization", &format!("Bearer {t}"));
@@ -174,7 +178,8 @@ impl Server {
 
     /// Logs in the operator made by [`create_operator`].
     pub fn operator_token(&self) -> String {
-        let (status, body) = self.post("/api/v1/sessions", None, &json!({"login": "op", "password": OPERATOR_PASSWORD}));
+        let (status, body) =
+            self.post("/api/v1/sessions", None, &json!({"login": "op", "password": OPERATOR_PASSWORD}));
         assert_eq!(status, 200, "{body}");
         body["token"].as_str().expect("token").to_owned()
     }

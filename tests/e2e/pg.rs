@@ -45,7 +45,8 @@ pub fn create_database(server: &str, name: &str) -> String {
 }
 
 fn bin_dir() -> Option<PathBuf> {
-    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql").ok()?.filter_map(|e| Some(e.ok()?.path())).collect();
+    let mut versions: Vec<PathBuf> =
+        std::fs::read_dir("/usr/lib/postgresql").ok()?.filter_map(|e| Some(e.ok()?.path())).collect();
     versions.sort();
     versions.into_iter().rev().map(|v| v.join("bin")).find(|b| b.join("initdb").exists())
 }

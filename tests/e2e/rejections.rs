@@ -90,7 +90,13 @@ fn every_rejection_has_its_code(db: &TestDb) {
     assert_eq!(r.1["error"]["field"], "row 1");
 
     // Malformed JSON, an impossible month, an oversized body.
-    let r = server.send_raw("POST", "/api/v1/months/2026-12/recipients", Some(&op), "application/json", b"{\"families\": [");
+    let r = server.send_raw(
+        "POST",
+        "/api/v1/months/2026-12/recipients",
+        Some(&op),
+        "application/json",
+        b"{\"families\": [",
+    );
     assert_eq!(code(&r), (400, "validation"));
     let r = server.post("/api/v1/months/2026-13/recipients", Some(&op), &list);
     assert_eq!(code(&r), (400, "validation"));
@@ -104,20 +110,25 @@ fn every_rejection_has_its_code(db: &TestDb) {
     // A year with no MRP on record needs a rate first.
     let r = server.post("/api/v1/months/2031-01/recipients", Some(&op), &list);
     assert_eq!(code(&r), (409, "rate_not_set"));
-    let r = server.put("/api/v1/rates/2031-01", Some(&op), &json!({"default_tiyn": 500_000, "regions": {"55": 520_000}}));
+    let r =
+        server.put("/api/v1/rates/2031-01", Some(&op), &json!({"default_tiyn": 500_000, "regions": {"55": 520_000}}));
     assert_eq!(r.0, 200, "{}", r.1);
     let r = server.put("/api/v1/rates/2031-01", Some(&op), &json!({"default_tiyn": 500_000, "regions": {"5": 1}}));
     assert_eq!(code(&r), (400, "validation"));
 
     // Who may do what.
     let viewer = {
-        let (s, b) = server.post("/api/v1/sessions", None, &json!({"login": "minister", "password": OPERATOR_PASSWORD}));
+        let (s, b) =
+            server.post("/api/v1/sessions", None, &json!({"login": "minister", "password": OPERATOR_PASSWORD}));
         assert_eq!((s, b["role"].as_str()), (200, Some("viewer")));
         b["token"].as_str().unwrap().to_owned()
     };
     assert_eq!(code(&server.put("/api/v1/localities", Some(&viewer), &json!([]))), (403, "forbidden"));
     assert_eq!(code(&server.post("/api/v1/months/2026-12/consent-requests", None, &json!({}))), (401, "unauthorized"));
-    assert_eq!(code(&server.post("/api/v1/months/2026-12/consent-requests", Some("not.a.jwt"), &json!({}))), (401, "unauthorized"));
+    assert_eq!(
+        code(&server.post("/api/v1/months/2026-12/consent-requests", Some("not.a.jwt"), &json!({}))),
+        (401, "unauthorized")
+    );
     let expired_wallet = jsonwebtoken::encode(
         &jsonwebtoken::Header::default(),
         &json!({"iin": iin(2, 2), "aud": "azyq-wallet", "exp": 1_000_000_000}),
@@ -129,7 +140,13 @@ fn every_rejection_has_its_code(db: &TestDb) {
     assert_eq!(code(&server.get("/api/v1/no/such/path", None)), (404, "not_found"));
 
     // Wrong gateway secret.
-    let r = server.send_raw("POST", "/api/v1/sms/inbound", None, "application/json", br#"{"from":"+77020000001","text":"21*1"}"#);
+    let r = server.send_raw(
+        "POST",
+        "/api/v1/sms/inbound",
+        None,
+        "application/json",
+        br#"{"from":"+77020000001","text":"21*1"}"#,
+    );
     assert_eq!(code(&r), (401, "unauthorized"));
 
     // Log-in: bad password is 401; five failures lock the login out, even with the right password.
@@ -145,7 +162,13 @@ fn every_rejection_has_its_code(db: &TestDb) {
     assert_eq!((s, health["status"].as_str()), (200, Some("ok")));
     let (s, doc) = server.get("/api/openapi.json", None);
     assert_eq!(s, 200);
-    for path in ["/health", "/api/v1/sessions", "/api/v1/months/{month}/recipients", "/api/v1/sms/inbound", "/api/v1/wallet/vouchers/{id}/activate"] {
+    for path in [
+        "/health",
+        "/api/v1/sessions",
+        "/api/v1/months/{month}/recipients",
+        "/api/v1/sms/inbound",
+        "/api/v1/wallet/vouchers/{id}/activate",
+    ] {
         assert!(doc["paths"].get(path).is_some(), "OpenAPI lacks {path}");
     }
 }

@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 
 use azyq_shared::api::{CatalogGroup, Product, Unit, DEFAULT_DISCOUNT_CAP_BP};
+use azyq_shared::gs1::Gtin;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
@@ -140,7 +141,7 @@ pub fn put_products(conn: &mut Conn, list: &[Product], actor: &str, now: DateTim
     let mut rows = Vec::with_capacity(list.len());
     for (i, p) in list.iter().enumerate() {
         let field = |f: &str| format!("products[{i}].{f}");
-        let gtin = tmp_gtin::Gtin::parse(&p.gtin).map_err(|e| AppError::validation(&field("gtin"), e.to_string()))?;
+        let gtin = Gtin::parse(&p.gtin).map_err(|e| AppError::validation(&field("gtin"), e.to_string()))?;
         if !groups.contains(&p.group) {
             return Err(AppError::validation(&field("group"), format!("группа {} не входит в перечень СЗПТ", p.group)));
         }
@@ -192,30 +193,6 @@ pub fn products(conn: &mut Conn) -> AppResult<Vec<Product>> {
         .collect())
 }
 
-// TEMP until shared::gs1 lands.
-mod tmp_gtin {
-    pub struct Gtin(String);
-    impl Gtin {
-        pub fn parse(s: &str) -> Result<Gtin, String> {
-            let s = s.trim();
-            if ![8, 12, 13, 14].contains(&s.len()) || !s.bytes().all(|b| b.is_ascii_digit()) {
-                return Err("bad gtin".into());
-            }
-            Ok(Gtin(format!("{s:0>14}")))
-        }
-    }
-    impl AsRef<str> for Gtin {
-        fn as_ref(&self) -> &str {
-            &self.0
-        }
-    }
-    impl std::fmt::Display for Gtin {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str(&self.0)
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,7 +230,7 @@ mod tests {
 
     #[test]
     fn product_csv_rows_and_default_cap() {
-        let csv = "gtin,group,name,unit,discount_cap_bp\n4600000000017,milk,Молоко,piece,\n02000000000084, flour ,Мука,kg,1200\n";
+        let csv = "gtin,group,name,unit,discount_cap_bp\n4600000000015,milk,Молоко,piece,\n02000000000084, flour ,Мука,kg,1200\n";
         let p = parse_products_csv(csv.as_bytes()).unwrap();
         assert_eq!(p[0].discount_cap_bp, 1500);
         assert_eq!(p[1].group, "flour");

@@ -4,7 +4,10 @@ use std::collections::BTreeMap;
 
 use azyq_shared::api::{ErrorCode, Rates};
 use azyq_shared::{Month, Region, Tiyn};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+
+use crate::db::audit::{self, Entry};
 
 use crate::db::schema::rates;
 use crate::db::Conn;
@@ -50,7 +53,7 @@ pub fn require_any_rate(conn: &mut Conn, month: Month) -> AppResult<()> {
 }
 
 /// Replaces the month's rates.
-pub fn put(conn: &mut Conn, month: Month, body: &Rates) -> AppResult<Rates> {
+pub fn put(conn: &mut Conn, month: Month, body: &Rates, actor: &str, now: DateTime<Utc>) -> AppResult<Rates> {
     if body.default_tiyn <= 0 {
         return Err(AppError::validation("default_tiyn", "размер ваучера должен быть больше нуля"));
     }
@@ -71,6 +74,9 @@ pub fn put(conn: &mut Conn, month: Month, body: &Rates) -> AppResult<Rates> {
         .map(|(r, a)| (rates::month.eq(month.as_ref()), rates::region.eq(r), rates::amount_tiyn.eq(a)))
         .collect();
     with_conn!(conn, c => diesel::insert_into(rates::table).values(&values).execute(c))?;
+    let detail =
+        rows.iter().map(|(r, a)| format!("{}={a}", if r.is_empty() { "default" } else { r })).collect::<Vec<_>>();
+    audit::record(conn, &[Entry::new(now, actor, "rates", month.as_ref(), None, "set").detail(detail.join(" "))])?;
     get(conn, month)
 }
 

@@ -260,13 +260,15 @@ pub async fn get_catalog(state: web::Data<AppState>, _op: Operator) -> AppResult
 #[put("/api/v1/rates/{month}")]
 pub async fn put_rates(
     state: web::Data<AppState>,
-    _op: Operator,
+    op: Operator,
     month: web::Path<String>,
     body: web::Json<Rates>,
 ) -> AppResult<web::Json<Rates>> {
     let month = month_param(&month)?;
     let body = body.into_inner();
-    Ok(web::Json(state.db.run(move |db| db.write(|c| rates::put(c, month, &body))).await?))
+    let now = state.clock.now();
+    let actor = format!("operator:{}", op.login());
+    Ok(web::Json(state.db.run(move |db| db.write(|c| rates::put(c, month, &body, &actor, now))).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/rates/{month}", tag = "operator", params(("month" = String, Path)),
