@@ -208,6 +208,14 @@ fn into_pair(res: Result<ureq::Response, ureq::Error>) -> (u16, Value) {
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
+/// An `azyq-server` command line with the test environment and the clock at `now`.
+pub fn cli(db: &TestDb, now: &str) -> Command {
+    let mut cmd = Command::new(server_bin());
+    base_env(&mut cmd, db);
+    cmd.env("AZYQ_FAKE_NOW", now).env("AZYQ_ALLOW_FAKE_CLOCK", "1");
+    cmd
+}
+
 /// Runs `azyq-server create-operator` for login `op`.
 pub fn create_operator(db: &TestDb, login: &str, role: &str) {
     let mut cmd = Command::new(server_bin());

@@ -4,6 +4,7 @@
 mod helpers;
 mod pg;
 
+mod crash;
 mod cycle;
 mod rejections;
 
