@@ -276,6 +276,23 @@ fn phones_of(conn: &mut Conn, month: Month, family_ids: &[String]) -> AppResult<
     Ok(out)
 }
 
+/// Queues one SMS of `kind` to each family's applicant, once per (kind, month, family).
+fn queue_to_families(
+    conn: &mut Conn,
+    month: Month,
+    family_ids: &[String],
+    kind: Kind,
+    texts: &Texts,
+    now: DateTime<Utc>,
+) -> AppResult<usize> {
+    let phones = phones_of(conn, month, family_ids)?;
+    let items: Vec<Outgoing> = phones
+        .iter()
+        .map(|(f, p)| Outgoing { dedup_key: Some(format!("{}:{month}:{f}", kind.as_str())), to: p, kind })
+        .collect();
+    sms::enqueue(conn, texts, &items, now)
+}
+
 /// Queues the start SMS (annex p.1) to every listed family with a phone (Alg. p.19).
 pub fn queue_consent_requests(
     conn: &mut Conn,
@@ -300,12 +317,7 @@ pub fn queue_consent_requests(
         actor,
         now,
     )?;
-    let phones = phones_of(conn, month, &moved)?;
-    let items: Vec<Outgoing> = phones
-        .iter()
-        .map(|(f, p)| Outgoing { dedup_key: Some(format!("start:{month}:{f}")), to: p, kind: Kind::Start })
-        .collect();
-    sms::enqueue(conn, texts, &items, now)?;
+    queue_to_families(conn, month, &moved, Kind::Start, texts, now)?;
     Ok(moved.len())
 }
 
@@ -336,12 +348,7 @@ pub fn queue_reminders(conn: &mut Conn, texts: &Texts, actor: &str, now: DateTim
             actor,
             now,
         )?;
-        let phones = phones_of(conn, month, &moved)?;
-        let items: Vec<Outgoing> = phones
-            .iter()
-            .map(|(f, p)| Outgoing { dedup_key: Some(format!("reminder:{month}:{f}")), to: p, kind: Kind::Reminder })
-            .collect();
-        sms::enqueue(conn, texts, &items, now)?;
+        queue_to_families(conn, month, &moved, Kind::Reminder, texts, now)?;
         total += moved.len();
     }
     Ok(total)
