@@ -30,6 +30,10 @@ pub struct Settings {
     pub tick_seconds: u64,
     /// Database connections kept open.
     pub pool_size: u32,
+    /// Minutes an authorised basket's hold lasts before it returns to the vouchers.
+    pub hold_minutes: i64,
+    /// Minutes a wallet QR token is valid.
+    pub qr_minutes: i64,
     /// `AZYQ_FAKE_NOW`: start the clock here (only with `AZYQ_ALLOW_FAKE_CLOCK=1`).
     pub fake_now: Option<DateTime<Utc>>,
     pub allow_fake_clock: bool,
@@ -48,6 +52,8 @@ impl Default for Settings {
             info_phone: "1414".into(),
             tick_seconds: 30,
             pool_size: 8,
+            hold_minutes: 10,
+            qr_minutes: 5,
             fake_now: None,
             allow_fake_clock: false,
         }
@@ -108,6 +114,12 @@ impl Settings {
         if let Some(v) = env_parse("AZYQ_POOL_SIZE")? {
             s.pool_size = v;
         }
+        if let Some(v) = env_parse("AZYQ_HOLD_MINUTES")? {
+            s.hold_minutes = v;
+        }
+        if let Some(v) = env_parse("AZYQ_QR_MINUTES")? {
+            s.qr_minutes = v;
+        }
         if let Some(v) = env_parse("AZYQ_FAKE_NOW")? {
             s.fake_now = Some(v);
         }
@@ -116,6 +128,9 @@ impl Settings {
         }
         if s.tick_seconds == 0 {
             anyhow::bail!("tick_seconds must be at least 1");
+        }
+        if !(1..=24 * 60).contains(&s.hold_minutes) || !(1..=60).contains(&s.qr_minutes) {
+            anyhow::bail!("hold_minutes must be 1..1440 and qr_minutes 1..60");
         }
         Ok(s)
     }

@@ -135,6 +135,58 @@ pub fn seed(db: &Db, now: DateTime<Utc>) -> AppResult<Seeded> {
     Ok(seeded)
 }
 
+/// How long the demo's QR codes stay valid: long enough to try the till at leisure (the wallet's
+/// own codes last minutes).
+pub const DEMO_QR_HOURS: i64 = 12;
+
+/// Activates the vouchers of the first three demo families and writes QR codes for them into
+/// `dir` (three per voucher: each token is good for one basket), and a list of demo product codes
+/// to type or scan at the till. Returns the files written.
+pub fn write_till_kit(db: &Db, dir: &std::path::Path, now: DateTime<Utc>) -> anyhow::Result<Vec<std::path::PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    let mut written = Vec::new();
+    for member in 0..6u32 {
+        let iin = demo_iin(member);
+        let vouchers = db.read(|c| crate::domain::wallet::family_vouchers(c, &iin)).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let Some(v) = vouchers.iter().find(|v| v.member_name == NAMES[member as usize]) else { continue };
+        db.write(|c| crate::domain::wallet::activate(c, &iin, v.id, now)).map_err(|e| anyhow::anyhow!("{e}"))?;
+        for n in 1..=3 {
+            let token = db
+                .read(|c| crate::domain::wallet::mint_qr(c, &iin, v.id, chrono::Duration::hours(DEMO_QR_HOURS), now))
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let path = dir.join(format!("voucher-{}-{n}.png", v.id));
+            std::fs::write(&path, crate::qr::png(&token.token).map_err(|e| anyhow::anyhow!("{e}"))?)?;
+            written.push(path);
+        }
+    }
+    let path = dir.join("products.txt");
+    std::fs::write(&path, product_codes())?;
+    written.push(path);
+    Ok(written)
+}
+
+/// Demo product codes as a scanner would type them, with suggested prices.
+pub fn product_codes() -> String {
+    let mut out = String::from(
+        "# Demo product codes for azyq-pos: type or paste one into the scan field.\n\
+         # Plain EAN-13 = non-serialised goods; (01)…(21)… = a marked, serialised unit (each sells once).\n\
+         # Suggested prices in tiyn: shelf / reduced (cap 15%). Weighed goods: quantity in grams.\n",
+    );
+    let products = crate::domain::catalog::parse_products_csv(DEMO_PRODUCTS_CSV.as_bytes()).unwrap_or_default();
+    for (i, p) in products.iter().enumerate() {
+        let shelf = 20_000 + 5_000 * (i as i64 % 7);
+        let reduced = shelf - shelf * 15 / 100;
+        let unit = if p.unit == azyq_shared::api::Unit::Kg { "per kg" } else { "per piece" };
+        out.push_str(&format!("{}\t{}\t{shelf}/{reduced} {unit}\n", &p.gtin[1..], p.name));
+        if p.group == "milk" || p.group == "butter" {
+            for serial in ["DEMO0001", "DEMO0002", "DEMO0003"] {
+                out.push_str(&format!("(01){}(21){serial}\t{} (serialised)\t{shelf}/{reduced} {unit}\n", p.gtin, p.name));
+            }
+        }
+    }
+    out
+}
+
 /// A wallet JWT for a demo recipient, signed with the configured HS256 secret.
 pub fn wallet_token(secret: &str, iin: &Iin, now: DateTime<Utc>) -> anyhow::Result<String> {
     let claims = serde_json::json!({

@@ -42,6 +42,16 @@ impl AppError {
         }
     }
 
+    /// A write that lost a race (a concurrent twin took a unique key first, or PostgreSQL could not
+    /// serialise it): running it again in a new transaction gives the right answer.
+    pub fn is_retryable(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        matches!(
+            self.source.as_ref().and_then(|s| s.downcast_ref::<Error>()),
+            Some(Error::DatabaseError(DatabaseErrorKind::UniqueViolation | DatabaseErrorKind::SerializationFailure, _))
+        )
+    }
+
     pub fn with(mut self, key: &str, value: impl Into<Value>) -> AppError {
         self.details.insert(key.to_owned(), value.into());
         self

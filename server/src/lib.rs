@@ -9,4 +9,5 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod jobs;
+pub mod qr;
 pub mod startup;

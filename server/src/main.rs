@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use azyq_server::config::Settings;
+use azyq_server::domain::keys;
 use azyq_server::{demo, startup};
 use azyq_shared::api::Role;
 use azyq_shared::Month;
@@ -50,11 +51,29 @@ enum Command {
         month: String,
         file: PathBuf,
     },
+    /// Voucher-token signing keys.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
     /// Benchmark: import a generated list of N members into a fresh database and issue their vouchers.
     BenchImport {
         #[arg(long, default_value_t = 1_000_000)]
         members: u32,
     },
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Add a new signing key; tokens of older keys keep verifying until retired.
+    Rotate,
+    /// Retire a key: its tokens are refused from now on.
+    Retire {
+        #[arg(long)]
+        kid: i32,
+    },
+    /// List the public keys.
+    List,
 }
 
 fn init_logging() {
@@ -115,6 +134,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let base = format!("http://{}", settings.listen);
             println!("{}", demo::banner(&seeded, &base, &secret, now)?);
+            let kit = {
+                let db = db.clone();
+                tokio::task::spawn_blocking(move || {
+                    db.write(|c| keys::ensure_key(c, now)).map_err(|e| anyhow::anyhow!("{e}"))?;
+                    demo::write_till_kit(&db, std::path::Path::new("demo"), now)
+                })
+                .await??
+            };
+            println!(
+                "Till kit in demo/: {} QR codes (valid {} h, one basket each) and products.txt. Start the till:\n  cargo run -p azyq-pos -- --server {base}",
+                kit.len() - 1,
+                demo::DEMO_QR_HOURS
+            );
             startup::serve(settings, db).await
         }),
         Command::CreateOperator { login, role } => {
@@ -147,6 +179,26 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let now = startup::clock_from(&settings).now();
             let report = azyq_server::bench::import_file(&db, month, &file, now)?;
             println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
+        Command::Keys { action } => {
+            let db = azyq_server::db::Db::connect(&settings.database_url, 2)?;
+            let now = startup::clock_from(&settings).now();
+            let fail = |e: azyq_server::error::AppError| anyhow::anyhow!("{e}");
+            db.write(|c| keys::ensure_key(c, now)).map_err(fail)?;
+            match action {
+                KeysAction::Rotate => {
+                    let kid = db.write(|c| keys::rotate(c, now)).map_err(fail)?;
+                    println!("new signing key {kid}");
+                }
+                KeysAction::Retire { kid } => {
+                    db.write(|c| keys::retire(c, kid, now)).map_err(fail)?;
+                    println!("key {kid} retired");
+                }
+                KeysAction::List => {}
+            }
+            let published = db.read(keys::published).map_err(fail)?;
+            println!("{}", serde_json::to_string_pretty(&azyq_shared::api::VoucherKeys { keys: published })?);
             Ok(())
         }
         Command::BenchImport { members } => azyq_server::bench::import_and_issue(&settings, members),

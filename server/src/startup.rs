@@ -12,7 +12,7 @@ use crate::clock::{Clock, FakeClock, SystemClock};
 use crate::config::Settings;
 use crate::db::Db;
 use crate::domain::sms::Texts;
-use crate::domain::{accounts, catalog};
+use crate::domain::{accounts, catalog, keys};
 use crate::http::{self, auth::WalletAuth, AppState};
 use crate::jobs;
 
@@ -66,6 +66,7 @@ pub async fn serve(settings: Settings, db: Db) -> anyhow::Result<()> {
             let now = clock.now();
             db.write(|c| catalog::seed_groups(c, now)).map_err(|e| anyhow::anyhow!("seeding the catalogue: {e}"))?;
             let key = db.write(accounts::session_secret).map_err(|e| anyhow::anyhow!("session secret: {e}"))?;
+            db.write(|c| keys::ensure_key(c, now)).map_err(|e| anyhow::anyhow!("voucher keys: {e}"))?;
             let report =
                 jobs::run_due(&db, clock.as_ref(), &texts).map_err(|e| anyhow::anyhow!("catching up on jobs: {e}"))?;
             tracing::info!(?report, "caught up on due jobs");
@@ -83,6 +84,8 @@ pub async fn serve(settings: Settings, db: Db) -> anyhow::Result<()> {
         wallet,
         sms_gateway_secret: settings.sms_gateway_secret.clone(),
         sms_kick: kick.clone(),
+        hold: chrono::Duration::minutes(settings.hold_minutes),
+        qr_ttl: chrono::Duration::minutes(settings.qr_minutes),
     });
     let listener = TcpListener::bind(&settings.listen).with_context(|| format!("binding {}", settings.listen))?;
     let addr = listener.local_addr()?;

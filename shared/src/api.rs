@@ -452,3 +452,310 @@ mod tests {
         assert_eq!(json, r#"{"error":{"code":"validation","message":"x","field":"month"}}"#);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Keys, QR, the till and the wallet's history (shared/API.md "Public", "Wallet", "Till").
+
+/// One public key of the voucher-token signers, as published at `/.well-known/voucher-keys`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct PublicKey {
+    pub kid: u16,
+    /// Always `EdDSA` (Ed25519).
+    pub alg: String,
+    /// The 32-byte key, base64url without padding.
+    pub public_key: String,
+    /// After this instant the key no longer verifies (null: no end set).
+    pub not_after: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct VoucherKeys {
+    pub keys: Vec<PublicKey>,
+}
+
+/// A freshly minted voucher token for the wallet to show as a QR code.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct QrToken {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A product as the till sees it: the SZPT catalogue with the cap for the shop's region and the
+/// shop's last prices for the GTIN, to pre-fill the basket line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct PosProduct {
+    pub gtin: String,
+    pub group: String,
+    pub name: String,
+    pub unit: Unit,
+    pub discount_cap_bp: i32,
+    pub last_shelf_price_tiyn: Option<i64>,
+    pub last_reduced_price_tiyn: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct PosCatalog {
+    pub products: Vec<PosProduct>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct LookupRequest {
+    pub token: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct LookupResponse {
+    pub voucher_id: i64,
+    /// The holder's masked name ("А*** Б***"), never the IIN.
+    pub holder: String,
+    pub month: String,
+    pub status: VoucherStatus,
+    pub balance_tiyn: i64,
+    pub token_expires_at: DateTime<Utc>,
+}
+
+/// One line of a basket as the till sends it. `quantity` is pieces, or grams for a `kg` product
+/// (whose prices are then per kg).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct BasketLineIn {
+    pub code: String,
+    pub quantity: i64,
+    pub shelf_price_tiyn: i64,
+    pub reduced_price_tiyn: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct AuthorizeRequest {
+    /// Voucher tokens of one family, in the order scanned: the discount is drawn in this order.
+    pub tokens: Vec<String>,
+    pub lines: Vec<BasketLineIn>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub enum BasketStatus {
+    Authorized,
+    Captured,
+    Cancelled,
+    HoldExpired,
+    PartlyRefunded,
+    Refunded,
+}
+
+impl BasketStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BasketStatus::Authorized => "authorized",
+            BasketStatus::Captured => "captured",
+            BasketStatus::Cancelled => "cancelled",
+            BasketStatus::HoldExpired => "hold_expired",
+            BasketStatus::PartlyRefunded => "partly_refunded",
+            BasketStatus::Refunded => "refunded",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<BasketStatus> {
+        use BasketStatus::*;
+        [Authorized, Captured, Cancelled, HoldExpired, PartlyRefunded, Refunded].into_iter().find(|b| b.as_str() == s)
+    }
+}
+
+/// How much of a basket's discount one voucher carries, and its balance after.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct VoucherCharge {
+    pub voucher_id: i64,
+    pub charged_tiyn: i64,
+    pub balance_tiyn: i64,
+}
+
+/// A priced basket line, as the server computed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct BasketLine {
+    pub index: usize,
+    pub gtin: String,
+    pub serial: Option<String>,
+    pub group: String,
+    pub name: String,
+    pub unit: Unit,
+    pub quantity: i64,
+    pub shelf_price_tiyn: i64,
+    pub reduced_price_tiyn: i64,
+    /// Shelf price × quantity (per kg × grams / 1000, rounded half up).
+    pub shelf_amount_tiyn: i64,
+    /// What the customer pays for the line.
+    pub to_pay_tiyn: i64,
+    /// Charged to the voucher(s): shelf amount − to pay.
+    pub discount_tiyn: i64,
+    pub refunded: bool,
+}
+
+/// The answer to an authorise: the hold placed and what the customer must pay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct Authorized {
+    pub basket_id: i64,
+    pub status: BasketStatus,
+    pub discount_tiyn: i64,
+    pub to_pay_tiyn: i64,
+    pub hold_expires_at: DateTime<Utc>,
+    pub vouchers: Vec<VoucherCharge>,
+    pub lines: Vec<BasketLine>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub enum PaymentMethod {
+    Cash,
+    Card,
+}
+
+impl PaymentMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentMethod::Cash => "cash",
+            PaymentMethod::Card => "card",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct Payment {
+    pub method: PaymentMethod,
+    pub paid_tiyn: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct CaptureRequest {
+    pub payment: Payment,
+}
+
+/// The final receipt of a captured basket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct Receipt {
+    pub basket_id: i64,
+    pub shop_id: String,
+    pub shop_name: String,
+    pub terminal_id: String,
+    pub captured_at: DateTime<Utc>,
+    pub lines: Vec<BasketLine>,
+    pub discount_tiyn: i64,
+    pub to_pay_tiyn: i64,
+    pub payment: Payment,
+    pub vouchers: Vec<VoucherCharge>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct Captured {
+    pub basket_id: i64,
+    pub status: BasketStatus,
+    pub receipt: Receipt,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct BasketState {
+    pub basket_id: i64,
+    pub status: BasketStatus,
+}
+
+/// `{"lines":[indexes]}` refunds those lines; `{}` refunds every line not yet refunded.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct RefundRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lines: Option<Vec<usize>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct Refund {
+    pub refund_id: i64,
+    pub basket_id: i64,
+    /// The basket's status after the refund: `partly_refunded` or `refunded`.
+    pub status: BasketStatus,
+    pub lines: Vec<usize>,
+    pub refunded_tiyn: i64,
+    pub vouchers: Vec<VoucherCharge>,
+}
+
+/// Goods of one SZPT group in a report: pieces, grams (for goods sold by weight) and discount.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct GroupTotal {
+    pub group: String,
+    pub pieces: i64,
+    pub grams: i64,
+    pub discount_tiyn: i64,
+}
+
+/// The shop's own day at the till.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct PosDailyReport {
+    pub date: String,
+    pub shop_id: String,
+    pub baskets_captured: i64,
+    pub baskets_cancelled: i64,
+    pub baskets_hold_expired: i64,
+    pub refunds: i64,
+    pub discount_tiyn: i64,
+    pub paid_tiyn: i64,
+    pub refunded_tiyn: i64,
+    pub by_group: Vec<GroupTotal>,
+}
+
+/// One basket in the recipient's history (Alg. p.27).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct HistoryBasket {
+    pub basket_id: i64,
+    pub shop_id: String,
+    pub shop_name: String,
+    pub at: DateTime<Utc>,
+    pub status: BasketStatus,
+    pub discount_tiyn: i64,
+    pub to_pay_tiyn: i64,
+    pub lines: Vec<BasketLine>,
+    pub vouchers: Vec<VoucherCharge>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct History {
+    pub baskets: Vec<HistoryBasket>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct FeedbackRequest {
+    /// 1 to 5.
+    pub rating: i32,
+    #[serde(default)]
+    pub complaint: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct FeedbackSaved {
+    pub basket_id: i64,
+    pub rating: i32,
+    /// Whether a complaint was queued for the akimat's e-Otinish system.
+    pub complaint_queued: bool,
+}

@@ -141,6 +141,9 @@ diesel::table! {
         issued_at -> Timestamp,
         activated_at -> Nullable<Timestamp>,
         closed_at -> Nullable<Timestamp>,
+        held_tiyn -> BigInt,
+        charged_tiyn -> BigInt,
+        refunded_tiyn -> BigInt,
     }
 }
 
@@ -189,7 +192,142 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    voucher_keys (kid) {
+        kid -> Integer,
+        secret_key -> Text,
+        public_key -> Text,
+        created_at -> Timestamp,
+        not_after -> Nullable<Timestamp>,
+        retired -> Bool,
+    }
+}
+
+diesel::table! {
+    token_nonces (nonce) {
+        nonce -> Text,
+        voucher_id -> BigInt,
+        basket_id -> BigInt,
+        used_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    baskets (id) {
+        id -> BigInt,
+        shop_id -> Text,
+        terminal_id -> Text,
+        cashier -> Text,
+        month -> Text,
+        family_id -> Text,
+        status -> Text,
+        discount_tiyn -> BigInt,
+        to_pay_tiyn -> BigInt,
+        created_at -> Timestamp,
+        hold_expires_at -> Timestamp,
+        captured_at -> Nullable<Timestamp>,
+        closed_at -> Nullable<Timestamp>,
+        business_day -> Nullable<Text>,
+        payment_method -> Nullable<Text>,
+        paid_tiyn -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    basket_lines (basket_id, idx) {
+        basket_id -> BigInt,
+        idx -> Integer,
+        gtin -> Text,
+        serial -> Nullable<Text>,
+        group_code -> Text,
+        name -> Text,
+        unit -> Text,
+        quantity -> BigInt,
+        shelf_price_tiyn -> BigInt,
+        reduced_price_tiyn -> BigInt,
+        shelf_amount_tiyn -> BigInt,
+        to_pay_tiyn -> BigInt,
+        discount_tiyn -> BigInt,
+        refunded -> Bool,
+    }
+}
+
+diesel::table! {
+    basket_vouchers (basket_id, seq) {
+        basket_id -> BigInt,
+        seq -> Integer,
+        voucher_id -> BigInt,
+        charged_tiyn -> BigInt,
+        refunded_tiyn -> BigInt,
+    }
+}
+
+diesel::table! {
+    serial_claims (gtin, serial) {
+        gtin -> Text,
+        serial -> Text,
+        basket_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (scope, idem_key) {
+        scope -> Text,
+        idem_key -> Text,
+        request_hash -> Text,
+        status_code -> Integer,
+        response -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    refunds (id) {
+        id -> BigInt,
+        basket_id -> BigInt,
+        lines -> Text,
+        refunded_tiyn -> BigInt,
+        created_at -> Timestamp,
+        business_day -> Text,
+    }
+}
+
+diesel::table! {
+    shop_prices (shop_id, gtin) {
+        shop_id -> Text,
+        gtin -> Text,
+        shelf_price_tiyn -> BigInt,
+        reduced_price_tiyn -> BigInt,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    feedback (basket_id) {
+        basket_id -> BigInt,
+        rating -> Integer,
+        complaint -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    complaints_outbox (id) {
+        id -> BigInt,
+        basket_id -> BigInt,
+        shop_id -> Text,
+        text -> Text,
+        status -> Text,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(cashiers -> shops (shop_id));
+diesel::joinable!(basket_lines -> baskets (basket_id));
+diesel::joinable!(refunds -> baskets (basket_id));
+diesel::joinable!(basket_vouchers -> baskets (basket_id));
+diesel::joinable!(basket_vouchers -> vouchers (voucher_id));
 diesel::joinable!(products -> catalog_groups (group_code));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -211,4 +349,15 @@ diesel::allow_tables_to_appear_in_same_query!(
     counters,
     job_runs,
     audit_log,
+    voucher_keys,
+    token_nonces,
+    baskets,
+    basket_lines,
+    basket_vouchers,
+    serial_claims,
+    idempotency_keys,
+    refunds,
+    shop_prices,
+    feedback,
+    complaints_outbox,
 );

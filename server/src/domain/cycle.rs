@@ -505,6 +505,8 @@ pub fn close_month(conn: &mut Conn, month: Month, actor: &str, now: DateTime<Utc
         }
     }
     let ts = now.naive_utc();
+    // Holds still open are released first, so their amounts expire with the rest (SPEC §2.7).
+    let holds_released = super::redeem::release_month_holds(conn, month, now)? as i64;
     let awaiting: Vec<String> = with_conn!(conn, c => family_months::table
         .filter(family_months::month.eq(month.as_ref()))
         .filter(family_months::status.eq_any(FamilyStatus::AWAITING))
@@ -558,7 +560,7 @@ pub fn close_month(conn: &mut Conn, month: Month, actor: &str, now: DateTime<Utc
         lapsed: to_lapse.len() as i64,
         expired: to_expire.len() as i64,
         expired_tiyn,
-        holds_released: 0,
+        holds_released,
     };
     journal.push(Entry::new(now, actor, "month", month.as_ref(), Some("open"), "closed").detail(format!(
         "no_answer={} lapsed={} expired={} expired_tiyn={}",

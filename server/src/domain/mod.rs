@@ -1,6 +1,11 @@
 //! The rules, as plain functions over a database connection and an injected `now`. No actix here.
 
 pub mod accounts;
+pub mod history;
+pub mod idempotency;
+pub mod keys;
+pub mod pos;
+pub mod redeem;
 pub mod catalog;
 pub mod cycle;
 pub mod import;

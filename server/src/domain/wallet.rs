@@ -134,3 +134,35 @@ fn month_closed(month: Month) -> AppError {
     AppError::new(ErrorCode::MonthClosed, format!("Срок ваучера истёк: месяц {month} закончился"))
         .with("month", month.as_ref())
 }
+
+/// Mints a QR token for an activated voucher of the recipient's family (SPEC §4): signed with the
+/// newest key, valid `ttl`, a fresh nonce — good for one basket.
+pub fn mint_qr(conn: &mut Conn, iin: &Iin, id: i64, ttl: chrono::Duration, now: DateTime<Utc>) -> AppResult<azyq_shared::api::QrToken> {
+    let voucher = own_voucher(conn, iin, id)?;
+    let month = Month::parse(&voucher.month).map_err(|e| AppError::internal(anyhow::anyhow!("stored month: {e}")))?;
+    match voucher.status {
+        VoucherStatus::Activated => {}
+        VoucherStatus::Issued => {
+            return Err(AppError::new(ErrorCode::NotActivated, "Сначала активируйте ваучер"));
+        }
+        VoucherStatus::Exhausted => return Err(AppError::new(ErrorCode::VoucherExhausted, "Средства ваучера израсходованы")),
+        VoucherStatus::Lapsed | VoucherStatus::Expired => return Err(month_closed(month)),
+    }
+    if now >= month.end_instant() {
+        return Err(month_closed(month));
+    }
+    let (kid, key) = super::keys::signing_key(conn)?;
+    let expires_at = (now + ttl).min(month.end_instant());
+    let fields = azyq_shared::token::TokenFields {
+        kid,
+        voucher_id: u64::try_from(id).map_err(AppError::internal)?,
+        month,
+        issued_at: now,
+        expires_at,
+        nonce: azyq_shared::token::new_nonce(),
+    };
+    let token = azyq_shared::token::sign(&fields, &key).map_err(|e| AppError::internal(anyhow::anyhow!("signing: {e}")))?;
+    // Seconds only: the token carries whole seconds.
+    let expires_at = chrono::DateTime::from_timestamp(expires_at.timestamp(), 0).unwrap_or(expires_at);
+    Ok(azyq_shared::api::QrToken { token, expires_at })
+}

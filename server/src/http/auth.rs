@@ -140,3 +140,19 @@ impl FromRequest for Recipient {
         ready(recipient(req))
     }
 }
+
+/// A cashier logged in at one shop's terminal.
+pub struct Cashier(pub crate::domain::redeem::Till);
+
+impl FromRequest for Cashier {
+    type Error = AppError;
+    type Future = Ready<Result<Self, AppError>>;
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(staff(req).and_then(|s| match (s.0.role, s.0.shop_id, s.0.terminal_id) {
+            (Role::Cashier, Some(shop_id), Some(terminal_id)) => {
+                Ok(Cashier(crate::domain::redeem::Till { shop_id, terminal_id, login: s.0.sub }))
+            }
+            _ => Err(AppError::forbidden()),
+        }))
+    }
+}

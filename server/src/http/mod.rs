@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod openapi;
 pub mod operator;
+pub mod pos;
 pub mod public;
 pub mod sms;
 pub mod wallet;
@@ -34,6 +35,10 @@ pub struct AppState {
     pub sms_gateway_secret: Option<String>,
     /// Wakes the SMS sender after a request queued messages.
     pub sms_kick: Arc<Notify>,
+    /// How long a basket's hold lasts.
+    pub hold: chrono::Duration,
+    /// How long a wallet QR token is valid.
+    pub qr_ttl: chrono::Duration,
 }
 
 fn too_large() -> AppError {

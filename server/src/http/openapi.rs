@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{operator, public, sms, wallet};
+use super::{operator, pos, public, sms, wallet};
 
 struct Security;
 
@@ -22,6 +22,7 @@ impl Modify for Security {
     info(title = "Azyq", description = "Digital food vouchers for recipients of targeted social assistance (shared/API.md)."),
     paths(
         public::health,
+        public::voucher_keys,
         operator::create_session,
         operator::import_recipients,
         operator::consent_requests,
@@ -40,6 +41,18 @@ impl Modify for Security {
         sms::inbound,
         wallet::list_vouchers,
         wallet::activate,
+        wallet::qr,
+        wallet::qr_png,
+        wallet::basket_history,
+        wallet::feedback,
+        pos::catalog,
+        pos::lookup,
+        pos::authorize,
+        pos::get_basket,
+        pos::capture,
+        pos::cancel,
+        pos::refund,
+        pos::daily,
     ),
     components(schemas(azyq_shared::api::ErrorBody, azyq_shared::api::ErrorCode, azyq_shared::api::RejectCode)),
     modifiers(&Security)

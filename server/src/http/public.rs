@@ -1,7 +1,7 @@
 //! Public endpoints: health and the OpenAPI document.
 
 use actix_web::{get, web, HttpResponse};
-use azyq_shared::api::Health;
+use azyq_shared::api::{Health, VoucherKeys};
 use diesel::RunQueryDsl;
 
 use super::AppState;
@@ -9,7 +9,7 @@ use crate::error::AppError;
 use crate::with_conn;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(health).service(openapi_json);
+    cfg.service(health).service(voucher_keys).service(openapi_json);
 }
 
 /// 200 when the database answers.
@@ -27,4 +27,12 @@ pub async fn health(state: web::Data<AppState>) -> Result<web::Json<Health>, App
 #[get("/api/openapi.json")]
 pub async fn openapi_json() -> HttpResponse {
     HttpResponse::Ok().json(super::openapi::document())
+}
+
+/// The public keys that sign voucher tokens, so a till can check a signature before going online.
+#[utoipa::path(get, path = "/.well-known/voucher-keys", tag = "public", responses((status = 200, body = VoucherKeys)))]
+#[get("/.well-known/voucher-keys")]
+pub async fn voucher_keys(state: web::Data<AppState>) -> Result<web::Json<VoucherKeys>, AppError> {
+    let keys = state.db.run(|db| db.read(crate::domain::keys::published)).await?;
+    Ok(web::Json(VoucherKeys { keys }))
 }

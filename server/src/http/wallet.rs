@@ -1,15 +1,15 @@
 //! The wallet app's back end: the recipient's vouchers and their activation.
 
-use actix_web::{get, post, web};
-use azyq_shared::api::{Voucher, Vouchers};
+use actix_web::{get, post, web, HttpResponse};
+use azyq_shared::api::{FeedbackRequest, FeedbackSaved, History, QrToken, Voucher, Vouchers};
 
 use super::auth::Recipient;
 use super::AppState;
-use crate::domain::wallet;
+use crate::domain::{history, wallet};
 use crate::error::{AppError, AppResult};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(list_vouchers).service(activate);
+    cfg.service(list_vouchers).service(activate).service(qr).service(qr_png).service(basket_history).service(feedback);
 }
 
 /// The family's vouchers.
@@ -39,4 +39,52 @@ pub async fn activate(
     let voucher = state.db.run(move |db| db.write(|c| wallet::activate(c, &who.iin, id, now))).await?;
     tracing::info!(voucher_id = id, "voucher activated");
     Ok(web::Json(voucher))
+}
+
+/// Mints a signed QR token for an activated voucher, valid a few minutes, good for one basket.
+#[utoipa::path(post, path = "/api/v1/wallet/vouchers/{id}/qr", tag = "wallet", params(("id" = i64, Path)),
+    responses((status = 200, body = QrToken), (status = 404, description = "voucher_not_found"), (status = 409, description = "not_activated, month_closed, voucher_exhausted")),
+    security(("wallet" = [])))]
+#[post("/api/v1/wallet/vouchers/{id}/qr")]
+pub async fn qr(state: web::Data<AppState>, who: Recipient, id: web::Path<String>) -> AppResult<web::Json<QrToken>> {
+    let id = voucher_id(&id)?;
+    let (now, ttl) = (state.clock.now(), state.qr_ttl);
+    Ok(web::Json(state.db.run(move |db| db.read(|c| wallet::mint_qr(c, &who.iin, id, ttl, now))).await?))
+}
+
+/// The same kind of token drawn as a PNG QR code (level Q); its expiry in `X-Token-Expires-At`.
+#[utoipa::path(get, path = "/api/v1/wallet/vouchers/{id}/qr.png", tag = "wallet", params(("id" = i64, Path)),
+    responses((status = 200, content_type = "image/png", description = "QR code of a fresh token"), (status = 409, description = "not_activated")),
+    security(("wallet" = [])))]
+#[get("/api/v1/wallet/vouchers/{id}/qr.png")]
+pub async fn qr_png(state: web::Data<AppState>, who: Recipient, id: web::Path<String>) -> AppResult<HttpResponse> {
+    let id = voucher_id(&id)?;
+    let (now, ttl) = (state.clock.now(), state.qr_ttl);
+    let token = state.db.run(move |db| db.read(|c| wallet::mint_qr(c, &who.iin, id, ttl, now))).await?;
+    let png = crate::qr::png(&token.token)?;
+    Ok(HttpResponse::Ok()
+        .content_type("image/png")
+        .insert_header(("Cache-Control", "no-store"))
+        .insert_header(("X-Token-Expires-At", token.expires_at.to_rfc3339()))
+        .body(png))
+}
+
+/// Every basket paid with the family's vouchers: shop, time, lines, status.
+#[utoipa::path(get, path = "/api/v1/wallet/history", tag = "wallet", responses((status = 200, body = History)), security(("wallet" = [])))]
+#[get("/api/v1/wallet/history")]
+pub async fn basket_history(state: web::Data<AppState>, who: Recipient) -> AppResult<web::Json<History>> {
+    let baskets = state.db.run(move |db| db.read(|c| history::history(c, &who.iin))).await?;
+    Ok(web::Json(History { baskets }))
+}
+
+/// Rates the shop of a paid basket (1-5), once, with an optional complaint for e-Otinish.
+#[utoipa::path(post, path = "/api/v1/wallet/baskets/{id}/feedback", tag = "wallet", params(("id" = i64, Path)), request_body = FeedbackRequest,
+    responses((status = 200, body = FeedbackSaved), (status = 404, description = "basket_not_found"), (status = 409, description = "basket_state")),
+    security(("wallet" = [])))]
+#[post("/api/v1/wallet/baskets/{id}/feedback")]
+pub async fn feedback(state: web::Data<AppState>, who: Recipient, id: web::Path<String>, body: web::Json<FeedbackRequest>) -> AppResult<web::Json<FeedbackSaved>> {
+    let id: i64 = id.parse().map_err(|_| AppError::validation("id", "номер покупки — целое число"))?;
+    let now = state.clock.now();
+    let body = body.into_inner();
+    Ok(web::Json(state.db.run(move |db| db.write(|c| history::give_feedback(c, &who.iin, id, &body, now))).await?))
 }

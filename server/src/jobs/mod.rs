@@ -10,7 +10,7 @@ use tokio::sync::Notify;
 
 use crate::clock::Clock;
 use crate::db::Db;
-use crate::domain::cycle;
+use crate::domain::{cycle, redeem};
 use crate::domain::sms::{self, Texts};
 use crate::error::AppResult;
 use sender::Sender;
@@ -20,6 +20,7 @@ const ACTOR: &str = "scheduler";
 /// What one run of the due jobs did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct TickReport {
+    pub holds_expired: usize,
     pub closed: Vec<Month>,
     pub start_sms: usize,
     pub reminders: usize,
@@ -28,6 +29,8 @@ pub struct TickReport {
 /// Runs every job that is due at the clock's now.
 pub fn run_due(db: &Db, clock: &dyn Clock, texts: &Texts) -> AppResult<TickReport> {
     let mut report = TickReport::default();
+    let now = clock.now();
+    report.holds_expired = db.write(|c| redeem::expire_holds(c, now, None))?;
     let open = db.read(cycle::open_months)?;
     for month in open {
         let now = clock.now();

@@ -1,0 +1,14 @@
+DROP TABLE complaints_outbox;
+DROP TABLE feedback;
+DROP TABLE shop_prices;
+DROP TABLE refunds;
+DROP TABLE idempotency_keys;
+DROP TABLE serial_claims;
+DROP TABLE basket_vouchers;
+DROP TABLE basket_lines;
+DROP TABLE baskets;
+DROP TABLE token_nonces;
+DROP TABLE voucher_keys;
+ALTER TABLE vouchers DROP COLUMN refunded_tiyn;
+ALTER TABLE vouchers DROP COLUMN charged_tiyn;
+ALTER TABLE vouchers DROP COLUMN held_tiyn;

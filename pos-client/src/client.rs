@@ -1,0 +1,273 @@
+//! The blocking HTTP client of the till API (shared/API.md, "Till").
+//!
+//! Authorise, capture and refund carry an [`IdempotencyKey`] that the caller makes and keeps: when
+//! the answer is lost (a timeout, a dropped connection, a 5xx), the caller sends the same request
+//! with the same key again and the server returns its stored answer. An unknown outcome is resolved
+//! that way, never guessed, so nothing is charged twice.
+
+use std::fmt;
+use std::io::Read;
+use std::time::Duration;
+
+use azyq_shared::api::{
+    AuthorizeRequest, Authorized, BasketState, CaptureRequest, Captured, ErrorBody, ErrorCode, LookupRequest,
+    LookupResponse, PosCatalog, PosDailyReport, Refund, RefundRequest, SessionRequest, SessionResponse, VoucherKeys,
+};
+use rand::RngCore;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// Answers larger than this are refused: a till's answers are a few kilobytes.
+const MAX_ANSWER_BYTES: u64 = 8 * 1024 * 1024;
+
+/// How long the till waits for the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// To open the TCP connection.
+    pub connect: Duration,
+    /// For the whole request, connection and answer included.
+    pub request: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts { connect: Duration::from_secs(3), request: Duration::from_secs(10) }
+    }
+}
+
+/// What went wrong with a request.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ClientError {
+    /// The server answered with an API error body.
+    #[error("{} ({status} {})", body.error.message, body.error.code.as_str())]
+    Api { status: u16, body: ErrorBody },
+    /// An error status without the API's error body (a proxy or a load balancer answered).
+    #[error("сервер ответил {status} без пояснения")]
+    Http { status: u16 },
+    /// No answer in time: the request may or may not have taken effect.
+    #[error("сервер не ответил вовремя")]
+    Timeout,
+    /// The connection could not be made or broke off.
+    #[error("нет связи с сервером: {0}")]
+    Network(String),
+    /// A success status whose body could not be read.
+    #[error("непонятный ответ сервера: {0}")]
+    Protocol(String),
+}
+
+impl ClientError {
+    /// The API error code, when the server gave one.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            ClientError::Api { body, .. } => Some(body.error.code),
+            _ => None,
+        }
+    }
+
+    /// Whether the request may have taken effect without the till knowing: then a keyed write must
+    /// be sent again with the same idempotency key, and nothing else done meanwhile.
+    pub fn outcome_unknown(&self) -> bool {
+        match self {
+            ClientError::Timeout | ClientError::Network(_) | ClientError::Protocol(_) => true,
+            ClientError::Api { status, .. } | ClientError::Http { status } => *status >= 500,
+        }
+    }
+
+    /// A detail of an API error (`line`, `balance_tiyn`, `cap_bp`, …) as an integer.
+    pub fn detail_i64(&self, name: &str) -> Option<i64> {
+        match self {
+            ClientError::Api { body, .. } => body.error.details.get(name).and_then(serde_json::Value::as_i64),
+            _ => None,
+        }
+    }
+}
+
+/// The `Idempotency-Key` of one keyed write: random, 36 characters (the API allows 64).
+#[derive(Clone, PartialEq, Eq)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    /// 128 random bits from the operating system.
+    pub fn new() -> IdempotencyKey {
+        let mut bytes = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        IdempotencyKey(format!("pos-{hex}"))
+    }
+
+    /// A fixed key, for tests.
+    pub fn from_text(text: &str) -> IdempotencyKey {
+        IdempotencyKey(text.to_owned())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for IdempotencyKey {
+    fn default() -> Self {
+        IdempotencyKey::new()
+    }
+}
+
+impl fmt::Debug for IdempotencyKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "IdempotencyKey({})", self.0)
+    }
+}
+
+/// A session with the till API. The bearer token is never printed (see the `Debug` impl).
+pub struct Client {
+    agent: ureq::Agent,
+    base: String,
+    bearer: Option<String>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client").field("base", &self.base).field("logged_in", &self.bearer.is_some()).finish()
+    }
+}
+
+impl Client {
+    /// A client of the server at `base` (`http://host:port`), not logged in yet.
+    pub fn new(base: &str, timeouts: Timeouts) -> Client {
+        let agent = ureq::AgentBuilder::new()
+            .timeout_connect(timeouts.connect)
+            .timeout(timeouts.request)
+            .user_agent(concat!("azyq-pos/", env!("CARGO_PKG_VERSION")))
+            .build();
+        Client { agent, base: base.trim().trim_end_matches('/').to_owned(), bearer: None }
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Logs in as a cashier; later requests carry the session.
+    pub fn login(&mut self, req: &SessionRequest) -> Result<SessionResponse, ClientError> {
+        let session: SessionResponse = self.send("POST", "/api/v1/sessions", None, Some(req))?;
+        self.bearer = Some(session.token.clone());
+        Ok(session)
+    }
+
+    /// The SZPT products with caps and the shop's last prices.
+    pub fn catalog(&self) -> Result<PosCatalog, ClientError> {
+        self.send::<(), _>("GET", "/api/v1/pos/catalog", None, None)
+    }
+
+    /// The public keys of the voucher-token signers (public, no session needed).
+    pub fn keys(&self) -> Result<VoucherKeys, ClientError> {
+        self.send::<(), _>("GET", "/.well-known/voucher-keys", None, None)
+    }
+
+    pub fn lookup(&self, token: &str) -> Result<LookupResponse, ClientError> {
+        self.send("POST", "/api/v1/pos/lookup", None, Some(&LookupRequest { token: token.to_owned() }))
+    }
+
+    pub fn authorize(&self, key: &IdempotencyKey, req: &AuthorizeRequest) -> Result<Authorized, ClientError> {
+        self.send("POST", "/api/v1/pos/baskets", Some(key), Some(req))
+    }
+
+    pub fn capture(&self, basket_id: i64, key: &IdempotencyKey, req: &CaptureRequest) -> Result<Captured, ClientError> {
+        self.send("POST", &format!("/api/v1/pos/baskets/{basket_id}/capture"), Some(key), Some(req))
+    }
+
+    pub fn cancel(&self, basket_id: i64) -> Result<BasketState, ClientError> {
+        self.send::<(), _>("POST", &format!("/api/v1/pos/baskets/{basket_id}/cancel"), None, None)
+    }
+
+    pub fn refund(&self, basket_id: i64, key: &IdempotencyKey, req: &RefundRequest) -> Result<Refund, ClientError> {
+        self.send("POST", &format!("/api/v1/pos/baskets/{basket_id}/refund"), Some(key), Some(req))
+    }
+
+    /// The shop's day; `date` is `YYYY-MM-DD` (Almaty), `None` for today.
+    pub fn daily_report(&self, date: Option<&str>) -> Result<PosDailyReport, ClientError> {
+        let path = match date {
+            Some(d) => format!("/api/v1/pos/reports/daily?date={}", encode_query(d)),
+            None => "/api/v1/pos/reports/daily".to_owned(),
+        };
+        self.send::<(), _>("GET", &path, None, None)
+    }
+
+    fn send<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&IdempotencyKey>,
+        body: Option<&B>,
+    ) -> Result<T, ClientError> {
+        let mut req = self.agent.request(method, &format!("{}{path}", self.base));
+        if let Some(bearer) = &self.bearer {
+            req = req.set("Authorization", &format!("Bearer {bearer}"));
+        }
+        if let Some(key) = key {
+            req = req.set("Idempotency-Key", key.as_str());
+        }
+        let result = match body {
+            Some(body) => {
+                let json = serde_json::to_string(body).map_err(|e| ClientError::Protocol(e.to_string()))?;
+                req.set("Content-Type", "application/json").send_string(&json)
+            }
+            None if method == "POST" => req.send_string(""),
+            None => req.call(),
+        };
+        match result {
+            Ok(res) => {
+                let text = read_body(res)?;
+                serde_json::from_str(&text).map_err(|e| ClientError::Protocol(e.to_string()))
+            }
+            Err(ureq::Error::Status(status, res)) => {
+                let text = read_body(res)?;
+                match serde_json::from_str::<ErrorBody>(&text) {
+                    Ok(body) => Err(ClientError::Api { status, body }),
+                    Err(_) => Err(ClientError::Http { status }),
+                }
+            }
+            Err(ureq::Error::Transport(t)) => Err(transport_error(&t)),
+        }
+    }
+}
+
+fn read_body(res: ureq::Response) -> Result<String, ClientError> {
+    let mut text = String::new();
+    res.into_reader().take(MAX_ANSWER_BYTES).read_to_string(&mut text).map_err(|e| io_error(&e))?;
+    Ok(text)
+}
+
+fn io_error(e: &std::io::Error) -> ClientError {
+    match e.kind() {
+        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => ClientError::Timeout,
+        _ => ClientError::Network(e.to_string()),
+    }
+}
+
+fn transport_error(t: &ureq::Transport) -> ClientError {
+    let mut source = std::error::Error::source(t);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if matches!(io.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock) {
+                return ClientError::Timeout;
+            }
+        }
+        source = e.source();
+    }
+    // ureq's text names the URL and the cause; the URL holds no token (tokens go in bodies).
+    ClientError::Network(t.to_string())
+}
+
+/// Percent-encodes what is not safe in a query value (a date needs none, but a typo might).
+fn encode_query(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => char::from(b).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+#[path = "client_tests.rs"]
+mod tests;

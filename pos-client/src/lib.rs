@@ -1,0 +1,16 @@
+//! `azyq-pos`, the cashier terminal: scan the recipient's QR code and the goods, have the wallet
+//! authorise and capture the sale.
+//!
+//! `app` holds the state and its pure transitions (no I/O: they return [`app::Command`]s that the
+//! loop runs with the [`client::Client`] and feeds back as events), `ui` draws it, `tui` is the
+//! loop, `headless` the sub-commands for scripts.
+
+// A till that panics at the counter is a queue of angry people (as gitui does).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod app;
+pub mod client;
+pub mod headless;
+pub mod qr;
+pub mod tui;
+pub mod ui;

@@ -1,0 +1,78 @@
+//! `Idempotency-Key` (API.md): the key is reserved first thing in the transaction that makes the
+//! effect, and the answer is stored in the same transaction, so a retry (even one racing the first
+//! attempt) gets the first answer and never a second effect.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use azyq_shared::api::ErrorCode;
+
+use crate::db::schema::idempotency_keys;
+use crate::db::Conn;
+use crate::error::{AppError, AppResult};
+use crate::with_conn;
+
+/// Longest key a client may choose.
+pub const MAX_KEY_LEN: usize = 64;
+
+/// Checks a client's key: 1 to 64 printable ASCII characters.
+pub fn parse_key(raw: Option<&str>) -> AppResult<Option<String>> {
+    match raw {
+        None => Ok(None),
+        Some(k) if !k.is_empty() && k.len() <= MAX_KEY_LEN && k.bytes().all(|b| b.is_ascii_graphic()) => Ok(Some(k.to_owned())),
+        Some(_) => Err(AppError::validation("Idempotency-Key", "ключ идемпотентности: от 1 до 64 печатных символов ASCII")),
+    }
+}
+
+/// The digest a stored answer is bound to: the request's path and its parsed body.
+pub fn request_hash(path: &str, body: &impl Serialize) -> String {
+    let mut h = Sha256::new();
+    h.update(path.as_bytes());
+    h.update([0]);
+    h.update(serde_json::to_vec(body).unwrap_or_default());
+    hex::encode(h.finalize())
+}
+
+/// Runs `effect` once per (scope, key): a repeat with the same request answers the stored result;
+/// with another request, 409 `idempotency_conflict`. Without a key, `effect` just runs.
+pub fn once<T, F>(conn: &mut Conn, scope: &str, key: Option<&str>, hash: &str, now: DateTime<Utc>, effect: F) -> AppResult<T>
+where
+    T: Serialize + DeserializeOwned,
+    F: FnOnce(&mut Conn) -> AppResult<T>,
+{
+    let Some(key) = key else { return effect(conn) };
+    let stored: Option<(String, String)> = with_conn!(conn, c => idempotency_keys::table
+        .find((scope, key))
+        .select((idempotency_keys::request_hash, idempotency_keys::response))
+        .first(c)
+        .optional())?;
+    if let Some((stored_hash, response)) = stored {
+        if stored_hash != hash {
+            return Err(AppError::new(
+                ErrorCode::IdempotencyConflict,
+                "Этот ключ идемпотентности уже использован для другого запроса",
+            ));
+        }
+        return serde_json::from_str(&response).map_err(|e| AppError::internal(anyhow::anyhow!("stored answer: {e}")));
+    }
+    // Reserve the key before the effect: a concurrent twin waits on this row and then retries.
+    with_conn!(conn, c => diesel::insert_into(idempotency_keys::table)
+        .values((
+            idempotency_keys::scope.eq(scope),
+            idempotency_keys::idem_key.eq(key),
+            idempotency_keys::request_hash.eq(hash),
+            idempotency_keys::status_code.eq(0),
+            idempotency_keys::response.eq(""),
+            idempotency_keys::created_at.eq(now.naive_utc()),
+        ))
+        .execute(c))?;
+    let answer = effect(conn)?;
+    let text = serde_json::to_string(&answer).map_err(AppError::internal)?;
+    with_conn!(conn, c => diesel::update(idempotency_keys::table.find((scope, key)))
+        .set((idempotency_keys::status_code.eq(200), idempotency_keys::response.eq(text)))
+        .execute(c))?;
+    Ok(answer)
+}

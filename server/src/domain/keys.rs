@@ -1,0 +1,127 @@
+//! The voucher-token signing keys (SPEC §4): several kept, the newest signs, any not retired verifies,
+//! the public halves published at `/.well-known/voucher-keys`. Private halves stay in the database.
+
+use std::collections::HashMap;
+
+use azyq_shared::api::PublicKey;
+use base64::Engine;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use ed25519_dalek::{SigningKey, VerifyingKey};
+
+use crate::db::audit::{self, Entry};
+use crate::db::schema::voucher_keys;
+use crate::db::Conn;
+use crate::error::{AppError, AppResult};
+use crate::with_conn;
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+fn new_key(conn: &mut Conn, kid: i32, now: DateTime<Utc>) -> AppResult<i32> {
+    let key = SigningKey::generate(&mut rand::rngs::OsRng);
+    let secret = hex::encode(key.to_bytes());
+    let public = B64.encode(key.verifying_key().to_bytes());
+    let inserted = with_conn!(conn, c => diesel::insert_into(voucher_keys::table)
+        .values((
+            voucher_keys::kid.eq(kid),
+            voucher_keys::secret_key.eq(&secret),
+            voucher_keys::public_key.eq(&public),
+            voucher_keys::created_at.eq(now.naive_utc()),
+            voucher_keys::retired.eq(false),
+        ))
+        .on_conflict_do_nothing()
+        .execute(c))?;
+    if inserted == 1 {
+        audit::record(conn, &[Entry::new(now, "system", "voucher_key", kid.to_string(), None, "active")])?;
+    }
+    Ok(kid)
+}
+
+/// Makes the first key on a fresh database.
+pub fn ensure_key(conn: &mut Conn, now: DateTime<Utc>) -> AppResult<()> {
+    let n: i64 = with_conn!(conn, c => voucher_keys::table.count().get_result(c))?;
+    if n == 0 {
+        new_key(conn, 1, now)?;
+    }
+    Ok(())
+}
+
+/// Adds a new signing key; tokens of the older keys keep verifying until those are retired.
+pub fn rotate(conn: &mut Conn, now: DateTime<Utc>) -> AppResult<i32> {
+    let max: Option<i32> = with_conn!(conn, c => voucher_keys::table.select(diesel::dsl::max(voucher_keys::kid)).first(c))?;
+    let kid = max.unwrap_or(0) + 1;
+    if kid > i32::from(u16::MAX) {
+        return Err(AppError::internal(anyhow::anyhow!("key ids exhausted")));
+    }
+    new_key(conn, kid, now)
+}
+
+/// Retires a key: its tokens are refused from now on (`unknown_key`).
+pub fn retire(conn: &mut Conn, kid: i32, now: DateTime<Utc>) -> AppResult<()> {
+    let n = with_conn!(conn, c => diesel::update(voucher_keys::table.find(kid))
+        .set((voucher_keys::retired.eq(true), voucher_keys::not_after.eq(Some(now.naive_utc()))))
+        .execute(c))?;
+    if n == 0 {
+        return Err(AppError::validation("kid", format!("нет ключа {kid}")));
+    }
+    audit::record(conn, &[Entry::new(now, "cli", "voucher_key", kid.to_string(), Some("active"), "retired")])
+}
+
+/// The newest key that is not retired: it signs new tokens.
+pub fn signing_key(conn: &mut Conn) -> AppResult<(u16, SigningKey)> {
+    let row: Option<(i32, String)> = with_conn!(conn, c => voucher_keys::table
+        .filter(voucher_keys::retired.eq(false))
+        .order(voucher_keys::kid.desc())
+        .select((voucher_keys::kid, voucher_keys::secret_key))
+        .first(c)
+        .optional())?;
+    let (kid, secret) = row.ok_or_else(|| AppError::internal(anyhow::anyhow!("no signing key: run `azyq-server keys rotate`")))?;
+    let bytes: [u8; 32] = hex::decode(secret)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("signing key {kid} is malformed")))?;
+    let kid = u16::try_from(kid).map_err(AppError::internal)?;
+    Ok((kid, SigningKey::from_bytes(&bytes)))
+}
+
+type KeyRow = (i32, String, Option<NaiveDateTime>);
+
+fn active_rows(conn: &mut Conn) -> AppResult<Vec<KeyRow>> {
+    Ok(with_conn!(conn, c => voucher_keys::table
+        .filter(voucher_keys::retired.eq(false))
+        .order(voucher_keys::kid)
+        .select((voucher_keys::kid, voucher_keys::public_key, voucher_keys::not_after))
+        .load(c))?)
+}
+
+/// The keys a token may be verified with, by kid.
+pub fn verifying_keys(conn: &mut Conn) -> AppResult<HashMap<u16, VerifyingKey>> {
+    let mut out = HashMap::new();
+    for (kid, public, _) in active_rows(conn)? {
+        let key = B64
+            .decode(public)
+            .ok()
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .and_then(|b| VerifyingKey::from_bytes(&b).ok())
+            .ok_or_else(|| AppError::internal(anyhow::anyhow!("public key {kid} is malformed")))?;
+        if let Ok(kid) = u16::try_from(kid) {
+            out.insert(kid, key);
+        }
+    }
+    Ok(out)
+}
+
+/// The published list of public keys.
+pub fn published(conn: &mut Conn) -> AppResult<Vec<PublicKey>> {
+    Ok(active_rows(conn)?
+        .into_iter()
+        .filter_map(|(kid, public_key, not_after)| {
+            Some(PublicKey {
+                kid: u16::try_from(kid).ok()?,
+                alg: "EdDSA".into(),
+                public_key,
+                not_after: not_after.map(|t| t.and_utc()),
+            })
+        })
+        .collect())
+}

@@ -1,0 +1,170 @@
+//! The till's API (role `cashier`, bound to one shop and terminal).
+
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use azyq_shared::api::{
+    AuthorizeRequest, Authorized, BasketState, CaptureRequest, Captured, LookupRequest, LookupResponse, PosCatalog, PosDailyReport,
+    Refund, RefundRequest,
+};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::auth::Cashier;
+use super::AppState;
+use crate::db::Db;
+use crate::domain::idempotency;
+use crate::domain::pos;
+use crate::domain::redeem;
+use crate::error::{AppError, AppResult};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(catalog)
+        .service(lookup)
+        .service(authorize)
+        .service(get_basket)
+        .service(capture)
+        .service(cancel)
+        .service(refund)
+        .service(daily);
+}
+
+fn basket_id(raw: &str) -> AppResult<i64> {
+    raw.parse().map_err(|_| AppError::validation("id", "номер покупки — целое число"))
+}
+
+fn idempotency_key(req: &HttpRequest) -> AppResult<Option<String>> {
+    let raw = match req.headers().get("Idempotency-Key") {
+        None => None,
+        Some(v) => Some(v.to_str().map_err(|_| AppError::validation("Idempotency-Key", "ключ — печатные символы ASCII"))?),
+    };
+    idempotency::parse_key(raw)
+}
+
+/// Runs a till write under its idempotency key, retrying a transaction that lost a race to a
+/// concurrent twin (which then answers from the stored result).
+async fn write_once<T, B, F>(state: &AppState, req: &HttpRequest, scope: String, body: B, effect: F) -> AppResult<T>
+where
+    T: Serialize + DeserializeOwned + Send + 'static,
+    B: Serialize + Send + 'static,
+    F: Fn(&mut crate::db::Conn, &B) -> AppResult<T> + Send + 'static,
+{
+    let key = idempotency_key(req)?;
+    let hash = idempotency::request_hash(req.path(), &body);
+    let now = state.clock.now();
+    state
+        .db
+        .run(move |db: &Db| {
+            let mut attempt = 0;
+            loop {
+                let result =
+                    db.write(|c| idempotency::once(c, &scope, key.as_deref(), &hash, now, |c| effect(c, &body)));
+                match result {
+                    Err(e) if e.is_retryable() && attempt < 3 => attempt += 1,
+                    other => return other,
+                }
+            }
+        })
+        .await
+}
+
+/// The SZPT products and caps for the shop, with its last prices.
+#[utoipa::path(get, path = "/api/v1/pos/catalog", tag = "till", responses((status = 200, body = PosCatalog)), security(("bearer" = [])))]
+#[get("/api/v1/pos/catalog")]
+pub async fn catalog(state: web::Data<AppState>, who: Cashier) -> AppResult<web::Json<PosCatalog>> {
+    Ok(web::Json(state.db.run(move |db| db.read(|c| pos::catalog(c, &who.0))).await?))
+}
+
+/// The voucher behind a scanned token: month, status, balance, masked holder.
+#[utoipa::path(post, path = "/api/v1/pos/lookup", tag = "till", request_body = LookupRequest,
+    responses((status = 200, body = LookupResponse), (status = 409, description = "token_used, not_activated, month_closed, voucher_exhausted"),
+        (status = 422, description = "token_invalid, token_expired, unknown_key, wrong_region")), security(("bearer" = [])))]
+#[post("/api/v1/pos/lookup")]
+pub async fn lookup(state: web::Data<AppState>, who: Cashier, body: web::Json<LookupRequest>) -> AppResult<web::Json<LookupResponse>> {
+    let now = state.clock.now();
+    let token = body.into_inner().token;
+    Ok(web::Json(state.db.run(move |db| db.read(|c| pos::lookup(c, &who.0, &token, now))).await?))
+}
+
+/// Authorise a basket: checks every line and token, places the hold, answers what to pay.
+#[utoipa::path(post, path = "/api/v1/pos/baskets", tag = "till", request_body = AuthorizeRequest,
+    params(("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, body = Authorized), (status = 409, description = "token_used, not_activated, month_closed, voucher_exhausted, idempotency_conflict"),
+        (status = 422, description = "token_invalid, token_expired, unknown_key, wrong_region, insufficient_balance, not_szpt_product, discount_over_cap, code_invalid, code_already_sold, product_expired")),
+    security(("bearer" = [])))]
+#[post("/api/v1/pos/baskets")]
+pub async fn authorize(state: web::Data<AppState>, who: Cashier, req: HttpRequest, body: web::Json<AuthorizeRequest>) -> AppResult<HttpResponse> {
+    let scope = format!("{}:authorize", who.0.shop_id);
+    let hold = state.hold;
+    let now = state.clock.now();
+    let till = who.0;
+    let answer: Authorized =
+        write_once(&state, &req, scope, body.into_inner(), move |c, b| redeem::authorize(c, &till, b, hold, now)).await?;
+    Ok(HttpResponse::Created().json(answer))
+}
+
+/// A basket's state (and receipt once paid): how a till resolves an outcome it did not hear.
+#[utoipa::path(get, path = "/api/v1/pos/baskets/{id}", tag = "till", params(("id" = i64, Path)),
+    responses((status = 200, description = "basket state, lines, vouchers, receipt when captured"), (status = 403, description = "forbidden"), (status = 404, description = "basket_not_found")),
+    security(("bearer" = [])))]
+#[get("/api/v1/pos/baskets/{id}")]
+pub async fn get_basket(state: web::Data<AppState>, who: Cashier, id: web::Path<String>) -> AppResult<web::Json<serde_json::Value>> {
+    let id = basket_id(&id)?;
+    Ok(web::Json(state.db.run(move |db| db.read(|c| redeem::basket(c, &who.0, id))).await?))
+}
+
+/// Capture: the customer paid; the hold becomes a charge and the receipt is final.
+#[utoipa::path(post, path = "/api/v1/pos/baskets/{id}/capture", tag = "till", params(("id" = i64, Path), ("Idempotency-Key" = Option<String>, Header)),
+    request_body = CaptureRequest,
+    responses((status = 200, body = Captured), (status = 403, description = "forbidden"), (status = 404, description = "basket_not_found"), (status = 409, description = "basket_state, hold_expired, idempotency_conflict")),
+    security(("bearer" = [])))]
+#[post("/api/v1/pos/baskets/{id}/capture")]
+pub async fn capture(state: web::Data<AppState>, who: Cashier, req: HttpRequest, id: web::Path<String>, body: web::Json<CaptureRequest>) -> AppResult<web::Json<Captured>> {
+    let id = basket_id(&id)?;
+    let now = state.clock.now();
+    // A hold that ran out is released in its own transaction, so the refusal leaves it released.
+    state.db.run(move |db| db.write(|c| redeem::expire_holds(c, now, Some(id)))).await?;
+    let scope = format!("{}:capture:{id}", who.0.shop_id);
+    let till = who.0;
+    Ok(web::Json(write_once(&state, &req, scope, body.into_inner(), move |c, b| redeem::capture(c, &till, id, &b.payment, now)).await?))
+}
+
+/// Cancel: releases the hold.
+#[utoipa::path(post, path = "/api/v1/pos/baskets/{id}/cancel", tag = "till", params(("id" = i64, Path)),
+    responses((status = 200, body = BasketState), (status = 403, description = "forbidden"), (status = 404, description = "basket_not_found"), (status = 409, description = "basket_state, hold_expired")),
+    security(("bearer" = [])))]
+#[post("/api/v1/pos/baskets/{id}/cancel")]
+pub async fn cancel(state: web::Data<AppState>, who: Cashier, id: web::Path<String>) -> AppResult<web::Json<BasketState>> {
+    let id = basket_id(&id)?;
+    let now = state.clock.now();
+    state.db.run(move |db| db.write(|c| redeem::expire_holds(c, now, Some(id)))).await?;
+    Ok(web::Json(state.db.run(move |db| db.write(|c| redeem::cancel(c, &who.0, id, now))).await?))
+}
+
+/// Refund a captured basket, whole (`{}`) or by line (`{"lines":[0,2]}`), same shop, same month.
+#[utoipa::path(post, path = "/api/v1/pos/baskets/{id}/refund", tag = "till", params(("id" = i64, Path), ("Idempotency-Key" = Option<String>, Header)),
+    request_body = RefundRequest,
+    responses((status = 200, body = Refund), (status = 403, description = "forbidden"), (status = 409, description = "basket_state, month_closed, idempotency_conflict")),
+    security(("bearer" = [])))]
+#[post("/api/v1/pos/baskets/{id}/refund")]
+pub async fn refund(state: web::Data<AppState>, who: Cashier, req: HttpRequest, id: web::Path<String>, body: web::Json<RefundRequest>) -> AppResult<web::Json<Refund>> {
+    let id = basket_id(&id)?;
+    let now = state.clock.now();
+    let scope = format!("{}:refund:{id}", who.0.shop_id);
+    let till = who.0;
+    Ok(web::Json(
+        write_once(&state, &req, scope, body.into_inner(), move |c, b| redeem::refund(c, &till, id, b.lines.as_deref(), now)).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DayQuery {
+    date: Option<String>,
+}
+
+/// The shop's day: baskets, discount, paid, goods by group.
+#[utoipa::path(get, path = "/api/v1/pos/reports/daily", tag = "till", params(("date" = Option<String>, Query, description = "YYYY-MM-DD, Almaty; today if absent")),
+    responses((status = 200, body = PosDailyReport)), security(("bearer" = [])))]
+#[get("/api/v1/pos/reports/daily")]
+pub async fn daily(state: web::Data<AppState>, who: Cashier, q: web::Query<DayQuery>) -> AppResult<web::Json<PosDailyReport>> {
+    let day = pos::report_day(q.date.as_deref(), state.clock.now())?;
+    Ok(web::Json(state.db.run(move |db| db.read(|c| pos::daily(c, &who.0, day))).await?))
+}
