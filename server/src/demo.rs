@@ -147,7 +147,8 @@ pub fn write_till_kit(db: &Db, dir: &std::path::Path, now: DateTime<Utc>) -> any
     let mut written = Vec::new();
     for member in 0..6u32 {
         let iin = demo_iin(member);
-        let vouchers = db.read(|c| crate::domain::wallet::family_vouchers(c, &iin)).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let vouchers =
+            db.read(|c| crate::domain::wallet::family_vouchers(c, &iin)).map_err(|e| anyhow::anyhow!("{e}"))?;
         let Some(v) = vouchers.iter().find(|v| v.member_name == NAMES[member as usize]) else { continue };
         db.write(|c| crate::domain::wallet::activate(c, &iin, v.id, now)).map_err(|e| anyhow::anyhow!("{e}"))?;
         for n in 1..=3 {
@@ -180,7 +181,10 @@ pub fn product_codes() -> String {
         out.push_str(&format!("{}\t{}\t{shelf}/{reduced} {unit}\n", &p.gtin[1..], p.name));
         if p.group == "milk" || p.group == "butter" {
             for serial in ["DEMO0001", "DEMO0002", "DEMO0003"] {
-                out.push_str(&format!("(01){}(21){serial}\t{} (serialised)\t{shelf}/{reduced} {unit}\n", p.gtin, p.name));
+                out.push_str(&format!(
+                    "(01){}(21){serial}\t{} (serialised)\t{shelf}/{reduced} {unit}\n",
+                    p.gtin, p.name
+                ));
             }
         }
     }

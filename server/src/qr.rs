@@ -11,7 +11,8 @@ const MODULE_PX: u32 = 8;
 
 /// The QR symbol for `text` at level Q.
 pub fn symbol(text: &str) -> AppResult<QrCode> {
-    QrCode::with_error_correction_level(text.as_bytes(), EcLevel::Q).map_err(|e| AppError::internal(anyhow::anyhow!("QR: {e}")))
+    QrCode::with_error_correction_level(text.as_bytes(), EcLevel::Q)
+        .map_err(|e| AppError::internal(anyhow::anyhow!("QR: {e}")))
 }
 
 /// A PNG of the QR code, with the standard 4-module quiet zone.

@@ -7,6 +7,8 @@ mod pg;
 mod crash;
 mod cycle;
 mod rejections;
+mod till;
+mod world;
 
 /// Declares one test per backend for a scenario `fn(&TestDb)`.
 #[macro_export]

@@ -70,7 +70,13 @@ pub fn history(conn: &mut Conn, iin: &Iin) -> AppResult<Vec<HistoryBasket>> {
 }
 
 /// Rates the shop of a paid basket, once; a complaint goes to the e-Otinish outbox.
-pub fn give_feedback(conn: &mut Conn, iin: &Iin, basket_id: i64, req: &FeedbackRequest, now: DateTime<Utc>) -> AppResult<FeedbackSaved> {
+pub fn give_feedback(
+    conn: &mut Conn,
+    iin: &Iin,
+    basket_id: i64,
+    req: &FeedbackRequest,
+    now: DateTime<Utc>,
+) -> AppResult<FeedbackSaved> {
     if !(1..=5).contains(&req.rating) {
         return Err(AppError::validation("rating", "оценка от 1 до 5"));
     }
@@ -87,8 +93,13 @@ pub fn give_feedback(conn: &mut Conn, iin: &Iin, basket_id: i64, req: &FeedbackR
     let Some((month, family, shop_id, status)) = row.filter(|r| families.contains(&(r.0.clone(), r.1.clone()))) else {
         return Err(redeem::basket_not_found());
     };
-    if !matches!(BasketStatus::parse(&status), Some(BasketStatus::Captured | BasketStatus::PartlyRefunded | BasketStatus::Refunded)) {
-        return Err(AppError::new(ErrorCode::BasketState, "Оценить можно только оплаченную покупку").with("status", status));
+    if !matches!(
+        BasketStatus::parse(&status),
+        Some(BasketStatus::Captured | BasketStatus::PartlyRefunded | BasketStatus::Refunded)
+    ) {
+        return Err(
+            AppError::new(ErrorCode::BasketState, "Оценить можно только оплаченную покупку").with("status", status)
+        );
     }
     let _ = (month, family);
     let inserted = with_conn!(conn, c => diesel::insert_into(feedback::table)
@@ -114,7 +125,13 @@ pub fn give_feedback(conn: &mut Conn, iin: &Iin, basket_id: i64, req: &FeedbackR
             ))
             .execute(c))?;
     }
-    audit::record(conn, &[Entry::new(now, "recipient", "basket_feedback", basket_id.to_string(), None, "rated")
-        .detail(format!("rating={} complaint={}", req.rating, complaint.is_some()))])?;
+    audit::record(
+        conn,
+        &[Entry::new(now, "recipient", "basket_feedback", basket_id.to_string(), None, "rated").detail(format!(
+            "rating={} complaint={}",
+            req.rating,
+            complaint.is_some()
+        ))],
+    )?;
     Ok(FeedbackSaved { basket_id, rating: req.rating, complaint_queued: complaint.is_some() })
 }

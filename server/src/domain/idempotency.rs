@@ -22,8 +22,12 @@ pub const MAX_KEY_LEN: usize = 64;
 pub fn parse_key(raw: Option<&str>) -> AppResult<Option<String>> {
     match raw {
         None => Ok(None),
-        Some(k) if !k.is_empty() && k.len() <= MAX_KEY_LEN && k.bytes().all(|b| b.is_ascii_graphic()) => Ok(Some(k.to_owned())),
-        Some(_) => Err(AppError::validation("Idempotency-Key", "ключ идемпотентности: от 1 до 64 печатных символов ASCII")),
+        Some(k) if !k.is_empty() && k.len() <= MAX_KEY_LEN && k.bytes().all(|b| b.is_ascii_graphic()) => {
+            Ok(Some(k.to_owned()))
+        }
+        Some(_) => {
+            Err(AppError::validation("Idempotency-Key", "ключ идемпотентности: от 1 до 64 печатных символов ASCII"))
+        }
     }
 }
 
@@ -38,7 +42,14 @@ pub fn request_hash(path: &str, body: &impl Serialize) -> String {
 
 /// Runs `effect` once per (scope, key): a repeat with the same request answers the stored result;
 /// with another request, 409 `idempotency_conflict`. Without a key, `effect` just runs.
-pub fn once<T, F>(conn: &mut Conn, scope: &str, key: Option<&str>, hash: &str, now: DateTime<Utc>, effect: F) -> AppResult<T>
+pub fn once<T, F>(
+    conn: &mut Conn,
+    scope: &str,
+    key: Option<&str>,
+    hash: &str,
+    now: DateTime<Utc>,
+    effect: F,
+) -> AppResult<T>
 where
     T: Serialize + DeserializeOwned,
     F: FnOnce(&mut Conn) -> AppResult<T>,

@@ -48,7 +48,8 @@ pub fn ensure_key(conn: &mut Conn, now: DateTime<Utc>) -> AppResult<()> {
 
 /// Adds a new signing key; tokens of the older keys keep verifying until those are retired.
 pub fn rotate(conn: &mut Conn, now: DateTime<Utc>) -> AppResult<i32> {
-    let max: Option<i32> = with_conn!(conn, c => voucher_keys::table.select(diesel::dsl::max(voucher_keys::kid)).first(c))?;
+    let max: Option<i32> =
+        with_conn!(conn, c => voucher_keys::table.select(diesel::dsl::max(voucher_keys::kid)).first(c))?;
     let kid = max.unwrap_or(0) + 1;
     if kid > i32::from(u16::MAX) {
         return Err(AppError::internal(anyhow::anyhow!("key ids exhausted")));
@@ -75,7 +76,8 @@ pub fn signing_key(conn: &mut Conn) -> AppResult<(u16, SigningKey)> {
         .select((voucher_keys::kid, voucher_keys::secret_key))
         .first(c)
         .optional())?;
-    let (kid, secret) = row.ok_or_else(|| AppError::internal(anyhow::anyhow!("no signing key: run `azyq-server keys rotate`")))?;
+    let (kid, secret) =
+        row.ok_or_else(|| AppError::internal(anyhow::anyhow!("no signing key: run `azyq-server keys rotate`")))?;
     let bytes: [u8; 32] = hex::decode(secret)
         .ok()
         .and_then(|b| b.try_into().ok())

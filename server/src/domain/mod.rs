@@ -1,16 +1,16 @@
 //! The rules, as plain functions over a database connection and an injected `now`. No actix here.
 
 pub mod accounts;
-pub mod history;
-pub mod idempotency;
-pub mod keys;
-pub mod pos;
-pub mod redeem;
 pub mod catalog;
 pub mod cycle;
+pub mod history;
+pub mod idempotency;
 pub mod import;
+pub mod keys;
 pub mod places;
+pub mod pos;
 pub mod rates;
+pub mod redeem;
 pub mod sms;
 pub mod wallet;
 

@@ -71,7 +71,10 @@ pub fn daily(conn: &mut Conn, till: &Till, day: BusinessDay) -> AppResult<PosDai
         .filter(baskets::business_day.eq(&date))
         .select((baskets::id, baskets::discount_tiyn, baskets::paid_tiyn.assume_not_null()))
         .load(c))?;
-    let (start, end) = (day.start_instant().naive_utc(), BusinessDay(day.date().succ_opt().unwrap_or(day.date())).start_instant().naive_utc());
+    let (start, end) = (
+        day.start_instant().naive_utc(),
+        BusinessDay(day.date().succ_opt().unwrap_or(day.date())).start_instant().naive_utc(),
+    );
     let closed: Vec<String> = with_conn!(conn, c => baskets::table
         .filter(baskets::shop_id.eq(&till.shop_id))
         .filter(baskets::status.eq_any(["cancelled", "hold_expired"]))

@@ -137,7 +137,13 @@ fn month_closed(month: Month) -> AppError {
 
 /// Mints a QR token for an activated voucher of the recipient's family (SPEC §4): signed with the
 /// newest key, valid `ttl`, a fresh nonce — good for one basket.
-pub fn mint_qr(conn: &mut Conn, iin: &Iin, id: i64, ttl: chrono::Duration, now: DateTime<Utc>) -> AppResult<azyq_shared::api::QrToken> {
+pub fn mint_qr(
+    conn: &mut Conn,
+    iin: &Iin,
+    id: i64,
+    ttl: chrono::Duration,
+    now: DateTime<Utc>,
+) -> AppResult<azyq_shared::api::QrToken> {
     let voucher = own_voucher(conn, iin, id)?;
     let month = Month::parse(&voucher.month).map_err(|e| AppError::internal(anyhow::anyhow!("stored month: {e}")))?;
     match voucher.status {
@@ -145,7 +151,9 @@ pub fn mint_qr(conn: &mut Conn, iin: &Iin, id: i64, ttl: chrono::Duration, now: 
         VoucherStatus::Issued => {
             return Err(AppError::new(ErrorCode::NotActivated, "Сначала активируйте ваучер"));
         }
-        VoucherStatus::Exhausted => return Err(AppError::new(ErrorCode::VoucherExhausted, "Средства ваучера израсходованы")),
+        VoucherStatus::Exhausted => {
+            return Err(AppError::new(ErrorCode::VoucherExhausted, "Средства ваучера израсходованы"))
+        }
         VoucherStatus::Lapsed | VoucherStatus::Expired => return Err(month_closed(month)),
     }
     if now >= month.end_instant() {
@@ -161,7 +169,8 @@ pub fn mint_qr(conn: &mut Conn, iin: &Iin, id: i64, ttl: chrono::Duration, now: 
         expires_at,
         nonce: azyq_shared::token::new_nonce(),
     };
-    let token = azyq_shared::token::sign(&fields, &key).map_err(|e| AppError::internal(anyhow::anyhow!("signing: {e}")))?;
+    let token =
+        azyq_shared::token::sign(&fields, &key).map_err(|e| AppError::internal(anyhow::anyhow!("signing: {e}")))?;
     // Seconds only: the token carries whole seconds.
     let expires_at = chrono::DateTime::from_timestamp(expires_at.timestamp(), 0).unwrap_or(expires_at);
     Ok(azyq_shared::api::QrToken { token, expires_at })

@@ -102,7 +102,11 @@ pub fn is_csv(req: &HttpRequest) -> bool {
 
 /// All routes of the API.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.configure(public::routes).configure(operator::routes).configure(sms::routes).configure(wallet::routes);
+    cfg.configure(public::routes)
+        .configure(operator::routes)
+        .configure(sms::routes)
+        .configure(wallet::routes)
+        .configure(pos::routes);
 }
 
 /// JSON 404 for paths that are not part of the API.

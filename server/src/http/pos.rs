@@ -2,8 +2,8 @@
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use azyq_shared::api::{
-    AuthorizeRequest, Authorized, BasketState, CaptureRequest, Captured, LookupRequest, LookupResponse, PosCatalog, PosDailyReport,
-    Refund, RefundRequest,
+    AuthorizeRequest, Authorized, BasketState, CaptureRequest, Captured, LookupRequest, LookupResponse, PosCatalog,
+    PosDailyReport, Refund, RefundRequest,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -34,7 +34,9 @@ fn basket_id(raw: &str) -> AppResult<i64> {
 fn idempotency_key(req: &HttpRequest) -> AppResult<Option<String>> {
     let raw = match req.headers().get("Idempotency-Key") {
         None => None,
-        Some(v) => Some(v.to_str().map_err(|_| AppError::validation("Idempotency-Key", "ключ — печатные символы ASCII"))?),
+        Some(v) => {
+            Some(v.to_str().map_err(|_| AppError::validation("Idempotency-Key", "ключ — печатные символы ASCII"))?)
+        }
     };
     idempotency::parse_key(raw)
 }
@@ -78,7 +80,11 @@ pub async fn catalog(state: web::Data<AppState>, who: Cashier) -> AppResult<web:
     responses((status = 200, body = LookupResponse), (status = 409, description = "token_used, not_activated, month_closed, voucher_exhausted"),
         (status = 422, description = "token_invalid, token_expired, unknown_key, wrong_region")), security(("bearer" = [])))]
 #[post("/api/v1/pos/lookup")]
-pub async fn lookup(state: web::Data<AppState>, who: Cashier, body: web::Json<LookupRequest>) -> AppResult<web::Json<LookupResponse>> {
+pub async fn lookup(
+    state: web::Data<AppState>,
+    who: Cashier,
+    body: web::Json<LookupRequest>,
+) -> AppResult<web::Json<LookupResponse>> {
     let now = state.clock.now();
     let token = body.into_inner().token;
     Ok(web::Json(state.db.run(move |db| db.read(|c| pos::lookup(c, &who.0, &token, now))).await?))
@@ -91,13 +97,19 @@ pub async fn lookup(state: web::Data<AppState>, who: Cashier, body: web::Json<Lo
         (status = 422, description = "token_invalid, token_expired, unknown_key, wrong_region, insufficient_balance, not_szpt_product, discount_over_cap, code_invalid, code_already_sold, product_expired")),
     security(("bearer" = [])))]
 #[post("/api/v1/pos/baskets")]
-pub async fn authorize(state: web::Data<AppState>, who: Cashier, req: HttpRequest, body: web::Json<AuthorizeRequest>) -> AppResult<HttpResponse> {
+pub async fn authorize(
+    state: web::Data<AppState>,
+    who: Cashier,
+    req: HttpRequest,
+    body: web::Json<AuthorizeRequest>,
+) -> AppResult<HttpResponse> {
     let scope = format!("{}:authorize", who.0.shop_id);
     let hold = state.hold;
     let now = state.clock.now();
     let till = who.0;
     let answer: Authorized =
-        write_once(&state, &req, scope, body.into_inner(), move |c, b| redeem::authorize(c, &till, b, hold, now)).await?;
+        write_once(&state, &req, scope, body.into_inner(), move |c, b| redeem::authorize(c, &till, b, hold, now))
+            .await?;
     Ok(HttpResponse::Created().json(answer))
 }
 
@@ -106,7 +118,11 @@ pub async fn authorize(state: web::Data<AppState>, who: Cashier, req: HttpReques
     responses((status = 200, description = "basket state, lines, vouchers, receipt when captured"), (status = 403, description = "forbidden"), (status = 404, description = "basket_not_found")),
     security(("bearer" = [])))]
 #[get("/api/v1/pos/baskets/{id}")]
-pub async fn get_basket(state: web::Data<AppState>, who: Cashier, id: web::Path<String>) -> AppResult<web::Json<serde_json::Value>> {
+pub async fn get_basket(
+    state: web::Data<AppState>,
+    who: Cashier,
+    id: web::Path<String>,
+) -> AppResult<web::Json<serde_json::Value>> {
     let id = basket_id(&id)?;
     Ok(web::Json(state.db.run(move |db| db.read(|c| redeem::basket(c, &who.0, id))).await?))
 }
@@ -117,14 +133,23 @@ pub async fn get_basket(state: web::Data<AppState>, who: Cashier, id: web::Path<
     responses((status = 200, body = Captured), (status = 403, description = "forbidden"), (status = 404, description = "basket_not_found"), (status = 409, description = "basket_state, hold_expired, idempotency_conflict")),
     security(("bearer" = [])))]
 #[post("/api/v1/pos/baskets/{id}/capture")]
-pub async fn capture(state: web::Data<AppState>, who: Cashier, req: HttpRequest, id: web::Path<String>, body: web::Json<CaptureRequest>) -> AppResult<web::Json<Captured>> {
+pub async fn capture(
+    state: web::Data<AppState>,
+    who: Cashier,
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: web::Json<CaptureRequest>,
+) -> AppResult<web::Json<Captured>> {
     let id = basket_id(&id)?;
     let now = state.clock.now();
     // A hold that ran out is released in its own transaction, so the refusal leaves it released.
     state.db.run(move |db| db.write(|c| redeem::expire_holds(c, now, Some(id)))).await?;
     let scope = format!("{}:capture:{id}", who.0.shop_id);
     let till = who.0;
-    Ok(web::Json(write_once(&state, &req, scope, body.into_inner(), move |c, b| redeem::capture(c, &till, id, &b.payment, now)).await?))
+    Ok(web::Json(
+        write_once(&state, &req, scope, body.into_inner(), move |c, b| redeem::capture(c, &till, id, &b.payment, now))
+            .await?,
+    ))
 }
 
 /// Cancel: releases the hold.
@@ -132,7 +157,11 @@ pub async fn capture(state: web::Data<AppState>, who: Cashier, req: HttpRequest,
     responses((status = 200, body = BasketState), (status = 403, description = "forbidden"), (status = 404, description = "basket_not_found"), (status = 409, description = "basket_state, hold_expired")),
     security(("bearer" = [])))]
 #[post("/api/v1/pos/baskets/{id}/cancel")]
-pub async fn cancel(state: web::Data<AppState>, who: Cashier, id: web::Path<String>) -> AppResult<web::Json<BasketState>> {
+pub async fn cancel(
+    state: web::Data<AppState>,
+    who: Cashier,
+    id: web::Path<String>,
+) -> AppResult<web::Json<BasketState>> {
     let id = basket_id(&id)?;
     let now = state.clock.now();
     state.db.run(move |db| db.write(|c| redeem::expire_holds(c, now, Some(id)))).await?;
@@ -145,13 +174,22 @@ pub async fn cancel(state: web::Data<AppState>, who: Cashier, id: web::Path<Stri
     responses((status = 200, body = Refund), (status = 403, description = "forbidden"), (status = 409, description = "basket_state, month_closed, idempotency_conflict")),
     security(("bearer" = [])))]
 #[post("/api/v1/pos/baskets/{id}/refund")]
-pub async fn refund(state: web::Data<AppState>, who: Cashier, req: HttpRequest, id: web::Path<String>, body: web::Json<RefundRequest>) -> AppResult<web::Json<Refund>> {
+pub async fn refund(
+    state: web::Data<AppState>,
+    who: Cashier,
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: web::Json<RefundRequest>,
+) -> AppResult<web::Json<Refund>> {
     let id = basket_id(&id)?;
     let now = state.clock.now();
     let scope = format!("{}:refund:{id}", who.0.shop_id);
     let till = who.0;
     Ok(web::Json(
-        write_once(&state, &req, scope, body.into_inner(), move |c, b| redeem::refund(c, &till, id, b.lines.as_deref(), now)).await?,
+        write_once(&state, &req, scope, body.into_inner(), move |c, b| {
+            redeem::refund(c, &till, id, b.lines.as_deref(), now)
+        })
+        .await?,
     ))
 }
 
@@ -164,7 +202,11 @@ pub struct DayQuery {
 #[utoipa::path(get, path = "/api/v1/pos/reports/daily", tag = "till", params(("date" = Option<String>, Query, description = "YYYY-MM-DD, Almaty; today if absent")),
     responses((status = 200, body = PosDailyReport)), security(("bearer" = [])))]
 #[get("/api/v1/pos/reports/daily")]
-pub async fn daily(state: web::Data<AppState>, who: Cashier, q: web::Query<DayQuery>) -> AppResult<web::Json<PosDailyReport>> {
+pub async fn daily(
+    state: web::Data<AppState>,
+    who: Cashier,
+    q: web::Query<DayQuery>,
+) -> AppResult<web::Json<PosDailyReport>> {
     let day = pos::report_day(q.date.as_deref(), state.clock.now())?;
     Ok(web::Json(state.db.run(move |db| db.read(|c| pos::daily(c, &who.0, day))).await?))
 }

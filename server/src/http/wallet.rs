@@ -82,7 +82,12 @@ pub async fn basket_history(state: web::Data<AppState>, who: Recipient) -> AppRe
     responses((status = 200, body = FeedbackSaved), (status = 404, description = "basket_not_found"), (status = 409, description = "basket_state")),
     security(("wallet" = [])))]
 #[post("/api/v1/wallet/baskets/{id}/feedback")]
-pub async fn feedback(state: web::Data<AppState>, who: Recipient, id: web::Path<String>, body: web::Json<FeedbackRequest>) -> AppResult<web::Json<FeedbackSaved>> {
+pub async fn feedback(
+    state: web::Data<AppState>,
+    who: Recipient,
+    id: web::Path<String>,
+    body: web::Json<FeedbackRequest>,
+) -> AppResult<web::Json<FeedbackSaved>> {
     let id: i64 = id.parse().map_err(|_| AppError::validation("id", "номер покупки — целое число"))?;
     let now = state.clock.now();
     let body = body.into_inner();

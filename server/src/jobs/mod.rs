@@ -10,8 +10,8 @@ use tokio::sync::Notify;
 
 use crate::clock::Clock;
 use crate::db::Db;
-use crate::domain::{cycle, redeem};
 use crate::domain::sms::{self, Texts};
+use crate::domain::{cycle, redeem};
 use crate::error::AppResult;
 use sender::Sender;
 

@@ -2,7 +2,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use azyq_shared::api::{AuthorizeRequest, Authorized, BasketLine, BasketStatus, ErrorCode, Unit, VoucherCharge, VoucherStatus};
+use azyq_shared::api::{
+    AuthorizeRequest, Authorized, BasketLine, BasketStatus, ErrorCode, Unit, VoucherCharge, VoucherStatus,
+};
 use azyq_shared::{gs1, mask_name, token, BusinessDay, Month, Tiyn};
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
@@ -10,8 +12,8 @@ use diesel::prelude::*;
 use super::{shop_of, token_error, Till};
 use crate::db::audit::{self, Entry};
 use crate::db::schema::{
-    basket_lines, basket_vouchers, baskets, catalog_groups, family_months, months, products, serial_claims, shop_prices,
-    token_nonces, vouchers,
+    basket_lines, basket_vouchers, baskets, catalog_groups, family_months, months, products, serial_claims,
+    shop_prices, token_nonces, vouchers,
 };
 use crate::db::Conn;
 use crate::domain::cycle::FamilyStatus;
@@ -62,7 +64,8 @@ pub struct Presented {
 pub fn present(conn: &mut Conn, text: &str, shop_region: &str, now: DateTime<Utc>) -> AppResult<Presented> {
     let keys = keys::verifying_keys(conn)?;
     let fields = token::verify(text, |kid| keys.get(&kid).copied(), now).map_err(token_error)?;
-    let voucher_id = i64::try_from(fields.voucher_id).map_err(|_| AppError::new(ErrorCode::VoucherNotFound, "Ваучер не найден"))?;
+    let voucher_id =
+        i64::try_from(fields.voucher_id).map_err(|_| AppError::new(ErrorCode::VoucherNotFound, "Ваучер не найден"))?;
     let voucher = load_voucher(conn, voucher_id)?;
     if voucher.month != fields.month.as_ref() {
         return Err(AppError::new(ErrorCode::TokenInvalid, "QR-код не соответствует ваучеру").with("reason", "month"));
@@ -74,7 +77,8 @@ pub fn present(conn: &mut Conn, text: &str, shop_region: &str, now: DateTime<Utc
         ));
     }
     let nonce = hex::encode(fields.nonce);
-    let used: bool = with_conn!(conn, c => diesel::select(diesel::dsl::exists(token_nonces::table.find(&nonce))).get_result(c))?;
+    let used: bool =
+        with_conn!(conn, c => diesel::select(diesel::dsl::exists(token_nonces::table.find(&nonce))).get_result(c))?;
     if used {
         return Err(token_used());
     }
@@ -93,7 +97,9 @@ pub fn present(conn: &mut Conn, text: &str, shop_region: &str, now: DateTime<Utc
             ))
         }
         Some(VoucherStatus::Exhausted) => return Err(exhausted()),
-        _ => return Err(AppError::new(ErrorCode::MonthClosed, format!("Срок ваучера истёк: месяц {month} закончился"))),
+        _ => {
+            return Err(AppError::new(ErrorCode::MonthClosed, format!("Срок ваучера истёк: месяц {month} закончился")))
+        }
     }
     Ok(Presented { fields, voucher })
 }
@@ -127,7 +133,13 @@ pub fn within_cap(shelf: Tiyn, reduced: Tiyn, cap_bp: i32) -> bool {
 type ProductRow = (String, String, String, i32, bool);
 
 /// Authorises a basket: places the hold and answers what the customer pays (SPEC §3.3).
-pub fn authorize(conn: &mut Conn, till: &Till, req: &AuthorizeRequest, hold: Duration, now: DateTime<Utc>) -> AppResult<Authorized> {
+pub fn authorize(
+    conn: &mut Conn,
+    till: &Till,
+    req: &AuthorizeRequest,
+    hold: Duration,
+    now: DateTime<Utc>,
+) -> AppResult<Authorized> {
     if req.tokens.is_empty() || req.tokens.len() > MAX_TOKENS {
         return Err(AppError::validation("tokens", format!("отсканируйте от 1 до {MAX_TOKENS} QR-кодов ваучеров")));
     }
@@ -136,7 +148,8 @@ pub fn authorize(conn: &mut Conn, till: &Till, req: &AuthorizeRequest, hold: Dur
     }
     for (i, l) in req.lines.iter().enumerate() {
         if l.quantity <= 0 {
-            return Err(AppError::validation(&format!("lines[{i}].quantity"), "количество должно быть больше нуля").with("line", i));
+            return Err(AppError::validation(&format!("lines[{i}].quantity"), "количество должно быть больше нуля")
+                .with("line", i));
         }
         if l.shelf_price_tiyn <= 0 || l.reduced_price_tiyn < 0 || l.reduced_price_tiyn > l.shelf_price_tiyn {
             return Err(AppError::validation(
@@ -178,8 +191,9 @@ pub fn authorize(conn: &mut Conn, till: &Till, req: &AuthorizeRequest, hold: Dur
     let mut serials_seen = HashSet::new();
     let mut product_cache: HashMap<String, Option<ProductRow>> = HashMap::new();
     for (i, l) in req.lines.iter().enumerate() {
-        let code = gs1::parse(&l.code)
-            .map_err(|e| line_error(ErrorCode::CodeInvalid, i, format!("Строка {}: {e}", i + 1)).with("reason", e.reason()))?;
+        let code = gs1::parse(&l.code).map_err(|e| {
+            line_error(ErrorCode::CodeInvalid, i, format!("Строка {}: {e}", i + 1)).with("reason", e.reason())
+        })?;
         let gtin = code.gtin.as_str().to_owned();
         if !product_cache.contains_key(&gtin) {
             let row: Option<ProductRow> = with_conn!(conn, c => products::table
@@ -191,18 +205,33 @@ pub fn authorize(conn: &mut Conn, till: &Till, req: &AuthorizeRequest, hold: Dur
             product_cache.insert(gtin.clone(), row);
         }
         let Some((group, name, unit, cap_bp, in_force)) = product_cache[&gtin].clone() else {
-            return Err(line_error(ErrorCode::NotSzptProduct, i, format!("Строка {}: товар {gtin} не входит в перечень СЗПТ", i + 1)));
+            return Err(line_error(
+                ErrorCode::NotSzptProduct,
+                i,
+                format!("Строка {}: товар {gtin} не входит в перечень СЗПТ", i + 1),
+            ));
         };
         if !in_force {
-            return Err(line_error(ErrorCode::NotSzptProduct, i, format!("Строка {}: группа «{group}» больше не входит в перечень СЗПТ", i + 1)));
+            return Err(line_error(
+                ErrorCode::NotSzptProduct,
+                i,
+                format!("Строка {}: группа «{group}» больше не входит в перечень СЗПТ", i + 1),
+            ));
         }
         if code.expiry.is_some_and(|d| d < today) {
-            return Err(line_error(ErrorCode::ProductExpired, i, format!("Строка {}: срок годности товара истёк", i + 1)));
+            return Err(line_error(
+                ErrorCode::ProductExpired,
+                i,
+                format!("Строка {}: срок годности товара истёк", i + 1),
+            ));
         }
         let unit = Unit::parse(&unit).unwrap_or(Unit::Piece);
         if code.serial.is_some() && unit == Unit::Piece && l.quantity != 1 {
-            return Err(AppError::validation(&format!("lines[{i}].quantity"), "товар с серийным кодом продаётся поштучно: количество 1")
-                .with("line", i));
+            return Err(AppError::validation(
+                &format!("lines[{i}].quantity"),
+                "товар с серийным кодом продаётся поштучно: количество 1",
+            )
+            .with("line", i));
         }
         let (shelf, reduced) = (Tiyn::new(l.shelf_price_tiyn), Tiyn::new(l.reduced_price_tiyn));
         if !within_cap(shelf, reduced, cap_bp) {
@@ -215,11 +244,16 @@ pub fn authorize(conn: &mut Conn, till: &Till, req: &AuthorizeRequest, hold: Dur
             .with("cap_bp", cap_bp)
             .with("max_discount_tiyn", max.get()));
         }
-        let (shelf_amount, to_pay) = price_line(unit, l.quantity, shelf, reduced)
-            .ok_or_else(|| AppError::validation(&format!("lines[{i}].quantity"), "слишком большая сумма строки").with("line", i))?;
+        let (shelf_amount, to_pay) = price_line(unit, l.quantity, shelf, reduced).ok_or_else(|| {
+            AppError::validation(&format!("lines[{i}].quantity"), "слишком большая сумма строки").with("line", i)
+        })?;
         if let Some(serial) = &code.serial {
             if !serials_seen.insert((gtin.clone(), serial.clone())) {
-                return Err(line_error(ErrorCode::CodeAlreadySold, i, format!("Строка {}: этот код уже в покупке", i + 1)));
+                return Err(line_error(
+                    ErrorCode::CodeAlreadySold,
+                    i,
+                    format!("Строка {}: этот код уже в покупке", i + 1),
+                ));
             }
         }
         lines.push(BasketLine {
@@ -310,7 +344,11 @@ pub fn authorize(conn: &mut Conn, till: &Till, req: &AuthorizeRequest, hold: Dur
         if fresh != 1 {
             return Err(token_used());
         }
-        charges.push(VoucherCharge { voucher_id: p.voucher.id, charged_tiyn: take, balance_tiyn: p.voucher.balance_tiyn - take });
+        charges.push(VoucherCharge {
+            voucher_id: p.voucher.id,
+            charged_tiyn: take,
+            balance_tiyn: p.voucher.balance_tiyn - take,
+        });
     }
 
     for l in &lines {
@@ -378,8 +416,7 @@ fn insufficient(available: i64) -> AppError {
 
 fn current_balance(conn: &mut Conn, presented: &[Presented]) -> AppResult<i64> {
     let ids: Vec<i64> = presented.iter().map(|p| p.voucher.id).collect();
-    let balances: Vec<i64> =
-        with_conn!(conn, c => vouchers::table.filter(vouchers::id.eq_any(&ids)).select(vouchers::balance_tiyn).load(c))?;
+    let balances: Vec<i64> = with_conn!(conn, c => vouchers::table.filter(vouchers::id.eq_any(&ids)).select(vouchers::balance_tiyn).load(c))?;
     Ok(balances.iter().sum())
 }
 
@@ -417,7 +454,10 @@ mod tests {
 
     #[test]
     fn prices_pieces_and_grams_half_up() {
-        assert_eq!(price_line(Unit::Piece, 3, Tiyn::new(50_000), Tiyn::new(45_000)), Some((Tiyn::new(150_000), Tiyn::new(135_000))));
+        assert_eq!(
+            price_line(Unit::Piece, 3, Tiyn::new(50_000), Tiyn::new(45_000)),
+            Some((Tiyn::new(150_000), Tiyn::new(135_000)))
+        );
         // 1 kg at 499 tiyn, 1 500 g: 748.5 -> 749.
         assert_eq!(price_line(Unit::Kg, 1_500, Tiyn::new(499), Tiyn::new(425)), Some((Tiyn::new(749), Tiyn::new(638))));
         assert_eq!(price_line(Unit::Piece, i64::MAX, Tiyn::new(2), Tiyn::new(1)), None);

@@ -49,11 +49,10 @@ pub fn token_error(e: TokenError) -> AppError {
             AppError::new(ErrorCode::TokenInvalid, "QR-код ваучера недействителен: попросите показать код заново")
                 .with("reason", reason)
         }
-        TokenError::Expired { expires_at } => AppError::new(
-            ErrorCode::TokenExpired,
-            "Срок QR-кода истёк: попросите покупателя обновить код в приложении",
-        )
-        .with("expires_at", expires_at.to_rfc3339()),
+        TokenError::Expired { expires_at } => {
+            AppError::new(ErrorCode::TokenExpired, "Срок QR-кода истёк: попросите покупателя обновить код в приложении")
+                .with("expires_at", expires_at.to_rfc3339())
+        }
         TokenError::UnknownKey(kid) => {
             AppError::new(ErrorCode::UnknownKey, "QR-код подписан неизвестным ключом").with("kid", kid)
         }
@@ -132,23 +131,39 @@ pub fn lines_of(conn: &mut Conn, basket_id: i64) -> AppResult<Vec<BasketLine>> {
         .load(c))?;
     Ok(rows
         .into_iter()
-        .map(|(idx, gtin, serial, group, name, unit, quantity, shelf, reduced, shelf_amount, to_pay, discount, refunded)| {
-            BasketLine {
-                index: idx as usize,
+        .map(
+            |(
+                idx,
                 gtin,
                 serial,
                 group,
                 name,
-                unit: Unit::parse(&unit).unwrap_or(Unit::Piece),
+                unit,
                 quantity,
-                shelf_price_tiyn: shelf,
-                reduced_price_tiyn: reduced,
-                shelf_amount_tiyn: shelf_amount,
-                to_pay_tiyn: to_pay,
-                discount_tiyn: discount,
+                shelf,
+                reduced,
+                shelf_amount,
+                to_pay,
+                discount,
                 refunded,
-            }
-        })
+            )| {
+                BasketLine {
+                    index: idx as usize,
+                    gtin,
+                    serial,
+                    group,
+                    name,
+                    unit: Unit::parse(&unit).unwrap_or(Unit::Piece),
+                    quantity,
+                    shelf_price_tiyn: shelf,
+                    reduced_price_tiyn: reduced,
+                    shelf_amount_tiyn: shelf_amount,
+                    to_pay_tiyn: to_pay,
+                    discount_tiyn: discount,
+                    refunded,
+                }
+            },
+        )
         .collect())
 }
 

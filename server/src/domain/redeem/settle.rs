@@ -110,7 +110,11 @@ pub fn capture(conn: &mut Conn, till: &Till, id: i64, payment: &Payment, now: Da
     if payment.paid_tiyn != row.to_pay_tiyn {
         return Err(AppError::validation(
             "payment.paid_tiyn",
-            format!("к оплате {}, а указано {}", azyq_shared::Tiyn::new(row.to_pay_tiyn), azyq_shared::Tiyn::new(payment.paid_tiyn)),
+            format!(
+                "к оплате {}, а указано {}",
+                azyq_shared::Tiyn::new(row.to_pay_tiyn),
+                azyq_shared::Tiyn::new(payment.paid_tiyn)
+            ),
         ));
     }
     let parts: Vec<(i64, i64)> = with_conn!(conn, c => basket_vouchers::table
@@ -148,8 +152,14 @@ pub fn capture(conn: &mut Conn, till: &Till, id: i64, payment: &Payment, now: Da
     if n != 1 {
         return Err(AppError::internal(anyhow::anyhow!("basket {id} changed during capture")));
     }
-    audit::record(conn, &[Entry::new(now, &till.actor(), "basket", id.to_string(), Some("authorized"), "captured")
-        .detail(format!("paid_tiyn={} method={}", payment.paid_tiyn, payment.method.as_str()))])?;
+    audit::record(
+        conn,
+        &[Entry::new(now, &till.actor(), "basket", id.to_string(), Some("authorized"), "captured").detail(format!(
+            "paid_tiyn={} method={}",
+            payment.paid_tiyn,
+            payment.method.as_str()
+        ))],
+    )?;
     tracing::info!(basket_id = id, "basket captured");
     let receipt = receipt(conn, id)?;
     Ok(Captured { basket_id: id, status: BasketStatus::Captured, receipt })
@@ -199,16 +209,26 @@ pub fn basket(conn: &mut Conn, till: &Till, id: i64) -> AppResult<serde_json::Va
 
 /// Refund (SPEC §3.5): by the same shop within the same month, whole or by line; the discount goes
 /// back to the voucher(s) it came from (last drawn first) and serial codes become sellable again.
-pub fn refund(conn: &mut Conn, till: &Till, id: i64, wanted: Option<&[usize]>, now: DateTime<Utc>) -> AppResult<Refund> {
+pub fn refund(
+    conn: &mut Conn,
+    till: &Till,
+    id: i64,
+    wanted: Option<&[usize]>,
+    now: DateTime<Utc>,
+) -> AppResult<Refund> {
     let row = own_basket(conn, till, id)?;
     match status_of(&row)? {
         BasketStatus::Captured | BasketStatus::PartlyRefunded => {}
         other => return Err(state_error(other, "вернуть")),
     }
     let month = Month::parse(&row.month).map_err(|e| AppError::internal(anyhow::anyhow!("stored month: {e}")))?;
-    let closed: Option<String> = with_conn!(conn, c => months::table.find(month.as_ref()).select(months::status).first(c).optional())?;
+    let closed: Option<String> =
+        with_conn!(conn, c => months::table.find(month.as_ref()).select(months::status).first(c).optional())?;
     if closed.as_deref() == Some("closed") || now >= month.end_instant() {
-        return Err(AppError::new(ErrorCode::MonthClosed, format!("Возврат возможен только в месяце покупки ({month})")));
+        return Err(AppError::new(
+            ErrorCode::MonthClosed,
+            format!("Возврат возможен только в месяце покупки ({month})"),
+        ));
     }
     let lines = lines_of(conn, id)?;
     let chosen: BTreeSet<usize> = match wanted {
@@ -222,7 +242,9 @@ pub fn refund(conn: &mut Conn, till: &Till, id: i64, wanted: Option<&[usize]>, n
         match lines.iter().find(|l| l.index == i) {
             None => return Err(AppError::validation("lines", format!("в покупке нет строки {i}")).with("line", i)),
             Some(l) if l.refunded => {
-                return Err(AppError::new(ErrorCode::BasketState, format!("Строка {} уже возвращена", i + 1)).with("line", i))
+                return Err(
+                    AppError::new(ErrorCode::BasketState, format!("Строка {} уже возвращена", i + 1)).with("line", i)
+                )
             }
             Some(_) => {}
         }
@@ -280,7 +302,17 @@ pub fn refund(conn: &mut Conn, till: &Till, id: i64, wanted: Option<&[usize]>, n
         ))
         .returning(refunds::id)
         .get_result(c))?;
-    audit::record(conn, &[Entry::new(now, &till.actor(), "basket", id.to_string(), Some(&row.status), to.as_str())
-        .detail(format!("refund_id={refund_id} refunded_tiyn={amount}"))])?;
-    Ok(Refund { refund_id, basket_id: id, status: to, lines: line_list, refunded_tiyn: amount, vouchers: charges_of(conn, id)? })
+    audit::record(
+        conn,
+        &[Entry::new(now, &till.actor(), "basket", id.to_string(), Some(&row.status), to.as_str())
+            .detail(format!("refund_id={refund_id} refunded_tiyn={amount}"))],
+    )?;
+    Ok(Refund {
+        refund_id,
+        basket_id: id,
+        status: to,
+        lines: line_list,
+        refunded_tiyn: amount,
+        vouchers: charges_of(conn, id)?,
+    })
 }

@@ -1,0 +1,217 @@
+//! A month ready for the till: localities, shops with cashiers, the catalogue, a consenting family
+//! with activated vouchers; and direct access to the database for the books and for minting tokens
+//! with the server's own key (to reach states the wallet would refuse to mint for).
+
+use diesel::prelude::*;
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+pub const NOW: &str = "2026-12-06T05:00:00Z";
+pub const CASHIER_PASSWORD: &str = "cashier-password-1";
+pub const MILK: &str = "04600000000015";
+pub const FLOUR: &str = "04870000000012";
+pub const POTATOES: &str = "02000000000084";
+pub const NOT_SZPT: &str = "04000000000006";
+
+pub struct World {
+    pub op: String,
+    /// Recipients: the two members of family FAM (Pavlodar), applicant phone below.
+    pub iins: [String; 2],
+    pub phone: &'static str,
+}
+
+fn gtin_check(body: &str) -> char {
+    let sum: u32 =
+        body.bytes().rev().enumerate().map(|(i, b)| u32::from(b - b'0') * if i % 2 == 0 { 3 } else { 1 }).sum();
+    char::from(b'0' + ((10 - sum % 10) % 10) as u8)
+}
+
+/// A GTIN-14 with its check digit, for tests that need more products.
+pub fn gtin(body13: &str) -> String {
+    format!("{body13}{}", gtin_check(body13))
+}
+
+pub fn setup(db: &TestDb, server: &Server, seed: u32) -> World {
+    assert_eq!(gtin("0460000000001"), MILK);
+    let op = server.operator_token();
+    setup_localities(server, &op);
+    for (shop, kato) in [("SHOP-A", "551010000"), ("SHOP-C", "551010000"), ("SHOP-K", "111010000")] {
+        let (s, b) = server.put(
+            &format!("/api/v1/shops/{shop}"),
+            Some(&op),
+            &json!({"name": format!("Магазин {shop}"), "kato": kato, "address": "ул. 1"}),
+        );
+        assert_eq!(s, 200, "{b}");
+        let (s, b) = server.post(
+            &format!("/api/v1/shops/{shop}/cashiers"),
+            Some(&op),
+            &json!({"login": "kassa", "password": CASHIER_PASSWORD}),
+        );
+        assert_eq!(s, 201, "{b}");
+    }
+    let catalog = json!({"products": [
+        {"gtin": MILK, "group": "milk", "name": "Молоко 2.5% 1 л", "unit": "piece"},
+        {"gtin": FLOUR, "group": "flour", "name": "Мука 1 с. 2 кг", "unit": "piece", "discount_cap_bp": 1500},
+        {"gtin": POTATOES, "group": "potatoes", "name": "Картофель", "unit": "kg", "discount_cap_bp": 2000},
+    ]});
+    let (s, b) = server.put("/api/v1/catalog", Some(&op), &catalog);
+    assert_eq!(s, 200, "{b}");
+    let iins = [iin(seed, 1), iin(seed, 2)];
+    let phone = "+77015550001";
+    let list = json!({"families": [{"family_id": "FAM", "kato": "551010000", "phone": phone, "members": [
+        {"iin": iins[0], "name": "Айгерим Бекова", "birth_date": "1990-01-01"},
+        {"iin": iins[1], "name": "Ерлан Беков", "birth_date": "1988-01-01"}]}]});
+    let (s, b) = server.post("/api/v1/months/2026-12/recipients", Some(&op), &list);
+    assert_eq!((s, b["accepted"].as_u64()), (200, Some(2)), "{b}");
+    assert_eq!(server.post("/api/v1/months/2026-12/consent-requests", Some(&op), &json!({})).0, 200);
+    assert_eq!(server.sms_reply(phone, "21*1"), "yes");
+    let _ = db;
+    World { op, iins, phone }
+}
+
+impl World {
+    /// The vouchers of member `m`'s family, as the wallet lists them.
+    pub fn vouchers(&self, server: &Server, m: usize) -> Vec<Value> {
+        let (s, b) = server.get("/api/v1/wallet/vouchers", Some(&wallet_token(&self.iins[m])));
+        assert_eq!(s, 200, "{b}");
+        b["vouchers"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Member `m`'s own voucher id (members are listed in issue order).
+    pub fn voucher_id(&self, server: &Server, m: usize) -> i64 {
+        self.vouchers(server, m)[m]["id"].as_i64().unwrap()
+    }
+
+    pub fn activate(&self, server: &Server, m: usize) -> i64 {
+        let id = self.voucher_id(server, m);
+        let (s, b) = server.post(
+            &format!("/api/v1/wallet/vouchers/{id}/activate"),
+            Some(&wallet_token(&self.iins[m])),
+            &json!({}),
+        );
+        assert_eq!(s, 200, "{b}");
+        id
+    }
+
+    /// A fresh QR token for member `m`'s voucher, from the wallet.
+    pub fn qr(&self, server: &Server, m: usize) -> String {
+        let id = self.voucher_id(server, m);
+        let (s, b) =
+            server.post(&format!("/api/v1/wallet/vouchers/{id}/qr"), Some(&wallet_token(&self.iins[m])), &json!({}));
+        assert_eq!(s, 200, "{b}");
+        b["token"].as_str().unwrap().to_owned()
+    }
+
+    pub fn balance(&self, server: &Server, m: usize) -> i64 {
+        self.vouchers(server, m)[m]["balance_tiyn"].as_i64().unwrap()
+    }
+}
+
+/// Logs a cashier of `shop` in.
+pub fn cashier(server: &Server, shop: &str, terminal: &str) -> String {
+    let (s, b) = server.post(
+        "/api/v1/sessions",
+        None,
+        &json!({"shop_id": shop, "terminal_id": terminal, "login": "kassa", "password": CASHIER_PASSWORD}),
+    );
+    assert_eq!((s, b["role"].as_str()), (200, Some("cashier")), "{b}");
+    b["token"].as_str().unwrap().to_owned()
+}
+
+pub fn line(code: &str, quantity: i64, shelf: i64, reduced: i64) -> Value {
+    json!({"code": code, "quantity": quantity, "shelf_price_tiyn": shelf, "reduced_price_tiyn": reduced})
+}
+
+/// A request with an Idempotency-Key.
+pub fn post_keyed(server: &Server, path: &str, token: &str, key: &str, body: &Value) -> (u16, Value) {
+    server.call_with_headers("POST", path, Some(token), Some(body), &[("Idempotency-Key", key)])
+}
+
+pub fn code(pair: &(u16, Value)) -> (u16, String) {
+    (pair.0, pair.1["error"]["code"].as_str().unwrap_or("").to_owned())
+}
+
+/// Runs one SQL query returning one integer.
+pub fn scalar(db: &TestDb, sql: &str) -> i64 {
+    #[derive(QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let rows: Vec<N> = if db.url.starts_with("postgres") {
+        let mut c = diesel::PgConnection::establish(&db.url).expect("connect");
+        diesel::sql_query(sql).load(&mut c).expect("query")
+    } else {
+        let mut c = diesel::SqliteConnection::establish(db.url.trim_start_matches("sqlite://")).expect("open");
+        diesel::sql_query(sql).load(&mut c).expect("query")
+    };
+    rows[0].n
+}
+
+/// The books hold: no balance below zero, every voucher's money in exactly one place, held and
+/// charged equal to what open and paid baskets carry, every serial claimed at most once.
+pub fn assert_books(db: &TestDb) {
+    let bad = scalar(
+        db,
+        "SELECT COUNT(*) AS n FROM vouchers WHERE balance_tiyn < 0 OR held_tiyn < 0 \
+         OR amount_tiyn <> balance_tiyn + held_tiyn + charged_tiyn - refunded_tiyn + expired_tiyn",
+    );
+    assert_eq!(bad, 0, "vouchers whose money does not add up");
+    let held_vs_baskets = scalar(
+        db,
+        "SELECT COUNT(*) AS n FROM vouchers v WHERE v.held_tiyn <> COALESCE((SELECT SUM(bv.charged_tiyn) FROM basket_vouchers bv \
+         JOIN baskets b ON b.id = bv.basket_id WHERE bv.voucher_id = v.id AND b.status = 'authorized'), 0) \
+         OR v.charged_tiyn <> COALESCE((SELECT SUM(bv.charged_tiyn) FROM basket_vouchers bv JOIN baskets b ON b.id = bv.basket_id \
+         WHERE bv.voucher_id = v.id AND b.status IN ('captured', 'partly_refunded', 'refunded')), 0)",
+    );
+    assert_eq!(held_vs_baskets, 0, "held/charged disagree with the baskets");
+    let doubled = scalar(
+        db,
+        "SELECT COUNT(*) AS n FROM (SELECT l.gtin, l.serial FROM basket_lines l JOIN baskets b ON b.id = l.basket_id \
+         WHERE l.serial IS NOT NULL AND NOT l.refunded AND b.status IN ('authorized', 'captured', 'partly_refunded') \
+         GROUP BY l.gtin, l.serial HAVING COUNT(*) > 1) d",
+    );
+    assert_eq!(doubled, 0, "a serial sold twice");
+}
+
+/// Mints a token with the server's own signing key (read from its database), for states the
+/// wallet would not mint for: another voucher id, a closed month, a long expiry.
+pub fn forge(db: &TestDb, voucher_id: i64, month: &str, issued: &str, expires: &str) -> String {
+    #[derive(QueryableByName)]
+    struct K {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        kid: i32,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        secret_key: String,
+    }
+    let sql = "SELECT kid, secret_key FROM voucher_keys WHERE NOT retired ORDER BY kid DESC LIMIT 1";
+    let rows: Vec<K> = if db.url.starts_with("postgres") {
+        let mut c = diesel::PgConnection::establish(&db.url).expect("connect");
+        diesel::sql_query(sql).load(&mut c).expect("keys")
+    } else {
+        let mut c = diesel::SqliteConnection::establish(db.url.trim_start_matches("sqlite://")).expect("open");
+        diesel::sql_query(sql).load(&mut c).expect("keys")
+    };
+    let seed: [u8; 32] = hex::decode(&rows[0].secret_key).unwrap().try_into().unwrap();
+    sign_with(&ed25519_dalek::SigningKey::from_bytes(&seed), rows[0].kid as u16, voucher_id, month, issued, expires)
+}
+
+pub fn sign_with(
+    key: &ed25519_dalek::SigningKey,
+    kid: u16,
+    voucher_id: i64,
+    month: &str,
+    issued: &str,
+    expires: &str,
+) -> String {
+    let fields = azyq_shared::token::TokenFields {
+        kid,
+        voucher_id: voucher_id as u64,
+        month: azyq_shared::Month::parse(month).unwrap(),
+        issued_at: issued.parse().unwrap(),
+        expires_at: expires.parse().unwrap(),
+        nonce: azyq_shared::token::new_nonce(),
+    };
+    azyq_shared::token::sign(&fields, key).unwrap()
+}
