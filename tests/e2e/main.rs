@@ -4,6 +4,7 @@
 mod helpers;
 mod pg;
 
+mod concurrency;
 mod crash;
 mod cycle;
 mod rejections;

@@ -1,0 +1,126 @@
+//! Nothing charged twice, nothing below zero: many tills at once on one voucher, two server
+//! processes on one database, and a flood of retries with one idempotency key.
+
+use std::sync::{Arc, Barrier};
+
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+use crate::on_both;
+use crate::world::*;
+
+on_both!(eight_tills_on_one_voucher => eight_tills_sqlite, eight_tills_postgres);
+on_both!(two_processes_on_one_database => two_processes_sqlite, two_processes_postgres);
+on_both!(flood_of_retries_with_one_key => retry_flood_sqlite, retry_flood_postgres);
+
+const TILLS: usize = 8;
+
+/// Sends `bodies[i]` from till i on `servers[i % n]`, all released at once; answers in till order.
+fn race(servers: &[&Server], sessions: &[String], bodies: Vec<Value>, keys: Vec<String>) -> Vec<(u16, Value)> {
+    let barrier = Arc::new(Barrier::new(bodies.len()));
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = bodies
+            .into_iter()
+            .zip(keys)
+            .enumerate()
+            .map(|(i, (body, key))| {
+                let barrier = barrier.clone();
+                let server = servers[i % servers.len()];
+                let session = &sessions[i % sessions.len()];
+                scope.spawn(move || {
+                    barrier.wait();
+                    post_keyed(server, "/api/v1/pos/baskets", session, &key, &body)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("till thread")).collect()
+    })
+}
+
+fn tally(results: &[(u16, Value)]) -> (usize, Vec<String>) {
+    let ok = results.iter().filter(|r| r.0 == 201).count();
+    let mut refused: Vec<String> = results.iter().filter(|r| r.0 != 201).map(|r| code(r).1).collect();
+    refused.sort();
+    (ok, refused)
+}
+
+/// Eight tills authorise baskets of 105 000 tiyn discount on one 432 500 voucher at the same
+/// instant: exactly four fit; then eight baskets with the same serial code: exactly one sells.
+fn contend(db: &TestDb, servers: &[&Server], w: &World) {
+    let sessions: Vec<String> =
+        (0..TILLS).map(|i| cashier(servers[i % servers.len()], "SHOP-A", &format!("T{i}"))).collect();
+    let tokens: Vec<String> = (0..TILLS).map(|_| w.qr(servers[0], 0)).collect();
+    let bodies = tokens.iter().map(|t| json!({"tokens": [t], "lines": [line(FLOUR, 7, 100_000, 85_000)]})).collect();
+    let keys = (0..TILLS).map(|i| format!("race-a-{i}")).collect();
+    let results = race(servers, &sessions, bodies, keys);
+    let (ok, refused) = tally(&results);
+    assert_eq!((ok, refused), (4, vec!["insufficient_balance".to_string(); 4]), "{results:?}");
+    assert_eq!(w.balance(servers[0], 0), 432_500 - 4 * 105_000);
+    assert_books(db);
+    // Capture the four at once too.
+    std::thread::scope(|scope| {
+        for (i, r) in results.iter().enumerate().filter(|(_, r)| r.0 == 201) {
+            let (server, session) = (servers[i % servers.len()], &sessions[i]);
+            scope.spawn(move || {
+                let id = r.1["basket_id"].as_i64().unwrap();
+                let pay = json!({"payment": {"method": "cash", "paid_tiyn": r.1["to_pay_tiyn"]}});
+                let c = post_keyed(
+                    server,
+                    &format!("/api/v1/pos/baskets/{id}/capture"),
+                    session,
+                    &format!("pay-{id}"),
+                    &pay,
+                );
+                assert_eq!(c.0, 200, "{}", c.1);
+            });
+        }
+    });
+    assert_books(db);
+
+    let tokens: Vec<String> = (0..TILLS).map(|_| w.qr(servers[0], 1)).collect();
+    let serial = format!("(01){MILK}(21)ONLYONE");
+    let bodies = tokens.iter().map(|t| json!({"tokens": [t], "lines": [line(&serial, 1, 50_000, 42_500)]})).collect();
+    let keys = (0..TILLS).map(|i| format!("race-b-{i}")).collect();
+    let results = race(servers, &sessions, bodies, keys);
+    let (ok, refused) = tally(&results);
+    assert_eq!((ok, refused), (1, vec!["code_already_sold".to_string(); TILLS - 1]), "{results:?}");
+    assert_eq!(w.balance(servers[0], 1), 432_500 - 7_500);
+    assert_books(db);
+}
+
+fn eight_tills_on_one_voucher(db: &TestDb) {
+    create_operator(db, "op", "operator");
+    let server = Server::start(db, NOW);
+    let w = setup(db, &server, 4);
+    w.activate(&server, 0);
+    w.activate(&server, 1);
+    contend(db, &[&server], &w);
+}
+
+fn two_processes_on_one_database(db: &TestDb) {
+    create_operator(db, "op", "operator");
+    let a = Server::start(db, NOW);
+    let w = setup(db, &a, 5);
+    w.activate(&a, 0);
+    w.activate(&a, 1);
+    let b = Server::start(db, NOW);
+    contend(db, &[&a, &b], &w);
+}
+
+/// Sixteen copies of one authorise with one key, at once (a till retrying into a slow network):
+/// one basket, one hold, sixteen identical answers.
+fn flood_of_retries_with_one_key(db: &TestDb) {
+    create_operator(db, "op", "operator");
+    let server = Server::start(db, NOW);
+    let w = setup(db, &server, 6);
+    w.activate(&server, 0);
+    let session = cashier(&server, "SHOP-A", "T1");
+    let body = json!({"tokens": [w.qr(&server, 0)], "lines": [line(FLOUR, 2, 100_000, 85_000)]});
+    let copies = 16;
+    let results = race(&[&server], &[session], vec![body; copies], vec!["same-key".to_string(); copies]);
+    assert!(results.iter().all(|r| r.0 == 201), "{results:?}");
+    assert!(results.iter().all(|r| r.1 == results[0].1), "answers differ");
+    assert_eq!(scalar(db, "SELECT COUNT(*) AS n FROM baskets"), 1);
+    assert_eq!(w.balance(&server, 0), 432_500 - 30_000);
+    assert_books(db);
+}
