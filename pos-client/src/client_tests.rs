@@ -58,8 +58,12 @@ fn serve(answers: Vec<Answer>) -> (String, mpsc::Receiver<Seen>) {
                 .map_or(0, |(_, v)| v.parse().unwrap());
             let mut body = vec![0; len];
             reader.read_exact(&mut body).unwrap();
-            tx.send(Seen { request_line: request_line.trim_end().to_owned(), headers, body: String::from_utf8(body).unwrap() })
-                .unwrap();
+            tx.send(Seen {
+                request_line: request_line.trim_end().to_owned(),
+                headers,
+                body: String::from_utf8(body).unwrap(),
+            })
+            .unwrap();
             let mut stream = stream;
             match answer {
                 Answer::Respond(status, body) => {
@@ -69,7 +73,11 @@ fn serve(answers: Vec<Answer>) -> (String, mpsc::Receiver<Seen>) {
                         body.len()
                     );
                 }
-                Answer::Silence(d) => thread::sleep(d),
+                // Held open on a thread of its own, so the next connection is served meanwhile.
+                Answer::Silence(d) => drop(thread::spawn(move || {
+                    thread::sleep(d);
+                    drop(stream);
+                })),
             }
         }
     });
@@ -88,7 +96,12 @@ fn quick() -> Timeouts {
 fn basket() -> AuthorizeRequest {
     AuthorizeRequest {
         tokens: vec!["AZ1:X".into()],
-        lines: vec![BasketLineIn { code: "4600000000015".into(), quantity: 1, shelf_price_tiyn: 10000, reduced_price_tiyn: 8500 }],
+        lines: vec![BasketLineIn {
+            code: "4600000000015".into(),
+            quantity: 1,
+            shelf_price_tiyn: 10000,
+            reduced_price_tiyn: 8500,
+        }],
     }
 }
 
@@ -96,7 +109,12 @@ fn basket() -> AuthorizeRequest {
 fn login_then_bearer_and_idempotency_key_on_authorise() {
     let (base, seen) = serve(vec![Answer::Respond(201, SESSION), Answer::Respond(201, AUTHORIZED)]);
     let mut client = Client::new(&format!("{base}/"), Timeouts::default());
-    let req = SessionRequest { login: "k1".into(), password: "p".into(), shop_id: Some("S1".into()), terminal_id: Some("T1".into()) };
+    let req = SessionRequest {
+        login: "k1".into(),
+        password: "p".into(),
+        shop_id: Some("S1".into()),
+        terminal_id: Some("T1".into()),
+    };
     client.login(&req).unwrap();
     let login = seen.recv().unwrap();
     assert_eq!(login.request_line, "POST /api/v1/sessions HTTP/1.1");

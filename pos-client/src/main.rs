@@ -1,65 +1,169 @@
-//! `azyq-pos`, the cashier terminal. This first cut checks a cashier's log-in against the server;
-//! the counter screens (scan, basket, authorise, capture) come with the till API.
+//! `azyq-pos`, the cashier terminal: the TUI by default, headless sub-commands for scripts.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use azyq_shared::api::{ErrorBody, SessionRequest, SessionResponse};
-use clap::{Parser, Subcommand};
+use azyq_pos::client::Timeouts;
+use azyq_pos::headless::{self, Failure, Login};
+use azyq_pos::tui;
+use azyq_shared::api::{BasketLineIn, PaymentMethod};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
-#[command(name = "azyq-pos", version, about = "Azyq cashier terminal")]
+#[command(name = "azyq-pos", version, about = "Azyq cashier terminal (TUI without a sub-command)")]
 struct Cli {
     /// The wallet server.
     #[arg(long, env = "AZYQ_SERVER", default_value = "http://127.0.0.1:8080", global = true)]
     server: String,
+    /// Seconds to wait for the connection to open.
+    #[arg(long, default_value_t = 3, global = true, value_name = "SECS")]
+    connect_timeout: u64,
+    /// Seconds to wait for a whole request (a lost answer is retried with the same idempotency key).
+    #[arg(long, default_value_t = 10, global = true, value_name = "SECS")]
+    timeout: u64,
+    /// TUI: the shop, pre-filled on the log-in screen.
+    #[arg(long, env = "AZYQ_SHOP", default_value = "")]
+    shop: String,
+    /// TUI: the terminal, pre-filled on the log-in screen.
+    #[arg(long, env = "AZYQ_TERMINAL", default_value = "")]
+    terminal: String,
+    /// TUI: the cashier's login, pre-filled on the log-in screen.
+    #[arg(long, env = "AZYQ_LOGIN", default_value = "")]
+    login: String,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+}
+
+#[derive(Args, Clone)]
+struct LoginArgs {
+    /// The shop the cashier works for.
+    #[arg(long)]
+    shop: String,
+    /// This till's terminal id.
+    #[arg(long)]
+    terminal: String,
+    /// The cashier's login.
+    #[arg(long)]
+    login: String,
+    /// The environment variable holding the cashier's password.
+    #[arg(long, default_value = "AZYQ_POS_PASSWORD", value_name = "VAR")]
+    password_env: String,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Pay {
+    Cash,
+    Card,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Log in as a shop's cashier (password from AZYQ_POS_PASSWORD) and print the session's expiry.
-    Login {
+    /// Log in as a shop's cashier and print the session's role and expiry as JSON.
+    Login(LoginArgs),
+    /// Print the text of the QR code in a PNG image (the token text and a newline).
+    Decode { file: PathBuf },
+    /// Look up the tokens, authorise the basket and capture it with paid = to pay; print JSON.
+    Sale {
+        #[command(flatten)]
+        login: LoginArgs,
+        /// A voucher token (QR text); repeat for several vouchers of one family, in order.
+        #[arg(long = "token", required = true, value_name = "TOKEN")]
+        tokens: Vec<String>,
+        /// A basket line CODE:QTY:SHELF:REDUCED (QTY pieces or grams; prices per piece or per kg, in tiyn).
+        #[arg(long = "line", required = true, value_name = "CODE:QTY:SHELF:REDUCED", value_parser = headless::parse_line)]
+        lines: Vec<BasketLineIn>,
+        #[arg(long, value_enum, default_value = "cash")]
+        pay: Pay,
+        /// Authorise only: leave the hold for a later capture or cancel.
         #[arg(long)]
-        shop: String,
+        no_capture: bool,
+    },
+    /// Cancel an authorised basket (release its hold); print the basket's state as JSON.
+    Cancel {
+        #[command(flatten)]
+        login: LoginArgs,
+        /// The basket id (`basket_id` of the authorisation).
         #[arg(long)]
-        terminal: String,
+        basket: i64,
+    },
+    /// Refund a captured basket, whole or the given lines; print the refund as JSON.
+    Refund {
+        #[command(flatten)]
+        login: LoginArgs,
+        /// The basket id (`basket_id` of the receipt).
         #[arg(long)]
-        login: String,
+        basket: i64,
+        /// A line index as in the API (`lines[].index`, from 0); repeat for several; none: all.
+        #[arg(long = "line", value_name = "N")]
+        lines: Vec<usize>,
+    },
+    /// The shop's daily report as JSON.
+    Report {
+        #[command(flatten)]
+        login: LoginArgs,
+        /// YYYY-MM-DD (Asia/Almaty); today when omitted.
+        #[arg(long)]
+        date: Option<String>,
     },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("azyq-pos: {e:#}");
-            ExitCode::FAILURE
+    let timeouts =
+        Timeouts { connect: Duration::from_secs(cli.connect_timeout), request: Duration::from_secs(cli.timeout) };
+    let login = |a: &LoginArgs| Login {
+        server: cli.server.clone(),
+        timeouts,
+        shop: a.shop.clone(),
+        terminal: a.terminal.clone(),
+        login: a.login.clone(),
+        password_env: a.password_env.clone(),
+    };
+    let result: Result<String, Failure> = match &cli.command {
+        None => {
+            let options = tui::Options {
+                server: cli.server.clone(),
+                shop: cli.shop.clone(),
+                terminal: cli.terminal.clone(),
+                login: cli.login.clone(),
+                timeouts,
+            };
+            return match tui::run(options) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("azyq-pos: {e:#}");
+                    ExitCode::FAILURE
+                }
+            };
         }
-    }
-}
-
-fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
-        Command::Login { shop, terminal, login } => {
-            let password = std::env::var("AZYQ_POS_PASSWORD")
-                .map_err(|_| anyhow::anyhow!("задайте пароль кассира в AZYQ_POS_PASSWORD"))?;
-            let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(10)).build();
-            let body = SessionRequest { login, password, shop_id: Some(shop), terminal_id: Some(terminal) };
-            let url = format!("{}/api/v1/sessions", cli.server.trim_end_matches('/'));
-            match agent.post(&url).send_json(&body) {
-                Ok(res) => {
-                    let session: SessionResponse = res.into_json()?;
-                    println!("вход выполнен: роль {}, сессия до {}", session.role.as_str(), session.expires_at);
-                    Ok(())
-                }
-                Err(ureq::Error::Status(status, res)) => {
-                    let err: ErrorBody = res.into_json()?;
-                    anyhow::bail!("{} ({status} {})", err.error.message, err.error.code.as_str())
-                }
-                Err(e) => anyhow::bail!("сервер {} недоступен: {e}", cli.server),
+        Some(Command::Login(a)) => headless::login_only(&login(a)),
+        Some(Command::Decode { file }) => headless::decode(file),
+        Some(Command::Sale { login: a, tokens, lines, pay, no_capture }) => {
+            let method = match pay {
+                Pay::Cash => PaymentMethod::Cash,
+                Pay::Card => PaymentMethod::Card,
+            };
+            headless::sale(&login(a), tokens, lines.clone(), method, !no_capture)
+        }
+        Some(Command::Cancel { login: a, basket }) => headless::cancel(&login(a), *basket),
+        Some(Command::Refund { login: a, basket, lines }) => headless::refund(&login(a), *basket, lines.clone()),
+        Some(Command::Report { login: a, date }) => headless::report(&login(a), date.as_deref()),
+    };
+    match result {
+        Ok(out) => {
+            println!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(failure) => {
+            eprintln!("azyq-pos: {failure}");
+            if failure.outcome_unknown {
+                eprintln!("azyq-pos: исход неизвестен — проверьте покупку в отчёте, прежде чем повторять");
+                ExitCode::from(headless::EXIT_UNKNOWN_OUTCOME)
+            } else {
+                ExitCode::FAILURE
             }
         }
     }

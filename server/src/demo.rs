@@ -178,13 +178,13 @@ pub fn product_codes() -> String {
         let shelf = 20_000 + 5_000 * (i as i64 % 7);
         let reduced = shelf - shelf * 15 / 100;
         let unit = if p.unit == azyq_shared::api::Unit::Kg { "per kg" } else { "per piece" };
-        out.push_str(&format!("{}\t{}\t{shelf}/{reduced} {unit}\n", &p.gtin[1..], p.name));
+        let Ok(gtin) = azyq_shared::gs1::Gtin::parse(&p.gtin) else { continue };
+        // The EAN-13 printed on the pack is the GTIN-14 without its leading zero.
+        let ean13 = gtin.as_str().strip_prefix('0').unwrap_or(gtin.as_str());
+        out.push_str(&format!("{ean13}\t{}\t{shelf}/{reduced} {unit}\n", p.name));
         if p.group == "milk" || p.group == "butter" {
             for serial in ["DEMO0001", "DEMO0002", "DEMO0003"] {
-                out.push_str(&format!(
-                    "(01){}(21){serial}\t{} (serialised)\t{shelf}/{reduced} {unit}\n",
-                    p.gtin, p.name
-                ));
+                out.push_str(&format!("(01){gtin}(21){serial}\t{} (serialised)\t{shelf}/{reduced} {unit}\n", p.name));
             }
         }
     }
@@ -217,4 +217,20 @@ pub fn banner(seeded: &Seeded, base_url: &str, wallet_secret: &str, now: DateTim
     writeln!(s, "Try:")?;
     writeln!(s, "  curl -s -H 'Authorization: Bearer {token}' {base_url}/api/v1/wallet/vouchers")?;
     Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_product_codes_all_parse() {
+        let text = product_codes();
+        let codes: Vec<&str> =
+            text.lines().filter(|l| !l.starts_with('#')).filter_map(|l| l.split('\t').next()).collect();
+        assert!(codes.len() >= 19 + 6, "{codes:?}");
+        for code in codes {
+            azyq_shared::gs1::parse(code).unwrap_or_else(|e| panic!("{code}: {e}"));
+        }
+    }
 }

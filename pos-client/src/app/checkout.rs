@@ -1,0 +1,248 @@
+//! Sending the basket: authorise, payment, capture, the receipt, and cancelling the hold.
+
+use azyq_shared::api::{
+    AuthorizeRequest, Authorized, BasketState, BasketStatus, CaptureRequest, Captured, ErrorCode, Payment,
+    PaymentMethod,
+};
+
+use super::basket::Line;
+use super::sale::Keyed;
+use super::{App, Command, Confirm, Key, Message, Sale, Screen, Stage};
+use crate::client::{ClientError, IdempotencyKey};
+
+impl App {
+    /// F2: sends the basket, or re-sends it unchanged when the last answer was lost.
+    pub(super) fn authorize(&mut self) -> Vec<Command> {
+        if !self.can_act() {
+            return Vec::new();
+        }
+        if let Stage::Authorizing(keyed) = &self.sale.stage {
+            let (key, request) = (keyed.key.clone(), keyed.request.clone());
+            self.busy = Some("Авторизация покупки");
+            return vec![Command::Authorize { key, request }];
+        }
+        if !self.sale.is_open() {
+            return Vec::new();
+        }
+        if !self.sale.lookups.is_empty() || !self.sale.awaiting_keys.is_empty() {
+            self.message = Some(Message::info("QR-код ещё проверяется", "Дождитесь ответа и нажмите F2"));
+            return Vec::new();
+        }
+        if self.sale.vouchers.is_empty() {
+            self.message =
+                Some(Message::error("В покупке нет ваучера", "Отсканируйте QR-код покупателя из приложения"));
+            return Vec::new();
+        }
+        if self.sale.lines.is_empty() {
+            self.message = Some(Message::error("В покупке нет товаров", "Отсканируйте товары"));
+            return Vec::new();
+        }
+        if let Some((i, why)) = self.sale.lines.iter().enumerate().find_map(|(i, l)| l.incomplete().map(|w| (i, w))) {
+            self.sale.selected = Some(i);
+            self.message = Some(Message::error(format!("Строка {}: {}", i + 1, why.text()), "Нажмите F4 и исправьте"));
+            return Vec::new();
+        }
+        // A QR code lives a few minutes: check again, the same way as when it was scanned.
+        for v in &self.sale.vouchers {
+            if let Err(e) = self.keys.check(&v.token, self.now) {
+                let mut m = Message::for_token_error(&e);
+                m.what = format!("Ваучер {}: {}", v.holder, super::lower_first(&m.what));
+                self.message = Some(m);
+                return Vec::new();
+            }
+        }
+        let request = AuthorizeRequest {
+            tokens: self.sale.vouchers.iter().map(|v| v.token.clone()).collect(),
+            lines: self.sale.lines.iter().filter_map(Line::to_request).collect(),
+        };
+        let key = IdempotencyKey::new();
+        self.sale.stage = Stage::Authorizing(Keyed { key: key.clone(), request: request.clone(), unknown: false });
+        self.busy = Some("Авторизация покупки");
+        vec![Command::Authorize { key, request }]
+    }
+
+    pub(super) fn authorize_reply(&mut self, result: Result<Authorized, ClientError>) -> Vec<Command> {
+        self.busy = None;
+        match result {
+            Ok(auth) => {
+                self.sale.stage =
+                    Stage::Authorized { auth, method: PaymentMethod::Cash, capture: None, cancelling: false };
+                self.screen = Screen::Payment;
+                self.message = None;
+            }
+            Err(e) if e.outcome_unknown() => {
+                if let Stage::Authorizing(keyed) = &mut self.sale.stage {
+                    keyed.unknown = true;
+                }
+                self.message = Some(Message::unknown_outcome("Авторизация покупки", &e, "F2"));
+            }
+            Err(e) => {
+                // The server answered: no hold was placed, the basket can be changed and sent anew.
+                self.sale.stage = Stage::Open;
+                if let Some(line) = e.detail_i64("line").and_then(|l| usize::try_from(l).ok()) {
+                    if line < self.sale.lines.len() {
+                        self.sale.selected = Some(line);
+                    }
+                }
+                self.request_failed(&e, "Авторизация не прошла", "Повторите");
+            }
+        }
+        Vec::new()
+    }
+
+    pub(super) fn payment_key(&mut self, key: Key) -> Vec<Command> {
+        let Stage::Authorized { method, capture, .. } = &mut self.sale.stage else {
+            self.screen = Screen::Sale;
+            return Vec::new();
+        };
+        // Once a capture was sent, its body (and so the method) stays as it was.
+        let locked = capture.is_some();
+        match key {
+            Key::Left | Key::Right | Key::Tab | Key::BackTab if !locked => {
+                *method = match method {
+                    PaymentMethod::Cash => PaymentMethod::Card,
+                    PaymentMethod::Card => PaymentMethod::Cash,
+                }
+            }
+            Key::Char('1') if !locked => *method = PaymentMethod::Cash,
+            Key::Char('2') if !locked => *method = PaymentMethod::Card,
+            Key::Enter => return self.capture(),
+            Key::F(8) => self.ask_cancel(),
+            Key::Esc => {
+                self.message = Some(Message::info(
+                    "Покупка авторизована и ждёт оплаты",
+                    "Enter — оплата получена, F8 — отменить покупку",
+                ));
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn ask_cancel(&mut self) {
+        if self.can_act() {
+            self.confirm = Some(Confirm::CancelBasket);
+        }
+    }
+
+    /// Enter on the payment screen: the customer paid `to_pay`; the hold becomes a charge.
+    fn capture(&mut self) -> Vec<Command> {
+        if !self.can_act() {
+            return Vec::new();
+        }
+        let Stage::Authorized { auth, method, capture, .. } = &mut self.sale.stage else { return Vec::new() };
+        let keyed = capture.get_or_insert_with(|| Keyed {
+            key: IdempotencyKey::new(),
+            request: CaptureRequest { payment: Payment { method: *method, paid_tiyn: auth.to_pay_tiyn } },
+            unknown: false,
+        });
+        let command =
+            Command::Capture { basket_id: auth.basket_id, key: keyed.key.clone(), request: keyed.request.clone() };
+        self.busy = Some("Проведение оплаты");
+        vec![command]
+    }
+
+    pub(super) fn capture_reply(&mut self, result: Result<Captured, ClientError>) -> Vec<Command> {
+        self.busy = None;
+        let Stage::Authorized { capture, .. } = &mut self.sale.stage else { return Vec::new() };
+        match result {
+            Ok(captured) => {
+                if self.refund.pending.is_none() {
+                    self.refund.basket = captured.basket_id.to_string();
+                    self.refund.lines.clear();
+                    self.refund.done = None;
+                }
+                self.sale.stage = Stage::Captured(captured);
+                self.screen = Screen::Receipt;
+                self.message = None;
+            }
+            Err(e) if e.outcome_unknown() => {
+                if let Some(keyed) = capture.as_mut() {
+                    keyed.unknown = true;
+                }
+                self.message = Some(Message::unknown_outcome("Оплата", &e, "Enter"));
+            }
+            Err(e) => {
+                *capture = None;
+                match e.code() {
+                    // The hold is gone and the QR codes are spent: the basket must be authorised anew.
+                    Some(ErrorCode::HoldExpired) => self.reopen_after_hold(Message::for_code(ErrorCode::HoldExpired)),
+                    _ => self.request_failed(&e, "Оплата не проведена", "Повторите"),
+                }
+            }
+        }
+        Vec::new()
+    }
+
+    pub(super) fn cancel_basket(&mut self) -> Vec<Command> {
+        let Stage::Authorized { auth, cancelling, .. } = &mut self.sale.stage else { return Vec::new() };
+        *cancelling = true;
+        let basket_id = auth.basket_id;
+        self.busy = Some("Отмена покупки");
+        vec![Command::Cancel { basket_id }]
+    }
+
+    pub(super) fn cancel_reply(&mut self, result: Result<BasketState, ClientError>) -> Vec<Command> {
+        self.busy = None;
+        let Stage::Authorized { cancelling, .. } = &mut self.sale.stage else { return Vec::new() };
+        *cancelling = false;
+        match result {
+            Ok(state) if state.status == BasketStatus::Captured => self.already_captured(),
+            Ok(_) => self.reopen_after_hold(Message::done(
+                "Покупка отменена, скидка вернулась на ваучер",
+                "Чтобы продать снова, отсканируйте новый QR-код покупателя",
+            )),
+            Err(e) if e.code() == Some(ErrorCode::HoldExpired) => {
+                self.reopen_after_hold(Message::for_code(ErrorCode::HoldExpired))
+            }
+            Err(e) if e.code() == Some(ErrorCode::BasketState) && state_detail(&e) == Some("captured") => {
+                self.already_captured()
+            }
+            Err(e) => self.request_failed(&e, "Покупка не отменена", "Нажмите F8, чтобы повторить"),
+        }
+        Vec::new()
+    }
+
+    /// The basket turned out captured (an earlier capture went through): the receipt comes from
+    /// sending that capture again with its key.
+    fn already_captured(&mut self) {
+        self.message = Some(Message::info(
+            "Покупка уже оплачена: отмена невозможна",
+            "Нажмите Enter, чтобы получить чек (повтор не спишет деньги дважды)",
+        ));
+    }
+
+    /// Back to building the basket: lines kept, vouchers dropped (their QR codes are spent).
+    fn reopen_after_hold(&mut self, message: Message) {
+        self.sale.stage = Stage::Open;
+        self.sale.vouchers.clear();
+        self.screen = Screen::Sale;
+        self.message = Some(message);
+    }
+
+    pub(super) fn receipt_key(&mut self, key: Key) -> Vec<Command> {
+        match key {
+            Key::Enter | Key::Esc => {
+                self.sale = Sale::default();
+                self.screen = Screen::Sale;
+            }
+            Key::F(9) => {
+                let basket = match &self.sale.stage {
+                    Stage::Captured(c) => Some(c.basket_id),
+                    _ => None,
+                };
+                self.open_refund(basket);
+            }
+            Key::F(10) => self.open_report(),
+            _ => {}
+        }
+        Vec::new()
+    }
+}
+
+fn state_detail(e: &ClientError) -> Option<&str> {
+    match e {
+        ClientError::Api { body, .. } => body.error.details.get("status").and_then(serde_json::Value::as_str),
+        _ => None,
+    }
+}

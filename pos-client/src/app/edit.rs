@@ -1,0 +1,142 @@
+//! Editing a basket line: quantity, shelf price and reduced price; removing lines and vouchers.
+
+use super::basket::{parse_quantity, parse_tenge, tenge_text};
+use super::sale::MAX_SCAN_CHARS;
+use super::{edit_text, App, Command, Key, LineEdit, Message};
+
+impl App {
+    pub(super) fn start_edit(&mut self) {
+        if !self.sale.is_open() {
+            return;
+        }
+        let Some(index) = self.sale.selected else {
+            self.message = Some(Message::info("Строка не выбрана", "Выберите строку стрелками ↑ ↓"));
+            return;
+        };
+        let Some(line) = self.sale.lines.get(index) else { return };
+        let texts = [
+            if line.quantity > 0 { line.quantity.to_string() } else { String::new() },
+            line.shelf.map(tenge_text).unwrap_or_default(),
+            line.reduced.map(tenge_text).unwrap_or_default(),
+        ];
+        // Start at the first thing missing; a serialised item is always one piece.
+        let field = if line.quantity <= 0 {
+            0
+        } else if line.shelf.is_none() {
+            1
+        } else if line.reduced.is_none() || line.serial.is_some() {
+            2
+        } else {
+            0
+        };
+        self.sale.edit = Some(LineEdit { line: index, field, texts });
+    }
+
+    pub(super) fn edit_key(&mut self, key: Key) -> Vec<Command> {
+        let Some(edit) = self.sale.edit.as_mut() else { return Vec::new() };
+        let serial = self.sale.lines.get(edit.line).is_some_and(|l| l.serial.is_some());
+        let first = usize::from(serial);
+        match key {
+            Key::Tab | Key::Down | Key::Right => edit.field = if edit.field >= 2 { first } else { edit.field + 1 },
+            Key::BackTab | Key::Up | Key::Left => edit.field = if edit.field <= first { 2 } else { edit.field - 1 },
+            Key::Esc => self.sale.edit = None,
+            Key::Enter => {
+                let text = edit.texts.get(edit.field).map(|t| t.trim().to_owned()).unwrap_or_default();
+                if looks_scanned(&text, edit.field) {
+                    return self.scan_while_editing(&text);
+                }
+                self.save_edit();
+            }
+            // Any character is taken, so that a code the scanner types into the form can be
+            // recognised on Enter rather than mangled into a price.
+            other => {
+                if let Some(text) = edit.texts.get_mut(edit.field) {
+                    edit_text(text, other, MAX_SCAN_CHARS);
+                }
+            }
+        }
+        Vec::new()
+    }
+
+    /// The scanner typed the next code into the line form: the form closes as it was (the line
+    /// stays marked incomplete) and the code is taken as a scan.
+    fn scan_while_editing(&mut self, text: &str) -> Vec<Command> {
+        let line = self.sale.edit.take().map_or(0, |e| e.line);
+        let commands = self.scan(text);
+        if self.message.is_none() {
+            let name = self.sale.lines.get(line).map(|l| l.name.clone()).unwrap_or_default();
+            self.message = Some(Message::info(
+                format!("Строка {} ({name}) не заполнена", line + 1),
+                "Выберите её стрелками и нажмите F4",
+            ));
+        }
+        commands
+    }
+
+    fn save_edit(&mut self) {
+        let Some(edit) = self.sale.edit.clone() else { return };
+        let [qty, shelf, reduced] = &edit.texts;
+        let parsed = (parse_quantity(qty), parse_tenge(shelf), parse_tenge(reduced));
+        let (Some(quantity), Some(shelf), Some(reduced)) = parsed else {
+            let (field, what) = match parsed {
+                (None, _, _) => (0, "Количество — целое число больше нуля (для весового товара — граммы)"),
+                (_, None, _) => (1, "Цена на полке — в тенге, например 450 или 450,50"),
+                _ => (2, "Цена со скидкой — в тенге, например 399 или 399,90"),
+            };
+            if let Some(e) = self.sale.edit.as_mut() {
+                e.field = field;
+            }
+            self.message = Some(Message::error(what, "Исправьте и нажмите Enter"));
+            return;
+        };
+        let Some(line) = self.sale.lines.get_mut(edit.line) else { return };
+        if line.serial.is_some() && quantity != 1 {
+            self.message =
+                Some(Message::error("Маркированный товар — всегда 1 шт", "Каждую упаковку сканируйте отдельно"));
+            return;
+        }
+        if reduced > shelf {
+            self.message =
+                Some(Message::error("Цена со скидкой больше цены на полке", "Исправьте цены и нажмите Enter"));
+            return;
+        }
+        line.quantity = quantity;
+        line.shelf = Some(shelf);
+        line.reduced = Some(reduced);
+        if line.within_cap() == Some(false) {
+            let max = line.max_unit_discount().map(|m| m.to_string()).unwrap_or_default();
+            self.message = Some(Message::info(
+                format!("Скидка больше допустимой: не больше {max} за единицу"),
+                "Сервер не примет такую строку — исправьте цену со скидкой (F4)",
+            ));
+        }
+        self.sale.edit = None;
+    }
+
+    pub(super) fn remove_line(&mut self) {
+        if !self.sale.is_open() {
+            return;
+        }
+        let Some(index) = self.sale.selected.filter(|i| *i < self.sale.lines.len()) else { return };
+        self.sale.lines.remove(index);
+        self.sale.selected = if self.sale.lines.is_empty() { None } else { Some(index.min(self.sale.lines.len() - 1)) };
+    }
+
+    pub(super) fn remove_voucher(&mut self) {
+        if self.sale.is_open() && self.sale.vouchers.pop().is_some() {
+            self.message = Some(Message::info("Последний ваучер убран из покупки", ""));
+        }
+    }
+}
+
+/// Whether what was typed into a form field is a scanned code rather than a number: more digits
+/// than any quantity (6: grams up to a tonne) or whole tenge of a price (7), or characters that
+/// neither has. Every barcode (EAN-8 and longer) is caught.
+fn looks_scanned(text: &str, field: usize) -> bool {
+    if text.chars().any(|c| !(c.is_ascii_digit() || matches!(c, ',' | '.' | ' ' | '₸'))) {
+        return true;
+    }
+    let whole = text.split([',', '.']).next().unwrap_or_default();
+    let digits = whole.chars().filter(char::is_ascii_digit).count();
+    digits > if field == 0 { 6 } else { 7 }
+}

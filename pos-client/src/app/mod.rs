@@ -1,0 +1,358 @@
+//! The till's state and its pure transitions.
+//!
+//! Nothing here does I/O: [`App::handle`] takes an [`Event`] (a key, a clock tick, or the
+//! [`Reply`] to an earlier request) and returns the [`Command`]s to run. The loop (`tui`) runs them
+//! with the HTTP client and feeds the answers back, so every flow, the failures included, is
+//! tested here with fabricated answers.
+
+pub mod basket;
+mod checkout;
+mod edit;
+pub mod explain;
+pub mod keyring;
+mod login;
+mod office;
+mod sale;
+
+use std::collections::HashMap;
+use std::fmt;
+
+use azyq_shared::api::{
+    AuthorizeRequest, Authorized, BasketState, CaptureRequest, Captured, ErrorCode, LookupResponse, PosCatalog,
+    PosDailyReport, PosProduct, Refund, RefundRequest, SessionRequest, SessionResponse, VoucherKeys,
+};
+use azyq_shared::gs1::Gtin;
+use chrono::{DateTime, Utc};
+
+use crate::client::{ClientError, IdempotencyKey};
+pub(crate) use explain::lower_first;
+pub use explain::{explain, Message, Tone};
+pub use keyring::KeyRing;
+pub use login::LoginForm;
+pub use office::{RefundForm, ReportView};
+pub use sale::{LineEdit, Sale, ScannedVoucher, Stage};
+
+/// The message F5 shows until the catalogue arrives.
+pub(crate) const RELOADING: &str = "Загрузка каталога и ключей";
+
+/// A key press, as the loop translates it from the terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    /// A printable character; a scanner's GS separator arrives as `'\u{1d}'`.
+    Char(char),
+    Enter,
+    Esc,
+    Backspace,
+    Delete,
+    Tab,
+    BackTab,
+    Up,
+    Down,
+    Left,
+    Right,
+    F(u8),
+    /// Ctrl with a letter (Ctrl+Q quits).
+    Ctrl(char),
+}
+
+/// What the terminal shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    Login,
+    Sale,
+    Payment,
+    Receipt,
+    Refund,
+    Report,
+}
+
+/// Something the loop must do with the server.
+pub enum Command {
+    Login { server: String, request: SessionRequest },
+    FetchKeys,
+    FetchCatalog,
+    Lookup { token: String },
+    Authorize { key: IdempotencyKey, request: AuthorizeRequest },
+    Capture { basket_id: i64, key: IdempotencyKey, request: CaptureRequest },
+    Cancel { basket_id: i64 },
+    Refund { basket_id: i64, key: IdempotencyKey, request: RefundRequest },
+    Report { date: String },
+}
+
+/// Names the command without the password or any token.
+impl fmt::Debug for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Command::Login { server, request } => write!(f, "Login({server}, {})", request.login),
+            Command::FetchKeys => write!(f, "FetchKeys"),
+            Command::FetchCatalog => write!(f, "FetchCatalog"),
+            Command::Lookup { .. } => write!(f, "Lookup"),
+            Command::Authorize { key, request } => write!(f, "Authorize({key:?}, {} lines)", request.lines.len()),
+            Command::Capture { basket_id, key, .. } => write!(f, "Capture({basket_id}, {key:?})"),
+            Command::Cancel { basket_id } => write!(f, "Cancel({basket_id})"),
+            Command::Refund { basket_id, key, .. } => write!(f, "Refund({basket_id}, {key:?})"),
+            Command::Report { date } => write!(f, "Report({date})"),
+        }
+    }
+}
+
+/// The answer to a [`Command`].
+pub enum Reply {
+    Login(Result<SessionResponse, ClientError>),
+    Keys(Result<VoucherKeys, ClientError>),
+    Catalog(Result<PosCatalog, ClientError>),
+    Lookup { token: String, result: Result<LookupResponse, ClientError> },
+    Authorize(Result<Authorized, ClientError>),
+    Capture(Result<Captured, ClientError>),
+    Cancel(Result<BasketState, ClientError>),
+    Refund(Result<Refund, ClientError>),
+    Report(Result<PosDailyReport, ClientError>),
+}
+
+pub enum Event {
+    Key(Key),
+    /// The loop's clock: the app never reads the time itself.
+    Tick(DateTime<Utc>),
+    Reply(Reply),
+}
+
+/// A question the cashier answers with Enter (yes) or Esc (no).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirm {
+    /// Clear the basket being built (nothing was sent yet).
+    ClearSale,
+    /// Release the hold of the authorised basket.
+    CancelBasket,
+    /// Drop a basket whose authorisation has an unknown outcome (its hold, if any, expires).
+    AbandonUnknown,
+    Quit,
+}
+
+impl Confirm {
+    pub fn question(self) -> &'static str {
+        match self {
+            Confirm::ClearSale => "Очистить покупку?",
+            Confirm::CancelBasket => "Отменить покупку и вернуть скидку на ваучер?",
+            Confirm::AbandonUnknown => {
+                "Бросить покупку с неизвестным результатом? Резерв, если он был, снимется сам через 10 минут"
+            }
+            Confirm::Quit => "Выйти из программы кассы?",
+        }
+    }
+}
+
+/// The logged-in cashier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub shop: String,
+    pub terminal: String,
+    pub login: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The whole state of the till.
+#[derive(Debug)]
+pub struct App {
+    pub now: DateTime<Utc>,
+    pub screen: Screen,
+    pub login: LoginForm,
+    pub session: Option<Session>,
+    /// Where to go back after logging in again mid-sale.
+    pub resume: Option<Screen>,
+    pub keys: KeyRing,
+    /// The SZPT products by GTIN-14; `None` until loaded.
+    pub catalog: Option<HashMap<String, PosProduct>>,
+    pub sale: Sale,
+    pub refund: RefundForm,
+    pub report: ReportView,
+    pub message: Option<Message>,
+    pub confirm: Option<Confirm>,
+    /// A request the cashier waits for (log-in, authorise, capture, cancel, refund).
+    pub busy: Option<&'static str>,
+    /// Where Esc leaves the refund and report screens for.
+    pub back: Screen,
+    pub quit: bool,
+}
+
+impl App {
+    pub fn new(login: LoginForm, now: DateTime<Utc>) -> App {
+        App {
+            now,
+            screen: Screen::Login,
+            login,
+            session: None,
+            resume: None,
+            keys: KeyRing::default(),
+            catalog: None,
+            sale: Sale::default(),
+            refund: RefundForm::default(),
+            report: ReportView::default(),
+            message: None,
+            confirm: None,
+            busy: None,
+            back: Screen::Sale,
+            quit: false,
+        }
+    }
+
+    /// One step: the commands to run next.
+    pub fn handle(&mut self, event: Event) -> Vec<Command> {
+        match event {
+            Event::Tick(now) => {
+                self.now = now;
+                Vec::new()
+            }
+            Event::Key(key) => self.on_key(key),
+            Event::Reply(reply) => self.on_reply(reply),
+        }
+    }
+
+    fn on_key(&mut self, key: Key) -> Vec<Command> {
+        if let Some(confirm) = self.confirm {
+            return match key {
+                Key::Enter => {
+                    self.confirm = None;
+                    self.confirmed(confirm)
+                }
+                Key::Esc => {
+                    self.confirm = None;
+                    Vec::new()
+                }
+                _ => Vec::new(),
+            };
+        }
+        if matches!(key, Key::Ctrl('q') | Key::Ctrl('c')) {
+            self.ask_quit();
+            return Vec::new();
+        }
+        if !matches!(key, Key::Char(_) | Key::Backspace) {
+            self.message = None;
+        }
+        match self.screen {
+            Screen::Login => self.login_key(key),
+            Screen::Sale => self.sale_key(key),
+            Screen::Payment => self.payment_key(key),
+            Screen::Receipt => self.receipt_key(key),
+            Screen::Refund => self.refund_key(key),
+            Screen::Report => self.report_key(key),
+        }
+    }
+
+    fn confirmed(&mut self, confirm: Confirm) -> Vec<Command> {
+        match confirm {
+            Confirm::ClearSale | Confirm::AbandonUnknown => {
+                self.sale = Sale::default();
+                self.screen = Screen::Sale;
+                Vec::new()
+            }
+            Confirm::CancelBasket => self.cancel_basket(),
+            Confirm::Quit => {
+                self.quit = true;
+                Vec::new()
+            }
+        }
+    }
+
+    fn ask_quit(&mut self) {
+        self.confirm = Some(Confirm::Quit);
+        if matches!(self.sale.stage, Stage::Authorizing(_) | Stage::Authorized { .. }) {
+            self.message =
+                Some(Message::info("Покупка не завершена", "После выхода резерв скидки снимется сам через 10 минут"));
+        }
+    }
+
+    fn on_reply(&mut self, reply: Reply) -> Vec<Command> {
+        match reply {
+            Reply::Login(result) => self.login_reply(result),
+            Reply::Keys(result) => self.keys_reply(result),
+            Reply::Catalog(result) => {
+                match result {
+                    Ok(catalog) => {
+                        let catalog = index_catalog(catalog);
+                        if self.message.as_ref().is_some_and(|m| m.what.starts_with(RELOADING)) {
+                            self.message =
+                                Some(Message::done(format!("Каталог обновлён: {} товаров", catalog.len()), ""));
+                        }
+                        self.catalog = Some(catalog);
+                    }
+                    Err(e) => {
+                        self.request_failed(&e, "Каталог товаров не загружен", "Нажмите F5, чтобы загрузить снова")
+                    }
+                }
+                Vec::new()
+            }
+            Reply::Lookup { token, result } => self.lookup_reply(&token, result),
+            Reply::Authorize(result) => self.authorize_reply(result),
+            Reply::Capture(result) => self.capture_reply(result),
+            Reply::Cancel(result) => self.cancel_reply(result),
+            Reply::Refund(result) => self.refund_reply(result),
+            Reply::Report(result) => self.report_reply(result),
+        }
+    }
+
+    /// Shows a failed request; on an ended session goes to the log-in screen and comes back after.
+    fn request_failed(&mut self, err: &ClientError, what: &str, todo: &str) {
+        if err.code() == Some(ErrorCode::Unauthorized) {
+            self.go_to_login();
+            return;
+        }
+        let mut m = Message::for_client_error(err);
+        if err.code().is_none() {
+            m.what = format!("{what}: {}", lower_first(&m.what));
+            m.todo = todo.to_owned();
+        }
+        self.message = Some(m);
+    }
+
+    fn go_to_login(&mut self) {
+        if self.screen != Screen::Login {
+            self.resume = Some(self.screen);
+        }
+        self.screen = Screen::Login;
+        self.login.password_mut().clear();
+        self.login.focus = login::PASSWORD;
+        self.message = Some(Message::for_code(ErrorCode::Unauthorized));
+    }
+
+    /// Whether an action may start: no request the cashier waits for, and none of unknown outcome.
+    fn can_act(&mut self) -> bool {
+        if let Some(busy) = self.busy {
+            self.message = Some(Message::info(format!("{busy}…"), "Дождитесь ответа сервера"));
+            return false;
+        }
+        true
+    }
+
+    /// The catalogue's product for a GTIN-14.
+    pub fn product(&self, gtin: &str) -> Option<&PosProduct> {
+        self.catalog.as_ref()?.get(gtin)
+    }
+}
+
+fn index_catalog(catalog: PosCatalog) -> HashMap<String, PosProduct> {
+    catalog
+        .products
+        .into_iter()
+        .map(|p| (Gtin::parse(&p.gtin).map(|g| g.as_str().to_owned()).unwrap_or_else(|_| p.gtin.clone()), p))
+        .collect()
+}
+
+/// A text field's edit: printable characters append, Backspace removes the last one.
+fn edit_text(text: &mut String, key: Key, max_chars: usize) -> bool {
+    match key {
+        Key::Char(c) if text.chars().count() < max_chars => {
+            text.push(c);
+            true
+        }
+        Key::Backspace => {
+            text.pop();
+            true
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests_errors;
+#[cfg(test)]
+pub(crate) mod tests_flow;

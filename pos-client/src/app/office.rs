@@ -1,0 +1,190 @@
+//! Away from the counter flow: refund of a recent basket, and the shop's daily report.
+
+use azyq_shared::api::{PosDailyReport, Refund, RefundRequest};
+use azyq_shared::{BusinessDay, Tiyn};
+
+use super::sale::Keyed;
+use super::{edit_text, App, Command, Key, Message, Screen};
+use crate::client::{ClientError, IdempotencyKey};
+
+/// The refund form: basket number and lines (as numbered on the receipt, from 1; empty: all).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RefundForm {
+    pub basket: String,
+    pub lines: String,
+    /// 0 basket, 1 lines.
+    pub focus: usize,
+    /// The refund sent and not yet answered for certain; re-sent unchanged.
+    pub pending: Option<(i64, Keyed<RefundRequest>)>,
+    pub done: Option<Refund>,
+}
+
+/// The daily report screen.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReportView {
+    /// `YYYY-MM-DD`; empty for today.
+    pub date: String,
+    pub report: Option<PosDailyReport>,
+    pub loading: bool,
+}
+
+impl App {
+    pub(super) fn open_refund(&mut self, basket: Option<i64>) {
+        if !self.can_act() {
+            return;
+        }
+        if self.refund.pending.is_none() {
+            if let Some(id) = basket {
+                self.refund.basket = id.to_string();
+                self.refund.lines.clear();
+                self.refund.done = None;
+            }
+        }
+        self.back = self.screen;
+        self.screen = Screen::Refund;
+    }
+
+    pub(super) fn open_report(&mut self) {
+        self.back = self.screen;
+        self.screen = Screen::Report;
+    }
+
+    pub(super) fn refund_key(&mut self, key: Key) -> Vec<Command> {
+        let locked = self.refund.pending.is_some();
+        match key {
+            Key::Esc => {
+                if self.refund.pending.as_ref().is_some_and(|(_, k)| k.unknown) {
+                    self.message = Some(Message::info(
+                        "Возврат мог пройти: ответ сервера не получен",
+                        "Вернитесь в «Возврат» (F9) и нажмите Enter, чтобы узнать результат",
+                    ));
+                }
+                self.screen = self.back;
+            }
+            Key::Tab | Key::BackTab | Key::Up | Key::Down if !locked => {
+                self.refund.focus = 1 - self.refund.focus.min(1)
+            }
+            Key::Enter => return self.submit_refund(),
+            Key::Char(c) if !locked && (c.is_ascii_digit() || c == ',' || c == ' ') => {
+                let field = if self.refund.focus == 0 { &mut self.refund.basket } else { &mut self.refund.lines };
+                edit_text(field, key, 60);
+                self.refund.done = None;
+            }
+            Key::Backspace if !locked => {
+                let field = if self.refund.focus == 0 { &mut self.refund.basket } else { &mut self.refund.lines };
+                field.pop();
+                self.refund.done = None;
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn submit_refund(&mut self) -> Vec<Command> {
+        if !self.can_act() {
+            return Vec::new();
+        }
+        if self.refund.pending.is_none() {
+            let Some(basket_id) = self.refund.basket.trim().parse::<i64>().ok().filter(|id| *id > 0) else {
+                self.refund.focus = 0;
+                self.message = Some(Message::error("Номер покупки не указан", "Введите номер покупки из чека"));
+                return Vec::new();
+            };
+            let Some(lines) = parse_lines(&self.refund.lines) else {
+                self.refund.focus = 1;
+                self.message = Some(Message::error(
+                    "Номера строк указаны неверно",
+                    "Перечислите номера строк из чека через запятую или оставьте пустым для всей покупки",
+                ));
+                return Vec::new();
+            };
+            let keyed = Keyed { key: IdempotencyKey::new(), request: RefundRequest { lines }, unknown: false };
+            self.refund.pending = Some((basket_id, keyed));
+        }
+        let Some((basket_id, keyed)) = &self.refund.pending else { return Vec::new() };
+        self.busy = Some("Возврат");
+        vec![Command::Refund { basket_id: *basket_id, key: keyed.key.clone(), request: keyed.request.clone() }]
+    }
+
+    pub(super) fn refund_reply(&mut self, result: Result<Refund, ClientError>) -> Vec<Command> {
+        self.busy = None;
+        match result {
+            Ok(refund) => {
+                self.refund.pending = None;
+                self.message = Some(Message::done(
+                    format!(
+                        "Возврат по покупке {} проведён: {} вернулось на ваучер",
+                        refund.basket_id,
+                        Tiyn::new(refund.refunded_tiyn)
+                    ),
+                    "Верните покупателю деньги за возвращённые товары",
+                ));
+                self.refund.done = Some(refund);
+            }
+            Err(e) if e.outcome_unknown() => {
+                if let Some((_, keyed)) = self.refund.pending.as_mut() {
+                    keyed.unknown = true;
+                }
+                self.message = Some(Message::unknown_outcome("Возврат", &e, "Enter"));
+            }
+            Err(e) => {
+                self.refund.pending = None;
+                self.request_failed(&e, "Возврат не проведён", "Повторите");
+            }
+        }
+        Vec::new()
+    }
+
+    pub(super) fn report_key(&mut self, key: Key) -> Vec<Command> {
+        match key {
+            Key::Esc => self.screen = self.back,
+            Key::Enter | Key::F(10) => {
+                let date = self.report.date.trim();
+                let day = if date.is_empty() { Ok(BusinessDay::of(self.now)) } else { BusinessDay::parse(date) };
+                let Ok(day) = day else {
+                    self.message = Some(Message::error(
+                        "Дата указана неверно",
+                        "Введите дату как ГГГГ-ММ-ДД или оставьте пустой для сегодня",
+                    ));
+                    return Vec::new();
+                };
+                self.report.loading = true;
+                return vec![Command::Report { date: day.date().format("%Y-%m-%d").to_string() }];
+            }
+            Key::Char(c) if c.is_ascii_digit() || c == '-' => {
+                edit_text(&mut self.report.date, key, 10);
+            }
+            Key::Backspace => {
+                self.report.date.pop();
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    pub(super) fn report_reply(&mut self, result: Result<PosDailyReport, ClientError>) -> Vec<Command> {
+        self.report.loading = false;
+        match result {
+            Ok(report) => self.report.report = Some(report),
+            Err(e) => self.request_failed(&e, "Отчёт не получен", "Нажмите Enter, чтобы повторить"),
+        }
+        Vec::new()
+    }
+}
+
+/// "1, 3" (receipt numbering, from 1) → API indexes [0, 2]; empty → `None` (every line).
+pub fn parse_lines(text: &str) -> Option<Option<Vec<usize>>> {
+    let parts: Vec<&str> = text.split([',', ' ']).map(str::trim).filter(|p| !p.is_empty()).collect();
+    if parts.is_empty() {
+        return Some(None);
+    }
+    let mut lines = Vec::with_capacity(parts.len());
+    for p in parts {
+        let n: usize = p.parse().ok().filter(|n| *n > 0)?;
+        let index = n - 1;
+        if !lines.contains(&index) {
+            lines.push(index);
+        }
+    }
+    Some(Some(lines))
+}

@@ -1,0 +1,324 @@
+//! The sale screen: one scan input for vouchers and goods, and the basket being built.
+
+use azyq_shared::api::{AuthorizeRequest, Authorized, CaptureRequest, Captured, LookupResponse, PaymentMethod, Unit};
+use azyq_shared::api::{ErrorCode, VoucherStatus};
+use azyq_shared::token::{looks_like_token, TokenError};
+use azyq_shared::{gs1, mask_name, BusinessDay, Tiyn};
+use chrono::{DateTime, Utc};
+
+use super::basket::{Incomplete, Line};
+use super::{edit_text, App, Command, Confirm, Key, Message};
+use crate::client::{ClientError, IdempotencyKey};
+
+/// Longest scanner input kept: marking codes stay under ~150 characters, tokens are 156.
+pub(super) const MAX_SCAN_CHARS: usize = 600;
+
+/// A voucher whose QR code was scanned and looked up. Its token is kept to be sent, never shown.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ScannedVoucher {
+    pub token: String,
+    pub voucher_id: i64,
+    /// Masked by the server ("А*** Б***").
+    pub holder: String,
+    pub month: String,
+    pub balance: Tiyn,
+    pub token_expires_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for ScannedVoucher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ScannedVoucher({}, {}, {})", self.voucher_id, self.holder, self.balance)
+    }
+}
+
+/// A keyed write that was sent: kept until its answer is known, and re-sent unchanged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keyed<R> {
+    pub key: IdempotencyKey,
+    pub request: R,
+    /// The last attempt ended without an answer: only the same request may follow.
+    pub unknown: bool,
+}
+
+/// Where the basket is in its life.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub enum Stage {
+    /// Being built.
+    #[default]
+    Open,
+    /// Sent for authorisation; locked until the answer is known.
+    Authorizing(Keyed<AuthorizeRequest>),
+    /// The hold is placed: payment, then capture.
+    Authorized {
+        auth: Authorized,
+        method: PaymentMethod,
+        capture: Option<Keyed<CaptureRequest>>,
+        cancelling: bool,
+    },
+    Captured(Captured),
+}
+
+/// Names the stage without the tokens of the request.
+impl std::fmt::Debug for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stage::Open => write!(f, "Open"),
+            Stage::Authorizing(k) => write!(f, "Authorizing({:?}, unknown: {})", k.key, k.unknown),
+            Stage::Authorized { auth, method, capture, cancelling } => write!(
+                f,
+                "Authorized({}, {}, capture: {:?}, cancelling: {cancelling})",
+                auth.basket_id,
+                method.as_str(),
+                capture.as_ref().map(|c| (&c.key, c.unknown))
+            ),
+            Stage::Captured(c) => write!(f, "Captured({})", c.basket_id),
+        }
+    }
+}
+
+/// Editing one line's quantity and prices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineEdit {
+    pub line: usize,
+    /// 0 quantity, 1 shelf price, 2 reduced price.
+    pub field: usize,
+    pub texts: [String; 3],
+}
+
+/// The sale being built. Its `Debug` shows no token.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Sale {
+    pub scan: String,
+    pub vouchers: Vec<ScannedVoucher>,
+    pub lines: Vec<Line>,
+    pub selected: Option<usize>,
+    pub edit: Option<LineEdit>,
+    /// Tokens being looked up.
+    pub lookups: Vec<String>,
+    /// Tokens of a kid the till did not know, waiting for the keys to be fetched again.
+    pub awaiting_keys: Vec<String>,
+    /// Why the last QR code was not accepted, until one is.
+    pub voucher_note: Option<String>,
+    pub stage: Stage,
+}
+
+impl std::fmt::Debug for Sale {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sale")
+            .field("scan_chars", &self.scan.chars().count())
+            .field("vouchers", &self.vouchers)
+            .field("lines", &self.lines)
+            .field("selected", &self.selected)
+            .field("edit", &self.edit)
+            .field("lookups", &self.lookups.len())
+            .field("awaiting_keys", &self.awaiting_keys.len())
+            .field("voucher_note", &self.voucher_note)
+            .field("stage", &self.stage)
+            .finish()
+    }
+}
+
+impl Sale {
+    /// The vouchers' balance together.
+    pub fn balance(&self) -> Option<Tiyn> {
+        self.vouchers.iter().try_fold(Tiyn::ZERO, |sum, v| sum.checked_add(v.balance))
+    }
+
+    pub(super) fn is_open(&self) -> bool {
+        self.stage == Stage::Open
+    }
+}
+
+impl App {
+    pub(super) fn sale_key(&mut self, key: Key) -> Vec<Command> {
+        if self.sale.edit.is_some() {
+            return self.edit_key(key);
+        }
+        let count = self.sale.lines.len();
+        match key {
+            Key::Enter if !self.sale.scan.trim().is_empty() => {
+                let input = std::mem::take(&mut self.sale.scan);
+                return self.scan(&input);
+            }
+            Key::Enter => {}
+            Key::Esc => self.sale.scan.clear(),
+            Key::Up => self.sale.selected = self.sale.selected.map(|i| i.saturating_sub(1)).or(count.checked_sub(1)),
+            Key::Down => self.sale.selected = self.sale.selected.map(|i| (i + 1).min(count.saturating_sub(1))),
+            Key::F(2) => return self.authorize(),
+            Key::F(4) => self.start_edit(),
+            Key::Delete => self.remove_line(),
+            Key::F(5) => {
+                self.message = Some(Message::info(format!("{}…", super::RELOADING), ""));
+                return vec![Command::FetchKeys, Command::FetchCatalog];
+            }
+            Key::F(6) => self.remove_voucher(),
+            Key::F(8) => match &self.sale.stage {
+                Stage::Open if self.sale.lines.is_empty() && self.sale.vouchers.is_empty() => {}
+                Stage::Open => self.confirm = Some(Confirm::ClearSale),
+                Stage::Authorizing(k) if k.unknown => self.confirm = Some(Confirm::AbandonUnknown),
+                _ => {}
+            },
+            Key::F(9) => self.open_refund(None),
+            Key::F(10) => self.open_report(),
+            other => {
+                edit_text(&mut self.sale.scan, other, MAX_SCAN_CHARS);
+            }
+        }
+        Vec::new()
+    }
+
+    /// One scanner input: a voucher token or a product code, told apart by the token prefix.
+    pub(super) fn scan(&mut self, input: &str) -> Vec<Command> {
+        if !self.sale.is_open() {
+            self.message = Some(Message::info("Покупка уже отправлена", "Завершите или отмените её, затем сканируйте"));
+            return Vec::new();
+        }
+        if looks_like_token(input) {
+            return self.check_and_look_up(input.trim().to_owned(), true);
+        }
+        self.scan_product(input);
+        Vec::new()
+    }
+
+    /// Checks a token against the cached keys; `refetch` allows one fetch of the keys on an
+    /// unknown kid before refusing it.
+    pub(super) fn check_and_look_up(&mut self, token: String, refetch: bool) -> Vec<Command> {
+        if self.sale.vouchers.iter().any(|v| v.token == token) || self.sale.lookups.contains(&token) {
+            self.message = Some(Message::info("Этот QR-код уже отсканирован", "Сканируйте товары"));
+            return Vec::new();
+        }
+        match self.keys.check(&token, self.now) {
+            Ok(_) => {
+                self.sale.lookups.push(token.clone());
+                vec![Command::Lookup { token }]
+            }
+            Err(TokenError::UnknownKey(_)) if refetch => {
+                let first = self.sale.awaiting_keys.is_empty();
+                self.sale.awaiting_keys.push(token);
+                if first {
+                    vec![Command::FetchKeys]
+                } else {
+                    Vec::new()
+                }
+            }
+            Err(e) => {
+                self.refuse_voucher(Message::for_token_error(&e));
+                Vec::new()
+            }
+        }
+    }
+
+    pub(super) fn lookup_reply(&mut self, token: &str, result: Result<LookupResponse, ClientError>) -> Vec<Command> {
+        self.sale.lookups.retain(|t| t != token);
+        let found = match result {
+            Ok(found) => found,
+            Err(e) => {
+                self.request_failed(&e, "Ваучер не проверен", "Отсканируйте QR-код ещё раз");
+                if let Some(m) = &self.message {
+                    self.sale.voucher_note = Some(m.what.clone());
+                }
+                return Vec::new();
+            }
+        };
+        if !self.sale.is_open() {
+            return Vec::new();
+        }
+        let refusal = match found.status {
+            VoucherStatus::Activated if found.balance_tiyn > 0 => None,
+            VoucherStatus::Activated | VoucherStatus::Exhausted => Some(ErrorCode::VoucherExhausted),
+            VoucherStatus::Issued => Some(ErrorCode::NotActivated),
+            VoucherStatus::Lapsed | VoucherStatus::Expired => Some(ErrorCode::MonthClosed),
+        };
+        if let Some(code) = refusal {
+            self.refuse_voucher(Message::for_code(code));
+            return Vec::new();
+        }
+        // Masked again in case a server ever sends more: masking a masked name changes nothing.
+        let holder = mask_name(&found.holder);
+        let voucher = ScannedVoucher {
+            token: token.to_owned(),
+            voucher_id: found.voucher_id,
+            holder,
+            month: found.month.clone(),
+            balance: Tiyn::new(found.balance_tiyn),
+            token_expires_at: found.token_expires_at,
+        };
+        let text = format!("Ваучер {}, {}: доступно {}", voucher.holder, voucher.month, voucher.balance);
+        // A fresh QR code of a voucher already scanned replaces the old one in its place.
+        self.sale.voucher_note = None;
+        match self.sale.vouchers.iter_mut().find(|v| v.voucher_id == voucher.voucher_id) {
+            Some(old) => *old = voucher,
+            None => self.sale.vouchers.push(voucher),
+        }
+        self.message = Some(Message::done(text, "Сканируйте товары"));
+        Vec::new()
+    }
+
+    /// A refused QR code: the message, and a note in the vouchers panel that outlives it (the
+    /// cashier may already be scanning goods when the answer comes).
+    fn refuse_voucher(&mut self, message: Message) {
+        self.sale.voucher_note = Some(message.what.clone());
+        self.message = Some(message);
+    }
+
+    fn scan_product(&mut self, input: &str) {
+        let code = match gs1::parse(input) {
+            Ok(code) => code,
+            Err(e) => {
+                self.message = Some(Message {
+                    code: Some("code_invalid"),
+                    ..Message::error(format!("Код товара не распознан: {e}"), "Отсканируйте код с упаковки ещё раз")
+                });
+                return;
+            }
+        };
+        if self.catalog.is_none() {
+            self.message = Some(Message::error("Каталог товаров ещё не загружен", "Подождите или нажмите F5"));
+            return;
+        }
+        let Some(product) = self.product(code.gtin.as_str()).cloned() else {
+            self.message = Some(Message::for_code(ErrorCode::NotSzptProduct));
+            return;
+        };
+        if code.expiry.is_some_and(|d| d < BusinessDay::of(self.now).date()) {
+            self.message = Some(Message::for_code(ErrorCode::ProductExpired));
+            return;
+        }
+        let text = code.to_element_string();
+        if code.is_serialised() && self.sale.lines.iter().any(|l| l.code == text) {
+            self.message =
+                Some(Message::error("Эта упаковка уже в покупке", "Каждую маркированную упаковку сканируют один раз"));
+            return;
+        }
+        // Grams from the code's net weight (310n), else entered by hand.
+        let quantity = match product.unit {
+            Unit::Piece => 1,
+            Unit::Kg => code.net_weight.map_or(0, |w| i64::try_from(w.grams()).unwrap_or(0)),
+        };
+        let same = self.sale.lines.iter().position(|l| l.code == text && !code.is_serialised());
+        let index = match same {
+            Some(i) => {
+                if let Some(line) = self.sale.lines.get_mut(i) {
+                    line.quantity = line.quantity.saturating_add(quantity);
+                }
+                i
+            }
+            None => {
+                self.sale.lines.push(Line::new(text, code.serial.clone(), &product, quantity));
+                self.sale.lines.len() - 1
+            }
+        };
+        self.sale.selected = Some(index);
+        let Some(line) = self.sale.lines.get(index) else { return };
+        let missing = if quantity == 0 { Some(Incomplete::Quantity) } else { line.incomplete() };
+        if let Some(missing) = missing {
+            let text = format!("{}: {}", line.name, missing.text());
+            self.start_edit();
+            if let Some(edit) = self.sale.edit.as_mut().filter(|_| quantity == 0) {
+                // Weighed goods without a weight in the code: the cashier types the grams.
+                edit.field = 0;
+            }
+            self.message = Some(Message::info(text, "Введите и нажмите Enter"));
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! The headless sub-commands for scripts and tests: JSON on stdout, a clear error with the API
+//! error code on stderr and a non-zero exit on failure.
+
+use std::thread;
+use std::time::Duration;
+
+use azyq_shared::api::{
+    AuthorizeRequest, BasketLineIn, CaptureRequest, ErrorCode, LookupResponse, Payment, PaymentMethod, RefundRequest,
+    SessionRequest, SessionResponse,
+};
+use chrono::Utc;
+use serde::Serialize;
+
+use crate::app::{KeyRing, Message};
+use crate::client::{Client, ClientError, IdempotencyKey, Timeouts};
+
+/// How many times a keyed write is sent when its answer is lost (always with the same key).
+const ATTEMPTS: u32 = 3;
+
+/// Wait before the n-th retry: n × this.
+#[cfg(not(test))]
+const BACKOFF: Duration = Duration::from_secs(1);
+#[cfg(test)]
+const BACKOFF: Duration = Duration::from_millis(5);
+
+/// Exit status when the outcome of a keyed write stayed unknown after every retry.
+pub const EXIT_UNKNOWN_OUTCOME: u8 = 3;
+
+/// A failure as a script sees it.
+#[derive(Debug)]
+pub struct Failure {
+    pub message: String,
+    pub code: Option<&'static str>,
+    /// A keyed write may have taken effect: the script must not start it anew blindly.
+    pub outcome_unknown: bool,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.code {
+            Some(code) => write!(f, "{} [{code}]", self.message),
+            None => write!(f, "{}", self.message),
+        }
+    }
+}
+
+impl Failure {
+    fn new(message: impl Into<String>) -> Failure {
+        Failure { message: message.into(), code: None, outcome_unknown: false }
+    }
+
+    fn of(what: &str, err: &ClientError) -> Failure {
+        let m = Message::for_client_error(err);
+        let server = match err {
+            ClientError::Api { body, .. } => format!(" (сервер: {})", body.error.message),
+            ClientError::Network(cause) => format!(" ({cause})"),
+            _ => String::new(),
+        };
+        Failure {
+            message: format!("{what}: {}{server}. {}", m.what, m.todo),
+            code: err.code().map(ErrorCode::as_str),
+            outcome_unknown: false,
+        }
+    }
+}
+
+/// The cashier's log-in flags of every sub-command.
+#[derive(Debug, Clone)]
+pub struct Login {
+    pub server: String,
+    pub timeouts: Timeouts,
+    pub shop: String,
+    pub terminal: String,
+    pub login: String,
+    /// The name of the environment variable holding the password.
+    pub password_env: String,
+}
+
+/// Logs in; the password comes from the environment, never from the command line.
+pub fn login(args: &Login) -> Result<(Client, SessionResponse), Failure> {
+    let password = std::env::var(&args.password_env)
+        .map_err(|_| Failure::new(format!("задайте пароль кассира в переменной окружения {}", args.password_env)))?;
+    let mut client = Client::new(&args.server, args.timeouts);
+    let request = SessionRequest {
+        login: args.login.clone(),
+        password,
+        shop_id: Some(args.shop.clone()),
+        terminal_id: Some(args.terminal.clone()),
+    };
+    let session = client.login(&request).map_err(|e| Failure::of("вход не выполнен", &e))?;
+    Ok((client, session))
+}
+
+/// `CODE:QTY:SHELF:REDUCED`, prices in tiyn. Split from the right: a GS1 serial may hold ':'.
+pub fn parse_line(text: &str) -> Result<BasketLineIn, String> {
+    let mut parts = text.rsplitn(4, ':');
+    let (Some(reduced), Some(shelf), Some(quantity), Some(code)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err("строка покупки — КОД:КОЛИЧЕСТВО:ЦЕНА:ЦЕНА_СО_СКИДКОЙ (цены в тиынах)".to_owned());
+    };
+    let number = |s: &str, what: &str| s.trim().parse::<i64>().map_err(|_| format!("{what} — целое число, а не «{s}»"));
+    Ok(BasketLineIn {
+        code: code.to_owned(),
+        quantity: number(quantity, "количество")?,
+        shelf_price_tiyn: number(shelf, "цена на полке")?,
+        reduced_price_tiyn: number(reduced, "цена со скидкой")?,
+    })
+}
+
+/// Sends a keyed write until it has an answer: a lost answer is retried with the same key.
+fn keyed<T>(what: &str, mut send: impl FnMut() -> Result<T, ClientError>) -> Result<T, Failure> {
+    let mut attempt = 1;
+    loop {
+        match send() {
+            Ok(v) => return Ok(v),
+            Err(e) if e.outcome_unknown() && attempt < ATTEMPTS => {
+                eprintln!(
+                    "azyq-pos: {what}: ответ не получен ({e}), повтор {} из {ATTEMPTS} с тем же ключом",
+                    attempt + 1
+                );
+                thread::sleep(BACKOFF * attempt);
+                attempt += 1;
+            }
+            Err(e) => {
+                let mut failure = Failure::of(what, &e);
+                failure.outcome_unknown = e.outcome_unknown();
+                return Err(failure);
+            }
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct SaleOutput {
+    lookups: Vec<LookupResponse>,
+    authorized: azyq_shared::api::Authorized,
+    captured: Option<azyq_shared::api::Captured>,
+}
+
+/// Log in, check and look up each token, authorise, and capture with paid = to pay.
+pub fn sale(
+    args: &Login,
+    tokens: &[String],
+    lines: Vec<BasketLineIn>,
+    method: PaymentMethod,
+    capture: bool,
+) -> Result<String, Failure> {
+    let (client, _) = login(args)?;
+    let keys = client.keys().map_err(|e| Failure::of("ключи проверки QR-кодов не получены", &e))?;
+    let ring = KeyRing::from_document(&keys);
+    let mut lookups = Vec::with_capacity(tokens.len());
+    for (i, token) in tokens.iter().enumerate() {
+        let token = token.trim();
+        if let Err(e) = ring.check(token, Utc::now()) {
+            let m = Message::for_token_error(&e);
+            return Err(Failure {
+                message: format!("QR-код {}: {}. {}", i + 1, m.what, m.todo),
+                code: m.code,
+                outcome_unknown: false,
+            });
+        }
+        lookups.push(client.lookup(token).map_err(|e| Failure::of(&format!("QR-код {}", i + 1), &e))?);
+    }
+    let request = AuthorizeRequest { tokens: tokens.iter().map(|t| t.trim().to_owned()).collect(), lines };
+    let key = IdempotencyKey::new();
+    let authorized = keyed("авторизация", || client.authorize(&key, &request))?;
+    let captured = if capture {
+        let pay = CaptureRequest { payment: Payment { method, paid_tiyn: authorized.to_pay_tiyn } };
+        let key = IdempotencyKey::new();
+        let basket_id = authorized.basket_id;
+        let captured = keyed("оплата", || client.capture(basket_id, &key, &pay)).map_err(|mut f| {
+            f.message = format!("покупка {basket_id} авторизована, но не оплачена: {}", f.message);
+            f
+        })?;
+        Some(captured)
+    } else {
+        None
+    };
+    json(&SaleOutput { lookups, authorized, captured })
+}
+
+pub fn cancel(args: &Login, basket_id: i64) -> Result<String, Failure> {
+    let (client, _) = login(args)?;
+    // Cancelling twice changes nothing, so a lost answer is simply asked again.
+    json(&keyed("отмена", || client.cancel(basket_id))?)
+}
+
+/// `lines`: the API's line indexes (`lines[].index`, from 0); empty refunds every line.
+pub fn refund(args: &Login, basket_id: i64, lines: Vec<usize>) -> Result<String, Failure> {
+    let (client, _) = login(args)?;
+    let request = RefundRequest { lines: if lines.is_empty() { None } else { Some(lines) } };
+    let key = IdempotencyKey::new();
+    json(&keyed("возврат", || client.refund(basket_id, &key, &request))?)
+}
+
+pub fn report(args: &Login, date: Option<&str>) -> Result<String, Failure> {
+    let (client, _) = login(args)?;
+    json(&client.daily_report(date).map_err(|e| Failure::of("отчёт не получен", &e))?)
+}
+
+/// `{"role": "cashier", "expires_at": "..."}`: the session's expiry (its token is not printed).
+pub fn login_only(args: &Login) -> Result<String, Failure> {
+    let (_, session) = login(args)?;
+    json(&serde_json::json!({"role": session.role, "expires_at": session.expires_at}))
+}
+
+/// The token text in a QR image.
+pub fn decode(path: &std::path::Path) -> Result<String, Failure> {
+    let bytes =
+        std::fs::read(path).map_err(|e| Failure::new(format!("не удалось прочитать {}: {e}", path.display())))?;
+    crate::qr::decode_png(&bytes).map(|qr| qr.text).map_err(|e| Failure::new(format!("{}: {e}", path.display())))
+}
+
+fn json<T: Serialize>(value: &T) -> Result<String, Failure> {
+    serde_json::to_string_pretty(value).map_err(|e| Failure::new(format!("ответ не записан в JSON: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_split_from_the_right() {
+        let l = parse_line("010460000000001521AB:C:2:45000:39000").unwrap();
+        assert_eq!(l.code, "010460000000001521AB:C");
+        assert_eq!((l.quantity, l.shelf_price_tiyn, l.reduced_price_tiyn), (2, 45_000, 39_000));
+        assert!(parse_line("4600000000015:2:45000").is_err());
+        assert!(parse_line("4600000000015:x:1:1").unwrap_err().contains("количество"));
+    }
+
+    #[test]
+    fn a_lost_answer_is_retried_with_the_same_request_then_reported_unknown() {
+        let mut calls = 0;
+        let result: Result<(), Failure> = keyed("авторизация", || {
+            calls += 1;
+            Err(ClientError::Timeout)
+        });
+        let failure = result.unwrap_err();
+        assert_eq!(calls, ATTEMPTS);
+        assert!(failure.outcome_unknown);
+        let mut calls = 0;
+        let refused: Result<(), Failure> = keyed("оплата", || {
+            calls += 1;
+            Err(ClientError::Http { status: 400 })
+        });
+        assert_eq!(calls, 1, "a definite refusal is not retried");
+        assert!(!refused.unwrap_err().outcome_unknown);
+    }
+}
