@@ -95,10 +95,23 @@ impl Server {
     }
 
     pub fn start_with(db: &TestDb, now: &str, extra_env: &[(&str, &str)]) -> Server {
+        Server::spawn(db, "serve", now, extra_env)
+    }
+
+    /// Starts `azyq-server demo` in the test's directory (where it writes `demo/`).
+    pub fn demo(db: &TestDb, now: &str) -> Server {
+        Server::spawn(db, "demo", now, &[])
+    }
+
+    fn spawn(db: &TestDb, command: &str, now: &str, extra_env: &[(&str, &str)]) -> Server {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(db.log_file()).expect("log file");
         let mut cmd = Command::new(server_bin());
         base_env(&mut cmd, db);
-        cmd.arg("serve").env("AZYQ_LISTEN", "127.0.0.1:0").env("AZYQ_FAKE_NOW", now).env("AZYQ_ALLOW_FAKE_CLOCK", "1");
+        cmd.arg(command)
+            .current_dir(db.dir.path())
+            .env("AZYQ_LISTEN", "127.0.0.1:0")
+            .env("AZYQ_FAKE_NOW", now)
+            .env("AZYQ_ALLOW_FAKE_CLOCK", "1");
         for (k, v) in extra_env {
             cmd.env(k, v);
         }

@@ -3,6 +3,7 @@
 
 mod helpers;
 mod pg;
+mod pos_cli;
 
 mod concurrency;
 mod crash;
