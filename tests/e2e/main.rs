@@ -8,6 +8,7 @@ mod pos_cli;
 mod concurrency;
 mod crash;
 mod cycle;
+mod keys;
 mod rejections;
 mod till;
 mod world;
