@@ -34,6 +34,10 @@ pub struct Settings {
     pub hold_minutes: i64,
     /// Minutes a wallet QR token is valid.
     pub qr_minutes: i64,
+    /// Where the daily reports are exported after each business day.
+    pub export_dir: PathBuf,
+    /// SQLite: concurrent writes share one durable commit (see `db::group`).
+    pub group_commit: bool,
     /// `AZYQ_FAKE_NOW`: start the clock here (only with `AZYQ_ALLOW_FAKE_CLOCK=1`).
     pub fake_now: Option<DateTime<Utc>>,
     pub allow_fake_clock: bool,
@@ -54,6 +58,8 @@ impl Default for Settings {
             pool_size: 8,
             hold_minutes: 10,
             qr_minutes: 5,
+            export_dir: PathBuf::from("exports"),
+            group_commit: true,
             fake_now: None,
             allow_fake_clock: false,
         }
@@ -113,6 +119,12 @@ impl Settings {
         }
         if let Some(v) = env_parse("AZYQ_POOL_SIZE")? {
             s.pool_size = v;
+        }
+        if let Some(v) = env("AZYQ_GROUP_COMMIT") {
+            s.group_commit = !(v == "0" || v.eq_ignore_ascii_case("false"));
+        }
+        if let Some(v) = env("AZYQ_EXPORT_DIR") {
+            s.export_dir = PathBuf::from(v);
         }
         if let Some(v) = env_parse("AZYQ_HOLD_MINUTES")? {
             s.hold_minutes = v;

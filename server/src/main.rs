@@ -51,6 +51,13 @@ enum Command {
         month: String,
         file: PathBuf,
     },
+    /// Reports for the ministry: write one (with FILE.sha256 and FILE.sig beside it), or verify one.
+    Report {
+        #[command(subcommand)]
+        action: ReportAction,
+    },
+    /// Prove the books: every voucher's money, every basket, every report figure. Exit 1 on any mismatch.
+    Check,
     /// Voucher-token signing keys.
     Keys {
         #[command(subcommand)]
@@ -61,6 +68,32 @@ enum Command {
         #[arg(long, default_value_t = 1_000_000)]
         members: u32,
     },
+}
+
+#[derive(Subcommand)]
+enum ReportAction {
+    /// The daily report for a business day (Asia/Almaty).
+    Daily {
+        #[arg(long)]
+        date: String,
+        #[arg(long, default_value = "csv")]
+        format: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// The pilot summary for a date range.
+    Summary {
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+        #[arg(long, default_value = "csv")]
+        format: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Check FILE against FILE.sha256 and FILE.sig with the report key.
+    Verify { file: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -201,6 +234,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&azyq_shared::api::VoucherKeys { keys: published })?);
             Ok(())
         }
+        Command::Report { action } => report(&settings, action),
+        Command::Check => check(&settings),
         Command::BenchImport { members } => azyq_server::bench::import_and_issue(&settings, members),
     }
 }
@@ -210,4 +245,64 @@ fn hex_random() -> String {
     let mut b = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut b);
     hex::encode(b)
+}
+
+fn report(settings: &Settings, action: ReportAction) -> anyhow::Result<()> {
+    use azyq_server::reports::{figures, render, signing};
+    let db = azyq_server::db::Db::connect(&settings.database_url, 2)?;
+    let now = startup::clock_from(settings).now();
+    let fail = |e: azyq_server::error::AppError| anyhow::anyhow!("{e}");
+    let (from, to, format, out) = match action {
+        ReportAction::Verify { file } => {
+            let key = db.write(keys::report_key).map_err(fail)?.verifying_key();
+            let verified = signing::verify(&file, |kid| (kid == keys::REPORT_KID).then_some(key))
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            println!("{}: good (sha256 {}, report key {})", file.display(), verified.sha256, verified.kid);
+            return Ok(());
+        }
+        ReportAction::Daily { date, format, out } => {
+            let day = figures::report_day(&date, "date", now).map_err(fail)?;
+            (day, day, format, out)
+        }
+        ReportAction::Summary { from, to, format, out } => (
+            figures::report_day(&from, "from", now).map_err(fail)?,
+            figures::report_day(&to, "to", now).map_err(fail)?,
+            format,
+            out,
+        ),
+    };
+    let format: render::Format = format.parse().map_err(|_| anyhow::anyhow!("--format must be csv, xlsx or json"))?;
+    let report = db.read(|c| figures::report(c, from, to, now)).map_err(fail)?;
+    let bytes = render::render(&report, format)?;
+    let key = db.write(keys::report_key).map_err(fail)?;
+    signing::write_signed(&out, &bytes, keys::REPORT_KID, &key)?;
+    println!("{} written, with {}.sha256 and {}.sig", out.display(), out.display(), out.display());
+    Ok(())
+}
+
+fn check(settings: &Settings) -> anyhow::Result<()> {
+    let db = azyq_server::db::Db::connect(&settings.database_url, 2)?;
+    let started = std::time::Instant::now();
+    let findings = db
+        .read(|c| {
+            azyq_server::reports::check::run(c, |i, n, rule, took| {
+                eprintln!("check [{i}/{n}] {:.1} s  {rule}", took.as_secs_f64());
+            })
+        })
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut bad = 0;
+    for f in &findings {
+        if !f.mismatches.is_empty() {
+            println!("MISMATCH: {} ({} rows)", f.rule, f.mismatches.len());
+            for m in f.mismatches.iter().take(50) {
+                println!("  {m}");
+            }
+            bad += f.mismatches.len();
+        }
+    }
+    if bad > 0 {
+        anyhow::bail!("{bad} mismatches in {:.1} s", started.elapsed().as_secs_f64());
+    }
+    println!("books are consistent: {} rules, {:.1} s", findings.len(), started.elapsed().as_secs_f64());
+    Ok(())
 }

@@ -39,7 +39,8 @@ pub fn texts_from(settings: &Settings) -> Texts {
 pub async fn open_db(settings: &Settings) -> anyhow::Result<Db> {
     let url = settings.database_url.clone();
     let size = settings.pool_size;
-    tokio::task::spawn_blocking(move || Db::connect(&url, size)).await?
+    let group_commit = settings.group_commit;
+    tokio::task::spawn_blocking(move || Db::connect_with(&url, size, group_commit)).await?
 }
 
 /// Runs the server until it is stopped: the due jobs first (so a restart catches up before it
@@ -67,8 +68,8 @@ pub async fn serve(settings: Settings, db: Db) -> anyhow::Result<()> {
             db.write(|c| catalog::seed_groups(c, now)).map_err(|e| anyhow::anyhow!("seeding the catalogue: {e}"))?;
             let key = db.write(accounts::session_secret).map_err(|e| anyhow::anyhow!("session secret: {e}"))?;
             db.write(|c| keys::ensure_key(c, now)).map_err(|e| anyhow::anyhow!("voucher keys: {e}"))?;
-            let report =
-                jobs::run_due(&db, clock.as_ref(), &texts).map_err(|e| anyhow::anyhow!("catching up on jobs: {e}"))?;
+            let report = jobs::run_due(&db, clock.as_ref(), &texts, None)
+                .map_err(|e| anyhow::anyhow!("catching up on jobs: {e}"))?;
             tracing::info!(?report, "caught up on due jobs");
             Ok(key)
         })
@@ -106,8 +107,15 @@ pub async fn serve(settings: Settings, db: Db) -> anyhow::Result<()> {
     println!("azyq-server listening on http://{addr}");
     tracing::info!(%addr, "listening");
 
-    let scheduler =
-        tokio::spawn(jobs::run_forever(db, clock, texts, sender, kick, Duration::from_secs(settings.tick_seconds)));
+    let scheduler = tokio::spawn(jobs::run_forever(
+        db,
+        clock,
+        texts,
+        sender,
+        kick,
+        Duration::from_secs(settings.tick_seconds),
+        settings.export_dir.clone(),
+    ));
     let result = server.await;
     scheduler.abort();
     result.map_err(Into::into)

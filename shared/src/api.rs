@@ -759,3 +759,148 @@ pub struct FeedbackSaved {
     /// Whether a complaint was queued for the akimat's e-Otinish system.
     pub complaint_queued: bool,
 }
+
+// ---------------------------------------------------------------------------------------------
+// Reports (SPEC §6). Money in tiyn; no personal data anywhere in these.
+
+/// One region's figures of a business day (vouchers by the day their state changed; baskets by the
+/// day they were captured, cancelled, expired or refunded).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct RegionFigures {
+    /// Two-digit region code (first two digits of KATO).
+    pub region: String,
+    pub vouchers_issued: i64,
+    pub vouchers_issued_tiyn: i64,
+    pub vouchers_activated: i64,
+    pub vouchers_activated_tiyn: i64,
+    pub vouchers_lapsed: i64,
+    pub vouchers_lapsed_tiyn: i64,
+    pub vouchers_expired: i64,
+    pub vouchers_expired_tiyn: i64,
+    #[serde(flatten)]
+    pub baskets: BasketFigures,
+}
+
+/// Basket figures of a region or a shop for a business day.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct BasketFigures {
+    pub baskets_captured: i64,
+    pub baskets_cancelled: i64,
+    pub baskets_hold_expired: i64,
+    /// Refund operations (a basket may be refunded line by line in several).
+    pub refunds: i64,
+    /// Discount charged to vouchers by captured baskets.
+    pub discount_tiyn: i64,
+    /// Paid by recipients for captured baskets.
+    pub paid_tiyn: i64,
+    /// Discount returned to vouchers by refunds.
+    pub refunded_tiyn: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct ShopFigures {
+    pub shop_id: String,
+    pub shop_name: String,
+    pub region: String,
+    #[serde(flatten)]
+    pub baskets: BasketFigures,
+}
+
+/// Goods sold (captured) in a region by SZPT group: pieces, or grams for goods sold by weight.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct GoodsFigures {
+    pub region: String,
+    pub group: String,
+    pub pieces: i64,
+    pub grams: i64,
+    pub discount_tiyn: i64,
+}
+
+/// The consent figures of a region for the month so far.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct ConsentFigures {
+    pub region: String,
+    pub month: String,
+    /// Start SMS queued (Alg. p.19).
+    pub sms_sent: i64,
+    /// Reminders queued (Alg. p.20).
+    pub reminders: i64,
+    pub yes: i64,
+    pub no: i64,
+    pub no_answer: i64,
+    pub no_phone: i64,
+}
+
+/// The daily ministry report (Alg. p.28, order p.7.1), or a pilot summary over a date range.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct MinistryReport {
+    /// First and last business day covered (equal for a daily report), Asia/Almaty.
+    pub from: String,
+    pub to: String,
+    pub generated_at: DateTime<Utc>,
+    pub regions: Vec<RegionFigures>,
+    pub shops: Vec<ShopFigures>,
+    pub goods: Vec<GoodsFigures>,
+    pub consent: Vec<ConsentFigures>,
+    /// The sum of `regions`.
+    pub totals: RegionFigures,
+}
+
+/// A family the SDU must hear about (Alg. p.17): no phone, refused, or no answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct SduFamily {
+    pub family_id: String,
+    pub kato: String,
+    /// `no_phone`, `refused` or `no_answer`.
+    pub status: String,
+    pub status_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct SduReturn {
+    pub month: String,
+    pub families: Vec<SduFamily>,
+}
+
+/// One captured (possibly refunded) basket in a shop's reconciliation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct ReconciledBasket {
+    pub basket_id: i64,
+    pub captured_at: DateTime<Utc>,
+    pub status: BasketStatus,
+    pub discount_tiyn: i64,
+    pub paid_tiyn: i64,
+    pub refunded_tiyn: i64,
+    pub lines: Vec<BasketLine>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct ReconciliationTotals {
+    pub baskets: i64,
+    pub discount_tiyn: i64,
+    pub paid_tiyn: i64,
+    pub refunded_tiyn: i64,
+    /// What the vouchers owe the shop: discount − refunded.
+    pub net_discount_tiyn: i64,
+}
+
+/// A shop's month for its loan agreement (Alg. p.8-12).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct ShopReconciliation {
+    pub shop_id: String,
+    pub shop_name: String,
+    pub month: String,
+    pub baskets: Vec<ReconciledBasket>,
+    pub totals: ReconciliationTotals,
+}

@@ -86,6 +86,7 @@ fn contend(db: &TestDb, servers: &[&Server], w: &World) {
     assert_eq!((ok, refused), (1, vec!["code_already_sold".to_string(); TILLS - 1]), "{results:?}");
     assert_eq!(w.balance(servers[0], 1), 432_500 - 7_500);
     assert_books(db);
+    check_books(db);
 }
 
 fn eight_tills_on_one_voucher(db: &TestDb) {
@@ -123,4 +124,5 @@ fn flood_of_retries_with_one_key(db: &TestDb) {
     assert_eq!(scalar(db, "SELECT COUNT(*) AS n FROM baskets"), 1);
     assert_eq!(w.balance(&server, 0), 432_500 - 30_000);
     assert_books(db);
+    check_books(db);
 }

@@ -167,4 +167,5 @@ fn month_from_list_to_close(db: &TestDb) {
     assert!(leaked.is_empty(), "personal data in the server log: {leaked:?}");
     let log = std::fs::read_to_string(db.log_file()).unwrap();
     assert!(log.contains("FAKE CLOCK"), "the fake clock is logged loudly");
+    check_books(db);
 }

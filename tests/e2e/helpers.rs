@@ -334,3 +334,14 @@ pub fn file_contains_any(path: &Path, needles: &[String]) -> Vec<String> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     needles.iter().filter(|n| text.contains(n.as_str())).cloned().collect()
 }
+
+/// Runs `azyq-server check` on the test's database: the books must prove.
+pub fn check_books(db: &TestDb) {
+    let out = cli(db, "2030-01-01T00:00:00Z").arg("check").output().expect("run check");
+    assert!(
+        out.status.success(),
+        "azyq-server check failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -47,4 +47,5 @@ fn rotated_keys_verify_until_retired() {
     assert_eq!(server.post("/api/v1/pos/lookup", Some(&till), &json!({"token": new})).0, 200);
     let (_, published) = server.get("/.well-known/voucher-keys", None);
     assert_eq!(published["keys"].as_array().unwrap().len(), 1);
+    check_books(&db);
 }

@@ -10,6 +10,7 @@ mod crash;
 mod cycle;
 mod keys;
 mod rejections;
+mod reports;
 mod till;
 mod world;
 

@@ -313,4 +313,5 @@ fn sale_and_every_till_error(db: &TestDb) {
     );
     assert_books(db);
     let _ = w.phone;
+    check_books(db);
 }

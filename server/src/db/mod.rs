@@ -4,6 +4,7 @@
 //! queries know nothing of HTTP.
 
 pub mod audit;
+pub mod group;
 pub mod schema;
 
 use std::time::Duration;
@@ -53,21 +54,23 @@ enum Pools {
 #[derive(Clone)]
 pub struct Db {
     pools: Pools,
+    /// SQLite's shared writer when group commit is on.
+    writer: Option<std::sync::Arc<group::GroupWriter>>,
 }
 
 /// Per-connection settings for durability and concurrency on SQLite.
 #[derive(Debug)]
 struct SqlitePragmas;
 
+// WAL lets readers run beside the writer; synchronous=FULL makes every commit durable (fsync of
+// the WAL) before we answer 2xx; busy_timeout queues writers (of other processes too) instead of
+// failing.
+const SQLITE_PRAGMAS: &str =
+    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;";
+
 impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
     fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
-        // WAL lets readers run beside the writer; synchronous=FULL makes every commit durable
-        // (fsync of the WAL) before we answer 2xx; busy_timeout queues writers instead of failing.
-        conn.batch_execute(
-            "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-             PRAGMA foreign_keys = ON;",
-        )
-        .map_err(diesel::r2d2::Error::QueryError)
+        conn.batch_execute(SQLITE_PRAGMAS).map_err(diesel::r2d2::Error::QueryError)
     }
 }
 
@@ -81,28 +84,40 @@ fn sqlite_path(url: &str) -> &str {
 }
 
 impl Db {
-    /// Opens (creating an SQLite file if needed) and migrates the database.
+    /// Opens (creating an SQLite file if needed) and migrates the database, with group commit on
+    /// SQLite.
     pub fn connect(url: &str, pool_size: u32) -> anyhow::Result<Db> {
-        let pools = if is_postgres_url(url) {
+        Db::connect_with(url, pool_size, true)
+    }
+
+    /// As [`Db::connect`]; `group_commit` chooses SQLite's shared-commit writer (see [`group`]) or
+    /// one transaction per commit.
+    pub fn connect_with(url: &str, pool_size: u32, group_commit: bool) -> anyhow::Result<Db> {
+        if is_postgres_url(url) {
             let manager = ConnectionManager::<PgConnection>::new(url);
             let pool =
                 Pool::builder().max_size(pool_size).connection_timeout(Duration::from_secs(10)).build(manager)?;
             let mut conn = pool.get()?;
             conn.run_pending_migrations(PG_MIGRATIONS).map_err(|e| anyhow::anyhow!("migrating PostgreSQL: {e}"))?;
-            Pools::Pg(pool)
+            return Ok(Db { pools: Pools::Pg(pool), writer: None });
+        }
+        let path = sqlite_path(url).to_owned();
+        let manager = ConnectionManager::<SqliteConnection>::new(path.clone());
+        let pool = Pool::builder()
+            .max_size(pool_size)
+            .connection_timeout(Duration::from_secs(10))
+            .connection_customizer(Box::new(SqlitePragmas))
+            .build(manager)?;
+        let mut conn = pool.get()?;
+        conn.run_pending_migrations(SQLITE_MIGRATIONS).map_err(|e| anyhow::anyhow!("migrating SQLite: {e}"))?;
+        let writer = if group_commit {
+            let mut w = SqliteConnection::establish(&path)?;
+            w.batch_execute(SQLITE_PRAGMAS)?;
+            Some(std::sync::Arc::new(group::GroupWriter::new(w)))
         } else {
-            let path = sqlite_path(url).to_owned();
-            let manager = ConnectionManager::<SqliteConnection>::new(path);
-            let pool = Pool::builder()
-                .max_size(pool_size)
-                .connection_timeout(Duration::from_secs(10))
-                .connection_customizer(Box::new(SqlitePragmas))
-                .build(manager)?;
-            let mut conn = pool.get()?;
-            conn.run_pending_migrations(SQLITE_MIGRATIONS).map_err(|e| anyhow::anyhow!("migrating SQLite: {e}"))?;
-            Pools::Sqlite(pool)
+            None
         };
-        Ok(Db { pools })
+        Ok(Db { pools: Pools::Sqlite(pool), writer })
     }
 
     pub fn is_postgres(&self) -> bool {
@@ -112,6 +127,9 @@ impl Db {
     /// Runs `f` in one write transaction: all of it commits, or none. On SQLite the transaction
     /// takes the write lock up front (BEGIN IMMEDIATE) so that two writers never deadlock.
     pub fn write<T>(&self, f: impl FnOnce(&mut Conn) -> Result<T, AppError>) -> Result<T, AppError> {
+        if let Some(writer) = &self.writer {
+            return writer.write(f);
+        }
         match &self.pools {
             Pools::Sqlite(pool) => {
                 let mut pc: PooledConnection<_> = pool.get()?;

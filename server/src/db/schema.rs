@@ -323,6 +323,62 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    day_region_stats (day, region) {
+        day -> Text,
+        region -> Text,
+        vouchers_issued -> BigInt,
+        vouchers_issued_tiyn -> BigInt,
+        vouchers_activated -> BigInt,
+        vouchers_activated_tiyn -> BigInt,
+        vouchers_lapsed -> BigInt,
+        vouchers_lapsed_tiyn -> BigInt,
+        vouchers_expired -> BigInt,
+        vouchers_expired_tiyn -> BigInt,
+    }
+}
+
+diesel::table! {
+    day_shop_stats (day, shop_id) {
+        day -> Text,
+        shop_id -> Text,
+        region -> Text,
+        baskets_captured -> BigInt,
+        baskets_cancelled -> BigInt,
+        baskets_hold_expired -> BigInt,
+        refunds -> BigInt,
+        discount_tiyn -> BigInt,
+        paid_tiyn -> BigInt,
+        refunded_tiyn -> BigInt,
+    }
+}
+
+diesel::table! {
+    day_goods_stats (day, shop_id, group_code) {
+        day -> Text,
+        shop_id -> Text,
+        region -> Text,
+        group_code -> Text,
+        pieces -> BigInt,
+        grams -> BigInt,
+        discount_tiyn -> BigInt,
+    }
+}
+
+diesel::table! {
+    day_consent_stats (day, month, region) {
+        day -> Text,
+        month -> Text,
+        region -> Text,
+        sms_sent -> BigInt,
+        reminders -> BigInt,
+        yes -> BigInt,
+        no -> BigInt,
+        no_answer -> BigInt,
+        no_phone -> BigInt,
+    }
+}
+
 diesel::joinable!(cashiers -> shops (shop_id));
 diesel::joinable!(basket_lines -> baskets (basket_id));
 diesel::joinable!(refunds -> baskets (basket_id));
@@ -360,4 +416,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     shop_prices,
     feedback,
     complaints_outbox,
+    day_region_stats,
+    day_shop_stats,
+    day_goods_stats,
+    day_consent_stats,
 );

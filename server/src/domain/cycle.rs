@@ -8,6 +8,7 @@ use diesel::dsl::{exists, not};
 use diesel::prelude::*;
 
 use super::sms::{self, Kind, Outgoing, Reply, Texts};
+use super::stats::{self, ConsentEvent, VoucherEvent};
 use super::{lock_jobs, rates};
 use crate::db::audit::{self, Entry};
 use crate::db::schema::{audit_log, consents, family_months, members, months, vouchers};
@@ -126,7 +127,7 @@ pub fn issue_vouchers(
         let amount = rates::rate_for(conn, month, &region)?
             .ok_or_else(|| AppError::new(ErrorCode::RateNotSet, format!("Для {month} не задан размер ваучера")))?
             .get();
-        issued += with_conn!(conn, c => {
+        let n = with_conn!(conn, c => {
             let mut source = members::table
                 .inner_join(
                     family_months::table.on(family_months::month
@@ -169,6 +170,8 @@ pub fn issue_vouchers(
                 ))
                 .execute(c)
         })?;
+        stats::vouchers(conn, now, &region, VoucherEvent::Issued, n as i64, n as i64 * amount)?;
+        issued += n;
     }
     // The journal rows are written by the database from the new vouchers: at national scale
     // (a million members) that is one statement instead of a million bound rows.
@@ -212,16 +215,16 @@ fn transition(
     let mut moved = Vec::new();
     let mut journal = Vec::new();
     for chunk in family_ids.chunks(500) {
-        let current: Vec<(String, String)> = with_conn!(conn, c => family_months::table
+        let current: Vec<(String, String, String)> = with_conn!(conn, c => family_months::table
             .filter(family_months::month.eq(month.as_ref()))
             .filter(family_months::family_id.eq_any(chunk))
             .filter(family_months::status.eq_any(from))
-            .select((family_months::family_id, family_months::status))
+            .select((family_months::family_id, family_months::status, family_months::region))
             .load(c))?;
         if current.is_empty() {
             continue;
         }
-        let ids: Vec<&String> = current.iter().map(|(f, _)| f).collect();
+        let ids: Vec<&String> = current.iter().map(|(f, _, _)| f).collect();
         let ts = now.naive_utc();
         let target = family_months::table
             .filter(family_months::month.eq(month.as_ref()))
@@ -233,7 +236,12 @@ fn transition(
             Some(Stamp::StartSms) => diesel::update(target).set((set, family_months::start_sms_at.eq(ts))).execute(c),
             Some(Stamp::Reminder) => diesel::update(target).set((set, family_months::reminder_at.eq(ts))).execute(c),
         })?;
-        for (family_id, status) in current {
+        if let Some(event) = consent_event(to) {
+            for (region, (count, _)) in stats::by_region(current.iter().map(|(_, _, r)| (r.clone(), 0))) {
+                stats::consent(conn, now, month.as_ref(), &region, event, count)?;
+            }
+        }
+        for (family_id, status, _) in current {
             journal.push(Entry::new(
                 now,
                 actor,
@@ -254,6 +262,19 @@ struct Step<'a> {
     from: &'a [&'a str],
     to: FamilyStatus,
     stamp: Option<Stamp>,
+}
+
+/// What the consent figures count for a family moving to `to`.
+pub fn consent_event(to: FamilyStatus) -> Option<ConsentEvent> {
+    match to {
+        FamilyStatus::SmsSent => Some(ConsentEvent::SmsSent),
+        FamilyStatus::Reminded => Some(ConsentEvent::Reminder),
+        FamilyStatus::Consented => Some(ConsentEvent::Yes),
+        FamilyStatus::Refused => Some(ConsentEvent::No),
+        FamilyStatus::NoAnswer => Some(ConsentEvent::NoAnswer),
+        FamilyStatus::NoPhone => Some(ConsentEvent::NoPhone),
+        FamilyStatus::Listed => None,
+    }
 }
 
 /// Which time column a transition stamps.
@@ -522,21 +543,27 @@ pub fn close_month(conn: &mut Conn, month: Month, actor: &str, now: DateTime<Utc
     )?
     .len();
 
-    let to_lapse: Vec<i64> = with_conn!(conn, c => vouchers::table
+    let to_lapse: Vec<(i64, String, i64)> = with_conn!(conn, c => vouchers::table
         .filter(vouchers::month.eq(month.as_ref()))
         .filter(vouchers::status.eq("issued"))
-        .select(vouchers::id)
+        .select((vouchers::id, vouchers::region, vouchers::amount_tiyn))
         .load(c))?;
+    for (region, (count, tiyn)) in stats::by_region(to_lapse.iter().map(|(_, r, a)| (r.clone(), *a))) {
+        stats::vouchers(conn, now, &region, VoucherEvent::Lapsed, count, tiyn)?;
+    }
     with_conn!(conn, c => diesel::update(vouchers::table
             .filter(vouchers::month.eq(month.as_ref()))
             .filter(vouchers::status.eq("issued")))
         .set((vouchers::status.eq("lapsed"), vouchers::closed_at.eq(ts)))
         .execute(c))?;
-    let to_expire: Vec<(i64, i64)> = with_conn!(conn, c => vouchers::table
+    let to_expire: Vec<(i64, i64, String)> = with_conn!(conn, c => vouchers::table
         .filter(vouchers::month.eq(month.as_ref()))
         .filter(vouchers::status.eq("activated"))
-        .select((vouchers::id, vouchers::balance_tiyn))
+        .select((vouchers::id, vouchers::balance_tiyn, vouchers::region))
         .load(c))?;
+    for (region, (count, tiyn)) in stats::by_region(to_expire.iter().map(|(_, b, r)| (r.clone(), *b))) {
+        stats::vouchers(conn, now, &region, VoucherEvent::Expired, count, tiyn)?;
+    }
     with_conn!(conn, c => diesel::update(vouchers::table
             .filter(vouchers::month.eq(month.as_ref()))
             .filter(vouchers::status.eq("activated")))
@@ -547,10 +574,12 @@ pub fn close_month(conn: &mut Conn, month: Month, actor: &str, now: DateTime<Utc
             vouchers::closed_at.eq(ts),
         ))
         .execute(c))?;
-    let expired_tiyn: i64 = to_expire.iter().map(|(_, b)| *b).sum();
-    let mut journal: Vec<Entry> =
-        to_lapse.iter().map(|id| Entry::new(now, actor, "voucher", id.to_string(), Some("issued"), "lapsed")).collect();
-    journal.extend(to_expire.iter().map(|(id, b)| {
+    let expired_tiyn: i64 = to_expire.iter().map(|(_, b, _)| *b).sum();
+    let mut journal: Vec<Entry> = to_lapse
+        .iter()
+        .map(|(id, _, _)| Entry::new(now, actor, "voucher", id.to_string(), Some("issued"), "lapsed"))
+        .collect();
+    journal.extend(to_expire.iter().map(|(id, b, _)| {
         Entry::new(now, actor, "voucher", id.to_string(), Some("activated"), "expired")
             .detail(format!("expired_tiyn={b}"))
     }));

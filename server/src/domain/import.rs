@@ -12,7 +12,7 @@ use diesel::prelude::*;
 use sha2::{Digest, Sha256};
 
 use super::cycle::{self, FamilyStatus};
-use super::rates;
+use super::{rates, stats};
 use crate::db::audit::{self, Entry};
 use crate::db::schema::{consents, family_months, localities, members};
 use crate::db::Conn;
@@ -340,6 +340,7 @@ pub fn import(
     let mut member_rows = Vec::new();
     let mut journal = Vec::with_capacity(validated.new.len());
     let mut consented = Vec::new();
+    let mut consent_counts: std::collections::BTreeMap<(String, stats::ConsentEvent), i64> = Default::default();
     for f in &validated.new {
         let status = match (&f.phone, standing.contains(&f.family_id)) {
             (None, _) => FamilyStatus::NoPhone,
@@ -381,6 +382,18 @@ pub fn import(
                 members::birth_date.eq(m.birth_date.to_string()),
             ));
         }
+    }
+    for f in &validated.new {
+        let region = f.kato.region();
+        let event = match (&f.phone, standing.contains(&f.family_id)) {
+            (None, _) => stats::ConsentEvent::NoPhone,
+            (Some(_), true) => stats::ConsentEvent::Yes,
+            (Some(_), false) => continue,
+        };
+        *consent_counts.entry((region.as_ref().to_owned(), event)).or_insert(0) += 1;
+    }
+    for ((region, event), count) in consent_counts {
+        stats::consent(conn, now, month.as_ref(), &region, event, count)?;
     }
     for chunk in fm_rows.chunks(2_000) {
         with_conn!(conn, c => diesel::insert_into(family_months::table).values(chunk).execute(c))?;

@@ -127,3 +127,34 @@ pub fn published(conn: &mut Conn) -> AppResult<Vec<PublicKey>> {
         })
         .collect())
 }
+
+/// The key that signs exported reports (kept apart from the voucher keys: another purpose, another
+/// key). Made once and kept in the database so every replica signs alike.
+pub const REPORT_KID: u16 = 1;
+
+pub fn report_key(conn: &mut Conn) -> AppResult<SigningKey> {
+    use crate::db::schema::server_secrets;
+    let fresh = hex::encode(SigningKey::generate(&mut rand::rngs::OsRng).to_bytes());
+    with_conn!(conn, c => diesel::insert_into(server_secrets::table)
+        .values((server_secrets::name.eq("report_signing_key"), server_secrets::value.eq(&fresh)))
+        .on_conflict_do_nothing()
+        .execute(c))?;
+    let value: String =
+        with_conn!(conn, c => server_secrets::table.find("report_signing_key").select(server_secrets::value).first(c))?;
+    let bytes: [u8; 32] = hex::decode(value)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("report key is malformed")))?;
+    Ok(SigningKey::from_bytes(&bytes))
+}
+
+/// The report key's public half, as published at `/.well-known/report-keys`.
+pub fn report_public(conn: &mut Conn) -> AppResult<PublicKey> {
+    let key = report_key(conn)?;
+    Ok(PublicKey {
+        kid: REPORT_KID,
+        alg: "EdDSA".into(),
+        public_key: B64.encode(key.verifying_key().to_bytes()),
+        not_after: None,
+    })
+}

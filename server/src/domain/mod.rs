@@ -12,6 +12,7 @@ pub mod pos;
 pub mod rates;
 pub mod redeem;
 pub mod sms;
+pub mod stats;
 pub mod wallet;
 
 use crate::db::Conn;

@@ -126,6 +126,9 @@ pub fn activate(conn: &mut Conn, iin: &Iin, id: i64, now: DateTime<Utc>) -> AppR
         .execute(c))?;
     if changed == 1 {
         audit::record(conn, &[Entry::new(now, "recipient", "voucher", id.to_string(), Some("issued"), "activated")])?;
+        let (region, amount): (String, i64) =
+            with_conn!(conn, c => vouchers::table.find(id).select((vouchers::region, vouchers::amount_tiyn)).first(c))?;
+        super::stats::vouchers(conn, now, &region, super::stats::VoucherEvent::Activated, 1, amount)?;
     }
     own_voucher(conn, iin, id)
 }

@@ -48,6 +48,14 @@ fn bearer(req: &HttpRequest) -> Result<&str, AppError> {
 #[derive(Debug, Clone)]
 pub struct Staff(pub SessionClaims);
 
+impl FromRequest for Staff {
+    type Error = AppError;
+    type Future = Ready<Result<Self, AppError>>;
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(staff(req))
+    }
+}
+
 fn staff(req: &HttpRequest) -> Result<Staff, AppError> {
     let st = state(req)?;
     let token = bearer(req)?;

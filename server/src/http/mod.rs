@@ -5,6 +5,7 @@ pub mod openapi;
 pub mod operator;
 pub mod pos;
 pub mod public;
+pub mod reports;
 pub mod sms;
 pub mod wallet;
 
@@ -106,7 +107,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(operator::routes)
         .configure(sms::routes)
         .configure(wallet::routes)
-        .configure(pos::routes);
+        .configure(pos::routes)
+        .configure(reports::routes);
 }
 
 /// JSON 404 for paths that are not part of the API.

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{operator, pos, public, sms, wallet};
+use super::{operator, pos, public, reports, sms, wallet};
 
 struct Security;
 
@@ -53,6 +53,11 @@ impl Modify for Security {
         pos::cancel,
         pos::refund,
         pos::daily,
+        reports::daily,
+        reports::summary,
+        reports::sdu_return,
+        reports::reconciliation,
+        reports::report_keys,
     ),
     components(schemas(azyq_shared::api::ErrorBody, azyq_shared::api::ErrorCode, azyq_shared::api::RejectCode)),
     modifiers(&Security)

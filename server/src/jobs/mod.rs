@@ -3,6 +3,7 @@
 
 pub mod sender;
 
+use std::path::Path;
 use std::sync::Arc;
 
 use azyq_shared::Month;
@@ -24,10 +25,12 @@ pub struct TickReport {
     pub closed: Vec<Month>,
     pub start_sms: usize,
     pub reminders: usize,
+    pub exported: usize,
 }
 
-/// Runs every job that is due at the clock's now.
-pub fn run_due(db: &Db, clock: &dyn Clock, texts: &Texts) -> AppResult<TickReport> {
+/// Runs every job that is due at the clock's now; the report export only when `export_dir` is given
+/// (not on the start-up catch-up, which must stay quick).
+pub fn run_due(db: &Db, clock: &dyn Clock, texts: &Texts, export_dir: Option<&Path>) -> AppResult<TickReport> {
     let mut report = TickReport::default();
     let now = clock.now();
     report.holds_expired = db.write(|c| redeem::expire_holds(c, now, None))?;
@@ -43,6 +46,9 @@ pub fn run_due(db: &Db, clock: &dyn Clock, texts: &Texts) -> AppResult<TickRepor
     }
     let now = clock.now();
     report.reminders = db.write(|c| cycle::queue_reminders(c, texts, ACTOR, now))?;
+    if let Some(dir) = export_dir {
+        report.exported = crate::reports::export::export_due(db, dir, clock.now())?.len();
+    }
     Ok(report)
 }
 
@@ -91,6 +97,7 @@ pub async fn run_forever(
     sender: Arc<dyn Sender>,
     kick: Arc<Notify>,
     tick: std::time::Duration,
+    export_dir: std::path::PathBuf,
 ) {
     let mut interval = tokio::time::interval(tick);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -99,10 +106,11 @@ pub async fn run_forever(
             _ = interval.tick() => true,
             _ = kick.notified() => false,
         };
-        let (db, clock, texts, sender) = (db.clone(), clock.clone(), texts.clone(), sender.clone());
+        let (db, clock, texts, sender, dir) =
+            (db.clone(), clock.clone(), texts.clone(), sender.clone(), export_dir.clone());
         let result = tokio::task::spawn_blocking(move || -> AppResult<()> {
             if full {
-                let report = run_due(&db, clock.as_ref(), &texts)?;
+                let report = run_due(&db, clock.as_ref(), &texts, Some(&dir))?;
                 if report != TickReport::default() {
                     tracing::info!(?report, "scheduled jobs ran");
                 }

@@ -1,8 +1,8 @@
 //! After authorise: capture, cancel, hold expiry, refund.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use azyq_shared::api::{BasketState, BasketStatus, Captured, ErrorCode, Payment, PaymentMethod, Receipt, Refund};
+use azyq_shared::api::{BasketState, BasketStatus, Captured, ErrorCode, Payment, PaymentMethod, Receipt, Refund, Unit};
 use azyq_shared::{BusinessDay, Month};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -11,6 +11,7 @@ use super::{charges_of, lines_of, load_basket, release_hold, shop_of, status_of,
 use crate::db::audit::{self, Entry};
 use crate::db::schema::{basket_lines, basket_vouchers, baskets, months, refunds, serial_claims, vouchers};
 use crate::db::Conn;
+use crate::domain::stats::{self, BasketEvent};
 use crate::error::{AppError, AppResult};
 use crate::with_conn;
 
@@ -77,6 +78,9 @@ fn release_all(conn: &mut Conn, ids: &[i64], to: BasketStatus, actor: &str, now:
     for &id in ids {
         if set_status(conn, id, BasketStatus::Authorized, to, now)? {
             release_hold(conn, id)?;
+            let shop_id = load_basket(conn, id)?.shop_id;
+            let event = if to == BasketStatus::Cancelled { BasketEvent::Cancelled } else { BasketEvent::HoldExpired };
+            stats::basket(conn, now, &shop_id, event)?;
             journal.push(Entry::new(now, actor, "basket", id.to_string(), Some("authorized"), to.as_str()));
         }
     }
@@ -151,6 +155,24 @@ pub fn capture(conn: &mut Conn, till: &Till, id: i64, payment: &Payment, now: Da
         .execute(c))?;
     if n != 1 {
         return Err(AppError::internal(anyhow::anyhow!("basket {id} changed during capture")));
+    }
+    stats::basket(
+        conn,
+        now,
+        &row.shop_id,
+        BasketEvent::Captured { discount: row.discount_tiyn, paid: payment.paid_tiyn },
+    )?;
+    let mut goods: BTreeMap<String, (i64, i64, i64)> = BTreeMap::new();
+    for l in lines_of(conn, id)? {
+        let g = goods.entry(l.group).or_default();
+        match l.unit {
+            Unit::Kg => g.1 += l.quantity,
+            Unit::Piece => g.0 += l.quantity,
+        }
+        g.2 += l.discount_tiyn;
+    }
+    for (group, (pieces, grams, discount)) in goods {
+        stats::goods(conn, now, &row.shop_id, &group, pieces, grams, discount)?;
     }
     audit::record(
         conn,
@@ -291,6 +313,7 @@ pub fn refund(
     with_conn!(conn, c => diesel::update(baskets::table.filter(baskets::id.eq(id)))
         .set(baskets::status.eq(to.as_str()))
         .execute(c))?;
+    stats::basket(conn, now, &row.shop_id, BasketEvent::Refunded { tiyn: amount })?;
     let line_list: Vec<usize> = chosen.iter().copied().collect();
     let refund_id: i64 = with_conn!(conn, c => diesel::insert_into(refunds::table)
         .values((

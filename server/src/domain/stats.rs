@@ -1,0 +1,202 @@
+//! Report figures kept as things happen (SPEC §6): each change adds to its day's row in the same
+//! transaction, so the daily report reads a handful of rows, whatever the month's volume.
+
+use std::collections::BTreeMap;
+
+use azyq_shared::BusinessDay;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::upsert::excluded;
+
+use crate::db::schema::{day_consent_stats, day_goods_stats, day_region_stats, day_shop_stats, shops};
+use crate::db::Conn;
+use crate::error::AppResult;
+use crate::with_conn;
+
+/// Adds to the counters of one row, creating it at zero first.
+macro_rules! bump {
+    ($conn:expr, $table:ident, [$($key:ident = $kv:expr),+], [$($col:ident += $v:expr),+]) => {
+        bump!($conn, $table, [$($key = $kv),+], [], [$($col += $v),+])
+    };
+    ($conn:expr, $table:ident, [$($key:ident = $kv:expr),+], [$($extra:ident = $ev:expr),*], [$($col:ident += $v:expr),+]) => {
+        with_conn!($conn, c => diesel::insert_into($table::table)
+            .values(($($table::$key.eq($kv),)+ $($table::$extra.eq($ev),)* $($table::$col.eq($v),)+))
+            .on_conflict(($($table::$key,)+))
+            .do_update()
+            .set(($($table::$col.eq($table::$col + excluded($table::$col)),)+))
+            .execute(c))
+    };
+}
+
+pub fn day_of(now: DateTime<Utc>) -> String {
+    BusinessDay::of(now).to_string()
+}
+
+/// A change of voucher state that the ministry counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VoucherEvent {
+    Issued,
+    Activated,
+    Lapsed,
+    Expired,
+}
+
+/// `count` vouchers of `region` moved to `event` today, carrying `tiyn`.
+pub fn vouchers(
+    conn: &mut Conn,
+    now: DateTime<Utc>,
+    region: &str,
+    event: VoucherEvent,
+    count: i64,
+    tiyn: i64,
+) -> AppResult<()> {
+    if count == 0 {
+        return Ok(());
+    }
+    let day = day_of(now);
+    match event {
+        VoucherEvent::Issued => bump!(
+            conn,
+            day_region_stats,
+            [day = &day, region = region],
+            [vouchers_issued += count, vouchers_issued_tiyn += tiyn]
+        ),
+        VoucherEvent::Activated => bump!(
+            conn,
+            day_region_stats,
+            [day = &day, region = region],
+            [vouchers_activated += count, vouchers_activated_tiyn += tiyn]
+        ),
+        VoucherEvent::Lapsed => bump!(
+            conn,
+            day_region_stats,
+            [day = &day, region = region],
+            [vouchers_lapsed += count, vouchers_lapsed_tiyn += tiyn]
+        ),
+        VoucherEvent::Expired => bump!(
+            conn,
+            day_region_stats,
+            [day = &day, region = region],
+            [vouchers_expired += count, vouchers_expired_tiyn += tiyn]
+        ),
+    }?;
+    Ok(())
+}
+
+/// Sums (region → (count, tiyn)) from rows of (region, tiyn).
+pub fn by_region(rows: impl IntoIterator<Item = (String, i64)>) -> BTreeMap<String, (i64, i64)> {
+    let mut out: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    for (region, tiyn) in rows {
+        let e = out.entry(region).or_default();
+        e.0 += 1;
+        e.1 += tiyn;
+    }
+    out
+}
+
+/// A family-month change the consent figures count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ConsentEvent {
+    SmsSent,
+    Reminder,
+    Yes,
+    No,
+    NoAnswer,
+    NoPhone,
+}
+
+pub fn consent(
+    conn: &mut Conn,
+    now: DateTime<Utc>,
+    month: &str,
+    region: &str,
+    event: ConsentEvent,
+    count: i64,
+) -> AppResult<()> {
+    if count == 0 {
+        return Ok(());
+    }
+    let day = day_of(now);
+    let keys = (&day, month, region);
+    let (d, m, r) = keys;
+    match event {
+        ConsentEvent::SmsSent => bump!(conn, day_consent_stats, [day = d, month = m, region = r], [sms_sent += count]),
+        ConsentEvent::Reminder => {
+            bump!(conn, day_consent_stats, [day = d, month = m, region = r], [reminders += count])
+        }
+        ConsentEvent::Yes => bump!(conn, day_consent_stats, [day = d, month = m, region = r], [yes += count]),
+        ConsentEvent::No => bump!(conn, day_consent_stats, [day = d, month = m, region = r], [no += count]),
+        ConsentEvent::NoAnswer => {
+            bump!(conn, day_consent_stats, [day = d, month = m, region = r], [no_answer += count])
+        }
+        ConsentEvent::NoPhone => bump!(conn, day_consent_stats, [day = d, month = m, region = r], [no_phone += count]),
+    }?;
+    Ok(())
+}
+
+/// What happened to a basket, for the shop's figures of the day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BasketEvent {
+    /// Captured: discount charged and amount paid.
+    Captured {
+        discount: i64,
+        paid: i64,
+    },
+    Cancelled,
+    HoldExpired,
+    /// A refund operation returning this much discount.
+    Refunded {
+        tiyn: i64,
+    },
+}
+
+fn region_of_shop(conn: &mut Conn, shop_id: &str) -> AppResult<String> {
+    Ok(with_conn!(conn, c => shops::table.find(shop_id).select(shops::region).first(c))?)
+}
+
+pub fn basket(conn: &mut Conn, now: DateTime<Utc>, shop_id: &str, event: BasketEvent) -> AppResult<()> {
+    let day = day_of(now);
+    let region = region_of_shop(conn, shop_id)?;
+    let (d, s, r) = (&day, shop_id, &region);
+    match event {
+        BasketEvent::Captured { discount, paid } => bump!(
+            conn,
+            day_shop_stats,
+            [day = d, shop_id = s],
+            [region = r],
+            [baskets_captured += 1_i64, discount_tiyn += discount, paid_tiyn += paid]
+        ),
+        BasketEvent::Cancelled => {
+            bump!(conn, day_shop_stats, [day = d, shop_id = s], [region = r], [baskets_cancelled += 1_i64])
+        }
+        BasketEvent::HoldExpired => {
+            bump!(conn, day_shop_stats, [day = d, shop_id = s], [region = r], [baskets_hold_expired += 1_i64])
+        }
+        BasketEvent::Refunded { tiyn } => {
+            bump!(conn, day_shop_stats, [day = d, shop_id = s], [region = r], [refunds += 1_i64, refunded_tiyn += tiyn])
+        }
+    }?;
+    Ok(())
+}
+
+/// Goods of a captured basket: pieces or grams and discount per SZPT group.
+pub fn goods(
+    conn: &mut Conn,
+    now: DateTime<Utc>,
+    shop_id: &str,
+    group: &str,
+    pieces: i64,
+    grams: i64,
+    discount: i64,
+) -> AppResult<()> {
+    let day = day_of(now);
+    let region = region_of_shop(conn, shop_id)?;
+    bump!(
+        conn,
+        day_goods_stats,
+        [day = &day, shop_id = shop_id, group_code = group],
+        [region = &region],
+        [pieces += pieces, grams += grams, discount_tiyn += discount]
+    )?;
+    Ok(())
+}

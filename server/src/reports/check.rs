@@ -1,0 +1,130 @@
+//! `azyq-server check`: proves the books on a database. It scans everything (it may take a while
+//! at national scale, so it reports progress) and lists every mismatch.
+
+use std::time::Instant;
+
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+
+use crate::db::Conn;
+use crate::error::AppResult;
+use crate::with_conn;
+
+#[derive(QueryableByName)]
+struct Detail {
+    #[diesel(sql_type = Text)]
+    detail: String,
+}
+
+/// One rule of the books, as SQL listing the rows that break it.
+struct Rule {
+    name: &'static str,
+    sql: &'static str,
+}
+
+const RULES: &[Rule] = &[
+    Rule {
+        name: "every voucher's money is in one place: amount = balance + held + charged - refunded + expired",
+        sql: "SELECT 'voucher ' || id || ': amount ' || amount_tiyn || ' <> balance ' || balance_tiyn || ' + held ' || held_tiyn \
+              || ' + charged ' || charged_tiyn || ' - refunded ' || refunded_tiyn || ' + expired ' || expired_tiyn AS detail \
+              FROM vouchers WHERE balance_tiyn < 0 OR amount_tiyn <> balance_tiyn + held_tiyn + charged_tiyn - refunded_tiyn + expired_tiyn",
+    },
+    Rule {
+        name: "held = what open baskets carry; charged = what paid baskets carry; refunded = what refunds returned",
+        sql: "SELECT 'voucher ' || v.id || ': held ' || v.held_tiyn || '/' || COALESCE(h.s, 0) || ', charged ' || v.charged_tiyn || '/' \
+              || COALESCE(p.s, 0) || ', refunded ' || v.refunded_tiyn || '/' || COALESCE(p.r, 0) AS detail FROM vouchers v \
+              LEFT JOIN (SELECT bv.voucher_id, SUM(bv.charged_tiyn) AS s FROM basket_vouchers bv JOIN baskets b ON b.id = bv.basket_id \
+                         WHERE b.status = 'authorized' GROUP BY bv.voucher_id) h ON h.voucher_id = v.id \
+              LEFT JOIN (SELECT bv.voucher_id, SUM(bv.charged_tiyn) AS s, SUM(bv.refunded_tiyn) AS r FROM basket_vouchers bv \
+                         JOIN baskets b ON b.id = bv.basket_id WHERE b.status IN ('captured', 'partly_refunded', 'refunded') \
+                         GROUP BY bv.voucher_id) p ON p.voucher_id = v.id \
+              WHERE v.held_tiyn <> COALESCE(h.s, 0) OR v.charged_tiyn <> COALESCE(p.s, 0) OR v.refunded_tiyn <> COALESCE(p.r, 0)",
+    },
+    Rule {
+        name: "a basket's discount is the sum of its lines and of its vouchers' shares",
+        sql: "SELECT 'basket ' || b.id || ': discount ' || b.discount_tiyn || ', lines ' || COALESCE(l.s, 0) || ', vouchers ' || COALESCE(v.s, 0) AS detail \
+              FROM baskets b LEFT JOIN (SELECT basket_id, SUM(discount_tiyn) AS s FROM basket_lines GROUP BY basket_id) l ON l.basket_id = b.id \
+              LEFT JOIN (SELECT basket_id, SUM(charged_tiyn) AS s FROM basket_vouchers GROUP BY basket_id) v ON v.basket_id = b.id \
+              WHERE b.discount_tiyn <> COALESCE(l.s, 0) OR b.discount_tiyn <> COALESCE(v.s, 0)",
+    },
+    Rule {
+        name: "after a month closes every voucher is lapsed, expired or exhausted (issued = activated + lapsed)",
+        sql: "SELECT 'voucher ' || v.id || ' of closed month ' || v.month || ' is ' || v.status AS detail FROM vouchers v \
+              JOIN months m ON m.month = v.month WHERE m.status = 'closed' AND v.status NOT IN ('lapsed', 'expired', 'exhausted')",
+    },
+    Rule {
+        name: "the month-close counts agree with the vouchers",
+        sql: "SELECT 'month ' || m.month || ': lapsed ' || m.lapsed || '/' || COALESCE(x.l, 0) || ', expired ' || m.expired || '/' || COALESCE(x.e, 0) \
+              || ', expired_tiyn ' || m.expired_tiyn || '/' || COALESCE(x.et, 0) AS detail FROM months m LEFT JOIN \
+              (SELECT month, SUM(CASE WHEN status = 'lapsed' THEN 1 ELSE 0 END) AS l, SUM(CASE WHEN status = 'expired' THEN 1 ELSE 0 END) AS e, \
+               SUM(expired_tiyn) AS et FROM vouchers GROUP BY month) x ON x.month = m.month \
+              WHERE m.status = 'closed' AND (m.lapsed <> COALESCE(x.l, 0) OR m.expired <> COALESCE(x.e, 0) OR m.expired_tiyn <> COALESCE(x.et, 0))",
+    },
+    Rule {
+        name: "report figures per day and shop = the captured baskets of that day",
+        sql: "SELECT 'day ' || x.day || ' shop ' || x.shop_id || ': captured ' || COALESCE(s.baskets_captured, 0) || '/' || x.n \
+              || ', discount ' || COALESCE(s.discount_tiyn, 0) || '/' || x.d || ', paid ' || COALESCE(s.paid_tiyn, 0) || '/' || x.p AS detail \
+              FROM (SELECT business_day AS day, shop_id, COUNT(*) AS n, SUM(discount_tiyn) AS d, SUM(paid_tiyn) AS p FROM baskets \
+                    WHERE business_day IS NOT NULL GROUP BY business_day, shop_id) x \
+              LEFT JOIN day_shop_stats s ON s.day = x.day AND s.shop_id = x.shop_id \
+              WHERE s.day IS NULL OR s.baskets_captured <> x.n OR s.discount_tiyn <> x.d OR s.paid_tiyn <> x.p \
+              UNION ALL SELECT 'day ' || s.day || ' shop ' || s.shop_id || ': ' || s.baskets_captured || ' captured in the report, none in the baskets' \
+              FROM day_shop_stats s WHERE s.baskets_captured > 0 AND NOT EXISTS \
+              (SELECT 1 FROM baskets b WHERE b.business_day = s.day AND b.shop_id = s.shop_id)",
+    },
+    Rule {
+        name: "report refunds per day and shop = the refunds of that day",
+        sql: "SELECT 'day ' || x.day || ' shop ' || x.shop_id || ': refunds ' || COALESCE(s.refunds, 0) || '/' || x.n || ', tiyn ' \
+              || COALESCE(s.refunded_tiyn, 0) || '/' || x.t AS detail FROM (SELECT r.business_day AS day, b.shop_id, COUNT(*) AS n, \
+              SUM(r.refunded_tiyn) AS t FROM refunds r JOIN baskets b ON b.id = r.basket_id GROUP BY r.business_day, b.shop_id) x \
+              LEFT JOIN day_shop_stats s ON s.day = x.day AND s.shop_id = x.shop_id \
+              WHERE s.day IS NULL OR s.refunds <> x.n OR s.refunded_tiyn <> x.t \
+              UNION ALL SELECT 'day ' || s.day || ' shop ' || s.shop_id || ': refunds in the report, none recorded' FROM day_shop_stats s \
+              WHERE s.refunds > 0 AND NOT EXISTS (SELECT 1 FROM refunds r JOIN baskets b ON b.id = r.basket_id \
+              WHERE r.business_day = s.day AND b.shop_id = s.shop_id)",
+    },
+    Rule {
+        name: "report goods per day, shop and group = the lines of that day's captured baskets",
+        sql: "SELECT 'day ' || x.day || ' shop ' || x.shop_id || ' group ' || x.g || ': pieces ' || COALESCE(s.pieces, 0) || '/' || x.p \
+              || ', grams ' || COALESCE(s.grams, 0) || '/' || x.gr || ', discount ' || COALESCE(s.discount_tiyn, 0) || '/' || x.d AS detail \
+              FROM (SELECT b.business_day AS day, b.shop_id, l.group_code AS g, \
+                    SUM(CASE WHEN l.unit = 'piece' THEN l.quantity ELSE 0 END) AS p, SUM(CASE WHEN l.unit = 'kg' THEN l.quantity ELSE 0 END) AS gr, \
+                    SUM(l.discount_tiyn) AS d FROM basket_lines l JOIN baskets b ON b.id = l.basket_id WHERE b.business_day IS NOT NULL \
+                    GROUP BY b.business_day, b.shop_id, l.group_code) x \
+              LEFT JOIN day_goods_stats s ON s.day = x.day AND s.shop_id = x.shop_id AND s.group_code = x.g \
+              WHERE s.day IS NULL OR s.pieces <> x.p OR s.grams <> x.gr OR s.discount_tiyn <> x.d",
+    },
+    Rule {
+        name: "report voucher figures per region = the vouchers (issued, activated, lapsed, expired)",
+        sql: "SELECT 'region ' || x.region || ': issued ' || COALESCE(s.i, 0) || '/' || x.i || ', activated ' || COALESCE(s.a, 0) || '/' || x.a \
+              || ', lapsed ' || COALESCE(s.l, 0) || '/' || x.l || ', expired ' || COALESCE(s.e, 0) || '/' || x.e || ', expired_tiyn ' \
+              || COALESCE(s.et, 0) || '/' || x.et AS detail FROM \
+              (SELECT region, COUNT(*) AS i, SUM(CASE WHEN activated_at IS NOT NULL THEN 1 ELSE 0 END) AS a, \
+               SUM(CASE WHEN status = 'lapsed' THEN 1 ELSE 0 END) AS l, SUM(CASE WHEN status = 'expired' THEN 1 ELSE 0 END) AS e, \
+               SUM(expired_tiyn) AS et FROM vouchers GROUP BY region) x LEFT JOIN \
+              (SELECT region, SUM(vouchers_issued) AS i, SUM(vouchers_activated) AS a, SUM(vouchers_lapsed) AS l, SUM(vouchers_expired) AS e, \
+               SUM(vouchers_expired_tiyn) AS et FROM day_region_stats GROUP BY region) s ON s.region = x.region \
+              WHERE COALESCE(s.i, 0) <> x.i OR COALESCE(s.a, 0) <> x.a OR COALESCE(s.l, 0) <> x.l OR COALESCE(s.e, 0) <> x.e OR COALESCE(s.et, 0) <> x.et",
+    },
+];
+
+/// What a rule found.
+pub struct Finding {
+    pub rule: &'static str,
+    pub mismatches: Vec<String>,
+}
+
+/// Runs every rule; `progress` hears each rule's name and time as it finishes.
+pub fn run(
+    conn: &mut Conn,
+    mut progress: impl FnMut(usize, usize, &str, std::time::Duration),
+) -> AppResult<Vec<Finding>> {
+    let mut out = Vec::with_capacity(RULES.len());
+    for (i, rule) in RULES.iter().enumerate() {
+        let started = Instant::now();
+        let rows: Vec<Detail> = with_conn!(conn, c => diesel::sql_query(rule.sql).load(c))?;
+        progress(i + 1, RULES.len(), rule.name, started.elapsed());
+        out.push(Finding { rule: rule.name, mismatches: rows.into_iter().map(|d| d.detail).collect() });
+    }
+    Ok(out)
+}

@@ -1,0 +1,8 @@
+//! Reports for the ministry, the shops and the SDU (SPEC §6).
+
+pub mod check;
+pub mod export;
+pub mod figures;
+pub mod render;
+pub mod returns;
+pub mod signing;
