@@ -58,6 +58,11 @@ enum Command {
     },
     /// Prove the books: every voucher's money, every basket, every report figure. Exit 1 on any mismatch.
     Check,
+    /// Benchmark: a month of N basket lines in a fresh SQLite file; times the daily report and `check`.
+    BenchReport {
+        #[arg(long, default_value_t = 10_000_000)]
+        lines: i64,
+    },
     /// Voucher-token signing keys.
     Keys {
         #[command(subcommand)]
@@ -236,6 +241,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Report { action } => report(&settings, action),
         Command::Check => check(&settings),
+        Command::BenchReport { lines } => {
+            azyq_server::reports::bench::run(lines, settings.fake_now.unwrap_or_else(chrono::Utc::now))
+        }
         Command::BenchImport { members } => azyq_server::bench::import_and_issue(&settings, members),
     }
 }

@@ -1,5 +1,6 @@
 //! Reports for the ministry, the shops and the SDU (SPEC §6).
 
+pub mod bench;
 pub mod check;
 pub mod export;
 pub mod figures;
