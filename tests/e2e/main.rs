@@ -7,6 +7,7 @@ mod pos_cli;
 
 mod concurrency;
 mod crash;
+mod crash_load;
 mod cycle;
 mod keys;
 mod rejections;

@@ -33,7 +33,8 @@ pub fn run(lines: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
     let db = Db::connect(&format!("sqlite://{}", path.display()), 2)?;
     let baskets = lines / LINES_PER_BASKET;
     let vouchers = (baskets / 10).max(1);
-    db.write(|c| places::put_localities(c, &crate::demo::pilot_localities(), "bench", now)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    db.write(|c| places::put_localities(c, &crate::demo::pilot_localities(), "bench", now))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let t = Instant::now();
     // Shops in the three pilot regions; catalogue groups are seeded by the migration run below.
     db.write(|c| crate::domain::catalog::seed_groups(c, now)).map_err(|e| anyhow::anyhow!("{e}"))?;

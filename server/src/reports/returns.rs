@@ -30,10 +30,13 @@ pub fn sdu_return(conn: &mut Conn, month: Month) -> AppResult<SduReturn> {
     })
 }
 
+/// (id, captured at, status, discount, paid)
+type BasketRow = (i64, Option<NaiveDateTime>, String, i64, Option<i64>);
+
 /// Every captured and refunded basket of the shop in the month, with lines and totals.
 pub fn reconciliation(conn: &mut Conn, shop_id: &str, month: Month) -> AppResult<ShopReconciliation> {
     let (shop_name, _) = redeem::shop_of(conn, shop_id)?;
-    let rows: Vec<(i64, Option<NaiveDateTime>, String, i64, Option<i64>)> = with_conn!(conn, c => baskets::table
+    let rows: Vec<BasketRow> = with_conn!(conn, c => baskets::table
         .filter(baskets::shop_id.eq(shop_id))
         .filter(baskets::month.eq(month.as_ref()))
         .filter(baskets::status.eq_any(["captured", "partly_refunded", "refunded"]))
