@@ -301,22 +301,16 @@ pub fn count_kind(lines: &[Value], kind: &str) -> usize {
 
 /// The n-th valid IIN of a series unique to `seed`.
 pub fn iin(seed: u32, n: u32) -> String {
-    let mut k = 0;
-    loop {
-        let prefix = format!("9{:01}{:02}4{:06}", seed % 10, (seed / 10) % 100, n * 7 + k);
-        let prefix = &prefix[..11];
-        let w1 = [1u32, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
-        let w2 = [3u32, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2];
-        let digits: Vec<u32> = prefix.bytes().map(|b| u32::from(b - b'0')).collect();
-        let mut s = digits.iter().zip(w1).map(|(d, w)| d * w).sum::<u32>() % 11;
-        if s == 10 {
-            s = digits.iter().zip(w2).map(|(d, w)| d * w).sum::<u32>() % 11;
-        }
-        if s != 10 {
-            return format!("{prefix}{s}");
-        }
-        k += 1;
-    }
+    (0..)
+        .find_map(|k| {
+            let prefix = format!("9{:01}{:02}4{:06}", seed % 10, (seed / 10) % 100, n * 7 + k);
+            let mut digits = [0u8; 11];
+            for (d, b) in digits.iter_mut().zip(prefix.bytes()) {
+                *d = b - b'0';
+            }
+            azyq_shared::Iin::check_digit(&digits).map(|c| format!("{prefix}{c}"))
+        })
+        .expect("some k gives a valid IIN")
 }
 
 /// Puts the three pilot localities in place.
