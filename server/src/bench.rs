@@ -74,9 +74,9 @@ pub fn generate(n: u32) -> Vec<import::RawRow> {
 
 /// Imports `n` generated members into a fresh SQLite file and issues their vouchers, printing
 /// members per second for each phase.
-pub fn import_and_issue(settings: &Settings, n: u32) -> anyhow::Result<()> {
+pub fn import_and_issue(settings: &Settings, n: u32, keep: Option<&Path>) -> anyhow::Result<()> {
     let dir = tempfile_dir()?;
-    let path = dir.join("bench-import.db");
+    let path = keep.map_or_else(|| dir.join("bench-import.db"), Path::to_path_buf);
     let url = format!("sqlite://{}", path.display());
     let db = Db::connect(&url, 2)?;
     let now: DateTime<Utc> = settings.fake_now.unwrap_or_else(Utc::now);
@@ -117,6 +117,9 @@ pub fn import_and_issue(settings: &Settings, n: u32) -> anyhow::Result<()> {
     println!("total:  {:.2} s (goal <= 20 s)", total.as_secs_f64());
     drop(db);
     std::fs::remove_dir_all(&dir)?;
+    if let Some(p) = keep {
+        println!("database kept at {}", p.display());
+    }
     Ok(())
 }
 

@@ -72,6 +72,9 @@ enum Command {
     BenchImport {
         #[arg(long, default_value_t = 1_000_000)]
         members: u32,
+        /// Keep the database at this path (for a load test on a national-size month).
+        #[arg(long)]
+        keep: Option<PathBuf>,
     },
 }
 
@@ -244,7 +247,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::BenchReport { lines } => {
             azyq_server::reports::bench::run(lines, settings.fake_now.unwrap_or_else(chrono::Utc::now))
         }
-        Command::BenchImport { members } => azyq_server::bench::import_and_issue(&settings, members),
+        Command::BenchImport { members, keep } => azyq_server::bench::import_and_issue(&settings, members, keep.as_deref()),
     }
 }
 
