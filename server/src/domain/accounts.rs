@@ -19,16 +19,38 @@ pub const MAX_FAILURES: i32 = 5;
 pub const LOCKOUT_WINDOW_MINUTES: i64 = 15;
 pub const MIN_PASSWORD_LEN: usize = 8;
 
+/// Argon2 is memory-hard on purpose (19 MiB per hash by default): a burst of log-ins (a shift of
+/// cashiers at 8 o'clock, or an attack) must not multiply that by the number of requests, so only
+/// this many hashes run at once; the others wait their turn.
+const ARGON2_AT_ONCE: usize = 2;
+
+static ARGON2_SLOTS: (std::sync::Mutex<usize>, std::sync::Condvar) =
+    (std::sync::Mutex::new(0), std::sync::Condvar::new());
+
+fn with_argon2_slot<T>(f: impl FnOnce() -> T) -> T {
+    let (lock, freed) = &ARGON2_SLOTS;
+    {
+        let mut busy = lock.lock().unwrap_or_else(|p| p.into_inner());
+        while *busy >= ARGON2_AT_ONCE {
+            busy = freed.wait(busy).unwrap_or_else(|p| p.into_inner());
+        }
+        *busy += 1;
+    }
+    let out = f();
+    *lock.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
+    freed.notify_one();
+    out
+}
+
 pub fn hash_password(password: &str) -> AppResult<String> {
     let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
+    with_argon2_slot(|| Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()))
         .map_err(|e| AppError::internal(anyhow::anyhow!("argon2: {e}")))
 }
 
 fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+    PasswordHash::new(hash)
+        .is_ok_and(|h| with_argon2_slot(|| Argon2::default().verify_password(password.as_bytes(), &h).is_ok()))
 }
 
 /// A hash of nothing, verified against when the login does not exist so that timing does not tell.
