@@ -1,0 +1,153 @@
+//! The load's SZPT products and the baskets a till builds from them: 1-10 lines, some with
+//! serialised codes, every discount within the cap (mostly small, so vouchers last the run).
+
+use rand::Rng;
+use serde_json::{json, Value};
+
+/// A product of the load catalogue; its GTIN is `gtin(body)`.
+pub struct LoadProduct {
+    /// The first 13 digits of the GTIN-14; the check digit is computed.
+    pub body: &'static str,
+    pub group: &'static str,
+    pub name: &'static str,
+    /// `piece` or `kg` (prices per kg, quantity in grams).
+    pub unit: &'static str,
+    /// Shelf price per unit in tiyn.
+    pub shelf_tiyn: i64,
+    /// Marked goods: always scanned with a serial (AI 21), one unit per line.
+    pub serialised: bool,
+}
+
+const fn product(
+    body: &'static str,
+    group: &'static str,
+    name: &'static str,
+    unit: &'static str,
+    shelf_tiyn: i64,
+    serialised: bool,
+) -> LoadProduct {
+    LoadProduct { body, group, name, unit, shelf_tiyn, serialised }
+}
+
+/// Ten SZPT products of the shipped groups (GS1 Kazakhstan prefix 487).
+pub const PRODUCTS: [LoadProduct; 10] = [
+    product("0487100000101", "milk", "Молоко 2,5% 1 л", "piece", 52_000, true),
+    product("0487100000102", "kefir", "Кефир 2,5% 1 л", "piece", 48_000, true),
+    product("0487100000103", "butter", "Масло сливочное 200 г", "piece", 120_000, true),
+    product("0487100000104", "bread", "Хлеб пшеничный 1 с.", "piece", 25_000, false),
+    product("0487100000105", "flour", "Мука пшеничная 1 с. 2 кг", "piece", 90_000, false),
+    product("0487100000106", "sugar", "Сахар 1 кг", "piece", 60_000, false),
+    product("0487100000107", "eggs", "Яйца С1 10 шт", "piece", 85_000, false),
+    product("0487100000108", "rice", "Рис 1 кг", "piece", 70_000, false),
+    product("0487100000109", "potatoes", "Картофель", "kg", 25_000, false),
+    product("0487100000110", "chicken", "Курица (тушка)", "kg", 180_000, false),
+];
+
+/// The cap every load product gets, in basis points of the shelf price.
+pub const CAP_BP: i64 = 1500;
+
+/// A GTIN-14 from its first 13 digits and the GS1 mod-10 check digit.
+pub fn gtin(body: &str) -> String {
+    let sum: u32 = body
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| u32::from(b.saturating_sub(b'0')) * if i % 2 == 0 { 3 } else { 1 })
+        .sum();
+    format!("{body}{}", (10 - sum % 10) % 10)
+}
+
+/// The body of `PUT /api/v1/catalog`.
+pub fn catalog_body() -> Value {
+    let products: Vec<Value> = PRODUCTS
+        .iter()
+        .map(|p| {
+            json!({"gtin": gtin(p.body), "group": p.group, "name": p.name, "unit": p.unit, "discount_cap_bp": CAP_BP})
+        })
+        .collect();
+    json!({ "products": products })
+}
+
+/// One basket line as the till sends it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub code: String,
+    pub quantity: i64,
+    pub shelf_tiyn: i64,
+    pub reduced_tiyn: i64,
+}
+
+impl Line {
+    /// The line's JSON for `POST /api/v1/pos/baskets`.
+    pub fn to_json(&self) -> Value {
+        json!({"code": self.code, "quantity": self.quantity, "shelf_price_tiyn": self.shelf_tiyn,
+               "reduced_price_tiyn": self.reduced_tiyn})
+    }
+}
+
+/// A discount in basis points: nine lines in ten take 0.5-3%, the rest up to the cap itself.
+pub fn discount_bp(rng: &mut impl Rng) -> i64 {
+    if rng.gen_bool(0.9) {
+        rng.gen_range(50..=300)
+    } else {
+        rng.gen_range(301..=CAP_BP)
+    }
+}
+
+/// A basket of 1-10 lines; `serial` gives a code's serial, unique for the run.
+pub fn lines(rng: &mut impl Rng, serial: &mut impl FnMut() -> String) -> Vec<Line> {
+    let n = rng.gen_range(1..=10);
+    (0..n)
+        .map(|_| {
+            let p = &PRODUCTS[rng.gen_range(0..PRODUCTS.len())];
+            // Shelf prices wander a little from shop to shop and day to day.
+            let shelf = p.shelf_tiyn + rng.gen_range(-20..=20) * 100;
+            let reduced = shelf - shelf * discount_bp(rng) / 10_000;
+            let (code, quantity) = if p.serialised {
+                (format!("(01){}(21){}", gtin(p.body), serial()), 1)
+            } else if p.unit == "kg" {
+                (gtin(p.body), rng.gen_range(300..=3_000))
+            } else {
+                (gtin(p.body), rng.gen_range(1..=3))
+            };
+            Line { code, quantity, shelf_tiyn: shelf, reduced_tiyn: reduced }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn gtins_carry_valid_check_digits() {
+        for p in &PRODUCTS {
+            let g = gtin(p.body);
+            assert_eq!(azyq_shared::gs1::Gtin::parse(&g).expect("a valid GTIN").as_str(), g);
+        }
+        // The e2e suite's milk, computed independently.
+        assert_eq!(gtin("0460000000001"), "04600000000015");
+    }
+
+    #[test]
+    fn baskets_stay_within_the_rules() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let mut n = 0;
+        let mut serial = || {
+            n += 1;
+            format!("S{n:08}")
+        };
+        for _ in 0..2_000 {
+            let lines = lines(&mut rng, &mut serial);
+            assert!((1..=10).contains(&lines.len()));
+            for l in &lines {
+                assert!(l.reduced_tiyn < l.shelf_tiyn && l.reduced_tiyn > 0);
+                assert!((l.shelf_tiyn - l.reduced_tiyn) * 10_000 <= CAP_BP * l.shelf_tiyn, "{l:?}");
+                let code = azyq_shared::gs1::parse(&l.code).expect("a valid GS1 code");
+                assert_eq!(code.is_serialised(), l.code.contains("(21)"));
+                assert!(l.quantity >= 1 && (!code.is_serialised() || l.quantity == 1));
+            }
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! Latency samples and outcome counts per request kind, merged across tills, and the printed report.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::client::Reply;
+
+/// What a request was, for the per-kind figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    /// The wallet mints a QR token (`POST /wallet/vouchers/{id}/qr`).
+    Mint,
+    /// `POST /pos/lookup`.
+    Lookup,
+    /// `POST /pos/baskets`.
+    Authorize,
+    /// The same authorise resent with the same key (idempotent replay).
+    Retry,
+    /// `POST /pos/baskets/{id}/capture`.
+    Capture,
+    /// `POST /pos/baskets/{id}/cancel`.
+    Cancel,
+    /// `POST /pos/baskets/{id}/refund`.
+    Refund,
+    /// A whole captured sale, from its (scheduled) start to the capture's answer.
+    Sale,
+}
+
+impl Kind {
+    /// Every kind, in report order.
+    pub const ALL: [Kind; 8] =
+        [Kind::Mint, Kind::Lookup, Kind::Authorize, Kind::Retry, Kind::Capture, Kind::Cancel, Kind::Refund, Kind::Sale];
+
+    /// The kind's name in the report.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Mint => "mint",
+            Kind::Lookup => "lookup",
+            Kind::Authorize => "authorize",
+            Kind::Retry => "retry",
+            Kind::Capture => "capture",
+            Kind::Cancel => "cancel",
+            Kind::Refund => "refund",
+            Kind::Sale => "sale",
+        }
+    }
+}
+
+/// Refusals a busy month produces by design: they are counted apart from errors.
+pub const EXPECTED_CODES: [&str; 2] = ["insufficient_balance", "voucher_exhausted"];
+
+/// One till's figures; [`Stats::merge`] adds another's.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Latencies in microseconds, every answer (success or refusal), by kind.
+    latencies: BTreeMap<Kind, Vec<u32>>,
+    /// Non-2xx answers by (kind, status, code); status 0 is a transport failure.
+    errors: BTreeMap<(Kind, u16, String), u64>,
+    /// Refusals with an [`EXPECTED_CODES`] code, by (kind, status, code).
+    expected: BTreeMap<(Kind, u16, String), u64>,
+    /// Baskets captured (sales).
+    pub captured: u64,
+    /// Baskets cancelled instead of captured.
+    pub cancelled: u64,
+    /// Refunds the server accepted.
+    pub refunded: u64,
+    /// Idempotent replays that got exactly the first answer, and those that did not.
+    pub retries_same: u64,
+    pub retries_differ: u64,
+    /// Vouchers taken out of the pool for a low or exhausted balance.
+    pub retired: u64,
+    /// Sales not started because no voucher was free.
+    pub pool_dry: u64,
+    /// Open loop: sales started more than 10 ms after their scheduled time, and the worst lag.
+    pub late_starts: u64,
+    pub max_lag: Duration,
+}
+
+fn micros(d: Duration) -> u32 {
+    u32::try_from(d.as_micros()).unwrap_or(u32::MAX)
+}
+
+impl Stats {
+    /// Records one answer: its latency (plus `lag`, the open loop's start delay, so that a slow
+    /// server is not hidden by sending later) and, unless 2xx, its status and code.
+    pub fn record(&mut self, kind: Kind, reply: &Reply, lag: Duration) {
+        if reply.status != 0 {
+            self.sample(kind, reply.elapsed + lag);
+        }
+        if !reply.ok() {
+            let key = (kind, reply.status, reply.code().to_owned());
+            let map = if EXPECTED_CODES.contains(&reply.code()) { &mut self.expected } else { &mut self.errors };
+            *map.entry(key).or_default() += 1;
+        }
+    }
+
+    /// Records a latency with no reply behind it (a whole sale).
+    pub fn sample(&mut self, kind: Kind, latency: Duration) {
+        self.latencies.entry(kind).or_default().push(micros(latency));
+    }
+
+    /// Records a local failure that is not an HTTP answer (e.g. a 2xx body missing a field).
+    pub fn fault(&mut self, kind: Kind, what: &str) {
+        *self.errors.entry((kind, 0, what.to_owned())).or_default() += 1;
+    }
+
+    /// Adds another till's figures to these.
+    pub fn merge(&mut self, other: Stats) {
+        for (kind, mut samples) in other.latencies {
+            self.latencies.entry(kind).or_default().append(&mut samples);
+        }
+        for (key, n) in other.errors {
+            *self.errors.entry(key).or_default() += n;
+        }
+        for (key, n) in other.expected {
+            *self.expected.entry(key).or_default() += n;
+        }
+        self.captured += other.captured;
+        self.cancelled += other.cancelled;
+        self.refunded += other.refunded;
+        self.retries_same += other.retries_same;
+        self.retries_differ += other.retries_differ;
+        self.retired += other.retired;
+        self.pool_dry += other.pool_dry;
+        self.late_starts += other.late_starts;
+        self.max_lag = self.max_lag.max(other.max_lag);
+    }
+
+    /// Requests that got no answer at all (status 0).
+    pub fn transport_errors(&self) -> u64 {
+        self.errors.iter().filter(|((_, status, code), _)| *status == 0 && code == "transport").map(|(_, n)| n).sum()
+    }
+
+    /// Answers that were neither 2xx nor an expected refusal.
+    pub fn error_count(&self) -> u64 {
+        self.errors.values().sum()
+    }
+
+    /// Prints throughput, the latency table, expected refusals and errors (`open`: and the lags).
+    pub fn print(&mut self, elapsed: Duration, open: bool) {
+        let secs = elapsed.as_secs_f64().max(1e-9);
+        println!(
+            "sales captured: {} ({:.1}/s); cancelled {}; refunds {}; idempotent replays {} identical, {} different",
+            self.captured,
+            self.captured as f64 / secs,
+            self.cancelled,
+            self.refunded,
+            self.retries_same,
+            self.retries_differ
+        );
+        println!(
+            "{:<10} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            "kind", "count", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors"
+        );
+        for kind in Kind::ALL {
+            let Some(samples) = self.latencies.get_mut(&kind) else { continue };
+            samples.sort_unstable();
+            let ms = |p: f64| f64::from(percentile(samples, p)) / 1000.0;
+            let errors: u64 = self.errors.iter().filter(|((k, _, _), _)| *k == kind).map(|(_, n)| n).sum();
+            let rate =
+                if kind == Kind::Sale { String::from("-") } else { format!("{:.1}", samples.len() as f64 / secs) };
+            println!(
+                "{:<10} {:>8} {:>8} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9}",
+                kind.name(),
+                samples.len(),
+                rate,
+                ms(50.0),
+                ms(90.0),
+                ms(99.0),
+                ms(100.0),
+                errors
+            );
+        }
+        print_counts("expected refusals", &self.expected);
+        print_counts("errors", &self.errors);
+        if open {
+            println!(
+                "open loop: {} sales started > 10 ms late, worst lag {:.1} ms (raise --concurrency if many)",
+                self.late_starts,
+                self.max_lag.as_secs_f64() * 1000.0
+            );
+        }
+        if self.retired > 0 || self.pool_dry > 0 {
+            println!(
+                "vouchers retired (low balance): {}; sales not started for want of a voucher: {}",
+                self.retired, self.pool_dry
+            );
+        }
+    }
+}
+
+fn print_counts(title: &str, counts: &BTreeMap<(Kind, u16, String), u64>) {
+    if counts.is_empty() {
+        println!("{title}: none");
+        return;
+    }
+    println!("{title}:");
+    for ((kind, status, code), n) in counts {
+        println!("  {:<10} {:>4} {:<24} {n}", kind.name(), status, code);
+    }
+}
+
+/// The nearest-rank percentile `p` (0–100] of ascending samples; 0 for none.
+pub fn percentile(sorted: &[u32], p: f64) -> u32 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = (p / 100.0 * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let samples: Vec<u32> = (1..=100).collect();
+        assert_eq!(percentile(&samples, 50.0), 50);
+        assert_eq!(percentile(&samples, 90.0), 90);
+        assert_eq!(percentile(&samples, 99.0), 99);
+        assert_eq!(percentile(&samples, 99.9), 100);
+        assert_eq!(percentile(&samples, 100.0), 100);
+        assert_eq!(percentile(&[7], 1.0), 7);
+        assert_eq!(percentile(&[1, 2, 3], 0.0), 1);
+        assert_eq!(percentile(&[], 50.0), 0);
+    }
+
+    #[test]
+    fn expected_refusals_are_not_errors_and_merge_adds_up() {
+        let reply = |status, code: &str| Reply {
+            status,
+            body: json!({"error": {"code": code}}),
+            elapsed: Duration::from_millis(2),
+        };
+        let mut a = Stats::default();
+        a.record(Kind::Authorize, &reply(201, ""), Duration::ZERO);
+        a.record(Kind::Authorize, &reply(422, "insufficient_balance"), Duration::ZERO);
+        let mut b = Stats::default();
+        b.record(Kind::Authorize, &reply(409, "token_used"), Duration::from_millis(3));
+        b.record(Kind::Capture, &Reply { status: 0, body: json!({}), elapsed: Duration::ZERO }, Duration::ZERO);
+        b.captured = 2;
+        a.merge(b);
+        assert_eq!(a.error_count(), 2);
+        assert_eq!(a.expected.values().sum::<u64>(), 1);
+        assert_eq!(a.captured, 2);
+        // Transport failures have no latency; the lag is added to the answer's own time.
+        assert_eq!(a.latencies[&Kind::Authorize], vec![2_000, 2_000, 5_000]);
+        assert!(!a.latencies.contains_key(&Kind::Capture));
+    }
+}
