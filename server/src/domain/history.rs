@@ -90,7 +90,7 @@ pub fn give_feedback(
         .first(c)
         .optional())?;
     let families = families_of(conn, iin)?;
-    let Some((month, family, shop_id, status)) = row.filter(|r| families.contains(&(r.0.clone(), r.1.clone()))) else {
+    let Some((_, _, shop_id, status)) = row.filter(|r| families.contains(&(r.0.clone(), r.1.clone()))) else {
         return Err(redeem::basket_not_found());
     };
     if !matches!(
@@ -101,7 +101,6 @@ pub fn give_feedback(
             AppError::new(ErrorCode::BasketState, "Оценить можно только оплаченную покупку").with("status", status)
         );
     }
-    let _ = (month, family);
     let inserted = with_conn!(conn, c => diesel::insert_into(feedback::table)
         .values((
             feedback::basket_id.eq(basket_id),

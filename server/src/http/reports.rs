@@ -1,7 +1,7 @@
 //! Reports over HTTP: the ministry's daily report and pilot summary (operator, viewer), the SDU
 //! return (operator only), a shop's reconciliation (operator, viewer, or that shop's cashier).
 
-use actix_web::{get, web, HttpRequest, HttpResponse};
+use actix_web::{get, web, HttpResponse};
 use azyq_shared::api::{MinistryReport, Role, SduReturn, ShopReconciliation};
 use serde::Deserialize;
 
@@ -166,10 +166,7 @@ pub async fn reconciliation(
 /// The public key that signs exported reports.
 #[utoipa::path(get, path = "/.well-known/report-keys", tag = "public", responses((status = 200, body = azyq_shared::api::VoucherKeys)))]
 #[get("/.well-known/report-keys")]
-pub async fn report_keys(
-    state: web::Data<AppState>,
-    _req: HttpRequest,
-) -> AppResult<web::Json<azyq_shared::api::VoucherKeys>> {
+pub async fn report_keys(state: web::Data<AppState>) -> AppResult<web::Json<azyq_shared::api::VoucherKeys>> {
     let key = state.db.run(|db| db.write(keys::report_public)).await?;
     Ok(web::Json(azyq_shared::api::VoucherKeys { keys: vec![key] }))
 }

@@ -36,7 +36,7 @@ pub fn run(lines: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
     db.write(|c| places::put_localities(c, &crate::demo::pilot_localities(), "bench", now))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let t = Instant::now();
-    // Shops in the three pilot regions; catalogue groups are seeded by the migration run below.
+    // The SZPT groups, then shops in the pilot regions, vouchers, baskets, lines, and the day figures.
     db.write(|c| crate::domain::catalog::seed_groups(c, now)).map_err(|e| anyhow::anyhow!("{e}"))?;
     exec(&db, &format!(
         "WITH RECURSIVE s(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM s WHERE x < {SHOPS})
