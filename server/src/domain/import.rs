@@ -157,8 +157,14 @@ pub fn validate(rows: &[RawRow], group: Option<&[usize]>, known: &Known) -> Vali
         let idx = &by_family[family_id.as_str()];
         let mut errors: Vec<RejectedRow> = Vec::new();
         let first = &rows[idx[0]];
-        if family_id.is_empty() || family_id.len() > 64 {
-            errors.push(reject(idx[0] + 1, RejectCode::InvalidMember, "идентификатор семьи: от 1 до 64 символов"));
+        // Control characters (NUL above all, which PostgreSQL cannot store) are refused here, per
+        // row, rather than failing the whole upload at the database.
+        if family_id.is_empty() || family_id.len() > 64 || family_id.chars().any(char::is_control) {
+            errors.push(reject(
+                idx[0] + 1,
+                RejectCode::InvalidMember,
+                "идентификатор семьи: от 1 до 64 печатных символов",
+            ));
         }
         if let Some(g) = group {
             if idx.iter().any(|&i| g[i] != g[idx[0]]) {
@@ -235,7 +241,7 @@ pub fn validate(rows: &[RawRow], group: Option<&[usize]>, known: &Known) -> Vali
                 errors.push(reject(i + 1, RejectCode::InvalidMember, "дата рождения должна быть в виде ГГГГ-ММ-ДД"));
                 continue;
             };
-            if name.is_empty() || name.chars().count() > 200 {
+            if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
                 errors.push(reject(i + 1, RejectCode::InvalidMember, "укажите ФИО (до 200 символов)"));
                 continue;
             }
@@ -514,6 +520,20 @@ mod tests {
         let known2 = Known { pilot_katos: &pilot, families: &hashes, members: &empty };
         let again = validate(&rows[2..], None, &known2);
         assert_eq!((again.new.len(), again.unchanged, again.accepted_rows), (0, 1, 1));
+    }
+
+    #[test]
+    fn control_characters_are_refused_per_row() {
+        let iins = valid_iins(2);
+        let pilot: HashSet<String> = ["551010000".to_string()].into();
+        let empty = HashMap::new();
+        let known = Known { pilot_katos: &pilot, families: &empty, members: &empty };
+        let mut nul_name = row("F1", "551010000", None, &iins[0]);
+        nul_name.name = "Аня\0".into();
+        let v = validate(&[nul_name, row("F\u{0}2", "551010000", None, &iins[1])], None, &known);
+        let codes: Vec<(usize, RejectCode)> = v.rejected.iter().map(|r| (r.row, r.code)).collect();
+        assert_eq!(codes, vec![(1, RejectCode::InvalidMember), (2, RejectCode::InvalidMember)]);
+        assert!(v.new.is_empty());
     }
 
     #[test]

@@ -27,7 +27,7 @@ struct Cli {
     /// Where inputs that panic are written.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/crashes"))]
     crash_dir: PathBuf,
-    /// Print input number INDEX (under --seed) as escaped text and exit.
+    /// Print input number INDEX (under --seed) as escaped text, run it, print its outcome and time.
     #[arg(long, value_name = "INDEX")]
     show: Option<u64>,
     /// Run these files through the target instead of generated inputs.
@@ -50,8 +50,12 @@ fn main() -> ExitCode {
     let targets = cli.target.0.clone();
     if let Some(index) = cli.show {
         for target in targets {
-            let input = runner::input(target.harness().as_ref(), target, cli.seed, index);
+            let harness = target.harness();
+            let input = runner::input(harness.as_ref(), target, cli.seed, index);
             println!("{target} #{index}: {:?}", String::from_utf8_lossy(&input));
+            let started = std::time::Instant::now();
+            let result = runner::execute(harness.as_ref(), &input);
+            println!("  {:.3} ms: {result:?}", started.elapsed().as_secs_f64() * 1e3);
         }
         return ExitCode::SUCCESS;
     }

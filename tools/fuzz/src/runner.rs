@@ -126,7 +126,7 @@ impl Report {
     pub fn details(&self) -> String {
         let list = |m: &BTreeMap<&str, u64>| m.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ");
         format!(
-            "  rejected: {}\n  reached: {}\n  slowest input: #{} {:.2} ms",
+            "  rejected: {}\n  reached: {}\n  slowest input (wall clock, preemption included): #{} {:.2} ms",
             list(&self.reasons),
             list(&self.reached),
             self.slowest.1,
@@ -214,8 +214,11 @@ pub fn execute(harness: &dyn Harness, input: &[u8]) -> Result<Outcome, Caught> {
 
 /// Runs `config.inputs` inputs and writes each distinct crash's input to `config.crash_dir`.
 pub fn run(config: &Config) -> io::Result<Report> {
-    let harness = config.target.harness();
-    let harness = harness.as_ref();
+    run_with(config.target.harness().as_ref(), config)
+}
+
+/// [`run`] with another harness than the target's (`config.target` still names the files).
+pub fn run_with(harness: &dyn Harness, config: &Config) -> io::Result<Report> {
     let next = AtomicU64::new(0);
     let done = AtomicU64::new(0);
     let finished = AtomicBool::new(false);

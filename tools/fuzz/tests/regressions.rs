@@ -55,20 +55,50 @@ fn inputs_are_deterministic_per_index() {
     }
 }
 
+/// Panics on input `boom` (an invariant) and on input `index` (a plain bounds check).
+struct Boom;
+
+impl azyq_fuzz::Harness for Boom {
+    fn generate(&self, rng: &mut azyq_fuzz::Rng) -> Vec<u8> {
+        use rand::Rng as _;
+        [&b"boom"[..], b"index", b"fine"][rng.gen_range(0..3)].to_vec()
+    }
+    fn execute(&self, input: &[u8]) -> azyq_fuzz::Outcome {
+        azyq_fuzz::invariant(input != b"boom", || "went boom".to_owned());
+        if input == b"index" {
+            let _ = input[input.len()];
+        }
+        azyq_fuzz::Outcome::rejected("fine")
+    }
+}
+
 #[test]
 fn a_panic_is_caught_with_its_input_and_location() {
-    struct Boom;
-    impl azyq_fuzz::Harness for Boom {
-        fn generate(&self, _: &mut azyq_fuzz::Rng) -> Vec<u8> {
-            b"x".to_vec()
-        }
-        fn execute(&self, input: &[u8]) -> azyq_fuzz::Outcome {
-            azyq_fuzz::invariant(input != b"boom", || "went boom".to_owned());
-            azyq_fuzz::Outcome::rejected("fine")
-        }
-    }
     assert_eq!(runner::execute(&Boom, b"ok").unwrap(), azyq_fuzz::Outcome::rejected("fine"));
     let caught = runner::execute(&Boom, b"boom").unwrap_err();
     assert_eq!(caught.message, "invariant: went boom");
     assert!(caught.location.contains("regressions.rs"), "{}", caught.location);
+}
+
+#[test]
+fn crashes_are_counted_and_written_once_per_location() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        target: Target::Gs1,
+        inputs: 300,
+        seed: 1,
+        threads: 2,
+        crash_dir: Some(dir.path().to_owned()),
+        progress: false,
+    };
+    let report = runner::run_with(&Boom, &config).unwrap();
+    assert!(report.panics > 100 && report.panics < 300, "{}", report.panics);
+    assert_eq!(report.crashes.len(), 2);
+    for crash in &report.crashes {
+        let file = crash.file.as_ref().unwrap();
+        assert!(file.file_name().unwrap().to_str().unwrap().starts_with("gs1-"));
+        assert_eq!(std::fs::read(file).unwrap(), crash.input);
+        assert!(std::fs::read_to_string(file.with_extension("txt")).unwrap().contains(&crash.message));
+    }
+    assert!(report.summary_line().contains(&format!("{} panics", report.panics)));
 }
