@@ -8,22 +8,15 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 use super::redeem::{self};
+use super::wallet::families_of;
 use crate::db::audit::{self, Entry};
-use crate::db::schema::{baskets, complaints_outbox, feedback, members, shops};
+use crate::db::schema::{baskets, complaints_outbox, feedback, shops};
 use crate::db::Conn;
 use crate::error::{AppError, AppResult};
 use crate::with_conn;
 
 /// Longest complaint kept, in characters.
 pub const MAX_COMPLAINT: usize = 2_000;
-
-fn families_of(conn: &mut Conn, iin: &Iin) -> AppResult<HashSet<(String, String)>> {
-    let rows: Vec<(String, String)> = with_conn!(conn, c => members::table
-        .filter(members::iin.eq(iin.as_ref()))
-        .select((members::month, members::family_id))
-        .load(c))?;
-    Ok(rows.into_iter().collect())
-}
 
 type Row = (i64, String, String, String, String, NaiveDateTime, Option<NaiveDateTime>, i64, i64, String);
 

@@ -54,7 +54,7 @@ fn to_api(row: VoucherRow) -> AppResult<Voucher> {
 }
 
 /// The (month, family) pairs the recipient belongs to.
-fn families_of(conn: &mut Conn, iin: &Iin) -> AppResult<HashSet<(String, String)>> {
+pub fn families_of(conn: &mut Conn, iin: &Iin) -> AppResult<HashSet<(String, String)>> {
     let rows: Vec<(String, String)> = with_conn!(conn, c => members::table
         .filter(members::iin.eq(iin.as_ref()))
         .select((members::month, members::family_id))
