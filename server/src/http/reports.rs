@@ -10,7 +10,7 @@ use super::{month_param, AppState};
 use crate::domain::keys;
 use crate::error::{AppError, AppResult};
 use crate::reports::render::{self, Format};
-use crate::reports::{figures, returns};
+use crate::reports::{figures, returns, signing};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(daily).service(summary).service(sdu_return).service(reconciliation).service(report_keys);
@@ -18,17 +18,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 fn format_param(raw: Option<&str>) -> AppResult<Format> {
     raw.unwrap_or("json").parse().map_err(|_| AppError::validation("format", "формат отчёта: json, csv или xlsx"))
-}
-
-/// The SHA-256 (hex) and detached Ed25519 signature (base64) of an answer's bytes, as the export
-/// files carry them.
-fn digest_and_signature(bytes: &[u8], key: &ed25519_dalek::SigningKey) -> (String, String) {
-    use base64::Engine;
-    use ed25519_dalek::Signer;
-    use sha2::Digest;
-    let sha256 = hex::encode(sha2::Sha256::digest(bytes));
-    let signature = base64::engine::general_purpose::STANDARD.encode(key.sign(bytes).to_bytes());
-    (sha256, signature)
 }
 
 /// A report rendered in a format, with its SHA-256 and signature.
@@ -42,7 +31,7 @@ struct Signed {
 fn render_signed(db: &crate::db::Db, report: &MinistryReport, format: Format) -> AppResult<Signed> {
     let bytes = render::render(report, format).map_err(AppError::internal)?;
     let key = db.write(keys::report_key)?;
-    let (sha256, signature) = digest_and_signature(&bytes, &key);
+    let (sha256, signature) = signing::seal(&bytes, keys::REPORT_KID, &key);
     Ok(Signed { bytes, sha256, signature })
 }
 
@@ -52,7 +41,7 @@ fn signed_response(signed: Signed, format: Format, name: &str) -> HttpResponse {
         .content_type(format.content_type())
         .insert_header(("Content-Disposition", format!("attachment; filename=\"{name}.{}\"", format.extension())))
         .insert_header(("X-Content-SHA256", signed.sha256))
-        .insert_header(("X-Signature", format!("kid={} {}", keys::REPORT_KID, signed.signature)))
+        .insert_header(("X-Signature", signed.signature))
         .body(signed.bytes)
 }
 

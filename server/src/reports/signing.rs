@@ -32,6 +32,12 @@ use base64::Engine as _;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use sha2::{Digest as _, Sha256};
 
+/// The SHA-256 (hex) of `bytes` and their detached signature as a `.sig` file holds it,
+/// `kid=<n> <base64>` without the newline: what a written file and an API answer both carry.
+pub fn seal(bytes: &[u8], kid: u16, key: &SigningKey) -> (String, String) {
+    (hex::encode(Sha256::digest(bytes)), format!("kid={kid} {}", B64.encode(key.sign(bytes).to_bytes())))
+}
+
 /// Writes `FILE`, `FILE.sha256` and `FILE.sig` (formats in the module docs).
 ///
 /// Each is first written in full to a temporary file in the same folder and fsynced, then renamed
@@ -42,8 +48,9 @@ use sha2::{Digest as _, Sha256};
 pub fn write_signed(path: &Path, bytes: &[u8], kid: u16, key: &SigningKey) -> anyhow::Result<()> {
     let name = file_name(path)?;
     let dir = folder(path);
-    let checksum = format!("{}  {name}\n", hex::encode(Sha256::digest(bytes)));
-    let signature = format!("kid={kid} {}\n", B64.encode(key.sign(bytes).to_bytes()));
+    let (sha256, signature) = seal(bytes, kid, key);
+    let checksum = format!("{sha256}  {name}\n");
+    let signature = format!("{signature}\n");
     let (sha_path, sig_path) = (sidecar(path, "sha256"), sidecar(path, "sig"));
 
     // All three are on disk before anything is replaced, so e.g. a full disk leaves the old set whole.
