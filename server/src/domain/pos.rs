@@ -51,7 +51,8 @@ pub fn catalog(conn: &mut Conn, till: &Till) -> AppResult<PosCatalog> {
 /// Look-up (Alg. p.24-25): the voucher behind a scanned token, with a masked holder name only.
 pub fn lookup(conn: &mut Conn, till: &Till, token: &str, now: DateTime<Utc>) -> AppResult<LookupResponse> {
     let (_, region) = redeem::shop_of(conn, &till.shop_id)?;
-    let presented = redeem::authorize_present(conn, token, &region, now)?;
+    let keys = crate::domain::keys::verifying_keys(conn)?;
+    let presented = redeem::authorize_present(conn, token, &keys, &region, now)?;
     let v = &presented.voucher;
     Ok(LookupResponse {
         voucher_id: v.id,

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use azyq_shared::api::{BasketLine, Unit};
 use azyq_shared::BusinessDay;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -180,23 +181,26 @@ pub fn basket(conn: &mut Conn, now: DateTime<Utc>, shop_id: &str, event: BasketE
 }
 
 /// Goods of a captured basket: pieces or grams and discount per SZPT group.
-pub fn goods(
-    conn: &mut Conn,
-    now: DateTime<Utc>,
-    shop_id: &str,
-    group: &str,
-    pieces: i64,
-    grams: i64,
-    discount: i64,
-) -> AppResult<()> {
+pub fn goods(conn: &mut Conn, now: DateTime<Utc>, shop_id: &str, lines: &[BasketLine]) -> AppResult<()> {
+    let mut groups: BTreeMap<&str, (i64, i64, i64)> = BTreeMap::new();
+    for l in lines {
+        let g = groups.entry(l.group.as_str()).or_default();
+        match l.unit {
+            Unit::Kg => g.1 += l.quantity,
+            Unit::Piece => g.0 += l.quantity,
+        }
+        g.2 += l.discount_tiyn;
+    }
     let day = day_of(now);
     let region = region_of_shop(conn, shop_id)?;
-    bump!(
-        conn,
-        day_goods_stats,
-        [day = &day, shop_id = shop_id, group_code = group],
-        [region = &region],
-        [pieces += pieces, grams += grams, discount_tiyn += discount]
-    )?;
+    for (group, (pieces, grams, discount)) in groups {
+        bump!(
+            conn,
+            day_goods_stats,
+            [day = &day, shop_id = shop_id, group_code = group],
+            [region = &region],
+            [pieces += pieces, grams += grams, discount_tiyn += discount]
+        )?;
+    }
     Ok(())
 }

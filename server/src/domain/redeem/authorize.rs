@@ -8,6 +8,7 @@ use azyq_shared::api::{
 use azyq_shared::{gs1, mask_name, token, BusinessDay, Month, Tiyn};
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
+use ed25519_dalek::VerifyingKey;
 
 use super::{shop_of, token_error, Till};
 use crate::db::audit::{self, Entry};
@@ -61,8 +62,14 @@ pub struct Presented {
 }
 
 /// Checks a scanned token: signature, key, expiry, voucher, region, state, month, one-basket rule.
-pub fn present(conn: &mut Conn, text: &str, shop_region: &str, now: DateTime<Utc>) -> AppResult<Presented> {
-    let keys = keys::verifying_keys(conn)?;
+/// `keys` are the verifying keys by kid ([`keys::verifying_keys`]), loaded once per request.
+pub fn present(
+    conn: &mut Conn,
+    text: &str,
+    keys: &HashMap<u16, VerifyingKey>,
+    shop_region: &str,
+    now: DateTime<Utc>,
+) -> AppResult<Presented> {
     let fields = token::verify(text, |kid| keys.get(&kid).copied(), now).map_err(token_error)?;
     let voucher_id =
         i64::try_from(fields.voucher_id).map_err(|_| AppError::new(ErrorCode::VoucherNotFound, "Ваучер не найден"))?;
@@ -162,9 +169,10 @@ pub fn authorize(
     let (_, shop_region) = shop_of(conn, &till.shop_id)?;
 
     // The vouchers, in the order scanned; all of one family and month.
+    let keys = keys::verifying_keys(conn)?;
     let mut presented: Vec<Presented> = Vec::with_capacity(req.tokens.len());
     for text in &req.tokens {
-        let p = present(conn, text, &shop_region, now)?;
+        let p = present(conn, text, &keys, &shop_region, now)?;
         if presented.iter().any(|q| q.voucher.id == p.voucher.id) {
             return Err(AppError::validation("tokens", "один и тот же ваучер отсканирован дважды"));
         }

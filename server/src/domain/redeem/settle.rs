@@ -1,8 +1,8 @@
 //! After authorise: capture, cancel, hold expiry, refund.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
-use azyq_shared::api::{BasketState, BasketStatus, Captured, ErrorCode, Payment, PaymentMethod, Receipt, Refund, Unit};
+use azyq_shared::api::{BasketState, BasketStatus, Captured, ErrorCode, Payment, PaymentMethod, Receipt, Refund};
 use azyq_shared::{BusinessDay, Month};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -162,18 +162,8 @@ pub fn capture(conn: &mut Conn, till: &Till, id: i64, payment: &Payment, now: Da
         &row.shop_id,
         BasketEvent::Captured { discount: row.discount_tiyn, paid: payment.paid_tiyn },
     )?;
-    let mut goods: BTreeMap<String, (i64, i64, i64)> = BTreeMap::new();
-    for l in lines_of(conn, id)? {
-        let g = goods.entry(l.group).or_default();
-        match l.unit {
-            Unit::Kg => g.1 += l.quantity,
-            Unit::Piece => g.0 += l.quantity,
-        }
-        g.2 += l.discount_tiyn;
-    }
-    for (group, (pieces, grams, discount)) in goods {
-        stats::goods(conn, now, &row.shop_id, &group, pieces, grams, discount)?;
-    }
+    let lines = lines_of(conn, id)?;
+    stats::goods(conn, now, &row.shop_id, &lines)?;
     audit::record(
         conn,
         &[Entry::new(now, &till.actor(), "basket", id.to_string(), Some("authorized"), "captured").detail(format!(
