@@ -52,6 +52,17 @@ impl AppError {
         )
     }
 
+    /// The same answer once more, for a refusal judged once and answered later (the source, if
+    /// any, survives as text: it is only ever logged).
+    pub fn again(&self) -> AppError {
+        AppError {
+            code: self.code,
+            message: self.message.clone(),
+            details: self.details.clone(),
+            source: self.source.as_ref().map(|s| anyhow::anyhow!("{s:#}")),
+        }
+    }
+
     pub fn with(mut self, key: &str, value: impl Into<Value>) -> AppError {
         self.details.insert(key.to_owned(), value.into());
         self

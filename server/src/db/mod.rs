@@ -113,7 +113,7 @@ impl Db {
         let writer = if group_commit {
             let mut w = SqliteConnection::establish(&path)?;
             w.batch_execute(SQLITE_PRAGMAS)?;
-            Some(std::sync::Arc::new(group::GroupWriter::new(w)))
+            Some(std::sync::Arc::new(group::GroupWriter::new(w)?))
         } else {
             None
         };

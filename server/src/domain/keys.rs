@@ -83,7 +83,32 @@ pub fn signing_key(conn: &mut Conn) -> AppResult<(u16, SigningKey)> {
         .and_then(|b| b.try_into().ok())
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("signing key {kid} is malformed")))?;
     let kid = u16::try_from(kid).map_err(AppError::internal)?;
-    Ok((kid, SigningKey::from_bytes(&bytes)))
+    let key = cached(&SIGNING, bytes, |b| Some(SigningKey::from_bytes(b)))
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("signing key {kid} is malformed")))?;
+    Ok((kid, key))
+}
+
+/// Keys decoded before, by their bytes. Which keys are valid is still read from the database on
+/// every request (a key retired by another process is refused at once); only the arithmetic of
+/// turning bytes into a key (a point decompression, or a base-point multiplication) is done once.
+type KeyCache<K> = std::sync::OnceLock<std::sync::Mutex<HashMap<[u8; 32], K>>>;
+
+static SIGNING: KeyCache<SigningKey> = std::sync::OnceLock::new();
+static VERIFYING: KeyCache<VerifyingKey> = std::sync::OnceLock::new();
+
+fn cached<K: Clone>(cache: &KeyCache<K>, bytes: [u8; 32], make: impl FnOnce(&[u8; 32]) -> Option<K>) -> Option<K> {
+    let cache = cache.get_or_init(Default::default);
+    if let Some(key) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(&bytes) {
+        return Some(key.clone());
+    }
+    let key = make(&bytes)?;
+    let mut map = cache.lock().unwrap_or_else(|p| p.into_inner());
+    // Keys are few (rotation adds one now and then); a bound keeps a bug from growing it forever.
+    if map.len() >= 64 {
+        map.clear();
+    }
+    map.insert(bytes, key.clone());
+    Some(key)
 }
 
 type KeyRow = (i32, String, Option<NaiveDateTime>);
@@ -104,7 +129,7 @@ pub fn verifying_keys(conn: &mut Conn) -> AppResult<HashMap<u16, VerifyingKey>> 
             .decode(public)
             .ok()
             .and_then(|b| <[u8; 32]>::try_from(b).ok())
-            .and_then(|b| VerifyingKey::from_bytes(&b).ok())
+            .and_then(|b| cached(&VERIFYING, b, |b| VerifyingKey::from_bytes(b).ok()))
             .ok_or_else(|| AppError::internal(anyhow::anyhow!("public key {kid} is malformed")))?;
         if let Ok(kid) = u16::try_from(kid) {
             out.insert(kid, key);

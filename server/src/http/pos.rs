@@ -5,6 +5,7 @@ use azyq_shared::api::{
     AuthorizeRequest, Authorized, BasketState, CaptureRequest, Captured, LookupRequest, LookupResponse, PosCatalog,
     PosDailyReport, Refund, RefundRequest,
 };
+use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -15,6 +16,7 @@ use crate::domain::idempotency;
 use crate::domain::pos;
 use crate::domain::redeem;
 use crate::error::{AppError, AppResult};
+use azyq_shared::api::ErrorCode;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(catalog)
@@ -52,20 +54,28 @@ where
     let key = idempotency_key(req)?;
     let hash = idempotency::request_hash(req.path(), &body);
     let now = state.clock.now();
-    state
-        .db
-        .run(move |db: &Db| {
-            let mut attempt = 0;
-            loop {
-                let result =
-                    db.write(|c| idempotency::once(c, &scope, key.as_deref(), &hash, now, |c| effect(c, &body)));
-                match result {
-                    Err(e) if e.is_retryable() && attempt < 3 => attempt += 1,
-                    other => return other,
-                }
-            }
-        })
-        .await
+    state.db.run(move |db: &Db| write_once_now(db, &scope, key.as_deref(), &hash, now, |c| effect(c, &body))).await
+}
+
+/// The body of [`write_once`], on a blocking thread.
+fn write_once_now<T>(
+    db: &Db,
+    scope: &str,
+    key: Option<&str>,
+    hash: &str,
+    now: DateTime<Utc>,
+    effect: impl Fn(&mut crate::db::Conn) -> AppResult<T>,
+) -> AppResult<T>
+where
+    T: Serialize + DeserializeOwned,
+{
+    let mut attempt = 0;
+    loop {
+        match db.write(|c| idempotency::once(c, scope, key, hash, now, &effect)) {
+            Err(e) if e.is_retryable() && attempt < 3 => attempt += 1,
+            other => return other,
+        }
+    }
 }
 
 /// The SZPT products and caps for the shop, with its last prices.
@@ -107,9 +117,18 @@ pub async fn authorize(
     let hold = state.hold;
     let now = state.clock.now();
     let till = who.0;
-    let answer: Authorized =
-        write_once(&state, &req, scope, body.into_inner(), move |c, b| redeem::authorize(c, &till, b, hold, now))
-            .await?;
+    let key = idempotency_key(&req)?;
+    let body = body.into_inner();
+    let hash = idempotency::request_hash(req.path(), &body);
+    let answer: Authorized = state
+        .db
+        .run(move |db: &Db| {
+            // Signatures, codes and prices are checked on a read connection, beside other tills'
+            // writes; the write transaction then only does what depends on balances and nonces.
+            let checked = db.read(|c| redeem::check(c, &till, &body, now))?;
+            write_once_now(db, &scope, key.as_deref(), &hash, now, |c| redeem::authorize(c, &till, &checked, hold, now))
+        })
+        .await?;
     Ok(HttpResponse::Created().json(answer))
 }
 
@@ -142,14 +161,35 @@ pub async fn capture(
 ) -> AppResult<web::Json<Captured>> {
     let id = basket_id(&id)?;
     let now = state.clock.now();
-    // A hold that ran out is released in its own transaction, so the refusal leaves it released.
-    state.db.run(move |db| db.write(|c| redeem::expire_holds(c, now, Some(id)))).await?;
     let scope = format!("{}:capture:{id}", who.0.shop_id);
     let till = who.0;
-    Ok(web::Json(
-        write_once(&state, &req, scope, body.into_inner(), move |c, b| redeem::capture(c, &till, id, &b.payment, now))
-            .await?,
-    ))
+    let key = idempotency_key(&req)?;
+    let body = body.into_inner();
+    let hash = idempotency::request_hash(req.path(), &body);
+    let answer = state
+        .db
+        .run(move |db: &Db| {
+            release_if_ran_out(db, id, now)?;
+            let result = write_once_now(db, &scope, key.as_deref(), &hash, now, |c| {
+                redeem::capture(c, &till, id, &body.payment, now)
+            });
+            if result.as_ref().is_err_and(|e| e.code == ErrorCode::HoldExpired) {
+                // The hold ran out between the look above and the capture: release it now too.
+                release_if_ran_out(db, id, now)?;
+            }
+            result
+        })
+        .await?;
+    Ok(web::Json(answer))
+}
+
+/// A hold that ran out is released in its own transaction, so that the refusal which follows
+/// (`hold_expired`) leaves it released.
+fn release_if_ran_out(db: &Db, id: i64, now: DateTime<Utc>) -> AppResult<()> {
+    if db.read(|c| redeem::hold_ran_out(c, id, now))? {
+        db.write(|c| redeem::expire_holds(c, now, Some(id)))?;
+    }
+    Ok(())
 }
 
 /// Cancel: releases the hold.
@@ -164,8 +204,15 @@ pub async fn cancel(
 ) -> AppResult<web::Json<BasketState>> {
     let id = basket_id(&id)?;
     let now = state.clock.now();
-    state.db.run(move |db| db.write(|c| redeem::expire_holds(c, now, Some(id)))).await?;
-    Ok(web::Json(state.db.run(move |db| db.write(|c| redeem::cancel(c, &who.0, id, now))).await?))
+    Ok(web::Json(
+        state
+            .db
+            .run(move |db| {
+                release_if_ran_out(db, id, now)?;
+                db.write(|c| redeem::cancel(c, &who.0, id, now))
+            })
+            .await?,
+    ))
 }
 
 /// Refund a captured basket, whole (`{}`) or by line (`{"lines":[0,2]}`), same shop, same month.

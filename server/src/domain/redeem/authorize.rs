@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 
 use azyq_shared::api::{
-    AuthorizeRequest, Authorized, BasketLine, BasketStatus, ErrorCode, Unit, VoucherCharge, VoucherStatus,
+    AuthorizeRequest, Authorized, BasketLine, BasketLineIn, BasketStatus, ErrorCode, Unit, VoucherCharge, VoucherStatus,
 };
 use azyq_shared::{gs1, mask_name, token, BusinessDay, Month, Tiyn};
 use chrono::{DateTime, Duration, Utc};
@@ -70,7 +70,22 @@ pub fn present(
     shop_region: &str,
     now: DateTime<Utc>,
 ) -> AppResult<Presented> {
-    let fields = token::verify(text, |kid| keys.get(&kid).copied(), now).map_err(token_error)?;
+    let fields = verify_token(text, keys, now)?;
+    present_verified(conn, fields, shop_region, now)
+}
+
+/// The stateless half of [`present`]: signature, key and expiry.
+fn verify_token(text: &str, keys: &HashMap<u16, VerifyingKey>, now: DateTime<Utc>) -> AppResult<token::TokenFields> {
+    token::verify(text, |kid| keys.get(&kid).copied(), now).map_err(token_error)
+}
+
+/// The stateful half of [`present`], for a token whose signature is already checked.
+fn present_verified(
+    conn: &mut Conn,
+    fields: token::TokenFields,
+    shop_region: &str,
+    now: DateTime<Utc>,
+) -> AppResult<Presented> {
     let voucher_id =
         i64::try_from(fields.voucher_id).map_err(|_| AppError::new(ErrorCode::VoucherNotFound, "Ваучер не найден"))?;
     let voucher = load_voucher(conn, voucher_id)?;
@@ -139,14 +154,51 @@ pub fn within_cap(shelf: Tiyn, reduced: Tiyn, cap_bp: i32) -> bool {
 
 type ProductRow = (String, String, String, i32, bool);
 
-/// Authorises a basket: places the hold and answers what the customer pays (SPEC §3.3).
-pub fn authorize(
-    conn: &mut Conn,
-    till: &Till,
-    req: &AuthorizeRequest,
-    hold: Duration,
-    now: DateTime<Utc>,
-) -> AppResult<Authorized> {
+/// What authorise can judge before it takes the write lock: the request's shape, each token's
+/// signature and expiry, each line's code, product, cap and price. None of it depends on balances,
+/// holds or nonces, so it runs beside other tills' writes, and the one writer only does the
+/// stateful part ([`authorize`]).
+///
+/// Refusals are kept, not returned, so that [`authorize`] answers them in the same order as a
+/// single pass would (a token's state before a line's code) and only after the idempotency key
+/// had its chance to replay a stored answer.
+pub struct Checked(Result<CheckedBasket, AppError>);
+
+struct CheckedBasket {
+    shop_region: String,
+    /// Each token's verdict in scan order.
+    tokens: Vec<Result<token::TokenFields, AppError>>,
+    /// The priced lines, or the first line's refusal.
+    lines: Result<Priced, AppError>,
+}
+
+struct Priced {
+    lines: Vec<BasketLine>,
+    discount: Tiyn,
+    to_pay: Tiyn,
+}
+
+/// The stateless checks of a basket (see [`Checked`]), on a read connection. Only a failure of the
+/// database itself is returned as an error.
+pub fn check(conn: &mut Conn, till: &Till, req: &AuthorizeRequest, now: DateTime<Utc>) -> AppResult<Checked> {
+    if let Err(e) = check_shape(req) {
+        return Ok(Checked(Err(e)));
+    }
+    let shop_region = match shop_of(conn, &till.shop_id) {
+        Ok((_, region)) => region,
+        Err(e) if e.code == ErrorCode::ShopNotFound => return Ok(Checked(Err(e))),
+        Err(e) => return Err(e),
+    };
+    let keys = keys::verifying_keys(conn)?;
+    let tokens = req.tokens.iter().map(|text| verify_token(text, &keys, now)).collect();
+    let lines = match price_lines(conn, &req.lines, now) {
+        Err(e) if e.code == ErrorCode::Internal => return Err(e),
+        other => other,
+    };
+    Ok(Checked(Ok(CheckedBasket { shop_region, tokens, lines })))
+}
+
+fn check_shape(req: &AuthorizeRequest) -> AppResult<()> {
     if req.tokens.is_empty() || req.tokens.len() > MAX_TOKENS {
         return Err(AppError::validation("tokens", format!("отсканируйте от 1 до {MAX_TOKENS} QR-кодов ваучеров")));
     }
@@ -166,39 +218,16 @@ pub fn authorize(
             .with("line", i));
         }
     }
-    let (_, shop_region) = shop_of(conn, &till.shop_id)?;
+    Ok(())
+}
 
-    // The vouchers, in the order scanned; all of one family and month.
-    let keys = keys::verifying_keys(conn)?;
-    let mut presented: Vec<Presented> = Vec::with_capacity(req.tokens.len());
-    for text in &req.tokens {
-        let p = present(conn, text, &keys, &shop_region, now)?;
-        if presented.iter().any(|q| q.voucher.id == p.voucher.id) {
-            return Err(AppError::validation("tokens", "один и тот же ваучер отсканирован дважды"));
-        }
-        if let Some(first) = presented.first() {
-            if first.voucher.family_id != p.voucher.family_id || first.voucher.month != p.voucher.month {
-                return Err(AppError::validation("tokens", "в одной покупке — ваучеры только одной семьи"));
-            }
-        }
-        presented.push(p);
-    }
-    let first = &presented[0].voucher;
-    let family_status: Option<String> = with_conn!(conn, c => family_months::table
-        .find((&first.month, &first.family_id))
-        .select(family_months::status)
-        .first(c)
-        .optional())?;
-    if family_status.as_deref() != Some(FamilyStatus::Consented.as_str()) {
-        return Err(AppError::new(ErrorCode::NoConsent, "Семья отказалась от ваучера в этом месяце"));
-    }
-
-    // The lines: SZPT product, cap, expiry, serial free.
+/// The lines: SZPT product, cap, expiry, serial not twice in the basket; priced.
+fn price_lines(conn: &mut Conn, req_lines: &[BasketLineIn], now: DateTime<Utc>) -> AppResult<Priced> {
     let today = BusinessDay::of(now).date();
-    let mut lines = Vec::with_capacity(req.lines.len());
+    let mut lines = Vec::with_capacity(req_lines.len());
     let mut serials_seen = HashSet::new();
     let mut product_cache: HashMap<String, Option<ProductRow>> = HashMap::new();
-    for (i, l) in req.lines.iter().enumerate() {
+    for (i, l) in req_lines.iter().enumerate() {
         let code = gs1::parse(&l.code).map_err(|e| {
             line_error(ErrorCode::CodeInvalid, i, format!("Строка {}: {e}", i + 1)).with("reason", e.reason())
         })?;
@@ -286,6 +315,46 @@ pub fn authorize(
     let to_pay = sum(|l| l.to_pay_tiyn).ok_or_else(overflow)?;
     // The shelf total must be representable too (it is what the shop reports).
     sum(|l| l.shelf_amount_tiyn).ok_or_else(overflow)?;
+    Ok(Priced { lines, discount, to_pay })
+}
+
+/// Authorises a checked basket: places the hold and answers what the customer pays (SPEC §3.3).
+/// Runs in the write transaction; `checked` comes from [`check`] on the same request.
+pub fn authorize(
+    conn: &mut Conn,
+    till: &Till,
+    checked: &Checked,
+    hold: Duration,
+    now: DateTime<Utc>,
+) -> AppResult<Authorized> {
+    let checked = checked.0.as_ref().map_err(AppError::again)?;
+
+    // The vouchers, in the order scanned; all of one family and month.
+    let mut presented: Vec<Presented> = Vec::with_capacity(checked.tokens.len());
+    for verdict in &checked.tokens {
+        let fields = verdict.as_ref().map_err(AppError::again)?.clone();
+        let p = present_verified(conn, fields, &checked.shop_region, now)?;
+        if presented.iter().any(|q| q.voucher.id == p.voucher.id) {
+            return Err(AppError::validation("tokens", "один и тот же ваучер отсканирован дважды"));
+        }
+        if let Some(first) = presented.first() {
+            if first.voucher.family_id != p.voucher.family_id || first.voucher.month != p.voucher.month {
+                return Err(AppError::validation("tokens", "в одной покупке — ваучеры только одной семьи"));
+            }
+        }
+        presented.push(p);
+    }
+    let first = &presented[0].voucher;
+    let family_status: Option<String> = with_conn!(conn, c => family_months::table
+        .find((&first.month, &first.family_id))
+        .select(family_months::status)
+        .first(c)
+        .optional())?;
+    if family_status.as_deref() != Some(FamilyStatus::Consented.as_str()) {
+        return Err(AppError::new(ErrorCode::NoConsent, "Семья отказалась от ваучера в этом месяце"));
+    }
+    let Priced { lines, discount, to_pay } = checked.lines.as_ref().map_err(AppError::again)?;
+    let (discount, to_pay) = (*discount, *to_pay);
 
     let available: i64 = presented.iter().map(|p| p.voucher.balance_tiyn).sum();
     if available == 0 && discount.get() > 0 {
@@ -359,7 +428,7 @@ pub fn authorize(
         });
     }
 
-    for l in &lines {
+    for l in lines {
         if let Some(serial) = &l.serial {
             let claimed = with_conn!(conn, c => diesel::insert_into(serial_claims::table)
                 .values((serial_claims::gtin.eq(&l.gtin), serial_claims::serial.eq(serial), serial_claims::basket_id.eq(basket_id)))
@@ -396,7 +465,7 @@ pub fn authorize(
         })
         .collect();
     with_conn!(conn, c => diesel::insert_into(basket_lines::table).values(&line_rows).execute(c))?;
-    remember_prices(conn, &till.shop_id, &lines, now)?;
+    remember_prices(conn, &till.shop_id, lines, now)?;
     audit::record(
         conn,
         &[Entry::new(now, &till.actor(), "basket", basket_id.to_string(), None, BasketStatus::Authorized.as_str())
@@ -410,7 +479,7 @@ pub fn authorize(
         to_pay_tiyn: to_pay.get(),
         hold_expires_at,
         vouchers: charges,
-        lines,
+        lines: lines.clone(),
     })
 }
 

@@ -9,8 +9,8 @@
 mod authorize;
 mod settle;
 
-pub use authorize::{authorize, holder, present as authorize_present};
-pub use settle::{basket, cancel, capture, expire_holds, refund, release_month_holds};
+pub use authorize::{authorize, check, holder, present as authorize_present, Checked};
+pub use settle::{basket, cancel, capture, expire_holds, hold_ran_out, refund, release_month_holds};
 
 use azyq_shared::api::{BasketLine, BasketStatus, ErrorCode, Unit, VoucherCharge};
 use azyq_shared::token::TokenError;

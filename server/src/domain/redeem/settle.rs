@@ -63,6 +63,19 @@ pub fn expire_holds(conn: &mut Conn, now: DateTime<Utc>, only: Option<i64>) -> A
     release_all(conn, &due, BasketStatus::HoldExpired, "scheduler", now)
 }
 
+/// Whether a basket is still authorised though its hold has run out: the one case in which a till's
+/// capture or cancel must first release it ([`expire_holds`]). A read, so the common case costs the
+/// writer nothing.
+pub fn hold_ran_out(conn: &mut Conn, id: i64, now: DateTime<Utc>) -> AppResult<bool> {
+    let n: i64 = with_conn!(conn, c => baskets::table
+        .filter(baskets::id.eq(id))
+        .filter(baskets::status.eq(BasketStatus::Authorized.as_str()))
+        .filter(baskets::hold_expires_at.le(now.naive_utc()))
+        .count()
+        .get_result(c))?;
+    Ok(n > 0)
+}
+
 /// Month end: holds still open are released first (SPEC §2.7).
 pub fn release_month_holds(conn: &mut Conn, month: Month, now: DateTime<Utc>) -> AppResult<usize> {
     let open: Vec<i64> = with_conn!(conn, c => baskets::table
