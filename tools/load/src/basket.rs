@@ -115,6 +115,42 @@ pub fn lines(rng: &mut impl Rng, serial: &mut impl FnMut() -> String) -> Vec<Lin
         .collect()
 }
 
+/// The product of contended baskets: chicken by weight at exactly the cap, so that every gram
+/// takes [`CONTEND_TIYN_PER_GRAM`] off the voucher with no rounding.
+const CONTEND_PRODUCT: usize = 9;
+const CONTEND_SHELF_PER_KG: i64 = 180_000;
+const CONTEND_REDUCED_PER_KG: i64 = CONTEND_SHELF_PER_KG - CONTEND_SHELF_PER_KG * CAP_BP / 10_000;
+/// Discount of one gram of the contended product.
+pub const CONTEND_TIYN_PER_GRAM: i64 = (CONTEND_SHELF_PER_KG - CONTEND_REDUCED_PER_KG) / 1_000;
+/// Grams per line of a contended basket.
+const CONTEND_GRAMS_PER_LINE: i64 = 5_000;
+
+/// Two discount targets for a contended pair on a voucher with `balance` left: each 55-95% of it,
+/// so each basket alone fits and both together do not (for a balance of 1 000 tiyn or more).
+pub fn contended_targets(balance: i64, rng: &mut impl Rng) -> (i64, i64) {
+    let mut one = || balance * rng.gen_range(55..=95) / 100;
+    (one(), one())
+}
+
+/// A basket whose discount is the largest multiple of [`CONTEND_TIYN_PER_GRAM`] not above
+/// `target` (so within 26 tiyn below it): lines of chicken by weight at the cap.
+pub fn for_discount(target: i64) -> Vec<Line> {
+    let p = &PRODUCTS[CONTEND_PRODUCT];
+    let mut grams = (target / CONTEND_TIYN_PER_GRAM).max(1);
+    let mut lines = Vec::new();
+    while grams > 0 {
+        let quantity = grams.min(CONTEND_GRAMS_PER_LINE);
+        grams -= quantity;
+        lines.push(Line {
+            code: gtin(p.body),
+            quantity,
+            shelf_tiyn: CONTEND_SHELF_PER_KG,
+            reduced_tiyn: CONTEND_REDUCED_PER_KG,
+        });
+    }
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,6 +184,36 @@ mod tests {
                 assert_eq!(code.is_serialised(), l.code.contains("(21)"));
                 assert!(l.quantity >= 1 && (!code.is_serialised() || l.quantity == 1));
             }
+        }
+    }
+
+    /// A line's discount as the server prices it: amounts rounded half up, per kg in grams.
+    fn discount(l: &Line) -> i64 {
+        let unit = PRODUCTS.iter().find(|p| l.code.contains(&gtin(p.body))).map_or("piece", |p| p.unit);
+        let amount = |price: i64| if unit == "kg" { (price * l.quantity + 500) / 1_000 } else { price * l.quantity };
+        amount(l.shelf_tiyn) - amount(l.reduced_tiyn)
+    }
+
+    #[test]
+    fn contended_baskets_hit_their_target_and_overdraw_together() {
+        assert_eq!(CONTEND_TIYN_PER_GRAM, 27);
+        assert_eq!(PRODUCTS[CONTEND_PRODUCT].unit, "kg");
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        for balance in [1_000, 20_000, 20_001, 99_999, 432_500, 1_000_000] {
+            for _ in 0..200 {
+                let (a, b) = contended_targets(balance, &mut rng);
+                let (da, db) = (for_discount(a), for_discount(b));
+                let (da, db): (i64, i64) = (da.iter().map(discount).sum(), db.iter().map(discount).sum());
+                for (target, got) in [(a, da), (b, db)] {
+                    assert!(got <= target && target - got < CONTEND_TIYN_PER_GRAM, "{target} {got}");
+                }
+                assert!(da <= balance && db <= balance, "each alone fits {balance}: {da} {db}");
+                assert!(da + db > balance, "together they do not {balance}: {da} {db}");
+            }
+        }
+        for l in for_discount(1_000_000) {
+            assert!(l.quantity <= 5_000);
+            assert!((l.shelf_tiyn - l.reduced_tiyn) * 10_000 <= CAP_BP * l.shelf_tiyn);
         }
     }
 }

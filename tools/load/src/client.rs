@@ -1,6 +1,7 @@
 //! A small blocking HTTP client for the Azyq API: every answer, error or not, becomes a [`Reply`]
 //! so that the caller counts it instead of failing.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -151,6 +152,56 @@ pub fn cashier_session(api: &Api, shop: &str, terminal: &str, login: &str, passw
         Some(token) if reply.ok() => Ok(token.to_owned()),
         _ => Err(format!("cashier log-in at {shop}/{terminal}: {}", reply.describe())),
     }
+}
+
+/// The balances the server reports now for these vouchers, each read through its holder's wallet
+/// (`GET /api/v1/wallet/vouchers`, which lists the whole family's, so a family is read once),
+/// `threads` requests at a time; answers the balances by voucher id and the reads that failed.
+pub fn wallet_balances(
+    api: &Api,
+    vouchers: &[(i64, &str)],
+    threads: usize,
+    timeout: Duration,
+) -> (HashMap<i64, i64>, usize) {
+    let chunk = vouchers.len().div_ceil(threads.max(1)).max(1);
+    let mut balances = HashMap::new();
+    let mut failed = 0;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = vouchers
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    let api = Api::new(api.base(), timeout);
+                    let mut seen: HashMap<i64, i64> = HashMap::new();
+                    let mut failed = 0;
+                    for &(id, jwt) in part {
+                        if seen.contains_key(&id) {
+                            continue;
+                        }
+                        let reply = api.get("/api/v1/wallet/vouchers", Some(jwt));
+                        let listed = reply.body["vouchers"].as_array().filter(|_| reply.ok());
+                        for v in listed.into_iter().flatten() {
+                            if let (Some(vid), Some(balance)) = (v["id"].as_i64(), v["balance_tiyn"].as_i64()) {
+                                seen.insert(vid, balance);
+                            }
+                        }
+                        failed += usize::from(!seen.contains_key(&id));
+                    }
+                    (seen, failed)
+                })
+            })
+            .collect();
+        for h in handles {
+            match h.join() {
+                Ok((seen, f)) => {
+                    balances.extend(seen);
+                    failed += f;
+                }
+                Err(_) => failed += chunk,
+            }
+        }
+    });
+    (balances, failed)
 }
 
 #[cfg(test)]

@@ -23,32 +23,46 @@ pub fn seconds(pid: Option<u32>) -> Option<f64> {
 
 /// A CPU reading taken before the run, to print the use over it.
 pub struct Meter {
-    server_pid: Option<u32>,
     own: Option<f64>,
-    server: Option<f64>,
+    /// Each server process and its counter at the start.
+    servers: Vec<(u32, Option<f64>)>,
 }
 
 impl Meter {
-    /// Reads both counters now.
-    pub fn start(server_pid: Option<u32>) -> Meter {
-        Meter { server_pid, own: seconds(None), server: server_pid.and_then(|p| seconds(Some(p))) }
+    /// Reads the counters of this process and of each server now.
+    pub fn start(server_pids: &[u32]) -> Meter {
+        Meter { own: seconds(None), servers: server_pids.iter().map(|&p| (p, seconds(Some(p)))).collect() }
     }
 
-    /// Prints each process's CPU use since [`Meter::start`] as cores busy over `wall`.
-    pub fn print(&self, wall: Duration) {
+    /// Prints each process's CPU use since [`Meter::start`] as cores busy over `wall`; answers the
+    /// servers' total in percent of one core, when there are servers and every one was readable.
+    pub fn print(&self, wall: Duration) -> Option<f64> {
         let wall = wall.as_secs_f64().max(1e-9);
         let used = |before: Option<f64>, pid: Option<u32>| Some((seconds(pid)? - before?) / wall * 100.0);
         let mut line = String::from("cpu (% of one core over the run):");
         if let Some(p) = used(self.own, None) {
             line.push_str(&format!(" load generator {p:.0}%"));
         }
-        if let Some(pid) = self.server_pid {
-            match used(self.server, Some(pid)) {
-                Some(p) => line.push_str(&format!(", server {p:.0}%")),
-                None => line.push_str(&format!(", server pid {pid} unreadable")),
+        let mut total = Some(0.0);
+        for &(pid, before) in &self.servers {
+            match used(before, Some(pid)) {
+                Some(p) => {
+                    line.push_str(&format!(", server {pid} {p:.0}%"));
+                    total = total.map(|t| t + p);
+                }
+                None => {
+                    line.push_str(&format!(", server pid {pid} unreadable"));
+                    total = None;
+                }
+            }
+        }
+        if self.servers.len() > 1 {
+            if let Some(t) = total {
+                line.push_str(&format!(" (servers together {t:.0}%)"));
             }
         }
         println!("{line}; cores on this machine: {}", std::thread::available_parallelism().map_or(0, |n| n.get()));
+        total.filter(|_| !self.servers.is_empty())
     }
 }
 
@@ -58,6 +72,10 @@ mod tests {
     fn own_cpu_is_readable_on_linux() {
         if cfg!(target_os = "linux") {
             assert!(super::seconds(None).is_some_and(|s| s >= 0.0));
+            let me = std::process::id();
+            let meter = super::Meter::start(&[me, me]);
+            assert!(meter.print(std::time::Duration::from_millis(1)).is_some_and(|t| t >= 0.0));
+            assert_eq!(super::Meter::start(&[]).print(std::time::Duration::from_secs(1)), None);
         }
     }
 }

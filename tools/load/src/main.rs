@@ -1,34 +1,42 @@
 //! `azyq-load`: sets up shops, tills and activated vouchers on a running Azyq server through its
-//! real API, drives till traffic at it over loopback (closed or open loop, for a bounded time),
-//! prints throughput, latency per request kind and errors by code, and can have
-//! `azyq-server check` prove the books afterwards.
+//! real API, drives till traffic at it (or at several servers on one database) over loopback,
+//! closed or open loop, for a bounded time; prints throughput, latency per request kind and errors
+//! by code; keeps its own books of what the server acknowledged, counts double-spends and checks
+//! the balances the server reports against them; and can have `azyq-server check` prove the books
+//! afterwards. `--only lookup` measures look-ups alone against the signature check's cost.
 
 mod basket;
 mod check;
 mod client;
 mod cpu;
+mod ledger;
+mod lookup;
 mod mix;
 mod people;
 mod setup;
+mod sigrate;
 mod stats;
 mod till;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 
 use crate::client::Api;
+use crate::ledger::Ledger;
 use crate::setup::{SetupArgs, State};
-use crate::till::{Mode, Pool, PoolVoucher, Till, Traffic};
+use crate::till::{Mode, Pool, PoolVoucher, Station, Till, Traffic};
 
 #[derive(Parser)]
 #[command(name = "azyq-load", version, about = "Load generator for the Azyq server: real till traffic over loopback")]
 struct Cli {
-    /// The server's base URL; loopback only.
-    #[arg(long, default_value = "http://127.0.0.1:18181")]
-    server: String,
+    /// The server's base URL; loopback only. Repeat it (or give a comma list) for several servers
+    /// on one database: the setup talks to the first, the tills are spread over all of them.
+    #[arg(long = "server", value_name = "URL", value_delimiter = ',', default_value = "http://127.0.0.1:18181")]
+    servers: Vec<String>,
     /// Operator login for the setup (made with `azyq-server create-operator`).
     #[arg(long, default_value = "load")]
     operator_login: String,
@@ -86,6 +94,14 @@ struct Cli {
     /// Percent of authorisations replayed with the same Idempotency-Key.
     #[arg(long, default_value_t = 3.0)]
     retry_pct: f64,
+    /// Percent of sales that are contended: one voucher at two tills on two servers at once, with
+    /// baskets that each fit its balance but together do not.
+    #[arg(long, default_value_t = 0.0)]
+    contend_pct: f64,
+    /// Only this kind of request: `lookup` mints tokens before the clock starts, then the tills
+    /// only look them up.
+    #[arg(long, value_enum, conflicts_with = "contend_pct")]
+    only: Option<Only>,
     /// Random seed (baskets, mix, families); by default from the clock.
     #[arg(long)]
     seed: Option<u64>,
@@ -99,8 +115,16 @@ struct Cli {
     #[arg(long, requires = "check_with", value_name = "URL")]
     database_url: Option<String>,
     /// The server's process id (same machine): its CPU use over the run is printed beside ours.
-    #[arg(long)]
-    server_pid: Option<u32>,
+    /// Repeat it (or give a comma list) for several servers.
+    #[arg(long = "server-pid", value_name = "PID", value_delimiter = ',')]
+    server_pids: Vec<u32>,
+}
+
+/// What `--only` restricts the run to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Only {
+    /// `POST /api/v1/pos/lookup` back to back with tokens minted before the run.
+    Lookup,
 }
 
 fn main() -> ExitCode {
@@ -121,21 +145,46 @@ fn bounded<T: PartialOrd + std::fmt::Display>(name: &str, v: T, lo: T, hi: T) ->
     Ok(())
 }
 
+/// The servers of `--server`: at least one, each a loopback URL.
+fn servers(urls: &[String]) -> Result<Vec<String>, String> {
+    let list: Vec<String> = urls.iter().map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()).collect();
+    if list.is_empty() {
+        return Err("--server needs a URL".into());
+    }
+    for url in &list {
+        client::require_loopback(url)?;
+    }
+    Ok(list)
+}
+
+/// Which server, shop and terminal till `w` of `shops` shops and `servers` servers uses; the
+/// partner till of a contended pair is on the next server and the next shop, terminal `P…`.
+fn placement(w: usize, shops: usize, servers: usize, partner: bool) -> (usize, usize, String) {
+    let (shop, number) = (w % shops, w / shops + 1);
+    if partner {
+        ((w + 1) % servers, (shop + 1) % shops, format!("P{number}"))
+    } else {
+        (w % servers, shop, format!("T{number}"))
+    }
+}
+
 fn run(cli: &Cli) -> Result<ExitCode, String> {
-    client::require_loopback(&cli.server)?;
+    let servers = servers(&cli.servers)?;
     bounded("shops", cli.shops, 1, 999)?;
     bounded("tills-per-shop", cli.tills_per_shop, 1, 100)?;
     bounded("vouchers", cli.vouchers, 1, people::MAX_MEMBERS)?;
     bounded("duration", cli.duration, 1, 3_600)?;
     bounded("timeout", cli.timeout, 1, 120)?;
     bounded("setup-threads", cli.setup_threads, 1, 32)?;
+    bounded("contend-pct", cli.contend_pct, 0.0, 100.0)?;
     if let Some(rate) = cli.rate {
         bounded("rate", rate, 0.1, 5_000.0)?;
     }
     let mix = mix::Mix::from_percent(cli.cancel_pct, cli.refund_pct, cli.retry_pct)?;
     let now = chrono::Utc::now();
     let seed = cli.seed.unwrap_or_else(|| u64::try_from(now.timestamp_micros()).unwrap_or_default());
-    let api = Api::new(&cli.server, Duration::from_secs(cli.timeout));
+    let timeout = Duration::from_secs(cli.timeout);
+    let api = Api::new(&servers[0], timeout);
 
     let state = if cli.skip_setup {
         let state = State::load(&cli.state)?;
@@ -162,7 +211,7 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
         };
         let state = setup::run(&api, &args)?;
         state.save(&cli.state)?;
-        println!("setup: written to {}", cli.state.display());
+        println!("setup: written to {} (on {})", cli.state.display(), servers[0]);
         state
     };
     if cli.setup_only {
@@ -171,54 +220,282 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
 
     let concurrency = cli.concurrency.unwrap_or(state.shops.len() * state.tills_per_shop);
     bounded("concurrency", concurrency, 1, 999)?;
+    let contend = cli.only.is_none() && cli.contend_pct > 0.0;
     let started = Instant::now();
-    let mut tills = Vec::with_capacity(concurrency);
-    for w in 0..concurrency {
-        let shop = &state.shops[w % state.shops.len()];
-        let terminal = format!("T{}", w / state.shops.len() + 1);
-        let till_api = Api::new(&cli.server, Duration::from_secs(cli.timeout));
-        let session =
-            client::cashier_session(&till_api, shop, &terminal, &state.cashier_login, &state.cashier_password)?;
-        tills.push(Till { api: till_api, session });
-    }
+    let stations = log_in(&state, &servers, concurrency, contend, timeout)?;
+    println!(
+        "run: {concurrency} tills{} logged in on {} server{} ({:.1} s)",
+        if contend { " and as many partner tills" } else { "" },
+        servers.len(),
+        if servers.len() == 1 { "" } else { "s, round-robin" },
+        started.elapsed().as_secs_f64()
+    );
     let vouchers = state
         .vouchers
         .iter()
         .map(|v| Ok(PoolVoucher { id: v.id, jwt: setup::wallet_jwt(&cli.wallet_secret, &v.iin)? }))
         .collect::<Result<Vec<_>, String>>()?;
-    let pool = Pool::new(vouchers);
-    println!("run: {concurrency} tills logged in ({:.1} s)", started.elapsed().as_secs_f64());
-
     let mode = match cli.rate {
         Some(rate) => Mode::Open { rate },
         None => Mode::Closed,
     };
+    let mut failed = match cli.only {
+        Some(Only::Lookup) => lookups(cli, &api, stations, &vouchers, mode)?,
+        None => sales(cli, &api, stations, vouchers, mode, mix, seed, now)?,
+    };
+    if let (Some(bin), Some(url)) = (&cli.check_with, &cli.database_url) {
+        failed |= !check::books(bin, url)?;
+    }
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// Logs every till in on its server (and, with `contend`, its partner till on the next one).
+fn log_in(
+    state: &State,
+    servers: &[String],
+    concurrency: usize,
+    contend: bool,
+    timeout: Duration,
+) -> Result<Vec<Station>, String> {
+    let shops = state.shops.len();
+    let till = |w: usize, partner: bool| -> Result<Till, String> {
+        let (server, shop, terminal) = placement(w, shops, servers.len(), partner);
+        let api = Api::new(&servers[server], timeout);
+        let session =
+            client::cashier_session(&api, &state.shops[shop], &terminal, &state.cashier_login, &state.cashier_password)
+                .map_err(|e| format!("{e} (on {})", servers[server]))?;
+        Ok(Till { api, session })
+    };
+    (0..concurrency)
+        .map(|w| Ok(Station { till: till(w, false)?, partner: if contend { Some(till(w, true)?) } else { None } }))
+        .collect()
+}
+
+fn mode_line(mode: Mode, concurrency: usize, duration: u64) -> String {
+    match mode {
+        Mode::Closed => format!("closed loop, {concurrency} tills, {duration} s"),
+        Mode::Open { rate } => format!("open loop, {rate}/s over {concurrency} tills, {duration} s"),
+    }
+}
+
+/// The sales run; answers whether it failed (a different replay, a double-spend, a balance the
+/// books cannot explain, or a contended pair both authorised).
+#[allow(clippy::too_many_arguments)]
+fn sales(
+    cli: &Cli,
+    api: &Api,
+    stations: Vec<Station>,
+    vouchers: Vec<PoolVoucher>,
+    mode: Mode,
+    mix: mix::Mix,
+    seed: u64,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<bool, String> {
+    let concurrency = stations.len();
+    let jwts: HashMap<i64, String> = vouchers.iter().map(|v| (v.id, v.jwt.clone())).collect();
+    let pool = Pool::new(vouchers);
     let traffic = Traffic {
         mode,
         duration: Duration::from_secs(cli.duration),
         mix,
+        contend: cli.contend_pct / 100.0,
         seed,
         // Microseconds (mod 2^32) rather than seconds, so that two runs in one second differ.
         tag: format!("{:08x}", now.timestamp_micros() & 0xffff_ffff),
         pool: &pool,
     };
-    match mode {
-        Mode::Closed => println!("run: closed loop, {concurrency} tills, {} s", cli.duration),
-        Mode::Open { rate } => println!("run: open loop, {rate} sales/s over {concurrency} tills, {} s", cli.duration),
+    println!("run: {}", mode_line(mode, concurrency, cli.duration));
+    if cli.contend_pct > 0.0 {
+        println!(
+            "run: {}% of sales contended{}",
+            cli.contend_pct,
+            if servers(&cli.servers).map_or(0, |s| s.len()) < 2 {
+                " (one server: both tills of a pair are on it)"
+            } else {
+                " across two servers"
+            }
+        );
     }
-    let meter = cpu::Meter::start(cli.server_pid);
-    let (mut stats, elapsed) = till::run(tills, &traffic);
+    let meter = cpu::Meter::start(&cli.server_pids);
+    let (mut stats, ledger, elapsed) = till::run(stations, &traffic);
     println!("run: measured {:.1} s", elapsed.as_secs_f64());
     stats.print(elapsed, matches!(mode, Mode::Open { .. }));
     meter.print(elapsed);
 
     println!("unexpected errors: {}", stats.error_count());
-    let mut failed = stats.retries_differ > 0;
+    let mut failed = false;
     if stats.retries_differ > 0 {
         println!("FAIL: {} idempotent replays got a different answer", stats.retries_differ);
+        failed = true;
     }
-    if let (Some(bin), Some(url)) = (&cli.check_with, &cli.database_url) {
-        failed |= !check::books(bin, url)?;
+    if stats.contended.both_authorized > 0 {
+        println!(
+            "FAIL: {} contended pairs were both authorised, although together they exceed the balance",
+            stats.contended.both_authorized
+        );
+        failed = true;
     }
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    failed |= prove_books(api, &ledger, &jwts, cli.setup_threads, Duration::from_secs(cli.timeout));
+    Ok(failed)
+}
+
+/// Counts double-spends in the generator's books and compares them with the balances the server
+/// reports now; answers whether either found anything.
+fn prove_books(api: &Api, ledger: &Ledger, jwts: &HashMap<i64, String>, threads: usize, timeout: Duration) -> bool {
+    let touched: Vec<(i64, &str)> =
+        ledger.touched().filter_map(|(id, _)| jwts.get(&id).map(|jwt| (id, jwt.as_str()))).collect();
+    let started = Instant::now();
+    let (reported, unreadable) = client::wallet_balances(api, &touched, threads, timeout);
+    println!(
+        "books: {} vouchers touched, {} with a request that got no answer (balances read back in {:.1} s)",
+        touched.len(),
+        ledger.unanswered_count(),
+        started.elapsed().as_secs_f64()
+    );
+    let (spent, unsure) = ledger.double_spends();
+    let unsure = if unsure > 0 {
+        format!(" ({unsure} more unsure: a refund or cancel on them got no answer)")
+    } else {
+        String::new()
+    };
+    println!("double-spends: {}{unsure}", spent.len());
+    for id in spent.iter().take(5) {
+        if let Some((_, a)) = ledger.touched().find(|(v, _)| v == id) {
+            let opening = a.opening.map_or(0, |(_, b)| b);
+            println!("  voucher {id}: had {opening} tiyn, acknowledged charges {} tiyn", a.net_charged());
+        }
+    }
+    let check = ledger.cross_check(&reported);
+    println!(
+        "balance cross-check: {} compared, mismatches: {} (left out: {} with an unanswered request, {} unreadable)",
+        check.compared,
+        check.mismatches.len(),
+        check.unsure,
+        check.unread.max(unreadable)
+    );
+    for (id, low, high, balance) in check.mismatches.iter().take(5) {
+        let expected = if low == high { low.to_string() } else { format!("{low}..={high}") };
+        println!("  voucher {id}: the books say {expected} tiyn, the server {balance} tiyn");
+    }
+    !spent.is_empty() || !check.mismatches.is_empty()
+}
+
+/// The look-up-only run; answers whether it failed (never: its figures are the point).
+fn lookups(cli: &Cli, api: &Api, stations: Vec<Station>, vouchers: &[PoolVoucher], mode: Mode) -> Result<bool, String> {
+    let tills: Vec<Till> = stations.into_iter().map(|s| s.till).collect();
+    let started = Instant::now();
+    let (tokens, failure) = lookup::mint_tokens(api, vouchers, cli.setup_threads, Duration::from_secs(cli.timeout));
+    if let Some(first) = failure {
+        println!("lookup: some tokens were not minted; the first failure: {first}");
+    }
+    if tokens.is_empty() {
+        return Err("no token could be minted for the look-ups".into());
+    }
+    println!("lookup: {} tokens minted ({:.1} s)", tokens.len(), started.elapsed().as_secs_f64());
+    if cli.duration > 240 {
+        println!("lookup: tokens live AZYQ_QR_MINUTES (5 by default): a long run ends in token_expired");
+    }
+    let measured = sigrate::verify_strict_rate(Duration::from_secs(1))?;
+    let verify = measured.per_second;
+    if measured.cpu_time {
+        println!(
+            "verify_strict: {verify:.0}/s on one core here (per second of the thread's CPU time; it was on a CPU {:.0}% \
+             of the wall time)",
+            measured.on_cpu * 100.0
+        );
+    } else {
+        println!("verify_strict: {verify:.0}/s on one core here (wall time: low if the machine was busy)");
+    }
+
+    println!("run: look-ups only, {}", mode_line(mode, tills.len(), cli.duration));
+    let meter = cpu::Meter::start(&cli.server_pids);
+    let (mut stats, elapsed) = lookup::run(tills, &tokens, mode, Duration::from_secs(cli.duration));
+    let rate = stats.lookups_ok as f64 / elapsed.as_secs_f64().max(1e-9);
+    println!("run: measured {:.1} s", elapsed.as_secs_f64());
+    println!("lookups: {} answered 2xx ({rate:.1}/s)", stats.lookups_ok);
+    stats.print_table(elapsed, matches!(mode, Mode::Open { .. }));
+    let server_cpu = meter.print(elapsed);
+    match sigrate::per_core(rate, server_cpu, verify) {
+        Some((per_core, share)) => println!(
+            "lookup per server core: {per_core:.0}/s = {share:.1}% of verify_strict ({verify:.0}/s on one core here)"
+        ),
+        None if cli.server_pids.is_empty() => println!(
+            "lookup per server core: cannot be computed without --server-pid ({verify:.0}/s verify_strict on one core here)"
+        ),
+        None => println!(
+            "lookup per server core: cannot be computed, the server's CPU was not readable ({verify:.0}/s verify_strict on one core here)"
+        ),
+    }
+    println!("unexpected errors: {}", stats.error_count());
+    Ok(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(["azyq-load", "--wallet-secret", "s"].iter().chain(args))
+    }
+
+    #[test]
+    fn several_servers_and_pids() {
+        let cli = parse(&[
+            "--server",
+            "http://127.0.0.1:18281,http://127.0.0.1:18282",
+            "--server",
+            "http://[::1]:3",
+            "--server-pid",
+            "11,12",
+            "--server-pid",
+            "13",
+            "--contend-pct",
+            "20",
+        ])
+        .expect("parses");
+        assert_eq!(cli.servers, ["http://127.0.0.1:18281", "http://127.0.0.1:18282", "http://[::1]:3"]);
+        assert_eq!(cli.server_pids, [11, 12, 13]);
+        assert_eq!(cli.contend_pct, 20.0);
+        assert_eq!(servers(&cli.servers).map(|s| s.len()), Ok(3));
+    }
+
+    #[test]
+    fn defaults_keep_the_old_behaviour() {
+        let cli = parse(&[]).expect("parses");
+        assert_eq!(cli.servers, ["http://127.0.0.1:18181"]);
+        assert!(cli.server_pids.is_empty());
+        assert_eq!((cli.contend_pct, cli.only), (0.0, None));
+        let cli = parse(&["--server-pid", "42"]).expect("parses");
+        assert_eq!(cli.server_pids, [42]);
+    }
+
+    #[test]
+    fn only_lookup_and_its_conflicts() {
+        assert_eq!(parse(&["--only", "lookup"]).expect("parses").only, Some(Only::Lookup));
+        assert!(parse(&["--only", "sales"]).is_err());
+        assert!(parse(&["--only", "lookup", "--contend-pct", "5"]).is_err());
+    }
+
+    #[test]
+    fn every_server_must_be_loopback() {
+        let list = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(servers(&list(&["http://127.0.0.1:1", "http://10.0.0.1:2"])).is_err());
+        assert!(servers(&list(&[" ", ""])).is_err());
+        assert_eq!(servers(&list(&[" http://127.0.0.1:1 ", ""])), Ok(list(&["http://127.0.0.1:1"])));
+    }
+
+    #[test]
+    fn tills_spread_over_servers_and_partners_sit_elsewhere() {
+        // 4 shops, 2 servers, 8 tills.
+        let mut seen = std::collections::HashSet::new();
+        for w in 0..8 {
+            let (server, shop, terminal) = placement(w, 4, 2, false);
+            assert_eq!(server, w % 2);
+            let (p_server, p_shop, p_terminal) = placement(w, 4, 2, true);
+            assert_ne!(server, p_server, "a pair spans two servers");
+            assert_ne!(shop, p_shop);
+            assert!(seen.insert((shop, terminal)) && seen.insert((p_shop, p_terminal)), "one session per till");
+        }
+        assert_eq!(placement(5, 4, 1, true).0, 0, "one server: the partner is on it too");
+    }
 }

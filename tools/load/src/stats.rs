@@ -14,6 +14,8 @@ pub enum Kind {
     Lookup,
     /// `POST /pos/baskets`.
     Authorize,
+    /// `POST /pos/baskets` of a contended pair: the same voucher at two tills at once.
+    Contend,
     /// The same authorise resent with the same key (idempotent replay).
     Retry,
     /// `POST /pos/baskets/{id}/capture`.
@@ -28,8 +30,17 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in report order.
-    pub const ALL: [Kind; 8] =
-        [Kind::Mint, Kind::Lookup, Kind::Authorize, Kind::Retry, Kind::Capture, Kind::Cancel, Kind::Refund, Kind::Sale];
+    pub const ALL: [Kind; 9] = [
+        Kind::Mint,
+        Kind::Lookup,
+        Kind::Authorize,
+        Kind::Contend,
+        Kind::Retry,
+        Kind::Capture,
+        Kind::Cancel,
+        Kind::Refund,
+        Kind::Sale,
+    ];
 
     /// The kind's name in the report.
     pub fn name(self) -> &'static str {
@@ -37,6 +48,7 @@ impl Kind {
             Kind::Mint => "mint",
             Kind::Lookup => "lookup",
             Kind::Authorize => "authorize",
+            Kind::Contend => "contend",
             Kind::Retry => "retry",
             Kind::Capture => "capture",
             Kind::Cancel => "cancel",
@@ -74,6 +86,63 @@ pub struct Stats {
     /// Open loop: sales started more than 10 ms after their scheduled time, and the worst lag.
     pub late_starts: u64,
     pub max_lag: Duration,
+    /// Contended pairs by outcome.
+    pub contended: Contended,
+    /// Look-ups answered 2xx (the look-up-only run).
+    pub lookups_ok: u64,
+}
+
+/// How contended pairs (one voucher, two tills, two authorisations at once) came out.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Contended {
+    /// Pairs that reached the simultaneous authorisations.
+    pub pairs: u64,
+    /// One authorised, the other refused with `insufficient_balance` or `voucher_exhausted`: right.
+    pub one_refused: u64,
+    /// Both authorised although together they exceed the balance: wrong.
+    pub both_authorized: u64,
+    /// Anything else (errors, no answer, both refused).
+    pub other: u64,
+}
+
+/// The outcome of one contended pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PairOutcome {
+    OneRefused,
+    BothAuthorized,
+    Other,
+}
+
+impl PairOutcome {
+    /// Classifies the two authorisations' answers.
+    pub fn of(a: &Reply, b: &Reply) -> PairOutcome {
+        let refused = |r: &Reply| EXPECTED_CODES.contains(&r.code());
+        match (a.ok(), b.ok()) {
+            (true, true) => PairOutcome::BothAuthorized,
+            (true, false) if refused(b) => PairOutcome::OneRefused,
+            (false, true) if refused(a) => PairOutcome::OneRefused,
+            _ => PairOutcome::Other,
+        }
+    }
+}
+
+impl Contended {
+    /// Counts one pair.
+    pub fn count(&mut self, outcome: PairOutcome) {
+        self.pairs += 1;
+        match outcome {
+            PairOutcome::OneRefused => self.one_refused += 1,
+            PairOutcome::BothAuthorized => self.both_authorized += 1,
+            PairOutcome::Other => self.other += 1,
+        }
+    }
+
+    fn merge(&mut self, o: Contended) {
+        self.pairs += o.pairs;
+        self.one_refused += o.one_refused;
+        self.both_authorized += o.both_authorized;
+        self.other += o.other;
+    }
 }
 
 fn micros(d: Duration) -> u32 {
@@ -124,6 +193,8 @@ impl Stats {
         self.pool_dry += other.pool_dry;
         self.late_starts += other.late_starts;
         self.max_lag = self.max_lag.max(other.max_lag);
+        self.contended.merge(other.contended);
+        self.lookups_ok += other.lookups_ok;
     }
 
     /// Requests that got no answer at all (status 0).
@@ -136,7 +207,7 @@ impl Stats {
         self.errors.values().sum()
     }
 
-    /// Prints throughput, the latency table, expected refusals and errors (`open`: and the lags).
+    /// Prints the sales, the latency table, expected refusals and errors (`open`: and the lags).
     pub fn print(&mut self, elapsed: Duration, open: bool) {
         let secs = elapsed.as_secs_f64().max(1e-9);
         println!(
@@ -148,6 +219,20 @@ impl Stats {
             self.retries_same,
             self.retries_differ
         );
+        let c = self.contended;
+        if c.pairs > 0 {
+            println!(
+                "contended pairs: {}; one refused (insufficient_balance/voucher_exhausted) {}; both authorised {}; \
+                 other outcomes {}",
+                c.pairs, c.one_refused, c.both_authorized, c.other
+            );
+        }
+        self.print_table(elapsed, open);
+    }
+
+    /// Prints the latency table, expected refusals and errors (`open`: and the lags).
+    pub fn print_table(&mut self, elapsed: Duration, open: bool) {
+        let secs = elapsed.as_secs_f64().max(1e-9);
         println!(
             "{:<10} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9}",
             "kind", "count", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors"
@@ -248,5 +333,29 @@ mod tests {
         // Transport failures have no latency; the lag is added to the answer's own time.
         assert_eq!(a.latencies[&Kind::Authorize], vec![2_000, 2_000, 5_000]);
         assert!(!a.latencies.contains_key(&Kind::Capture));
+    }
+
+    #[test]
+    fn contended_pairs_are_classified() {
+        let r = |status, code: &str| Reply { status, body: json!({"error": {"code": code}}), elapsed: Duration::ZERO };
+        let ok = r(201, "");
+        let short = r(422, "insufficient_balance");
+        let spent = r(409, "voucher_exhausted");
+        let busy = r(500, "internal");
+        let lost = r(0, "");
+        assert_eq!(PairOutcome::of(&ok, &short), PairOutcome::OneRefused);
+        assert_eq!(PairOutcome::of(&spent, &ok), PairOutcome::OneRefused);
+        assert_eq!(PairOutcome::of(&ok, &ok), PairOutcome::BothAuthorized);
+        for (a, b) in [(&ok, &busy), (&lost, &ok), (&short, &short), (&busy, &lost)] {
+            assert_eq!(PairOutcome::of(a, b), PairOutcome::Other);
+        }
+        let mut c = Contended::default();
+        for o in [PairOutcome::OneRefused, PairOutcome::OneRefused, PairOutcome::BothAuthorized, PairOutcome::Other] {
+            c.count(o);
+        }
+        let mut total = Contended::default();
+        total.merge(c);
+        total.merge(c);
+        assert_eq!(total, Contended { pairs: 8, one_refused: 4, both_authorized: 2, other: 2 });
     }
 }

@@ -1,13 +1,15 @@
 //! The till traffic. Each worker is one cashier session of one shop; a sale takes a voucher from
 //! the shared pool, has the wallet mint a token, then looks up, authorises and captures (or
-//! cancels), with the occasional idempotent replay and refund. Closed loop: sales back to back
-//! until the time is up. Open loop: sales start on a fixed schedule, and every latency of a sale
+//! cancels), with the occasional idempotent replay and refund. A contended sale puts one voucher
+//! at this till and at a partner till on another server at the same moment, with baskets that
+//! each fit its balance but together do not. Every acknowledged effect goes into the till's books
+//! ([`Ledger`]). Closed loop: sales back to back until the time is up. Open loop: sales start on a fixed schedule, and every latency of a sale
 //! counts from its scheduled start, so a server that falls behind shows as latency (no
 //! coordinated omission) rather than as a lower send rate.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Barrier, Mutex};
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
@@ -16,8 +18,9 @@ use serde_json::{json, Value};
 
 use crate::basket::{self, Line};
 use crate::client::{Api, Reply};
+use crate::ledger::Ledger;
 use crate::mix::Mix;
-use crate::stats::{Kind, Stats};
+use crate::stats::{Kind, PairOutcome, Stats};
 
 /// Below this balance (tiyn) a voucher leaves the pool: most baskets would not fit any more.
 const MIN_BALANCE: i64 = 20_000;
@@ -60,10 +63,17 @@ impl Pool {
     }
 }
 
-/// One till: a client and its cashier session.
+/// One till: a client (bound to one server) and its cashier session.
+#[derive(Clone)]
 pub struct Till {
     pub api: Api,
     pub session: String,
+}
+
+/// A worker's tills: its own and, for contended sales, a partner till on another server.
+pub struct Station {
+    pub till: Till,
+    pub partner: Option<Till>,
 }
 
 /// Settings shared by every worker of a run.
@@ -71,84 +81,153 @@ pub struct Traffic<'a> {
     pub mode: Mode,
     pub duration: Duration,
     pub mix: Mix,
+    /// Share (0.0-1.0) of sales that are contended pairs.
+    pub contend: f64,
     pub seed: u64,
     /// Unique to the run: keeps idempotency keys and serials apart from earlier runs.
     pub tag: String,
     pub pool: &'a Pool,
 }
 
-/// Runs the traffic on these tills; answers the merged figures and the time it took.
-pub fn run(tills: Vec<Till>, cfg: &Traffic) -> (Stats, Duration) {
+/// When the workers start their next sale (or look-up): back to back, or on a shared schedule.
+pub struct Pacer<'a> {
+    mode: Mode,
+    start: Instant,
+    deadline: Instant,
+    next: &'a AtomicU64,
+}
+
+impl Pacer<'_> {
+    /// Waits for this worker's next start; answers its scheduled instant and how late it began,
+    /// or `None` once the time is up. Counts late starts into `stats`.
+    pub fn next(&self, stats: &mut Stats) -> Option<(Instant, Duration)> {
+        let scheduled = match self.mode {
+            Mode::Closed => Instant::now(),
+            Mode::Open { rate } => {
+                let slot = self.next.fetch_add(1, Ordering::Relaxed);
+                self.start + Duration::from_secs_f64(slot as f64 / rate)
+            }
+        };
+        if scheduled >= self.deadline {
+            return None;
+        }
+        sleep_until(scheduled);
+        let lag = Instant::now().saturating_duration_since(scheduled);
+        if lag > Duration::from_millis(10) {
+            stats.late_starts += 1;
+        }
+        stats.max_lag = stats.max_lag.max(lag);
+        Some((scheduled, lag))
+    }
+}
+
+/// Runs `work` on one thread per item, all starting together and pacing themselves with the
+/// [`Pacer`] they are given; answers each thread's result (`None` if it panicked) and the time the
+/// run took from the common start.
+pub fn drive<I: Send, T: Send>(
+    items: Vec<I>,
+    mode: Mode,
+    duration: Duration,
+    work: impl Fn(usize, I, &Pacer) -> T + Sync,
+) -> (Vec<Option<T>>, Duration) {
     let start = Instant::now() + Duration::from_millis(50);
     let next = AtomicU64::new(0);
-    let mut total = Stats::default();
-    std::thread::scope(|s| {
-        let handles: Vec<_> = tills
+    let pacer = Pacer { mode, start, deadline: start + duration, next: &next };
+    let results = std::thread::scope(|s| {
+        let handles: Vec<_> = items
             .into_iter()
             .enumerate()
-            .map(|(index, till)| {
-                let next = &next;
+            .map(|(index, item)| {
+                let (work, pacer) = (&work, &pacer);
                 s.spawn(move || {
-                    let mut w = Worker::new(till, cfg, index);
-                    w.work(start, next);
-                    w.stats
+                    sleep_until(start);
+                    work(index, item, pacer)
                 })
             })
             .collect();
-        for h in handles {
-            match h.join() {
-                Ok(stats) => total.merge(stats),
-                Err(_) => total.fault(Kind::Sale, "worker_panicked"),
-            }
-        }
+        handles.into_iter().map(|h| h.join().ok()).collect()
     });
-    (total, start.elapsed())
+    (results, start.elapsed())
+}
+
+/// Runs the traffic on these stations; answers the merged figures, the merged books and the time
+/// it took.
+pub fn run(stations: Vec<Station>, cfg: &Traffic) -> (Stats, Ledger, Duration) {
+    let (results, elapsed) = drive(stations, cfg.mode, cfg.duration, |index, station, pacer| {
+        let mut w = Worker::new(station, cfg, index);
+        w.work(pacer);
+        (w.stats, w.ledger)
+    });
+    let mut total = Stats::default();
+    let mut ledger = Ledger::default();
+    for result in results {
+        match result {
+            Some((stats, books)) => {
+                total.merge(stats);
+                ledger.merge(books);
+            }
+            None => total.fault(Kind::Sale, "worker_panicked"),
+        }
+    }
+    (total, ledger, elapsed)
+}
+
+/// A captured basket a till may refund later.
+struct Captured {
+    basket: i64,
+    lines: usize,
+    voucher: i64,
+}
+
+/// One side of a contended pair: its authorisation's answer and, if authorised, its capture's.
+struct Side {
+    authorized: Reply,
+    captured: Option<Reply>,
+    lines: usize,
 }
 
 struct Worker<'a> {
     till: Till,
+    partner: Option<Till>,
     cfg: &'a Traffic<'a>,
     index: usize,
     rng: StdRng,
     stats: Stats,
+    ledger: Ledger,
     sales: u64,
     serials: u64,
-    recent: VecDeque<(i64, usize)>,
+    recent: VecDeque<Captured>,
 }
 
 impl<'a> Worker<'a> {
-    fn new(till: Till, cfg: &'a Traffic<'a>, index: usize) -> Worker<'a> {
+    fn new(station: Station, cfg: &'a Traffic<'a>, index: usize) -> Worker<'a> {
         let rng = StdRng::seed_from_u64(cfg.seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        Worker { till, cfg, index, rng, stats: Stats::default(), sales: 0, serials: 0, recent: VecDeque::new() }
+        Worker {
+            till: station.till,
+            partner: station.partner,
+            cfg,
+            index,
+            rng,
+            stats: Stats::default(),
+            ledger: Ledger::default(),
+            sales: 0,
+            serials: 0,
+            recent: VecDeque::new(),
+        }
     }
 
     /// Sells until the time is up or the vouchers run out.
-    fn work(&mut self, start: Instant, next: &AtomicU64) {
-        let deadline = start + self.cfg.duration;
-        sleep_until(start);
-        loop {
-            let scheduled = match self.cfg.mode {
-                Mode::Closed => Instant::now(),
-                Mode::Open { rate } => {
-                    let slot = next.fetch_add(1, Ordering::Relaxed);
-                    start + Duration::from_secs_f64(slot as f64 / rate)
-                }
-            };
-            if scheduled >= deadline {
-                return;
-            }
-            sleep_until(scheduled);
-            let lag = Instant::now().saturating_duration_since(scheduled);
-            if lag > Duration::from_millis(10) {
-                self.stats.late_starts += 1;
-            }
-            self.stats.max_lag = self.stats.max_lag.max(lag);
+    fn work(&mut self, pacer: &Pacer) {
+        while let Some((scheduled, lag)) = pacer.next(&mut self.stats) {
             let Some(voucher) = self.cfg.pool.take() else {
                 self.stats.pool_dry += 1;
                 return;
             };
             let failed_before = self.stats.transport_errors();
-            if self.sell(&voucher, scheduled, lag) {
+            let contended = self.partner.is_some() && self.rng.gen_bool(self.cfg.contend);
+            let usable =
+                if contended { self.contend(&voucher, scheduled, lag) } else { self.sell(&voucher, scheduled, lag) };
+            if usable {
                 self.cfg.pool.give_back(voucher);
             } else {
                 self.stats.retired += 1;
@@ -160,18 +239,42 @@ impl<'a> Worker<'a> {
         }
     }
 
+    /// The wallet mints a token for `voucher` on `api`'s server.
+    fn mint(&mut self, api: &Api, voucher: &PoolVoucher, lag: Duration) -> Result<String, Reply> {
+        let reply = api.post(&format!("/api/v1/wallet/vouchers/{}/qr", voucher.id), Some(&voucher.jwt), &json!({}));
+        self.stats.record(Kind::Mint, &reply, lag);
+        match reply.str("token") {
+            Some(token) if reply.ok() => Ok(token.to_owned()),
+            _ => Err(reply),
+        }
+    }
+
+    /// Looks the token up; answers the balance, and enters the first of the run in the books.
+    fn lookup(&mut self, voucher: &PoolVoucher, token: &str, lag: Duration) -> Result<i64, Reply> {
+        let reply = self.till.api.post("/api/v1/pos/lookup", Some(&self.till.session), &json!({ "token": token }));
+        self.stats.record(Kind::Lookup, &reply, lag);
+        match reply.int("balance_tiyn") {
+            Some(balance) if reply.ok() => {
+                self.ledger.looked_up(voucher.id, Instant::now(), balance);
+                Ok(balance)
+            }
+            _ if reply.ok() => {
+                self.stats.fault(Kind::Lookup, "answer_without_balance");
+                Err(reply)
+            }
+            _ => Err(reply),
+        }
+    }
+
     /// One sale; answers whether the voucher has enough left to stay in the pool.
     fn sell(&mut self, voucher: &PoolVoucher, scheduled: Instant, lag: Duration) -> bool {
         let api = self.till.api.clone();
         let session = self.till.session.clone();
-        let reply = api.post(&format!("/api/v1/wallet/vouchers/{}/qr", voucher.id), Some(&voucher.jwt), &json!({}));
-        self.stats.record(Kind::Mint, &reply, lag);
-        let Some(token) = reply.str("token").filter(|_| reply.ok()).map(str::to_owned) else {
-            return still_usable(&reply);
+        let token = match self.mint(&api, voucher, lag) {
+            Ok(token) => token,
+            Err(reply) => return still_usable(&reply),
         };
-        let reply = api.post("/api/v1/pos/lookup", Some(&session), &json!({ "token": token }));
-        self.stats.record(Kind::Lookup, &reply, lag);
-        if !reply.ok() {
+        if let Err(reply) = self.lookup(voucher, &token, lag) {
             return still_usable(&reply);
         }
 
@@ -183,12 +286,8 @@ impl<'a> Worker<'a> {
         let auth_key = format!("{key}-a");
         let authorized = api.post_keyed("/api/v1/pos/baskets", &session, &auth_key, &body);
         self.stats.record(Kind::Authorize, &authorized, lag);
-        if !authorized.ok() {
+        let Some((id, to_pay, held)) = self.authorized(voucher.id, &authorized) else {
             return still_usable(&authorized);
-        }
-        let (Some(id), Some(to_pay)) = (authorized.int("basket_id"), authorized.int("to_pay_tiyn")) else {
-            self.stats.fault(Kind::Authorize, "answer_without_basket");
-            return true;
         };
         let balance = authorized.body["vouchers"][0]["balance_tiyn"].as_i64().unwrap_or(i64::MAX);
         if plan.retry {
@@ -196,7 +295,7 @@ impl<'a> Worker<'a> {
             self.stats.record(Kind::Retry, &again, lag);
             match again.status {
                 // No answer at all is a transport error (counted already), not a broken promise.
-                0 => {}
+                0 => self.ledger.unanswered(voucher.id, false),
                 s if s == authorized.status && again.body == authorized.body => self.stats.retries_same += 1,
                 _ => self.stats.retries_differ += 1,
             }
@@ -207,18 +306,18 @@ impl<'a> Worker<'a> {
             let reply = api.post(&format!("{path}/cancel"), Some(&session), &json!({}));
             self.stats.record(Kind::Cancel, &reply, lag);
             self.stats.cancelled += u64::from(reply.ok());
+            match reply.code() {
+                _ if reply.ok() => self.ledger.released(voucher.id, held),
+                "transport" => self.ledger.unanswered(voucher.id, true),
+                "hold_expired" => self.ledger.released(voucher.id, held),
+                _ => {}
+            }
         } else {
             let method = if self.rng.gen_bool(0.3) { "card" } else { "cash" };
-            let pay = json!({"payment": {"method": method, "paid_tiyn": to_pay}});
-            let reply = api.post_keyed(&format!("{path}/capture"), &session, &format!("{key}-c"), &pay);
-            self.stats.record(Kind::Capture, &reply, lag);
-            if reply.ok() {
-                self.stats.captured += 1;
+            let reply = capture(&self.till, id, to_pay, method, &format!("{key}-c"));
+            if self.settle(voucher.id, held, &reply, lag) {
                 self.stats.sample(Kind::Sale, scheduled.elapsed());
-                self.recent.push_back((id, lines.len()));
-                if self.recent.len() > RECENT {
-                    self.recent.pop_front();
-                }
+                self.remember(Captured { basket: id, lines: lines.len(), voucher: voucher.id });
             }
         }
         if plan.refund {
@@ -227,13 +326,143 @@ impl<'a> Worker<'a> {
         balance >= MIN_BALANCE
     }
 
+    /// Reads an authorisation's answer into the books: on 2xx answers the basket id, what the
+    /// customer pays and what the voucher holds; `None` when it was not authorised.
+    fn authorized(&mut self, voucher: i64, reply: &Reply) -> Option<(i64, i64, i64)> {
+        if reply.status == 0 {
+            self.ledger.unanswered(voucher, false);
+        }
+        if !reply.ok() {
+            return None;
+        }
+        let held = charge_of(&reply.body["vouchers"], voucher);
+        match (reply.int("basket_id"), reply.int("to_pay_tiyn"), held) {
+            (Some(id), Some(to_pay), Some(held)) => {
+                self.ledger.held(voucher, held);
+                Some((id, to_pay, held))
+            }
+            _ => {
+                self.stats.fault(Kind::Authorize, "answer_without_basket");
+                // Something was authorised, but the books cannot say what.
+                self.ledger.unanswered(voucher, false);
+                None
+            }
+        }
+    }
+
+    /// Counts a capture's answer and enters it in the books; answers whether it was captured.
+    fn settle(&mut self, voucher: i64, held: i64, reply: &Reply, lag: Duration) -> bool {
+        self.stats.record(Kind::Capture, reply, lag);
+        match reply.code() {
+            _ if reply.ok() => {
+                let charged = charge_of(&reply.body["receipt"]["vouchers"], voucher).unwrap_or_else(|| {
+                    self.stats.fault(Kind::Capture, "receipt_without_charge");
+                    held
+                });
+                self.ledger.captured(voucher, held, charged);
+                self.stats.captured += 1;
+                true
+            }
+            "transport" => {
+                self.ledger.unanswered(voucher, false);
+                false
+            }
+            "hold_expired" => {
+                self.ledger.released(voucher, held);
+                false
+            }
+            // Refused: the basket stays authorised and its hold open.
+            _ => false,
+        }
+    }
+
+    fn remember(&mut self, basket: Captured) {
+        self.recent.push_back(basket);
+        if self.recent.len() > RECENT {
+            self.recent.pop_front();
+        }
+    }
+
+    /// A contended sale: the voucher is presented at this till and at the partner till (on another
+    /// server) at the same moment, each with its own fresh token and a basket that alone fits the
+    /// balance while both together exceed it; each captures if authorised. Answers whether the
+    /// voucher stays in the pool.
+    fn contend(&mut self, voucher: &PoolVoucher, scheduled: Instant, lag: Duration) -> bool {
+        let Some(partner) = self.partner.clone() else { return self.sell(voucher, scheduled, lag) };
+        let api = self.till.api.clone();
+        let token_a = match self.mint(&api, voucher, lag) {
+            Ok(token) => token,
+            Err(reply) => return still_usable(&reply),
+        };
+        let balance = match self.lookup(voucher, &token_a, lag) {
+            Ok(balance) => balance,
+            Err(reply) => return still_usable(&reply),
+        };
+        if balance < MIN_BALANCE {
+            return false;
+        }
+        let token_b = match self.mint(&partner.api, voucher, lag) {
+            Ok(token) => token,
+            Err(reply) => return still_usable(&reply),
+        };
+        let (target_a, target_b) = basket::contended_targets(balance, &mut self.rng);
+        self.sales += 1;
+        let key = format!("{}-{}-{}", self.cfg.tag, self.index, self.sales);
+        let barrier = Barrier::new(2);
+        let a = (&self.till, token_a, basket::for_discount(target_a), format!("{key}-a"));
+        let b = (&partner, token_b, basket::for_discount(target_b), format!("{key}-pa"));
+        let (side_a, side_b) = std::thread::scope(|s| {
+            let other = std::thread::Builder::new().spawn_scoped(s, || pair_side(b.0, &b.1, &b.2, &b.3, &barrier));
+            match other {
+                Ok(handle) => {
+                    let mine = pair_side(a.0, &a.1, &a.2, &a.3, &barrier);
+                    (Some(mine), handle.join().ok())
+                }
+                // No second thread: no pair either (this side never waits at the barrier).
+                Err(_) => (None, None),
+            }
+        });
+        let (Some(side_a), Some(side_b)) = (side_a, side_b) else {
+            self.stats.fault(Kind::Contend, "pair_thread_failed");
+            return true;
+        };
+        self.stats.contended.count(PairOutcome::of(&side_a.authorized, &side_b.authorized));
+        let mut left = balance;
+        for (side, mine) in [(&side_a, true), (&side_b, false)] {
+            self.stats.record(Kind::Contend, &side.authorized, lag);
+            let Some((id, _, held)) = self.authorized(voucher.id, &side.authorized) else { continue };
+            left -= held;
+            let Some(reply) = &side.captured else { continue };
+            if self.settle(voucher.id, held, reply, lag) {
+                self.stats.sample(Kind::Sale, scheduled.elapsed());
+                // Only this till's own baskets: a refund goes to the shop that sold.
+                if mine {
+                    self.remember(Captured { basket: id, lines: side.lines, voucher: voucher.id });
+                }
+            }
+        }
+        [&side_a, &side_b].iter().all(|s| still_usable(&s.authorized)) && left >= MIN_BALANCE
+    }
+
     /// Refunds the oldest remembered captured basket of this till, whole or one line.
     fn refund(&mut self, api: &Api, session: &str, key: &str, lag: Duration) {
-        let Some((id, lines)) = self.recent.pop_front() else { return };
-        let body = if self.rng.gen_bool(0.5) { json!({}) } else { json!({"lines": [self.rng.gen_range(0..lines)]}) };
-        let reply = api.post_keyed(&format!("/api/v1/pos/baskets/{id}/refund"), session, key, &body);
+        let Some(basket) = self.recent.pop_front() else { return };
+        let body =
+            if self.rng.gen_bool(0.5) { json!({}) } else { json!({"lines": [self.rng.gen_range(0..basket.lines)]}) };
+        let reply = api.post_keyed(&format!("/api/v1/pos/baskets/{}/refund", basket.basket), session, key, &body);
         self.stats.record(Kind::Refund, &reply, lag);
-        self.stats.refunded += u64::from(reply.ok());
+        if reply.status == 0 {
+            self.ledger.unanswered(basket.voucher, true);
+        } else if reply.ok() {
+            self.stats.refunded += 1;
+            match reply.int("refunded_tiyn") {
+                Some(amount) => self.ledger.refunded(basket.voucher, amount),
+                None => {
+                    self.stats.fault(Kind::Refund, "answer_without_amount");
+                    self.ledger.unanswered(basket.voucher, true);
+                }
+            }
+        }
     }
 
     /// A basket with serials unique to this run and till: `S` + run tag + till + counter (≤ 20).
@@ -249,6 +478,30 @@ impl<'a> Worker<'a> {
     }
 }
 
+/// `charged_tiyn` of `voucher` in a list of voucher charges.
+fn charge_of(list: &Value, voucher: i64) -> Option<i64> {
+    list.as_array()?.iter().find(|c| c["voucher_id"].as_i64() == Some(voucher))?["charged_tiyn"].as_i64()
+}
+
+/// Captures basket `id` for `to_pay` at `till`.
+fn capture(till: &Till, id: i64, to_pay: i64, method: &str, key: &str) -> Reply {
+    let pay = json!({"payment": {"method": method, "paid_tiyn": to_pay}});
+    till.api.post_keyed(&format!("/api/v1/pos/baskets/{id}/capture"), &till.session, key, &pay)
+}
+
+/// One till of a contended pair: waits for the other at the barrier, authorises, and captures if
+/// authorised.
+fn pair_side(till: &Till, token: &str, lines: &[Line], key: &str, barrier: &Barrier) -> Side {
+    let body = json!({"tokens": [token], "lines": lines.iter().map(Line::to_json).collect::<Vec<Value>>()});
+    barrier.wait();
+    let authorized = till.api.post_keyed("/api/v1/pos/baskets", &till.session, key, &body);
+    let captured = match (authorized.ok(), authorized.int("basket_id"), authorized.int("to_pay_tiyn")) {
+        (true, Some(id), Some(to_pay)) => Some(capture(till, id, to_pay, "cash", &format!("{key}-c"))),
+        _ => None,
+    };
+    Side { authorized, captured, lines: lines.len() }
+}
+
 /// Whether a voucher stays in the pool after this refusal: not when it is spent, or nearly.
 fn still_usable(reply: &Reply) -> bool {
     match reply.code() {
@@ -258,7 +511,7 @@ fn still_usable(reply: &Reply) -> bool {
     }
 }
 
-fn sleep_until(t: Instant) {
+pub fn sleep_until(t: Instant) {
     let now = Instant::now();
     if t > now {
         std::thread::sleep(t - now);
