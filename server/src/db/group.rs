@@ -30,6 +30,12 @@ struct State {
     /// The batch now open (or last opened).
     batch: u64,
     members: usize,
+}
+
+/// What waiting writers need to know, behind a lock of its own: a writer waiting for its batch's
+/// COMMIT never competes with the writers queued for the connection.
+#[derive(Default)]
+struct Done {
     /// The newest batch whose COMMIT finished.
     finished: u64,
     /// Recent batches that failed, with why (failures are rare; kept bounded).
@@ -39,6 +45,7 @@ struct State {
 /// One SQLite write connection shared by all writers of this process.
 pub struct GroupWriter {
     state: Mutex<State>,
+    done: Mutex<Done>,
     committed: Condvar,
     /// Writers that announced themselves and wait for the connection.
     queued: AtomicUsize,
@@ -58,7 +65,8 @@ impl GroupWriter {
         use diesel::connection::SimpleConnection;
         conn.batch_execute("PRAGMA temp_store = MEMORY;")?;
         Ok(GroupWriter {
-            state: Mutex::new(State { conn, open: false, batch: 0, members: 0, finished: 0, failed: VecDeque::new() }),
+            state: Mutex::new(State { conn, open: false, batch: 0, members: 0 }),
+            done: Mutex::new(Done::default()),
             committed: Condvar::new(),
             queued: AtomicUsize::new(0),
         })
@@ -107,6 +115,10 @@ impl GroupWriter {
         Ok(value)
     }
 
+    fn done(&self) -> MutexGuard<'_, Done> {
+        self.done.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Commits when nobody else is queued to join the batch, or when it is full.
     fn maybe_commit<'a>(&'a self, mut st: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
         if !st.open || (self.queued.load(Ordering::SeqCst) > 0 && st.members < MAX_BATCH) {
@@ -117,23 +129,35 @@ impl GroupWriter {
         } else {
             AnsiTransactionManager::commit_transaction(&mut st.conn).map_err(|e| e.to_string())
         };
-        if let Err(e) = outcome {
+        if outcome.is_err() {
             rollback_all(&mut st.conn);
-            let batch = st.batch;
-            remember_failure(&mut st, batch, e);
         }
-        st.open = false;
-        st.finished = st.batch;
-        self.committed.notify_all();
+        self.finish(&mut st, outcome.err());
         st
     }
 
-    /// Waits until batch `mine` has committed; answers its outcome.
-    fn wait_for<'a>(&'a self, mut st: MutexGuard<'a, State>, mine: u64) -> Result<(), AppError> {
-        while st.finished < mine {
-            st = self.committed.wait(st).unwrap_or_else(|p| p.into_inner());
+    /// Closes the open batch and wakes its writers with its outcome.
+    fn finish(&self, st: &mut State, failure: Option<String>) {
+        st.open = false;
+        let mut done = self.done();
+        if let Some(why) = failure {
+            if done.failed.len() >= 4_096 {
+                done.failed.pop_front();
+            }
+            done.failed.push_back((st.batch, why));
         }
-        match st.failed.iter().find(|(b, _)| *b == mine) {
+        done.finished = st.batch;
+        self.committed.notify_all();
+    }
+
+    /// Waits, without holding the connection, until batch `mine` has committed; answers its outcome.
+    fn wait_for(&self, st: MutexGuard<'_, State>, mine: u64) -> Result<(), AppError> {
+        drop(st);
+        let mut done = self.done();
+        while done.finished < mine {
+            done = self.committed.wait(done).unwrap_or_else(|p| p.into_inner());
+        }
+        match done.failed.iter().find(|(b, _)| *b == mine) {
             Some((_, e)) => Err(sql_error("commit", e)),
             None => Ok(()),
         }
@@ -142,11 +166,7 @@ impl GroupWriter {
     /// A broken transaction: roll back everything open and fail this writer and the batch.
     fn abort_batch(&self, mut st: MutexGuard<'_, State>, err: AppError) -> AppError {
         rollback_all(&mut st.conn);
-        let batch = st.batch;
-        remember_failure(&mut st, batch, format!("{err}"));
-        st.open = false;
-        st.finished = st.batch;
-        self.committed.notify_all();
+        self.finish(&mut st, Some(format!("{err}")));
         err
     }
 }
@@ -164,13 +184,6 @@ fn rollback_all(conn: &mut SqliteConnection) {
             _ => break,
         }
     }
-}
-
-fn remember_failure(st: &mut State, batch: u64, why: String) {
-    if st.failed.len() >= 4_096 {
-        st.failed.pop_front();
-    }
-    st.failed.push_back((batch, why));
 }
 
 #[cfg(test)]

@@ -498,8 +498,12 @@ fn current_balance(conn: &mut Conn, presented: &[Presented]) -> AppResult<i64> {
 }
 
 /// Keeps the shop's last prices per GTIN, to pre-fill the next basket line at the till.
+///
+/// The rows are written in GTIN order, once each (the basket's last line of a GTIN wins): two
+/// baskets of one shop that take the same rows in different orders would deadlock on PostgreSQL.
 fn remember_prices(conn: &mut Conn, shop_id: &str, lines: &[BasketLine], now: DateTime<Utc>) -> AppResult<()> {
-    for l in lines {
+    let latest: std::collections::BTreeMap<&str, &BasketLine> = lines.iter().map(|l| (l.gtin.as_str(), l)).collect();
+    for l in latest.into_values() {
         with_conn!(conn, c => diesel::insert_into(shop_prices::table)
             .values((
                 shop_prices::shop_id.eq(shop_id),
