@@ -82,6 +82,9 @@ fn sale_and_every_till_error(db: &TestDb) {
     assert_eq!(captured.1["receipt"]["payment"], json!({"method": "cash", "paid_tiyn": 80_750}));
     assert_eq!(captured.1["receipt"]["lines"].as_array().unwrap().len(), 2);
     assert_eq!(post_keyed(&server, &format!("{BASKETS}/{id}/capture"), &till, "pay-1", &pay), captured);
+    // The receipt the capture answered is the one the basket shows afterwards (built apart).
+    let shown = server.get(&format!("{BASKETS}/{id}"), Some(&till));
+    assert_eq!(shown.1["receipt"], captured.1["receipt"]);
     assert_eq!(
         code(&post_keyed(&server, &format!("{BASKETS}/{id}/capture"), &till, "pay-2", &pay)),
         (409, "basket_state".into())

@@ -2,9 +2,11 @@
 
 use std::collections::BTreeSet;
 
-use azyq_shared::api::{BasketState, BasketStatus, Captured, ErrorCode, Payment, PaymentMethod, Receipt, Refund};
+use azyq_shared::api::{
+    BasketLine, BasketState, BasketStatus, Captured, ErrorCode, Payment, PaymentMethod, Receipt, Refund,
+};
 use azyq_shared::{BusinessDay, Month};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use diesel::prelude::*;
 
 use super::{charges_of, lines_of, load_basket, release_hold, shop_of, status_of, BasketRow, Till};
@@ -157,10 +159,12 @@ pub fn capture(conn: &mut Conn, till: &Till, id: i64, payment: &Payment, now: Da
             .execute(c))?;
     }
     let day = BusinessDay::of(now).to_string();
+    // Microseconds, as PostgreSQL keeps them: the receipt answered now is the one read back later.
+    let captured_at = now.naive_utc().trunc_subsecs(6);
     let n = with_conn!(conn, c => diesel::update(baskets::table.filter(baskets::id.eq(id)).filter(baskets::status.eq("authorized")))
         .set((
             baskets::status.eq(BasketStatus::Captured.as_str()),
-            baskets::captured_at.eq(now.naive_utc()),
+            baskets::captured_at.eq(captured_at),
             baskets::business_day.eq(&day),
             baskets::payment_method.eq(payment.method.as_str()),
             baskets::paid_tiyn.eq(payment.paid_tiyn),
@@ -177,6 +181,13 @@ pub fn capture(conn: &mut Conn, till: &Till, id: i64, payment: &Payment, now: Da
     )?;
     let lines = lines_of(conn, id)?;
     stats::goods(conn, now, &row.shop_id, &lines)?;
+    let paid = BasketRow {
+        status: BasketStatus::Captured.as_str().to_owned(),
+        captured_at: Some(captured_at),
+        payment_method: Some(payment.method.as_str().to_owned()),
+        paid_tiyn: Some(payment.paid_tiyn),
+        ..row
+    };
     audit::record(
         conn,
         &[Entry::new(now, &till.actor(), "basket", id.to_string(), Some("authorized"), "captured").detail(format!(
@@ -186,18 +197,29 @@ pub fn capture(conn: &mut Conn, till: &Till, id: i64, payment: &Payment, now: Da
         ))],
     )?;
     tracing::info!(basket_id = id, "basket captured");
-    let receipt = receipt(conn, id)?;
+    let receipt = receipt_of(conn, &paid, lines)?;
     Ok(Captured { basket_id: id, status: BasketStatus::Captured, receipt })
 }
 
 /// The receipt of a captured basket.
 pub fn receipt(conn: &mut Conn, id: i64) -> AppResult<Receipt> {
     let row = load_basket(conn, id)?;
+    let lines = lines_of(conn, id)?;
+    receipt_of(conn, &row, lines)
+}
+
+/// The receipt of a captured basket whose row and lines are at hand.
+fn receipt_of(conn: &mut Conn, row: &BasketRow, lines: Vec<BasketLine>) -> AppResult<Receipt> {
+    let id = row.id;
     let (shop_name, _) = shop_of(conn, &row.shop_id)?;
     let method = match row.payment_method.as_deref() {
         Some("card") => PaymentMethod::Card,
         Some("cash") => PaymentMethod::Cash,
-        _ => return Err(AppError::new(ErrorCode::BasketState, "Покупка ещё не оплачена").with("status", row.status)),
+        _ => {
+            return Err(
+                AppError::new(ErrorCode::BasketState, "Покупка ещё не оплачена").with("status", row.status.clone())
+            )
+        }
     };
     Ok(Receipt {
         basket_id: id,
@@ -205,7 +227,7 @@ pub fn receipt(conn: &mut Conn, id: i64) -> AppResult<Receipt> {
         shop_name,
         terminal_id: row.terminal_id.clone(),
         captured_at: row.captured_at.unwrap_or(row.created_at).and_utc(),
-        lines: lines_of(conn, id)?,
+        lines,
         discount_tiyn: row.discount_tiyn,
         to_pay_tiyn: row.to_pay_tiyn,
         payment: Payment { method, paid_tiyn: row.paid_tiyn.unwrap_or(0) },
