@@ -1,18 +1,20 @@
-//! Large imports outside HTTP: `azyq-server import` for a list over the API's body limit, and
-//! `azyq-server bench-import`, which times the import and issue of a generated national-size list.
+//! Large imports outside HTTP: `azyq-server import` for a list over the API's body limit,
+//! `azyq-server bench-import`, which times the import and issue of a generated national-size list,
+//! and `azyq-server bench-seed`, which fills a database with such a month for a load test.
 
 use std::path::Path;
 use std::time::Instant;
 
 use azyq_shared::api::{ImportReport, RecipientList};
-use azyq_shared::{Iin, Month};
+use azyq_shared::{BusinessDay, Iin, Month};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use crate::config::Settings;
-use crate::db::schema::family_months;
+use crate::db::audit::{self, Entry};
+use crate::db::schema::{consents, family_months, vouchers};
 use crate::db::Db;
-use crate::domain::{cycle, import, places};
+use crate::domain::{cycle, import, places, wallet};
 use crate::with_conn;
 
 /// Imports a CSV or JSON list file in one transaction.
@@ -45,11 +47,13 @@ pub fn generate(n: u32) -> Vec<import::RawRow> {
                 let day = serial % 28 + 1;
                 let month = (serial / 28) % 12 + 1;
                 let year = 50 + (serial / 336) % 70;
+                // The serial part starts at 9000: `azyq-load` numbers its members 0000-8999, so a
+                // load setup on a seeded database never lists an IIN twice in one month.
                 let prefix = format!(
                     "{:02}{month:02}{day:02}{}{:04}",
                     year % 100,
                     if year < 100 { 3 } else { 5 },
-                    (serial / 23_520) % 10_000
+                    9_000 + (serial / 23_520) % 1_000
                 );
                 let mut d = [0u8; 11];
                 for (i, b) in prefix.bytes().enumerate() {
@@ -80,7 +84,7 @@ pub fn import_and_issue(settings: &Settings, n: u32, keep: Option<&Path>) -> any
     let url = format!("sqlite://{}", path.display());
     let db = Db::connect(&url, 2)?;
     let now: DateTime<Utc> = settings.fake_now.unwrap_or_else(Utc::now);
-    let month = azyq_shared::BusinessDay::of(now).month();
+    let month = BusinessDay::of(now).month();
     db.write(|c| places::put_localities(c, &crate::demo::pilot_localities(), "bench", now))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
 
@@ -121,6 +125,108 @@ pub fn import_and_issue(settings: &Settings, n: u32, keep: Option<&Path>) -> any
         println!("database kept at {}", p.display());
     }
     Ok(())
+}
+
+/// What `bench-seed` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seeded {
+    pub month: Month,
+    pub families: usize,
+    pub vouchers: usize,
+    pub activated: usize,
+}
+
+/// Fills the database at `url` with `n` generated members (in the three pilot towns) whose families
+/// consented and whose vouchers are issued for the current month; activates the first `activate`
+/// vouchers. For a load test at national size: `azyq-load`'s setup then adds its own shops and
+/// families beside them.
+///
+/// It goes through the domain, not around it: each family gets the standing consent that a `21*1`
+/// reply records (a `consents` row and its journal entry), and then the month's list is imported with
+/// [`import::import`], which — like for any family whose consent holds from an earlier month — marks
+/// it consented, counts it in the consent figures, journals it and issues the vouchers
+/// ([`cycle::issue_vouchers`]). Activation is [`wallet::activate`], voucher by voucher. So
+/// `azyq-server check` holds on the result. No SMS is queued: a standing consent needs none.
+pub fn seed(url: &str, n: u32, activate: u32, now: DateTime<Utc>) -> anyhow::Result<Seeded> {
+    let fail = |e: crate::error::AppError| anyhow::anyhow!("{e}");
+    let db = Db::connect(url, 2)?;
+    let month = BusinessDay::of(now).month();
+    let listed: i64 = db
+        .read(|c| {
+            Ok(with_conn!(c, c => family_months::table
+                .filter(family_months::month.eq(month.as_ref()))
+                .count()
+                .get_result(c))?)
+        })
+        .map_err(fail)?;
+    anyhow::ensure!(listed == 0, "{month} already lists {listed} families: seed a fresh database");
+    db.write(|c| places::put_localities(c, &crate::demo::pilot_localities(), "bench", now)).map_err(fail)?;
+
+    let t = Instant::now();
+    let rows = generate(n);
+    let mut family_ids: Vec<&str> = rows.iter().map(|r| r.family_id.as_str()).collect();
+    family_ids.dedup();
+    // The standing consent, as `cycle::set_consent` writes it for a family that answers yes.
+    db.write(|c| {
+        let ts = now.naive_utc();
+        for chunk in family_ids.chunks(5_000) {
+            let values: Vec<_> = chunk
+                .iter()
+                .map(|f| (consents::family_id.eq(*f), consents::status.eq("given"), consents::updated_at.eq(ts)))
+                .collect();
+            with_conn!(c, c => diesel::insert_into(consents::table).values(&values).execute(c))?;
+            let journal: Vec<Entry> = chunk
+                .iter()
+                .map(|f| Entry::new(now, "bench", "consent", *f, None, "given").detail("bench-seed: standing consent"))
+                .collect();
+            audit::record(c, &journal)?;
+        }
+        Ok(())
+    })
+    .map_err(fail)?;
+    println!("seed: {} families consent ({:.1} s)", family_ids.len(), t.elapsed().as_secs_f64());
+
+    let report = db.write(|c| import::import(c, month, &rows, None, "bench", now)).map_err(fail)?;
+    anyhow::ensure!(
+        report.rejected.is_empty(),
+        "generated rows were rejected: {:?}",
+        &report.rejected[..3.min(report.rejected.len())]
+    );
+    println!(
+        "seed: {} members listed, {} vouchers issued for {month} ({:.1} s)",
+        report.accepted,
+        report.vouchers_issued,
+        t.elapsed().as_secs_f64()
+    );
+
+    let mut activated = 0;
+    if activate > 0 {
+        let ids: Vec<(i64, String)> = db
+            .read(|c| {
+                Ok(with_conn!(c, c => vouchers::table
+                    .filter(vouchers::month.eq(month.as_ref()))
+                    .filter(vouchers::status.eq("issued"))
+                    .order(vouchers::id)
+                    .limit(i64::from(activate))
+                    .select((vouchers::id, vouchers::iin))
+                    .load(c))?)
+            })
+            .map_err(fail)?;
+        // Many activations per transaction: one fsync per chunk instead of one per voucher.
+        for chunk in ids.chunks(10_000) {
+            db.write(|c| {
+                for (id, iin) in chunk {
+                    let iin = Iin::parse(iin).map_err(|e| crate::error::AppError::internal(anyhow::anyhow!("{e}")))?;
+                    wallet::activate(c, &iin, *id, now)?;
+                }
+                Ok(())
+            })
+            .map_err(fail)?;
+            activated += chunk.len();
+        }
+        println!("seed: {activated} vouchers activated ({:.1} s)", t.elapsed().as_secs_f64());
+    }
+    Ok(Seeded { month, families: report.new_families, vouchers: report.vouchers_issued, activated })
 }
 
 fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {

@@ -10,7 +10,7 @@ use tokio::sync::Notify;
 
 use crate::clock::{Clock, FakeClock, SystemClock};
 use crate::config::Settings;
-use crate::db::Db;
+use crate::db::{Db, DbOptions};
 use crate::domain::sms::Texts;
 use crate::domain::{accounts, catalog, keys};
 use crate::http::{self, auth::WalletAuth, AppState};
@@ -38,9 +38,12 @@ pub fn texts_from(settings: &Settings) -> Texts {
 /// Opens and migrates the database, off the async executor.
 pub async fn open_db(settings: &Settings) -> anyhow::Result<Db> {
     let url = settings.database_url.clone();
-    let size = settings.pool_size;
-    let group_commit = settings.group_commit;
-    tokio::task::spawn_blocking(move || Db::connect_with(&url, size, group_commit)).await?
+    let options = DbOptions {
+        pool_size: settings.pool_size,
+        group_commit: settings.group_commit,
+        sqlite_cache_kib: settings.sqlite_cache_kib,
+    };
+    tokio::task::spawn_blocking(move || Db::open(&url, &options)).await?
 }
 
 /// Runs the server until it is stopped: the due jobs first (so a restart catches up before it
@@ -90,6 +93,10 @@ pub async fn serve(settings: Settings, db: Db) -> anyhow::Result<()> {
     });
     let listener = TcpListener::bind(&settings.listen).with_context(|| format!("binding {}", settings.listen))?;
     let addr = listener.local_addr()?;
+    // Actix's own choice of workers, made explicit because the blocking threads are per worker.
+    let workers = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+    let blocking = settings.blocking_threads_per_worker(workers);
+    tracing::info!(workers, blocking_threads_per_worker = blocking, "HTTP workers");
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
@@ -100,6 +107,11 @@ pub async fn serve(settings: Settings, db: Db) -> anyhow::Result<()> {
             .configure(http::routes)
             .default_service(web::to(http::not_found))
     })
+    .workers(workers)
+    // Every request's database work runs on a blocking thread (`Db::run`). Actix allows 512 of
+    // them: under load the pool grew to a hundred threads that mostly waited for a connection or
+    // the writer, each with its stack and allocator cache (see `Settings::blocking_threads`).
+    .worker_max_blocking_threads(blocking)
     .listen(listener)?
     .shutdown_timeout(5)
     .run();

@@ -1,19 +1,32 @@
 //! Group commit for SQLite: concurrent write transactions share one durable COMMIT (one fsync).
 //!
 //! SQLite runs one writer at a time anyway; what limits a durable write path is the fsync at each
-//! commit (~0.2 ms here). So the writers take turns on one connection, each inside a SAVEPOINT of a
-//! transaction that stays open while more writers are queued; the last writer of a burst (or the
-//! 64th) commits for all, and every writer answers only after that commit is on disk. A writer whose
-//! work fails is rolled back to its savepoint alone; a failed COMMIT fails the whole batch, whose
-//! writers all answer with the error — so a 2xx answer still means "on disk", and an error still
-//! means "no effect".
+//! commit. So the writers take turns on one connection, each inside a SAVEPOINT of a transaction
+//! that stays open while more writers are queued; the last writer of a burst (or the 64th) commits
+//! for all, and every writer answers only after that commit is on disk. A writer whose work fails
+//! is rolled back to its savepoint alone; a failed COMMIT fails the whole batch, whose writers all
+//! answer with the error — so a 2xx answer still means "on disk", and an error still means "no
+//! effect".
+//!
+//! The fsync is taken out of the turn (early lock release). The write connection commits with
+//! `synchronous = NORMAL`: COMMIT appends the batch's frames to the WAL file and returns without
+//! syncing, the next batch starts at once, and the committing thread then syncs the WAL file
+//! itself — one fsync covering every batch appended so far — before any writer of those batches is
+//! answered. Nothing acknowledged can be lost: WAL frames are checksummed in a chain, so recovery
+//! after a power cut keeps a prefix of the commits, and every acknowledged commit lies inside a
+//! synced prefix. Other connections may read a batch in the moment between its COMMIT and its
+//! fsync; anything they write after it lands later in the same WAL, so it can only be durable if
+//! that batch is too. A failed fsync stops the process (as PostgreSQL does): after one, what is on
+//! disk is unknown, and a restart's recovery is the only honest state.
 
 use std::collections::VecDeque;
+use std::fs::File;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
 
-use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::sqlite::SqliteConnection;
 use diesel::Connection;
 
@@ -30,14 +43,16 @@ struct State {
     /// The batch now open (or last opened).
     batch: u64,
     members: usize,
+    /// A thread is syncing the WAL (and will commit the batch gathered meanwhile).
+    syncing: bool,
 }
 
-/// What waiting writers need to know, behind a lock of its own: a writer waiting for its batch's
-/// COMMIT never competes with the writers queued for the connection.
+/// What waiting writers need to know, behind a lock of its own: a writer waiting for its batch to
+/// be durable never competes with the writers queued for the connection.
 #[derive(Default)]
 struct Done {
-    /// The newest batch whose COMMIT finished.
-    finished: u64,
+    /// Every batch up to this one is durable.
+    durable: u64,
     /// Recent batches that failed, with why (failures are rare; kept bounded).
     failed: VecDeque<(u64, String)>,
 }
@@ -49,6 +64,13 @@ pub struct GroupWriter {
     committed: Condvar,
     /// Writers that announced themselves and wait for the connection.
     queued: AtomicUsize,
+    /// The newest batch whose COMMIT returned: its frames are in the WAL file, maybe not on disk.
+    written: AtomicU64,
+    /// The WAL file, synced outside the turn by the sync thread; `None` when there is none to open
+    /// (then the connection keeps `synchronous = FULL` and each COMMIT syncs itself).
+    wal: Option<File>,
+    /// Wakes the sync thread (with the `state` lock) when a batch has committed.
+    to_sync: Condvar,
 }
 
 fn sql_error(what: &str, e: impl std::fmt::Display) -> AppError {
@@ -56,20 +78,44 @@ fn sql_error(what: &str, e: impl std::fmt::Display) -> AppError {
 }
 
 impl GroupWriter {
-    /// Takes the process's write connection. It keeps statement journals in memory: every writer
-    /// runs in a SAVEPOINT, and SQLite saves the first change to each page under a savepoint in a
-    /// statement journal, a temporary *file* by default — under load, three in four of the
-    /// server's disk writes. Those journals only serve a rollback within the open transaction and
-    /// are worthless after a crash (the WAL commit is what is durable), so memory loses nothing.
-    pub fn new(mut conn: SqliteConnection) -> Result<GroupWriter, diesel::result::Error> {
-        use diesel::connection::SimpleConnection;
+    /// Takes the process's write connection to the database file at `path`.
+    ///
+    /// It keeps statement journals in memory: every writer runs in a SAVEPOINT, and SQLite saves
+    /// the first change to each page under a savepoint in a statement journal, a temporary *file*
+    /// by default — under load, three in four of the server's disk writes. Those journals only
+    /// serve a rollback within the open transaction and are worthless after a crash (the WAL
+    /// commit is what is durable), so memory loses nothing.
+    pub fn new(mut conn: SqliteConnection, path: &str) -> Result<Arc<GroupWriter>, diesel::result::Error> {
         conn.batch_execute("PRAGMA temp_store = MEMORY;")?;
-        Ok(GroupWriter {
-            state: Mutex::new(State { conn, open: false, batch: 0, members: 0 }),
+        // The WAL exists once the database is in WAL mode and open; without it, no early release.
+        let wal = File::open(format!("{path}-wal")).ok();
+        if wal.is_some() {
+            conn.batch_execute("PRAGMA synchronous = NORMAL;")?;
+        } else {
+            tracing::warn!(path, "group commit: no WAL file to sync apart; each COMMIT syncs itself");
+        }
+        let writer = Arc::new(GroupWriter {
+            state: Mutex::new(State { conn, open: false, batch: 0, members: 0, syncing: false }),
             done: Mutex::new(Done::default()),
             committed: Condvar::new(),
             queued: AtomicUsize::new(0),
-        })
+            written: AtomicU64::new(0),
+            wal,
+            to_sync: Condvar::new(),
+        });
+        if writer.wal.is_some() {
+            let weak = Arc::downgrade(&writer);
+            std::thread::Builder::new()
+                .name("azyq-wal-sync".into())
+                .spawn(move || {
+                    // Ends within a second of the writer being dropped.
+                    while let Some(w) = weak.upgrade() {
+                        w.sync_round();
+                    }
+                })
+                .map_err(|e| diesel::result::Error::QueryBuilderError(Box::new(e)))?;
+        }
+        Ok(writer)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -99,7 +145,8 @@ impl GroupWriter {
         let value = match result {
             Ok(Ok(v)) => v,
             Ok(Err(e)) => {
-                drop(self.maybe_commit(st));
+                // No effect to wait for; but if this writer closes the batch, it makes it durable.
+                self.maybe_commit(st);
                 return Err(e);
             }
             Err(panic) => {
@@ -110,8 +157,8 @@ impl GroupWriter {
         };
         st.members += 1;
         let mine = st.batch;
-        let st = self.maybe_commit(st);
-        self.wait_for(st, mine)?;
+        self.maybe_commit(st);
+        self.wait_for(mine)?;
         Ok(value)
     }
 
@@ -119,54 +166,116 @@ impl GroupWriter {
         self.done.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Commits when nobody else is queued to join the batch, or when it is full.
-    fn maybe_commit<'a>(&'a self, mut st: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+    /// Commits when nobody else is queued to join the batch, or when it is full — unless a sync
+    /// is under way: then the batch stays open to gather writers until that sync ends, and the
+    /// sync thread commits it. So at most one sync is in flight, and a batch grows for as long as
+    /// the sync before it takes.
+    fn maybe_commit(&self, mut st: MutexGuard<'_, State>) {
         if !st.open || (self.queued.load(Ordering::SeqCst) > 0 && st.members < MAX_BATCH) {
-            return st;
+            return;
         }
-        let outcome = if st.members == 0 {
-            AnsiTransactionManager::rollback_transaction(&mut st.conn).map_err(|e| e.to_string())
-        } else {
-            AnsiTransactionManager::commit_transaction(&mut st.conn).map_err(|e| e.to_string())
-        };
-        if outcome.is_err() {
-            rollback_all(&mut st.conn);
+        if st.syncing && st.members > 0 && st.members < MAX_BATCH {
+            return;
         }
-        self.finish(&mut st, outcome.err());
-        st
+        if self.commit(&mut st) {
+            if self.wal.is_none() {
+                // synchronous = FULL: the COMMIT itself synced.
+                let batch = st.batch;
+                drop(st);
+                self.durable_up_to(batch);
+            } else {
+                self.to_sync.notify_one();
+            }
+        }
     }
 
-    /// Closes the open batch and wakes its writers with its outcome.
-    fn finish(&self, st: &mut State, failure: Option<String>) {
+    /// Commits (or, if nobody in it succeeded, rolls back) the open batch; true if it committed.
+    fn commit(&self, st: &mut State) -> bool {
         st.open = false;
-        let mut done = self.done();
-        if let Some(why) = failure {
-            if done.failed.len() >= 4_096 {
-                done.failed.pop_front();
+        let batch = st.batch;
+        if st.members == 0 {
+            if AnsiTransactionManager::rollback_transaction(&mut st.conn).is_err() {
+                rollback_all(&mut st.conn);
             }
-            done.failed.push_back((st.batch, why));
+            return false;
         }
-        done.finished = st.batch;
+        if let Err(e) = AnsiTransactionManager::commit_transaction(&mut st.conn) {
+            rollback_all(&mut st.conn);
+            self.fail(batch, e.to_string());
+            return false;
+        }
+        self.written.fetch_max(batch, Ordering::SeqCst);
+        true
+    }
+
+    /// One round of the sync thread: wait (up to a second) for committed batches that are not yet
+    /// durable, committing first any batch left open to gather during the last sync; sync the WAL
+    /// file; wake the writers of every batch the sync covered.
+    fn sync_round(&self) {
+        let Some(wal) = &self.wal else { return };
+        let mut st = self.lock();
+        loop {
+            if st.open && st.members > 0 && self.queued.load(Ordering::SeqCst) == 0 {
+                self.commit(&mut st);
+            }
+            if self.written.load(Ordering::SeqCst) > self.done().durable {
+                break;
+            }
+            st.syncing = false;
+            let (guard, waited) =
+                self.to_sync.wait_timeout(st, Duration::from_secs(1)).unwrap_or_else(|p| p.into_inner());
+            st = guard;
+            if waited.timed_out() && !st.open && self.written.load(Ordering::SeqCst) <= self.done().durable {
+                return;
+            }
+        }
+        st.syncing = true;
+        let upto = self.written.load(Ordering::SeqCst);
+        drop(st);
+        if let Err(e) = wal.sync_data() {
+            tracing::error!(error = %e, "fsync of the SQLite WAL failed: stopping, so that nothing unsynced is acknowledged");
+            std::process::abort();
+        }
+        self.durable_up_to(upto);
+    }
+
+    fn durable_up_to(&self, batch: u64) {
+        let mut done = self.done();
+        done.durable = done.durable.max(batch);
         self.committed.notify_all();
     }
 
-    /// Waits, without holding the connection, until batch `mine` has committed; answers its outcome.
-    fn wait_for(&self, st: MutexGuard<'_, State>, mine: u64) -> Result<(), AppError> {
-        drop(st);
+    /// A batch that did not commit: its writers answer the error.
+    fn fail(&self, batch: u64, why: String) {
         let mut done = self.done();
-        while done.finished < mine {
-            done = self.committed.wait(done).unwrap_or_else(|p| p.into_inner());
+        if done.failed.len() >= 4_096 {
+            done.failed.pop_front();
         }
-        match done.failed.iter().find(|(b, _)| *b == mine) {
-            Some((_, e)) => Err(sql_error("commit", e)),
-            None => Ok(()),
+        done.failed.push_back((batch, why));
+        self.committed.notify_all();
+    }
+
+    /// Waits, without holding the connection, until batch `mine` is durable or failed.
+    fn wait_for(&self, mine: u64) -> Result<(), AppError> {
+        let mut done = self.done();
+        loop {
+            if let Some((_, e)) = done.failed.iter().find(|(b, _)| *b == mine) {
+                return Err(sql_error("commit", e));
+            }
+            if done.durable >= mine {
+                return Ok(());
+            }
+            done = self.committed.wait(done).unwrap_or_else(|p| p.into_inner());
         }
     }
 
     /// A broken transaction: roll back everything open and fail this writer and the batch.
     fn abort_batch(&self, mut st: MutexGuard<'_, State>, err: AppError) -> AppError {
         rollback_all(&mut st.conn);
-        self.finish(&mut st, Some(format!("{err}")));
+        st.open = false;
+        let batch = st.batch;
+        drop(st);
+        self.fail(batch, format!("{err}"));
         err
     }
 }
@@ -188,7 +297,6 @@ fn rollback_all(conn: &mut SqliteConnection) {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
 
     use diesel::connection::SimpleConnection;
     use diesel::prelude::*;
@@ -218,7 +326,8 @@ mod tests {
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; CREATE TABLE t (k INTEGER PRIMARY KEY)",
         )
         .unwrap();
-        let w = Arc::new(GroupWriter::new(conn).unwrap());
+        let w = GroupWriter::new(conn, path.to_str().unwrap()).unwrap();
+        assert!(w.wal.is_some(), "the WAL is synced by the sync thread, outside the write turn");
         std::thread::scope(|s| {
             for i in 0..16i64 {
                 let w = w.clone();

@@ -58,19 +58,48 @@ pub struct Db {
     writer: Option<std::sync::Arc<group::GroupWriter>>,
 }
 
-/// Per-connection settings for durability and concurrency on SQLite.
+/// Per-connection settings for durability, concurrency and memory on SQLite.
 #[derive(Debug)]
-struct SqlitePragmas;
+struct SqlitePragmas(String);
 
-// WAL lets readers run beside the writer; synchronous=FULL makes every commit durable (fsync of
-// the WAL) before we answer 2xx; busy_timeout queues writers (of other processes too) instead of
-// failing.
-const SQLITE_PRAGMAS: &str =
-    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;";
+impl SqlitePragmas {
+    // WAL lets readers run beside the writer; synchronous=FULL makes every commit durable (fsync of
+    // the WAL) before we answer 2xx; busy_timeout queues writers (of other processes too) instead of
+    // failing. The page cache is bounded explicitly (negative cache_size = KiB) because it is per
+    // connection: the pool and the writer multiply it. mmap stays off: mapped database pages would
+    // count in the server's resident memory, and reads through the OS page cache are fast enough.
+    fn new(cache_kib: u32) -> SqlitePragmas {
+        SqlitePragmas(format!(
+            "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+             PRAGMA foreign_keys = ON; PRAGMA cache_size = -{cache_kib}; PRAGMA mmap_size = 0;"
+        ))
+    }
+}
 
 impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
     fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
-        conn.batch_execute(SQLITE_PRAGMAS).map_err(diesel::r2d2::Error::QueryError)
+        conn.batch_execute(&self.0).map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+/// SQLite's page cache per connection unless told otherwise, KiB (SQLite's own default is 2000).
+pub const DEFAULT_SQLITE_CACHE_KIB: u32 = 2048;
+
+/// How to open the database.
+#[derive(Debug, Clone, Copy)]
+pub struct DbOptions {
+    /// Connections in the pool.
+    pub pool_size: u32,
+    /// SQLite: the shared-commit writer (see [`group`]) instead of one transaction per commit.
+    pub group_commit: bool,
+    /// SQLite: page cache per connection, KiB.
+    pub sqlite_cache_kib: u32,
+}
+
+impl DbOptions {
+    /// Group commit on, SQLite's default cache size.
+    pub fn with_pool(pool_size: u32) -> DbOptions {
+        DbOptions { pool_size, group_commit: true, sqlite_cache_kib: DEFAULT_SQLITE_CACHE_KIB }
     }
 }
 
@@ -87,12 +116,18 @@ impl Db {
     /// Opens (creating an SQLite file if needed) and migrates the database, with group commit on
     /// SQLite.
     pub fn connect(url: &str, pool_size: u32) -> anyhow::Result<Db> {
-        Db::connect_with(url, pool_size, true)
+        Db::open(url, &DbOptions::with_pool(pool_size))
     }
 
     /// As [`Db::connect`]; `group_commit` chooses SQLite's shared-commit writer (see [`group`]) or
     /// one transaction per commit.
     pub fn connect_with(url: &str, pool_size: u32, group_commit: bool) -> anyhow::Result<Db> {
+        Db::open(url, &DbOptions { group_commit, ..DbOptions::with_pool(pool_size) })
+    }
+
+    /// Opens (creating an SQLite file if needed) and migrates the database as `options` say.
+    pub fn open(url: &str, options: &DbOptions) -> anyhow::Result<Db> {
+        let DbOptions { pool_size, group_commit, sqlite_cache_kib } = *options;
         if is_postgres_url(url) {
             let manager = ConnectionManager::<PgConnection>::new(url);
             let pool =
@@ -106,14 +141,14 @@ impl Db {
         let pool = Pool::builder()
             .max_size(pool_size)
             .connection_timeout(Duration::from_secs(10))
-            .connection_customizer(Box::new(SqlitePragmas))
+            .connection_customizer(Box::new(SqlitePragmas::new(sqlite_cache_kib)))
             .build(manager)?;
         let mut conn = pool.get()?;
         conn.run_pending_migrations(SQLITE_MIGRATIONS).map_err(|e| anyhow::anyhow!("migrating SQLite: {e}"))?;
         let writer = if group_commit {
             let mut w = SqliteConnection::establish(&path)?;
-            w.batch_execute(SQLITE_PRAGMAS)?;
-            Some(std::sync::Arc::new(group::GroupWriter::new(w)?))
+            w.batch_execute(&SqlitePragmas::new(sqlite_cache_kib).0)?;
+            Some(group::GroupWriter::new(w, &path)?)
         } else {
             None
         };
@@ -153,6 +188,21 @@ impl Db {
                 let mut pc: PooledConnection<_> = pool.get()?;
                 pc.build_transaction().read_only().run(|c| f(&mut Conn::Pg(c)))
             }
+        }
+    }
+
+    /// Runs a short read (a few indexed look-ups) for a request. On SQLite it runs right here on
+    /// the request's thread: such a read costs a few microseconds of CPU and never waits for a
+    /// writer (WAL), less than the hand-over to a blocking thread and back. On PostgreSQL a read
+    /// is a network round trip, so it goes to a blocking thread.
+    pub async fn read_short<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Conn) -> Result<T, AppError> + Send + 'static,
+    {
+        match &self.pools {
+            Pools::Sqlite(_) => self.read(f),
+            Pools::Pg(_) => self.run(move |db| db.read(f)).await,
         }
     }
 

@@ -97,7 +97,7 @@ pub async fn lookup(
 ) -> AppResult<web::Json<LookupResponse>> {
     let now = state.clock.now();
     let token = body.into_inner().token;
-    Ok(web::Json(state.db.run(move |db| db.read(|c| pos::lookup(c, &who.0, &token, now))).await?))
+    Ok(web::Json(state.db.read_short(move |c| pos::lookup(c, &who.0, &token, now)).await?))
 }
 
 /// Authorise a basket: checks every line and token, places the hold, answers what to pay.
@@ -143,7 +143,7 @@ pub async fn get_basket(
     id: web::Path<String>,
 ) -> AppResult<web::Json<serde_json::Value>> {
     let id = basket_id(&id)?;
-    Ok(web::Json(state.db.run(move |db| db.read(|c| redeem::basket(c, &who.0, id))).await?))
+    Ok(web::Json(state.db.read_short(move |c| redeem::basket(c, &who.0, id)).await?))
 }
 
 /// Capture: the customer paid; the hold becomes a charge and the receipt is final.

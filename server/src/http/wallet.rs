@@ -49,7 +49,7 @@ pub async fn activate(
 pub async fn qr(state: web::Data<AppState>, who: Recipient, id: web::Path<String>) -> AppResult<web::Json<QrToken>> {
     let id = voucher_id(&id)?;
     let (now, ttl) = (state.clock.now(), state.qr_ttl);
-    Ok(web::Json(state.db.run(move |db| db.read(|c| wallet::mint_qr(c, &who.iin, id, ttl, now))).await?))
+    Ok(web::Json(state.db.read_short(move |c| wallet::mint_qr(c, &who.iin, id, ttl, now)).await?))
 }
 
 /// The same kind of token drawn as a PNG QR code (level Q); its expiry in `X-Token-Expires-At`.
@@ -60,7 +60,7 @@ pub async fn qr(state: web::Data<AppState>, who: Recipient, id: web::Path<String
 pub async fn qr_png(state: web::Data<AppState>, who: Recipient, id: web::Path<String>) -> AppResult<HttpResponse> {
     let id = voucher_id(&id)?;
     let (now, ttl) = (state.clock.now(), state.qr_ttl);
-    let token = state.db.run(move |db| db.read(|c| wallet::mint_qr(c, &who.iin, id, ttl, now))).await?;
+    let token = state.db.read_short(move |c| wallet::mint_qr(c, &who.iin, id, ttl, now)).await?;
     let png = crate::qr::png(&token.token)?;
     Ok(HttpResponse::Ok()
         .content_type("image/png")
