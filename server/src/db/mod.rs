@@ -63,14 +63,14 @@ pub struct Db {
 struct SqlitePragmas(String);
 
 impl SqlitePragmas {
-    // WAL lets readers run beside the writer; synchronous=FULL makes every commit durable (fsync of
-    // the WAL) before we answer 2xx; busy_timeout queues writers (of other processes too) instead of
-    // failing. The page cache is bounded explicitly (negative cache_size = KiB) because it is per
+    // WAL (set once per file, in `Db::open`) lets readers run beside the writer; synchronous=FULL
+    // makes every commit durable (fsync of the WAL) before we answer 2xx; busy_timeout queues
+    // writers (of other processes too) instead of failing. The page cache is bounded explicitly (negative cache_size = KiB) because it is per
     // connection: the pool and the writer multiply it. mmap stays off: mapped database pages would
     // count in the server's resident memory, and reads through the OS page cache are fast enough.
     fn new(cache_kib: u32) -> SqlitePragmas {
         SqlitePragmas(format!(
-            "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+            "PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL; \
              PRAGMA foreign_keys = ON; PRAGMA cache_size = -{cache_kib}; PRAGMA mmap_size = 0;"
         ))
     }
@@ -137,6 +137,10 @@ impl Db {
             return Ok(Db { pools: Pools::Pg(pool), writer: None });
         }
         let path = sqlite_path(url).to_owned();
+        // WAL is a property of the file: set it once, before the pool opens its connections in
+        // parallel (changing the journal mode takes the database alone; concurrent changes fail
+        // with "database is locked", which r2d2 logged at every start on a fresh file).
+        SqliteConnection::establish(&path)?.batch_execute("PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL;")?;
         let manager = ConnectionManager::<SqliteConnection>::new(path.clone());
         let pool = Pool::builder()
             .max_size(pool_size)
