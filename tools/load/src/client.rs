@@ -154,6 +154,27 @@ pub fn cashier_session(api: &Api, shop: &str, terminal: &str, login: &str, passw
     }
 }
 
+/// Runs `work` over `items` cut into `threads` parts, each part on a thread of its own with a
+/// client of its own; answers each part's result in order, or the size of a part whose thread
+/// panicked.
+pub fn in_parallel<T: Sync, R: Send>(
+    api: &Api,
+    items: &[T],
+    threads: usize,
+    timeout: Duration,
+    work: impl Fn(&Api, &[T]) -> R + Sync,
+) -> Vec<Result<R, usize>> {
+    let chunk = items.len().div_ceil(threads.max(1)).max(1);
+    let work = &work;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| (part.len(), s.spawn(move || work(&Api::new(api.base(), timeout), part))))
+            .collect();
+        handles.into_iter().map(|(len, h)| h.join().map_err(|_| len)).collect()
+    })
+}
+
 /// The balances the server reports now for these vouchers, each read through its holder's wallet
 /// (`GET /api/v1/wallet/vouchers`, which lists the whole family's, so a family is read once),
 /// `threads` requests at a time; answers the balances by voucher id and the reads that failed.
@@ -163,44 +184,35 @@ pub fn wallet_balances(
     threads: usize,
     timeout: Duration,
 ) -> (HashMap<i64, i64>, usize) {
-    let chunk = vouchers.len().div_ceil(threads.max(1)).max(1);
+    let parts = in_parallel(api, vouchers, threads, timeout, |api, part| {
+        let mut seen: HashMap<i64, i64> = HashMap::new();
+        let mut failed = 0;
+        for &(id, jwt) in part {
+            if seen.contains_key(&id) {
+                continue;
+            }
+            let reply = api.get("/api/v1/wallet/vouchers", Some(jwt));
+            let listed = reply.body["vouchers"].as_array().filter(|_| reply.ok());
+            for v in listed.into_iter().flatten() {
+                if let (Some(vid), Some(balance)) = (v["id"].as_i64(), v["balance_tiyn"].as_i64()) {
+                    seen.insert(vid, balance);
+                }
+            }
+            failed += usize::from(!seen.contains_key(&id));
+        }
+        (seen, failed)
+    });
     let mut balances = HashMap::new();
     let mut failed = 0;
-    std::thread::scope(|s| {
-        let handles: Vec<_> = vouchers
-            .chunks(chunk)
-            .map(|part| {
-                s.spawn(move || {
-                    let api = Api::new(api.base(), timeout);
-                    let mut seen: HashMap<i64, i64> = HashMap::new();
-                    let mut failed = 0;
-                    for &(id, jwt) in part {
-                        if seen.contains_key(&id) {
-                            continue;
-                        }
-                        let reply = api.get("/api/v1/wallet/vouchers", Some(jwt));
-                        let listed = reply.body["vouchers"].as_array().filter(|_| reply.ok());
-                        for v in listed.into_iter().flatten() {
-                            if let (Some(vid), Some(balance)) = (v["id"].as_i64(), v["balance_tiyn"].as_i64()) {
-                                seen.insert(vid, balance);
-                            }
-                        }
-                        failed += usize::from(!seen.contains_key(&id));
-                    }
-                    (seen, failed)
-                })
-            })
-            .collect();
-        for h in handles {
-            match h.join() {
-                Ok((seen, f)) => {
-                    balances.extend(seen);
-                    failed += f;
-                }
-                Err(_) => failed += chunk,
+    for part in parts {
+        match part {
+            Ok((seen, f)) => {
+                balances.extend(seen);
+                failed += f;
             }
+            Err(len) => failed += len,
         }
-    });
+    }
     (balances, failed)
 }
 

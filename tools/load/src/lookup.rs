@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::client::Api;
+use crate::client::{self, Api};
 use crate::stats::{Kind, Stats};
 use crate::till::{self, Mode, PoolVoucher, Till};
 
@@ -23,43 +23,34 @@ pub fn mint_tokens(
     timeout: Duration,
 ) -> (Vec<String>, Option<String>) {
     let vouchers = &vouchers[..vouchers.len().min(MAX_TOKENS)];
-    let chunk = vouchers.len().div_ceil(threads.max(1)).max(1);
-    let mut tokens = Vec::with_capacity(vouchers.len());
-    let mut failure = None;
-    std::thread::scope(|s| {
-        let handles: Vec<_> = vouchers
-            .chunks(chunk)
-            .map(|part| {
-                s.spawn(move || {
-                    let api = Api::new(api.base(), timeout);
-                    let mut tokens = Vec::with_capacity(part.len());
-                    let mut failure = None;
-                    for v in part {
-                        let reply = api.post(&format!("/api/v1/wallet/vouchers/{}/qr", v.id), Some(&v.jwt), &json!({}));
-                        match reply.str("token") {
-                            Some(token) if reply.ok() => tokens.push(token.to_owned()),
-                            _ => {
-                                failure.get_or_insert_with(|| format!("voucher {}: {}", v.id, reply.describe()));
-                            }
-                        }
-                    }
-                    (tokens, failure)
-                })
-            })
-            .collect();
-        for h in handles {
-            let f = match h.join() {
-                Ok((part, f)) => {
-                    tokens.extend(part);
-                    f
+    let parts = client::in_parallel(api, vouchers, threads, timeout, |api, part| {
+        let mut tokens = Vec::with_capacity(part.len());
+        let mut failure = None;
+        for v in part {
+            let reply = api.post(&format!("/api/v1/wallet/vouchers/{}/qr", v.id), Some(&v.jwt), &json!({}));
+            match reply.str("token") {
+                Some(token) if reply.ok() => tokens.push(token.to_owned()),
+                _ => {
+                    failure.get_or_insert_with(|| format!("voucher {}: {}", v.id, reply.describe()));
                 }
-                Err(_) => Some("a minting thread panicked".to_owned()),
-            };
-            if failure.is_none() {
-                failure = f;
             }
         }
+        (tokens, failure)
     });
+    let mut tokens = Vec::with_capacity(vouchers.len());
+    let mut failure = None;
+    for part in parts {
+        let f = match part {
+            Ok((part, f)) => {
+                tokens.extend(part);
+                f
+            }
+            Err(_) => Some("a minting thread panicked".to_owned()),
+        };
+        if failure.is_none() {
+            failure = f;
+        }
+    }
     (tokens, failure)
 }
 
