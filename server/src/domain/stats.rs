@@ -156,9 +156,27 @@ fn region_of_shop(conn: &mut Conn, shop_id: &str) -> AppResult<String> {
 }
 
 pub fn basket(conn: &mut Conn, now: DateTime<Utc>, shop_id: &str, event: BasketEvent) -> AppResult<()> {
-    let day = day_of(now);
     let region = region_of_shop(conn, shop_id)?;
-    let (d, s, r) = (&day, shop_id, &region);
+    bump_basket(conn, &day_of(now), shop_id, &region, event)
+}
+
+/// A captured basket: the shop's day and its goods, for a caller that has the shop's region at hand
+/// (capture runs in the write turn: one read of the shop, not three).
+pub fn captured(
+    conn: &mut Conn,
+    now: DateTime<Utc>,
+    shop_id: &str,
+    region: &str,
+    (discount, paid): (i64, i64),
+    lines: &[BasketLine],
+) -> AppResult<()> {
+    let day = day_of(now);
+    bump_basket(conn, &day, shop_id, region, BasketEvent::Captured { discount, paid })?;
+    goods(conn, &day, shop_id, region, lines)
+}
+
+fn bump_basket(conn: &mut Conn, day: &str, shop_id: &str, region: &str, event: BasketEvent) -> AppResult<()> {
+    let (d, s, r) = (day, shop_id, region);
     match event {
         BasketEvent::Captured { discount, paid } => bump!(
             conn,
@@ -181,7 +199,7 @@ pub fn basket(conn: &mut Conn, now: DateTime<Utc>, shop_id: &str, event: BasketE
 }
 
 /// Goods of a captured basket: pieces or grams and discount per SZPT group.
-pub fn goods(conn: &mut Conn, now: DateTime<Utc>, shop_id: &str, lines: &[BasketLine]) -> AppResult<()> {
+fn goods(conn: &mut Conn, day: &str, shop_id: &str, region: &str, lines: &[BasketLine]) -> AppResult<()> {
     let mut groups: BTreeMap<&str, (i64, i64, i64)> = BTreeMap::new();
     for l in lines {
         let g = groups.entry(l.group.as_str()).or_default();
@@ -191,14 +209,12 @@ pub fn goods(conn: &mut Conn, now: DateTime<Utc>, shop_id: &str, lines: &[Basket
         }
         g.2 += l.discount_tiyn;
     }
-    let day = day_of(now);
-    let region = region_of_shop(conn, shop_id)?;
     for (group, (pieces, grams, discount)) in groups {
         bump!(
             conn,
             day_goods_stats,
-            [day = &day, shop_id = shop_id, group_code = group],
-            [region = &region],
+            [day = day, shop_id = shop_id, group_code = group],
+            [region = region],
             [pieces += pieces, grams += grams, discount_tiyn += discount]
         )?;
     }

@@ -2,8 +2,8 @@
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use azyq_shared::api::{
-    AuthorizeRequest, Authorized, BasketState, CaptureRequest, Captured, LookupRequest, LookupResponse, PosCatalog,
-    PosDailyReport, Refund, RefundRequest,
+    AuthorizeRequest, Authorized, BasketState, CaptureRequest, Captured, ErrorCode, LookupRequest, LookupResponse,
+    PosCatalog, PosDailyReport, Refund, RefundRequest,
 };
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
@@ -16,7 +16,6 @@ use crate::domain::idempotency;
 use crate::domain::pos;
 use crate::domain::redeem;
 use crate::error::{AppError, AppResult};
-use azyq_shared::api::ErrorCode;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(catalog)

@@ -173,14 +173,9 @@ pub fn capture(conn: &mut Conn, till: &Till, id: i64, payment: &Payment, now: Da
     if n != 1 {
         return Err(AppError::internal(anyhow::anyhow!("basket {id} changed during capture")));
     }
-    stats::basket(
-        conn,
-        now,
-        &row.shop_id,
-        BasketEvent::Captured { discount: row.discount_tiyn, paid: payment.paid_tiyn },
-    )?;
+    let (shop_name, region) = shop_of(conn, &row.shop_id)?;
     let lines = lines_of(conn, id)?;
-    stats::goods(conn, now, &row.shop_id, &lines)?;
+    stats::captured(conn, now, &row.shop_id, &region, (row.discount_tiyn, payment.paid_tiyn), &lines)?;
     let paid = BasketRow {
         status: BasketStatus::Captured.as_str().to_owned(),
         captured_at: Some(captured_at),
@@ -197,21 +192,21 @@ pub fn capture(conn: &mut Conn, till: &Till, id: i64, payment: &Payment, now: Da
         ))],
     )?;
     tracing::info!(basket_id = id, "basket captured");
-    let receipt = receipt_of(conn, &paid, lines)?;
+    let receipt = receipt_of(conn, &paid, shop_name, lines)?;
     Ok(Captured { basket_id: id, status: BasketStatus::Captured, receipt })
 }
 
 /// The receipt of a captured basket.
 pub fn receipt(conn: &mut Conn, id: i64) -> AppResult<Receipt> {
     let row = load_basket(conn, id)?;
+    let (shop_name, _) = shop_of(conn, &row.shop_id)?;
     let lines = lines_of(conn, id)?;
-    receipt_of(conn, &row, lines)
+    receipt_of(conn, &row, shop_name, lines)
 }
 
-/// The receipt of a captured basket whose row and lines are at hand.
-fn receipt_of(conn: &mut Conn, row: &BasketRow, lines: Vec<BasketLine>) -> AppResult<Receipt> {
+/// The receipt of a captured basket whose row, shop name and lines are at hand.
+fn receipt_of(conn: &mut Conn, row: &BasketRow, shop_name: String, lines: Vec<BasketLine>) -> AppResult<Receipt> {
     let id = row.id;
-    let (shop_name, _) = shop_of(conn, &row.shop_id)?;
     let method = match row.payment_method.as_deref() {
         Some("card") => PaymentMethod::Card,
         Some("cash") => PaymentMethod::Cash,
