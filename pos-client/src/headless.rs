@@ -8,7 +8,6 @@ use azyq_shared::api::{
     AuthorizeRequest, BasketLineIn, CaptureRequest, ErrorCode, LookupResponse, Payment, PaymentMethod, RefundRequest,
     SessionRequest, SessionResponse,
 };
-use chrono::Utc;
 use serde::Serialize;
 
 use crate::app::{KeyRing, Message};
@@ -74,6 +73,8 @@ pub struct Login {
     pub login: String,
     /// The name of the environment variable holding the password.
     pub password_env: String,
+    /// What the till takes for "now" when it checks a token's expiry.
+    pub clock: std::sync::Arc<dyn azyq_shared::clock::Clock>,
 }
 
 /// Logs in; the password comes from the environment, never from the command line.
@@ -152,7 +153,7 @@ pub fn sale(
     let mut lookups = Vec::with_capacity(tokens.len());
     for (i, token) in tokens.iter().enumerate() {
         let token = token.trim();
-        if let Err(e) = ring.check(token, Utc::now()) {
+        if let Err(e) = ring.check(token, args.clock.now()) {
             let m = Message::for_token_error(&e);
             return Err(Failure {
                 message: format!("QR-код {}: {}. {}", i + 1, m.what, m.todo),

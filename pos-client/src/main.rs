@@ -4,12 +4,14 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use azyq_pos::client::Timeouts;
 use azyq_pos::headless::{self, Failure, Login};
 use azyq_pos::tui;
 use azyq_shared::api::{BasketLineIn, PaymentMethod};
+use azyq_shared::clock::{Clock, ClockChoice};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
@@ -110,8 +112,36 @@ enum Command {
     },
 }
 
+/// The till's clock: the system's, or `AZYQ_FAKE_NOW` when `AZYQ_ALLOW_FAKE_CLOCK=1` (tests and
+/// demos run the server at a chosen instant, and the till must agree with it on token expiry).
+fn clock() -> Result<Arc<dyn Clock>, String> {
+    let fake_now = match std::env::var("AZYQ_FAKE_NOW") {
+        Ok(v) => Some(
+            chrono::DateTime::parse_from_rfc3339(&v)
+                .map_err(|e| format!("AZYQ_FAKE_NOW={v}: не время RFC 3339 ({e})"))?
+                .with_timezone(&chrono::Utc),
+        ),
+        Err(_) => None,
+    };
+    let allowed = std::env::var("AZYQ_ALLOW_FAKE_CLOCK").is_ok_and(|v| v == "1");
+    let (clock, choice) = azyq_shared::clock::choose(fake_now, allowed);
+    match choice {
+        ClockChoice::Fake(start) => eprintln!("azyq-pos: FAKE CLOCK IN USE (AZYQ_FAKE_NOW): time starts at {start}"),
+        ClockChoice::FakeRefused => eprintln!("azyq-pos: AZYQ_FAKE_NOW is ignored without AZYQ_ALLOW_FAKE_CLOCK=1"),
+        ClockChoice::System => {}
+    }
+    Ok(Arc::from(clock))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let clock = match clock() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("azyq-pos: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let timeouts =
         Timeouts { connect: Duration::from_secs(cli.connect_timeout), request: Duration::from_secs(cli.timeout) };
     let login = |a: &LoginArgs| Login {
@@ -121,6 +151,7 @@ fn main() -> ExitCode {
         terminal: a.terminal.clone(),
         login: a.login.clone(),
         password_env: a.password_env.clone(),
+        clock: clock.clone(),
     };
     let result: Result<String, Failure> = match &cli.command {
         None => {
@@ -130,6 +161,7 @@ fn main() -> ExitCode {
                 terminal: cli.terminal.clone(),
                 login: cli.login.clone(),
                 timeouts,
+                clock: clock.clone(),
             };
             return match tui::run(options) {
                 Ok(()) => ExitCode::SUCCESS,

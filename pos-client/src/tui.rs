@@ -7,7 +7,6 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread;
 use std::time::Duration;
 
-use chrono::Utc;
 use ratatui::backend::{Backend, CrosstermBackend};
 use ratatui::crossterm::event::{self, Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use ratatui::crossterm::execute;
@@ -26,6 +25,7 @@ pub struct Options {
     pub terminal: String,
     pub login: String,
     pub timeouts: Timeouts,
+    pub clock: std::sync::Arc<dyn azyq_shared::clock::Clock>,
 }
 
 /// Runs the till until the cashier quits.
@@ -39,9 +39,9 @@ pub fn run(options: Options) -> anyhow::Result<()> {
     }
     let result = Terminal::new(CrosstermBackend::new(stdout)).map_err(anyhow::Error::from).and_then(|mut terminal| {
         let form = LoginForm::new(&options.server, &options.shop, &options.terminal, &options.login);
-        let mut app = App::new(form, Utc::now());
+        let mut app = App::new(form, options.clock.now());
         let (commands, replies) = spawn_worker(Client::new(&options.server, options.timeouts), options.timeouts)?;
-        event_loop(&mut terminal, &mut app, &commands, &replies).map_err(anyhow::Error::from)
+        event_loop(&mut terminal, &mut app, &commands, &replies, options.clock.as_ref()).map_err(anyhow::Error::from)
     });
     restore();
     result
@@ -68,6 +68,7 @@ pub fn event_loop<B: Backend>(
     app: &mut App,
     commands: &Sender<Command>,
     replies: &Receiver<Reply>,
+    clock: &dyn azyq_shared::clock::Clock,
 ) -> io::Result<()> {
     loop {
         terminal.draw(|f| ui::draw(f, app))?;
@@ -87,7 +88,7 @@ pub fn event_loop<B: Backend>(
         while let Ok(reply) = replies.try_recv() {
             send(commands, app.handle(Event::Reply(reply)));
         }
-        app.handle(Event::Tick(Utc::now()));
+        app.handle(Event::Tick(clock.now()));
     }
 }
 

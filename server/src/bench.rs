@@ -83,7 +83,7 @@ pub fn import_and_issue(settings: &Settings, n: u32, keep: Option<&Path>) -> any
     let path = keep.map_or_else(|| dir.join("bench-import.db"), Path::to_path_buf);
     let url = format!("sqlite://{}", path.display());
     let db = Db::connect(&url, 2)?;
-    let now: DateTime<Utc> = settings.fake_now.unwrap_or_else(Utc::now);
+    let now: DateTime<Utc> = crate::startup::clock_from(settings).now();
     let month = BusinessDay::of(now).month();
     db.write(|c| places::put_localities(c, &crate::demo::pilot_localities(), "bench", now))
         .map_err(|e| anyhow::anyhow!("{e}"))?;

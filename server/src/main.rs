@@ -266,11 +266,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Report { action } => report(&settings, action),
         Command::Check => check(&settings),
         Command::BenchReport { lines } => {
-            azyq_server::reports::bench::run(lines, settings.fake_now.unwrap_or_else(chrono::Utc::now))
+            azyq_server::reports::bench::run(lines, startup::clock_from(&settings).now())
         }
         Command::BenchImport { members, keep } => azyq_server::bench::import_and_issue(&settings, members, keep.as_deref()),
         Command::BenchSeed { members, activate } => {
-            let now = settings.fake_now.unwrap_or_else(chrono::Utc::now);
+            let now = startup::clock_from(&settings).now();
             let started = std::time::Instant::now();
             let seeded = azyq_server::bench::seed(&settings.database_url, members, activate, now)?;
             println!(

@@ -8,7 +8,9 @@ use actix_web::{middleware, web, App, HttpServer};
 use anyhow::Context;
 use tokio::sync::Notify;
 
-use crate::clock::{Clock, FakeClock, SystemClock};
+use azyq_shared::clock::ClockChoice;
+
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::{Db, DbOptions};
 use crate::domain::sms::Texts;
@@ -18,17 +20,15 @@ use crate::jobs;
 
 /// The clock the settings ask for: the fake one only when explicitly allowed, and loudly.
 pub fn clock_from(settings: &Settings) -> Arc<dyn Clock> {
-    match (settings.fake_now, settings.allow_fake_clock) {
-        (Some(start), true) => {
+    let (clock, choice) = azyq_shared::clock::choose(settings.fake_now, settings.allow_fake_clock);
+    match choice {
+        ClockChoice::Fake(start) => {
             tracing::warn!(%start, "FAKE CLOCK IN USE (AZYQ_FAKE_NOW): time starts at {start}; never do this in production");
-            Arc::new(FakeClock::starting_at(start))
         }
-        (Some(_), false) => {
-            tracing::warn!("AZYQ_FAKE_NOW is ignored without AZYQ_ALLOW_FAKE_CLOCK=1");
-            Arc::new(SystemClock)
-        }
-        (None, _) => Arc::new(SystemClock),
+        ClockChoice::FakeRefused => tracing::warn!("AZYQ_FAKE_NOW is ignored without AZYQ_ALLOW_FAKE_CLOCK=1"),
+        ClockChoice::System => {}
     }
+    Arc::from(clock)
 }
 
 pub fn texts_from(settings: &Settings) -> Texts {

@@ -1,6 +1,7 @@
 //! The language the Azyq wallet server and till both speak. No I/O here.
 
 pub mod api;
+pub mod clock;
 pub mod gs1;
 pub mod ids;
 pub mod money;

@@ -56,7 +56,7 @@ fn kill_nine_under_load(db: &TestDb) {
                     while !stop.load(Ordering::SeqCst) {
                         n += 1;
                         let base = url.read().unwrap().clone();
-                        let wallet = wallet_token(&iin);
+                        let wallet = wallet_token_at(&iin, NOW.parse().unwrap());
                         let Some((200, qr)) = try_post(
                             &base,
                             &format!("/api/v1/wallet/vouchers/{voucher}/qr"),

@@ -24,7 +24,7 @@ fn family_json(f: &Family, kato: &str) -> Value {
 }
 
 fn vouchers_of(server: &Server, iin: &str) -> Vec<Value> {
-    let (s, b) = server.get("/api/v1/wallet/vouchers", Some(&wallet_token(iin)));
+    let (s, b) = server.get("/api/v1/wallet/vouchers", Some(&server.wallet_token(iin)));
     assert_eq!(s, 200, "{b}");
     b["vouchers"].as_array().cloned().unwrap_or_default()
 }
@@ -89,12 +89,15 @@ fn month_from_list_to_close(db: &TestDb) {
     // The first member activates their voucher; a stranger cannot see or touch it.
     let v1 = yes_vouchers[0]["id"].as_i64().unwrap();
     let v2 = yes_vouchers[1]["id"].as_i64().unwrap();
-    let (s, b) =
-        server.post(&format!("/api/v1/wallet/vouchers/{v1}/activate"), Some(&wallet_token(&yes.iins[0])), &json!({}));
+    let (s, b) = server.post(
+        &format!("/api/v1/wallet/vouchers/{v1}/activate"),
+        Some(&server.wallet_token(&yes.iins[0])),
+        &json!({}),
+    );
     assert_eq!((s, b["status"].as_str()), (200, Some("activated")), "{b}");
     let (s, b) = server.post(
         &format!("/api/v1/wallet/vouchers/{v2}/activate"),
-        Some(&wallet_token(&silent.iins[0])),
+        Some(&server.wallet_token(&silent.iins[0])),
         &json!({}),
     );
     assert_eq!((s, b["error"]["code"].as_str()), (404, Some("voucher_not_found")), "{b}");
@@ -121,8 +124,11 @@ fn month_from_list_to_close(db: &TestDb) {
     assert_eq!(server.sms_reply("+77010000004", "21*1"), "yes");
     assert_eq!(vouchers_of(&server, &late.iins[0]).len(), 1);
     assert_eq!(server.sms_reply("+77010000001", "21*2"), "no");
-    let (s, b) =
-        server.post(&format!("/api/v1/wallet/vouchers/{v2}/activate"), Some(&wallet_token(&yes.iins[1])), &json!({}));
+    let (s, b) = server.post(
+        &format!("/api/v1/wallet/vouchers/{v2}/activate"),
+        Some(&server.wallet_token(&yes.iins[1])),
+        &json!({}),
+    );
     assert_eq!((s, b["error"]["code"].as_str()), (409, Some("no_consent")), "{b}");
     let lines = wait_for_sms(db, 11);
     assert_eq!((count_kind(&lines, "confirmation"), count_kind(&lines, "refusal")), (2, 2), "{lines:?}");
@@ -141,8 +147,11 @@ fn month_from_list_to_close(db: &TestDb) {
     let statuses: Vec<&str> = yes_vouchers.iter().map(|v| v["status"].as_str().unwrap()).collect();
     assert_eq!(statuses, ["expired", "lapsed"]);
     assert!(yes_vouchers.iter().all(|v| v["balance_tiyn"] == 0 || v["status"] == "lapsed"));
-    let (s, b) =
-        server.post(&format!("/api/v1/wallet/vouchers/{v2}/activate"), Some(&wallet_token(&yes.iins[1])), &json!({}));
+    let (s, b) = server.post(
+        &format!("/api/v1/wallet/vouchers/{v2}/activate"),
+        Some(&server.wallet_token(&yes.iins[1])),
+        &json!({}),
+    );
     assert_eq!((s, b["error"]["code"].as_str()), (409, Some("month_closed")), "{b}");
 
     // January's list: LATE's consent holds, so its voucher is issued as the list comes in, at the

@@ -7,6 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 pub const WALLET_SECRET: &str = "test-wallet-secret";
@@ -65,6 +66,8 @@ pub fn server_bin() -> &'static str {
 /// A running server; killed when dropped.
 pub struct Server {
     pub url: String,
+    /// The instant the server's clock started at (`AZYQ_FAKE_NOW`): the scenario's "now".
+    pub now: DateTime<Utc>,
     child: Child,
     agent: ureq::Agent,
 }
@@ -145,7 +148,8 @@ impl Server {
             }
         };
         let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).build();
-        Server { url, child, agent }
+        let now = now.parse().expect("AZYQ_FAKE_NOW of a test is RFC 3339");
+        Server { url, now, child, agent }
     }
 
     /// Sends a request and answers (status, JSON body or Null).
@@ -219,13 +223,23 @@ impl Server {
         body["token"].as_str().expect("token").to_owned()
     }
 
-    /// An applicant's SMS reply through the gateway webhook.
+    /// The month (Asia/Almaty) the scenario's clock is in, `YYYY-MM`.
+    pub fn month(&self) -> String {
+        azyq_shared::BusinessDay::of(self.now).month().to_string()
+    }
+
+    /// A wallet JWT of the identity provider for one IIN, valid a day from the scenario's clock.
+    pub fn wallet_token(&self, iin: &str) -> String {
+        wallet_token_at(iin, self.now)
+    }
+
+    /// An applicant's SMS reply through the gateway webhook, received at the scenario's "now".
     pub fn sms_reply(&self, from: &str, text: &str) -> String {
         let res = self
             .agent
             .post(&format!("{}/api/v1/sms/inbound", self.url))
             .set("X-Gateway-Secret", GATEWAY_SECRET)
-            .send_json(json!({"from": from, "text": text, "received_at": "2026-12-05T10:00:00Z"}));
+            .send_json(json!({"from": from, "text": text, "received_at": self.now.to_rfc3339()}));
         let (status, body) = into_pair(res);
         assert_eq!(status, 200, "{body}");
         body["outcome"].as_str().unwrap_or_default().to_owned()
@@ -263,9 +277,10 @@ pub fn create_operator(db: &TestDb, login: &str, role: &str) {
     assert!(out.status.success(), "create-operator failed: {}", String::from_utf8_lossy(&out.stderr));
 }
 
-/// A wallet JWT of the identity provider for one IIN.
-pub fn wallet_token(iin: &str) -> String {
-    let exp = chrono::Utc::now().timestamp() + 3_600 * 24 * 400;
+/// A wallet JWT of the identity provider for one IIN, valid a day from `now` (the scenario's
+/// clock, never the wall's: the suite must pass on any date).
+pub fn wallet_token_at(iin: &str, now: DateTime<Utc>) -> String {
+    let exp = now.timestamp() + 86_400;
     jsonwebtoken::encode(
         &jsonwebtoken::Header::default(),
         &json!({"iin": iin, "aud": "azyq-wallet", "exp": exp}),

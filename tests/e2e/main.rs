@@ -5,6 +5,7 @@ mod helpers;
 mod pg;
 mod pos_cli;
 
+mod clock;
 mod concurrency;
 mod crash;
 mod crash_load;

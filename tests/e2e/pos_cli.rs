@@ -22,6 +22,9 @@ fn pos(server: &Server, password: &str, args: &[&str]) -> (bool, Value, String) 
         .args(args)
         .args(["--server", &server.url])
         .env("AZYQ_POS_PASSWORD", password)
+        // The till checks a token's expiry on the scenario's clock, as the server does.
+        .env("AZYQ_FAKE_NOW", server.now.to_rfc3339())
+        .env("AZYQ_ALLOW_FAKE_CLOCK", "1")
         .output()
         .expect("run azyq-pos");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();

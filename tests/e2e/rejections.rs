@@ -174,8 +174,32 @@ fn every_rejection_has_its_code(db: &TestDb) {
     openapi_agrees_with_api_md(&doc);
 }
 
-/// Every method and path of shared/API.md is in the served OpenAPI document (the reports of
-/// issue 5 aside, until they exist).
+/// Endpoints of shared/API.md that this round's issues add and that are not built yet, with the
+/// issue that builds each. The test fails when one of them appears (remove it here) and when any
+/// other endpoint of API.md is missing, so the list can only shrink.
+const NOT_YET_BUILT: &[&str] = &[
+    "GET /metrics",                                    // issue 18
+    "GET /console/",                                   // issue 18
+    "DELETE /api/v1/shops/{shop_id}/cashiers/{login}", // issue 12
+    "GET /api/v1/catalog/limits",                      // issue 15
+    "PUT /api/v1/catalog/limits",                      // issue 15
+    "POST /api/v1/recalls",                            // issue 15
+    "GET /api/v1/recalls",                             // issue 15
+    "DELETE /api/v1/recalls/{id}",                     // issue 15
+    "GET /api/v1/programme",                           // issue 14
+    "PUT /api/v1/programme",                           // issue 14
+    "GET /api/v1/deliveries",                          // issue 14
+    "GET /api/v1/complaints",                          // issue 14
+    "GET /api/v1/reports/signals",                     // issue 15
+    "POST /api/v1/wallet/complaints",                  // issue 14
+    "GET /api/v1/wallet/notifications",                // issue 14
+    "GET /api/v1/pos/recalls",                         // issue 15
+    "GET /api/v1/pos/offline-pack",                    // issue 17
+    "POST /api/v1/pos/offline-sales",                  // issue 17
+];
+
+/// Every method and path of shared/API.md is in the served OpenAPI document, but for
+/// [`NOT_YET_BUILT`].
 fn openapi_agrees_with_api_md(doc: &Value) {
     let api_md = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/API.md");
     let Ok(text) = std::fs::read_to_string(api_md) else {
@@ -183,23 +207,36 @@ fn openapi_agrees_with_api_md(doc: &Value) {
         return;
     };
     let mut checked = 0;
+    let mut missing = Vec::new();
     for row in text.lines().filter(|l| l.starts_with("| ")) {
         let cell = row.split('|').nth(1).unwrap_or("");
+        let mut method = "";
         for part in cell.split('·') {
+            // "GET · PUT `/path`": a part may be a bare method that shares the next part's path.
             let mut words = part.trim().splitn(2, ' ');
-            let (Some(method), Some(path)) = (words.next(), words.next()) else { continue };
-            if !["GET", "POST", "PUT"].contains(&method) {
+            let first = words.next().unwrap_or("");
+            if !["GET", "POST", "PUT", "DELETE"].contains(&first) {
                 continue;
             }
-            let path = path.trim().trim_matches('`');
-            let path = path.split('?').next().unwrap_or(path);
-            if path.starts_with("/api/v1/reports/") {
+            let Some(path) = words.next() else {
+                method = first;
                 continue;
+            };
+            for m in [method, first].into_iter().filter(|m| !m.is_empty()) {
+                let path = path.trim().trim_matches('`');
+                let path = path.split('?').next().unwrap_or(path);
+                let op = &doc["paths"][path][m.to_lowercase()];
+                if !op.is_object() {
+                    missing.push(format!("{m} {path}"));
+                }
+                checked += 1;
             }
-            let op = &doc["paths"][path][method.to_lowercase()];
-            assert!(op.is_object(), "API.md has {method} {path} but the OpenAPI document does not");
-            checked += 1;
+            method = "";
         }
     }
     assert!(checked >= 25, "only {checked} endpoints found in API.md: is the table format changed?");
+    let unexpected: Vec<_> = missing.iter().filter(|m| !NOT_YET_BUILT.contains(&m.as_str())).collect();
+    assert!(unexpected.is_empty(), "API.md has these, the OpenAPI document does not: {unexpected:?}");
+    let built: Vec<_> = NOT_YET_BUILT.iter().filter(|m| !missing.iter().any(|x| x == *m)).collect();
+    assert!(built.is_empty(), "built now, remove them from NOT_YET_BUILT: {built:?}");
 }

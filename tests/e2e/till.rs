@@ -20,7 +20,8 @@ fn sale_and_every_till_error(db: &TestDb) {
     let till = cashier(&server, "SHOP-A", "T1");
 
     // The wallet will not mint for a voucher not yet activated.
-    let (s, b) = server.post(&format!("/api/v1/wallet/vouchers/{v2}/qr"), Some(&wallet_token(&w.iins[1])), &json!({}));
+    let (s, b) =
+        server.post(&format!("/api/v1/wallet/vouchers/{v2}/qr"), Some(&server.wallet_token(&w.iins[1])), &json!({}));
     assert_eq!((s, b["error"]["code"].as_str()), (409, Some("not_activated")), "{b}");
 
     // Look-up: masked name, month, balance; never the IIN.
@@ -209,7 +210,8 @@ fn sale_and_every_till_error(db: &TestDb) {
     assert_eq!(post_keyed(&server, &format!("{BASKETS}/{multi_id}/capture"), &till, "pay-5", &pay_multi).0, 200);
     // The first voucher is spent to the last tiyn.
     assert_eq!(w.vouchers(&server, 0)[0]["status"], "exhausted");
-    let (s, b) = server.post(&format!("/api/v1/wallet/vouchers/{v1}/qr"), Some(&wallet_token(&w.iins[0])), &json!({}));
+    let (s, b) =
+        server.post(&format!("/api/v1/wallet/vouchers/{v1}/qr"), Some(&server.wallet_token(&w.iins[0])), &json!({}));
     assert_eq!((s, b["error"]["code"].as_str()), (409, Some("voucher_exhausted")));
     let spent = forge(db, v1, "2026-12", "2026-12-06T05:00:00Z", "2026-12-06T06:00:00Z");
     assert_eq!(
@@ -218,7 +220,7 @@ fn sale_and_every_till_error(db: &TestDb) {
     );
 
     // History and feedback, by the recipient.
-    let (s, h) = server.get("/api/v1/wallet/history", Some(&wallet_token(&w.iins[1])));
+    let (s, h) = server.get("/api/v1/wallet/history", Some(&server.wallet_token(&w.iins[1])));
     assert_eq!(s, 200);
     let baskets = h["baskets"].as_array().unwrap();
     assert_eq!(baskets.len(), 3, "{h}");
@@ -229,20 +231,20 @@ fn sale_and_every_till_error(db: &TestDb) {
     let fb = format!("/api/v1/wallet/baskets/{multi_id}/feedback");
     let (s, b) = server.post(
         &fb,
-        Some(&wallet_token(&w.iins[0])),
+        Some(&server.wallet_token(&w.iins[0])),
         &json!({"rating": 2, "complaint": "Кассир не знал про ваучеры"}),
     );
     assert_eq!((s, b["complaint_queued"].as_bool()), (200, Some(true)), "{b}");
     assert_eq!(
-        code(&server.post(&fb, Some(&wallet_token(&w.iins[0])), &json!({"rating": 5}))),
+        code(&server.post(&fb, Some(&server.wallet_token(&w.iins[0])), &json!({"rating": 5}))),
         (409, "basket_state".into())
     );
     assert_eq!(
-        code(&server.post(&fb, Some(&wallet_token(&iin(9, 9))), &json!({"rating": 5}))),
+        code(&server.post(&fb, Some(&server.wallet_token(&iin(9, 9))), &json!({"rating": 5}))),
         (404, "basket_not_found".into())
     );
     assert_eq!(
-        code(&server.post(&fb, Some(&wallet_token(&w.iins[0])), &json!({"rating": 6}))),
+        code(&server.post(&fb, Some(&server.wallet_token(&w.iins[0])), &json!({"rating": 6}))),
         (400, "validation".into())
     );
 

@@ -59,9 +59,12 @@ pub fn setup(db: &TestDb, server: &Server, seed: u32) -> World {
     let list = json!({"families": [{"family_id": "FAM", "kato": "551010000", "phone": phone, "members": [
         {"iin": iins[0], "name": "Айгерим Бекова", "birth_date": "1990-01-01"},
         {"iin": iins[1], "name": "Ерлан Беков", "birth_date": "1988-01-01"}]}]});
-    let (s, b) = server.post("/api/v1/months/2026-12/recipients", Some(&op), &list);
+    let (s, b) = server.post(&format!("/api/v1/months/{}/recipients", server.month()), Some(&op), &list);
     assert_eq!((s, b["accepted"].as_u64()), (200, Some(2)), "{b}");
-    assert_eq!(server.post("/api/v1/months/2026-12/consent-requests", Some(&op), &json!({})).0, 200);
+    assert_eq!(
+        server.post(&format!("/api/v1/months/{}/consent-requests", server.month()), Some(&op), &json!({})).0,
+        200
+    );
     assert_eq!(server.sms_reply(phone, "21*1"), "yes");
     let _ = db;
     World { op, iins, phone }
@@ -70,7 +73,7 @@ pub fn setup(db: &TestDb, server: &Server, seed: u32) -> World {
 impl World {
     /// The vouchers of member `m`'s family, as the wallet lists them.
     pub fn vouchers(&self, server: &Server, m: usize) -> Vec<Value> {
-        let (s, b) = server.get("/api/v1/wallet/vouchers", Some(&wallet_token(&self.iins[m])));
+        let (s, b) = server.get("/api/v1/wallet/vouchers", Some(&server.wallet_token(&self.iins[m])));
         assert_eq!(s, 200, "{b}");
         b["vouchers"].as_array().cloned().unwrap_or_default()
     }
@@ -84,7 +87,7 @@ impl World {
         let id = self.voucher_id(server, m);
         let (s, b) = server.post(
             &format!("/api/v1/wallet/vouchers/{id}/activate"),
-            Some(&wallet_token(&self.iins[m])),
+            Some(&server.wallet_token(&self.iins[m])),
             &json!({}),
         );
         assert_eq!(s, 200, "{b}");
@@ -94,8 +97,11 @@ impl World {
     /// A fresh QR token for member `m`'s voucher, from the wallet.
     pub fn qr(&self, server: &Server, m: usize) -> String {
         let id = self.voucher_id(server, m);
-        let (s, b) =
-            server.post(&format!("/api/v1/wallet/vouchers/{id}/qr"), Some(&wallet_token(&self.iins[m])), &json!({}));
+        let (s, b) = server.post(
+            &format!("/api/v1/wallet/vouchers/{id}/qr"),
+            Some(&server.wallet_token(&self.iins[m])),
+            &json!({}),
+        );
         assert_eq!(s, 200, "{b}");
         b["token"].as_str().unwrap().to_owned()
     }

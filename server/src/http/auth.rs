@@ -6,6 +6,7 @@ use std::future::{ready, Ready};
 use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
 use azyq_shared::api::Role;
 use azyq_shared::Iin;
+use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 
@@ -56,22 +57,62 @@ impl FromRequest for Staff {
     }
 }
 
+/// The checks of a JWT other than its times: signature, algorithm, audience, required claims.
+/// jsonwebtoken would compare `exp` and `nbf` with the wall clock; ours are compared with the
+/// injected clock instead (see [`TimeClaims::check`]), so a server under `AZYQ_FAKE_NOW` expires
+/// sessions on its own time like everything else.
+fn validation(alg: Algorithm, audience: &str) -> Validation {
+    let mut v = Validation::new(alg);
+    v.set_audience(&[audience]);
+    v.set_required_spec_claims(&["exp", "aud"]);
+    v.validate_exp = false;
+    v.validate_nbf = false;
+    v.leeway = 0;
+    v
+}
+
+/// The time claims of a JWT, checked against the server's clock.
+#[derive(Deserialize)]
+struct TimeClaims {
+    exp: i64,
+    #[serde(default)]
+    nbf: Option<i64>,
+}
+
+/// Why a JWT's times refuse it.
+#[derive(Debug, PartialEq, Eq)]
+enum TimeRefusal {
+    Expired,
+    NotYetValid,
+}
+
+impl TimeClaims {
+    /// `exp` is the first second the token is no longer good; `nbf` the first second it is.
+    fn check(&self, now: DateTime<Utc>) -> Result<(), TimeRefusal> {
+        let now = now.timestamp();
+        if now >= self.exp {
+            return Err(TimeRefusal::Expired);
+        }
+        if self.nbf.is_some_and(|nbf| now < nbf) {
+            return Err(TimeRefusal::NotYetValid);
+        }
+        Ok(())
+    }
+}
+
 fn staff(req: &HttpRequest) -> Result<Staff, AppError> {
     let st = state(req)?;
     let token = bearer(req)?;
-    let mut v = Validation::new(Algorithm::HS256);
-    v.set_audience(&[SESSION_AUDIENCE]);
-    v.leeway = 0;
-    let data =
-        jsonwebtoken::decode::<SessionClaims>(token, &DecodingKey::from_secret(&st.session_key), &v).map_err(|e| {
-            match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
-                    AppError::unauthorized("Сессия истекла, войдите снова")
-                }
-                _ => AppError::unauthorized("Недействительный токен сессии"),
-            }
-        })?;
-    Ok(Staff(data.claims))
+    let v = validation(Algorithm::HS256, SESSION_AUDIENCE);
+    let invalid = || AppError::unauthorized("Недействительный токен сессии");
+    let key = DecodingKey::from_secret(&st.session_key);
+    let data = jsonwebtoken::decode::<SessionClaims>(token, &key, &v).map_err(|_| invalid())?;
+    let times = TimeClaims { exp: data.claims.exp, nbf: None };
+    match times.check(st.clock.now()) {
+        Ok(()) => Ok(Staff(data.claims)),
+        Err(TimeRefusal::Expired) => Err(AppError::unauthorized("Сессия истекла, войдите снова")),
+        Err(TimeRefusal::NotYetValid) => Err(invalid()),
+    }
 }
 
 /// An operator: may change the programme's data.
@@ -114,6 +155,8 @@ impl FromRequest for ReportReader {
 #[derive(Deserialize)]
 struct WalletClaims {
     iin: String,
+    #[serde(flatten)]
+    times: TimeClaims,
 }
 
 /// A recipient signed in to the state wallet app; carries the IIN from the identity provider.
@@ -127,16 +170,14 @@ fn recipient(req: &HttpRequest) -> Result<Recipient, AppError> {
     let Some((key, alg)) = &st.wallet.0 else {
         return Err(AppError::unauthorized("Вход в кошелёк не настроен на сервере (AZYQ_WALLET_JWT_SECRET)"));
     };
-    let mut v = Validation::new(*alg);
-    v.set_audience(&[WALLET_AUDIENCE]);
-    v.set_required_spec_claims(&["exp", "aud"]);
-    v.leeway = 0;
-    let data = jsonwebtoken::decode::<WalletClaims>(token, key, &v).map_err(|e| match e.kind() {
-        jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
-            AppError::unauthorized("Сессия кошелька истекла, войдите снова")
-        }
-        _ => AppError::unauthorized("Недействительный токен кошелька"),
-    })?;
+    let v = validation(*alg, WALLET_AUDIENCE);
+    let invalid = || AppError::unauthorized("Недействительный токен кошелька");
+    let data = jsonwebtoken::decode::<WalletClaims>(token, key, &v).map_err(|_| invalid())?;
+    match data.claims.times.check(st.clock.now()) {
+        Ok(()) => {}
+        Err(TimeRefusal::Expired) => return Err(AppError::unauthorized("Сессия кошелька истекла, войдите снова")),
+        Err(TimeRefusal::NotYetValid) => return Err(AppError::unauthorized("Токен кошелька ещё не действует (nbf)")),
+    }
     let iin = Iin::parse(&data.claims.iin).map_err(|_| AppError::unauthorized("В токене кошелька неверный ИИН"))?;
     Ok(Recipient { iin })
 }
@@ -162,5 +203,41 @@ impl FromRequest for Cashier {
             }
             _ => Err(AppError::forbidden()),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(s, 0).unwrap()
+    }
+
+    #[test]
+    fn times_are_checked_against_the_given_clock_not_the_wall() {
+        // A token of 2020, checked at an instant of 2020: good, whatever the wall says.
+        let t = TimeClaims { exp: 1_600_000_100, nbf: Some(1_600_000_000) };
+        assert_eq!(t.check(at(1_600_000_050)), Ok(()));
+        assert_eq!(t.check(at(1_600_000_100)), Err(TimeRefusal::Expired));
+        assert_eq!(t.check(at(1_599_999_999)), Err(TimeRefusal::NotYetValid));
+        // A token of 2040 is good in 2040 and not yet before its nbf.
+        let t = TimeClaims { exp: 2_220_000_100, nbf: None };
+        assert_eq!(t.check(at(2_220_000_099)), Ok(()));
+    }
+
+    #[test]
+    fn jsonwebtoken_never_reads_the_wall_clock() {
+        let v = validation(Algorithm::HS256, SESSION_AUDIENCE);
+        assert!(!v.validate_exp && !v.validate_nbf);
+        // An expired-by-the-wall token still decodes; its times are ours to judge.
+        let claims = serde_json::json!({"iin": "x", "aud": SESSION_AUDIENCE, "exp": 1_000});
+        let token = jsonwebtoken::encode(
+            &jsonwebtoken::Header::default(),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(b"k"),
+        )
+        .unwrap();
+        assert!(jsonwebtoken::decode::<serde_json::Value>(&token, &DecodingKey::from_secret(b"k"), &v).is_ok());
     }
 }
