@@ -34,6 +34,9 @@ pub struct Settings {
     pub info_phone: String,
     /// Seconds between scheduler runs.
     pub tick_seconds: u64,
+    /// `AZYQ_TICK_MILLIS`: milliseconds between scheduler runs, instead of `tick_seconds` (50 at
+    /// least; the race tests run the scheduler often to meet the tills' requests).
+    pub tick_millis: Option<u64>,
     /// Database connections kept open.
     pub pool_size: u32,
     /// `AZYQ_BLOCKING_THREADS`: threads that run database work for HTTP requests, over all HTTP
@@ -46,12 +49,18 @@ pub struct Settings {
     pub sqlite_cache_kib: u32,
     /// Minutes an authorised basket's hold lasts before it returns to the vouchers.
     pub hold_minutes: i64,
+    /// `AZYQ_HOLD_SECONDS`: the hold in seconds instead (1 to 86 400).
+    pub hold_seconds: Option<i64>,
     /// Minutes a wallet QR token is valid.
     pub qr_minutes: i64,
     /// Where the daily reports are exported after each business day.
     pub export_dir: PathBuf,
     /// SQLite: concurrent writes share one durable commit (see `db::group`).
     pub group_commit: bool,
+    /// `AZYQ_SCHEDULER`: run the jobs (consent SMS, reminders, hold expiry, month close, report
+    /// export, SMS delivery) in this process. Every job is safe to run on every replica; `false`
+    /// leaves a replica to answer requests only.
+    pub scheduler: bool,
     /// `AZYQ_FAKE_NOW`: start the clock here (only with `AZYQ_ALLOW_FAKE_CLOCK=1`).
     pub fake_now: Option<DateTime<Utc>>,
     pub allow_fake_clock: bool,
@@ -69,13 +78,16 @@ impl Default for Settings {
             wallet_link: "https://egovmobile.page.link/socwallet".into(),
             info_phone: "1414".into(),
             tick_seconds: 30,
+            tick_millis: None,
             pool_size: 8,
             blocking_threads: None,
             sqlite_cache_kib: crate::db::DEFAULT_SQLITE_CACHE_KIB,
             hold_minutes: 10,
+            hold_seconds: None,
             qr_minutes: 5,
             export_dir: PathBuf::from("exports"),
             group_commit: true,
+            scheduler: true,
             fake_now: None,
             allow_fake_clock: false,
         }
@@ -133,6 +145,9 @@ impl Settings {
         if let Some(v) = env_parse("AZYQ_TICK_SECONDS")? {
             s.tick_seconds = v;
         }
+        if let Some(v) = env_parse("AZYQ_TICK_MILLIS")? {
+            s.tick_millis = Some(v);
+        }
         if let Some(v) = env_parse("AZYQ_POOL_SIZE")? {
             s.pool_size = v;
         }
@@ -145,11 +160,17 @@ impl Settings {
         if let Some(v) = env("AZYQ_GROUP_COMMIT") {
             s.group_commit = !(v == "0" || v.eq_ignore_ascii_case("false"));
         }
+        if let Some(v) = env("AZYQ_SCHEDULER") {
+            s.scheduler = !(v == "0" || v.eq_ignore_ascii_case("false") || v.eq_ignore_ascii_case("off"));
+        }
         if let Some(v) = env("AZYQ_EXPORT_DIR") {
             s.export_dir = PathBuf::from(v);
         }
         if let Some(v) = env_parse("AZYQ_HOLD_MINUTES")? {
             s.hold_minutes = v;
+        }
+        if let Some(v) = env_parse("AZYQ_HOLD_SECONDS")? {
+            s.hold_seconds = Some(v);
         }
         if let Some(v) = env_parse("AZYQ_QR_MINUTES")? {
             s.qr_minutes = v;
@@ -160,14 +181,27 @@ impl Settings {
         if let Some(v) = env("AZYQ_ALLOW_FAKE_CLOCK") {
             s.allow_fake_clock = v == "1" || v.eq_ignore_ascii_case("true");
         }
-        if s.tick_seconds == 0 {
-            anyhow::bail!("tick_seconds must be at least 1");
+        if s.tick_seconds == 0 || s.tick_millis.is_some_and(|t| t < 50) {
+            anyhow::bail!("tick_seconds must be at least 1 and tick_millis at least 50");
+        }
+        if s.hold_seconds.is_some_and(|h| !(1..=86_400).contains(&h)) {
+            anyhow::bail!("hold_seconds must be 1..86400");
         }
         if !(1..=24 * 60).contains(&s.hold_minutes) || !(1..=60).contains(&s.qr_minutes) {
             anyhow::bail!("hold_minutes must be 1..1440 and qr_minutes 1..60");
         }
         s.check_resources()?;
         Ok(s)
+    }
+
+    /// How long a basket's hold lasts.
+    pub fn hold(&self) -> chrono::Duration {
+        self.hold_seconds.map_or(chrono::Duration::minutes(self.hold_minutes), chrono::Duration::seconds)
+    }
+
+    /// The time between scheduler runs.
+    pub fn tick(&self) -> std::time::Duration {
+        self.tick_millis.map_or(std::time::Duration::from_secs(self.tick_seconds), std::time::Duration::from_millis)
     }
 
     fn check_resources(&self) -> anyhow::Result<()> {

@@ -46,10 +46,19 @@ impl AppError {
     /// serialise it): running it again in a new transaction gives the right answer.
     pub fn is_retryable(&self) -> bool {
         use diesel::result::{DatabaseErrorKind, Error};
-        matches!(
-            self.source.as_ref().and_then(|s| s.downcast_ref::<Error>()),
-            Some(Error::DatabaseError(DatabaseErrorKind::UniqueViolation | DatabaseErrorKind::SerializationFailure, _))
-        )
+        match self.source.as_ref().and_then(|s| s.downcast_ref::<Error>()) {
+            Some(Error::DatabaseError(
+                DatabaseErrorKind::UniqueViolation | DatabaseErrorKind::SerializationFailure,
+                _,
+            )) => true,
+            // diesel has no kind for these: PostgreSQL's deadlock victim (SQLSTATE 40P01) and
+            // SQLite's writer that waited out its busy timeout behind another process.
+            Some(Error::DatabaseError(DatabaseErrorKind::Unknown, info)) => {
+                let m = info.message();
+                m.contains("deadlock detected") || m.contains("database is locked")
+            }
+            _ => false,
+        }
     }
 
     /// The same answer once more, for a refusal judged once and answered later (the source, if

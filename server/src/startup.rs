@@ -2,7 +2,6 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix_web::{middleware, web, App, HttpServer};
 use anyhow::Context;
@@ -65,15 +64,19 @@ pub async fn serve(settings: Settings, db: Db) -> anyhow::Result<()> {
     }
 
     let session_key = {
-        let (db, clock, texts) = (db.clone(), clock.clone(), texts.clone());
+        let (db, clock, texts, scheduler) = (db.clone(), clock.clone(), texts.clone(), settings.scheduler);
         tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<u8>> {
             let now = clock.now();
             db.write(|c| catalog::seed_groups(c, now)).map_err(|e| anyhow::anyhow!("seeding the catalogue: {e}"))?;
             let key = db.write(accounts::session_secret).map_err(|e| anyhow::anyhow!("session secret: {e}"))?;
             db.write(|c| keys::ensure_key(c, now)).map_err(|e| anyhow::anyhow!("voucher keys: {e}"))?;
-            let report = jobs::run_due(&db, clock.as_ref(), &texts, None)
-                .map_err(|e| anyhow::anyhow!("catching up on jobs: {e}"))?;
-            tracing::info!(?report, "caught up on due jobs");
+            if scheduler {
+                let report = jobs::run_due(&db, clock.as_ref(), &texts, None)
+                    .map_err(|e| anyhow::anyhow!("catching up on jobs: {e}"))?;
+                tracing::info!(?report, "caught up on due jobs");
+            } else {
+                tracing::info!("AZYQ_SCHEDULER is off: this process answers requests only");
+            }
             Ok(key)
         })
         .await??
@@ -88,7 +91,7 @@ pub async fn serve(settings: Settings, db: Db) -> anyhow::Result<()> {
         wallet,
         sms_gateway_secret: settings.sms_gateway_secret.clone(),
         sms_kick: kick.clone(),
-        hold: chrono::Duration::minutes(settings.hold_minutes),
+        hold: settings.hold(),
         qr_ttl: chrono::Duration::minutes(settings.qr_minutes),
     });
     let listener = TcpListener::bind(&settings.listen).with_context(|| format!("binding {}", settings.listen))?;
@@ -119,17 +122,13 @@ pub async fn serve(settings: Settings, db: Db) -> anyhow::Result<()> {
     println!("azyq-server listening on http://{addr}");
     tracing::info!(%addr, "listening");
 
-    let scheduler = tokio::spawn(jobs::run_forever(
-        db,
-        clock,
-        texts,
-        sender,
-        kick,
-        Duration::from_secs(settings.tick_seconds),
-        settings.export_dir.clone(),
-    ));
+    let scheduler = settings.scheduler.then(|| {
+        tokio::spawn(jobs::run_forever(db, clock, texts, sender, kick, settings.tick(), settings.export_dir.clone()))
+    });
     let result = server.await;
-    scheduler.abort();
+    if let Some(s) = scheduler {
+        s.abort();
+    }
     result.map_err(Into::into)
 }
 

@@ -59,8 +59,10 @@ pub fn rand_suffix() -> String {
     format!("{:016x}", h.finish())
 }
 
-pub fn server_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_azyq-server")
+/// The server under test: the one cargo built beside these tests, or `AZYQ_TEST_SERVER_BIN` (to run
+/// the suite against a release build, or an older version to show what a test catches).
+pub fn server_bin() -> String {
+    std::env::var("AZYQ_TEST_SERVER_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_azyq-server").to_owned())
 }
 
 /// A running server; killed when dropped.

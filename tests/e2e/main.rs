@@ -4,7 +4,9 @@
 mod helpers;
 mod pg;
 mod pos_cli;
+mod races;
 
+mod books;
 mod clock;
 mod concurrency;
 mod crash;

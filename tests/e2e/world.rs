@@ -152,6 +152,18 @@ pub fn scalar(db: &TestDb, sql: &str) -> i64 {
     rows[0].n
 }
 
+/// Runs SQL statements on the test's database (to corrupt the books on purpose).
+pub fn exec(db: &TestDb, sql: &str) {
+    use diesel::connection::SimpleConnection;
+    if db.url.starts_with("postgres") {
+        let mut c = diesel::PgConnection::establish(&db.url).expect("connect");
+        c.batch_execute(sql).expect("statements");
+    } else {
+        let mut c = diesel::SqliteConnection::establish(db.url.trim_start_matches("sqlite://")).expect("open");
+        c.batch_execute(sql).expect("statements");
+    }
+}
+
 /// The books hold: no balance below zero, every voucher's money in exactly one place, held and
 /// charged equal to what open and paid baskets carry, every serial claimed at most once.
 pub fn assert_books(db: &TestDb) {

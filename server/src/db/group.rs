@@ -150,8 +150,14 @@ impl GroupWriter {
                 return Err(e);
             }
             Err(panic) => {
-                // The transaction's state is unknown after a panic: give up the whole batch.
-                let _ = self.abort_batch(st, AppError::internal(anyhow::anyhow!("a writer panicked")));
+                // diesel leaves the writer's savepoint open when the closure panics: roll back to
+                // it, and the batch goes on without this writer, as after an error. Only if that
+                // fails is the transaction's state unknown, and the whole batch is given up.
+                if rollback_to_batch(&mut st.conn) {
+                    self.maybe_commit(st);
+                } else {
+                    let _ = self.abort_batch(st, AppError::internal(anyhow::anyhow!("a writer panicked")));
+                }
                 resume_unwind(panic);
             }
         };
@@ -280,6 +286,23 @@ impl GroupWriter {
     }
 }
 
+/// Rolls back every savepoint inside the batch's transaction; true if the batch's own transaction
+/// is left open and usable.
+fn rollback_to_batch(conn: &mut SqliteConnection) -> bool {
+    for _ in 0..8 {
+        match AnsiTransactionManager::transaction_manager_status_mut(conn).transaction_depth() {
+            Ok(Some(depth)) if depth.get() > 1 => {
+                if AnsiTransactionManager::rollback_transaction(conn).is_err() {
+                    return false;
+                }
+            }
+            Ok(Some(_)) => return true,
+            _ => return false,
+        }
+    }
+    false
+}
+
 /// Leaves no transaction open, whatever state diesel's manager is in.
 fn rollback_all(conn: &mut SqliteConnection) {
     for _ in 0..8 {
@@ -359,5 +382,76 @@ mod tests {
         }
         let n: Vec<N> = diesel::sql_query("SELECT COUNT(*) AS n FROM t").load(&mut fresh).unwrap();
         assert_eq!(n[0].n, 12);
+    }
+
+    fn writer() -> (tempfile::TempDir, Arc<GroupWriter>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.db");
+        let mut conn = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+        conn.batch_execute("PRAGMA journal_mode = WAL; CREATE TABLE t (k INTEGER PRIMARY KEY)").unwrap();
+        let w = GroupWriter::new(conn, path.to_str().unwrap()).unwrap();
+        (dir, w)
+    }
+
+    /// A writer that panics in the middle of its work takes only its own work with it: the other
+    /// writers of its batch commit, and the next batches too.
+    #[test]
+    fn a_panicking_writer_does_not_fail_its_batch() {
+        let (_dir, w) = writer();
+        let ok = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for i in 0..24i64 {
+                let (w, ok) = (w.clone(), &ok);
+                s.spawn(move || {
+                    let r = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                        w.write(|c| {
+                            with_conn!(c, c => diesel::sql_query(format!("INSERT INTO t (k) VALUES ({i})")).execute(c))?;
+                            assert!(i % 6 != 0, "writer {i} panics after its insert");
+                            Ok(())
+                        })
+                    }));
+                    match r {
+                        Ok(Ok(())) => {
+                            ok.fetch_add(1, Ordering::SeqCst);
+                        }
+                        Ok(Err(e)) => panic!("writer {i} failed although it did not panic: {e}"),
+                        Err(_) => assert_eq!(i % 6, 0, "only the panicking writers unwind"),
+                    }
+                });
+            }
+        });
+        assert_eq!(ok.load(Ordering::SeqCst), 20);
+        // The panicking writers' inserts are gone, every other one is there.
+        assert_eq!(count(&w), 20);
+        assert!(w
+            .write(|c| Ok(with_conn!(c, c => diesel::sql_query("INSERT INTO t (k) VALUES (0)").execute(c))?))
+            .is_ok());
+    }
+
+    /// A COMMIT that fails fails every writer of its batch (none of them is on disk), and the
+    /// writer goes on with the next batch.
+    #[test]
+    fn a_failed_commit_fails_the_whole_batch_only() {
+        let (_dir, w) = writer();
+        // A deferred foreign key is checked at COMMIT: a batch holding a dangling reference cannot
+        // commit.
+        w.write(|c| {
+            with_conn!(c, c => diesel::sql_query("CREATE TABLE r (k INTEGER REFERENCES t(k) DEFERRABLE INITIALLY DEFERRED)").execute(c))?;
+            Ok(())
+        })
+        .unwrap();
+        {
+            let mut st = w.lock();
+            st.conn.batch_execute("PRAGMA foreign_keys = ON").unwrap();
+        }
+        let r = w.write(|c| {
+            with_conn!(c, c => diesel::sql_query("INSERT INTO t (k) VALUES (1)").execute(c))?;
+            with_conn!(c, c => diesel::sql_query("INSERT INTO r (k) VALUES (999)").execute(c))?;
+            Ok(())
+        });
+        assert!(r.is_err(), "the batch's COMMIT failed, so its writer must not be answered Ok");
+        assert_eq!(count(&w), 0, "nothing of the failed batch is there");
+        w.write(|c| Ok(with_conn!(c, c => diesel::sql_query("INSERT INTO t (k) VALUES (2)").execute(c))?)).unwrap();
+        assert_eq!(count(&w), 1);
     }
 }

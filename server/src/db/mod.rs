@@ -82,6 +82,9 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragma
     }
 }
 
+/// How many times [`Db::write_retrying`] runs a transaction that keeps losing races.
+pub const WRITE_ATTEMPTS: u32 = 6;
+
 /// SQLite's page cache per connection unless told otherwise, KiB (SQLite's own default is 2000).
 pub const DEFAULT_SQLITE_CACHE_KIB: u32 = 2048;
 
@@ -177,6 +180,26 @@ impl Db {
             Pools::Pg(pool) => {
                 let mut pc: PooledConnection<_> = pool.get()?;
                 pc.transaction(|c| f(&mut Conn::Pg(c)))
+            }
+        }
+    }
+
+    /// As [`Db::write`], running `f` again (up to [`WRITE_ATTEMPTS`] times in all) when its
+    /// transaction lost a race that a fresh transaction resolves: a unique key a concurrent twin
+    /// took first, a serialisation failure, a deadlock ([`AppError::is_retryable`]). So such races
+    /// never reach a client as a 500.
+    pub fn write_retrying<T>(&self, f: impl Fn(&mut Conn) -> Result<T, AppError>) -> Result<T, AppError> {
+        let mut attempt = 1;
+        loop {
+            match self.write(&f) {
+                Err(e) if e.is_retryable() && attempt < WRITE_ATTEMPTS => {
+                    tracing::debug!(attempt, error = %e, "transaction lost a race; running it again");
+                    // A few milliseconds, different per thread, so two victims do not meet again.
+                    let jitter = u64::from(rand::random::<u8>() % 8) + u64::from(attempt);
+                    std::thread::sleep(Duration::from_millis(jitter));
+                    attempt += 1;
+                }
+                other => return other,
             }
         }
     }

@@ -7,6 +7,7 @@ use chrono::{DateTime, Datelike, Days, Utc};
 use diesel::dsl::{exists, not};
 use diesel::prelude::*;
 
+use super::redeem::locks::{lock_month, MonthLock};
 use super::sms::{self, Kind, Outgoing, Reply, Texts};
 use super::stats::{self, ConsentEvent, VoucherEvent};
 use super::{lock_jobs, rates};
@@ -507,6 +508,13 @@ pub fn close_month(conn: &mut Conn, month: Month, actor: &str, now: DateTime<Utc
             format!("Месяц {month} ещё не закончился: его можно закрыть после {}", month.last_day()),
         ));
     }
+    // The month alone: tills and the wallet hold it shared for each change of its money, so the
+    // close waits for those under way and the ones after it see the month closed.
+    with_conn!(conn, c => diesel::insert_into(months::table)
+        .values((months::month.eq(month.as_ref()), months::status.eq("open")))
+        .on_conflict_do_nothing()
+        .execute(c))?;
+    lock_month(conn, month, MonthLock::Exclusive)?;
     type Counts = (String, Option<chrono::NaiveDateTime>, i64, i64, i64, i64, i64);
     let row: Option<Counts> = with_conn!(conn, c => months::table
         .find(month.as_ref())

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use azyq_shared::api::ErrorCode;
 
 use crate::db::schema::idempotency_keys;
-use crate::db::Conn;
+use crate::db::{Conn, Db};
 use crate::error::{AppError, AppResult};
 use crate::with_conn;
 
@@ -86,4 +86,21 @@ where
         .set((idempotency_keys::status_code.eq(200), idempotency_keys::response.eq(text)))
         .execute(c))?;
     Ok(answer)
+}
+
+/// Runs `effect` once per (scope, key) in a write transaction of its own ([`once`]), retrying
+/// (bounded) a transaction that lost a race to a concurrent twin or that the database could not
+/// serialise: the retry answers from the twin's stored result, or runs on the state it left.
+pub fn write_once<T>(
+    db: &Db,
+    scope: &str,
+    key: Option<&str>,
+    hash: &str,
+    now: DateTime<Utc>,
+    effect: impl Fn(&mut Conn) -> AppResult<T>,
+) -> AppResult<T>
+where
+    T: Serialize + DeserializeOwned,
+{
+    db.write_retrying(|c| once(c, scope, key, hash, now, &effect))
 }

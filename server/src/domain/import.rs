@@ -308,6 +308,9 @@ pub fn import(
     actor: &str,
     now: DateTime<Utc>,
 ) -> AppResult<ImportReport> {
+    // Imports run one at a time (with the other jobs of the cycle): what is read below as already
+    // listed is then what the writes below see, so the same list sent twice at once lists once.
+    super::lock_jobs(conn)?;
     cycle::require_open_month(conn, month, now)?;
     rates::require_any_rate(conn, month)?;
 

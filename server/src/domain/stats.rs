@@ -156,8 +156,14 @@ fn region_of_shop(conn: &mut Conn, shop_id: &str) -> AppResult<String> {
 }
 
 pub fn basket(conn: &mut Conn, now: DateTime<Utc>, shop_id: &str, event: BasketEvent) -> AppResult<()> {
+    basket_n(conn, now, shop_id, event, 1)
+}
+
+/// `n` baskets of one shop had `event` (a count only means something for cancels and expiries;
+/// captures and refunds carry their amounts and come one at a time).
+pub fn basket_n(conn: &mut Conn, now: DateTime<Utc>, shop_id: &str, event: BasketEvent, n: i64) -> AppResult<()> {
     let region = region_of_shop(conn, shop_id)?;
-    bump_basket(conn, &day_of(now), shop_id, &region, event)
+    bump_basket(conn, &day_of(now), shop_id, &region, event, n)
 }
 
 /// A captured basket: the shop's day and its goods, for a caller that has the shop's region at hand
@@ -171,11 +177,11 @@ pub fn captured(
     lines: &[BasketLine],
 ) -> AppResult<()> {
     let day = day_of(now);
-    bump_basket(conn, &day, shop_id, region, BasketEvent::Captured { discount, paid })?;
+    bump_basket(conn, &day, shop_id, region, BasketEvent::Captured { discount, paid }, 1)?;
     goods(conn, &day, shop_id, region, lines)
 }
 
-fn bump_basket(conn: &mut Conn, day: &str, shop_id: &str, region: &str, event: BasketEvent) -> AppResult<()> {
+fn bump_basket(conn: &mut Conn, day: &str, shop_id: &str, region: &str, event: BasketEvent, n: i64) -> AppResult<()> {
     let (d, s, r) = (day, shop_id, region);
     match event {
         BasketEvent::Captured { discount, paid } => bump!(
@@ -183,16 +189,16 @@ fn bump_basket(conn: &mut Conn, day: &str, shop_id: &str, region: &str, event: B
             day_shop_stats,
             [day = d, shop_id = s],
             [region = r],
-            [baskets_captured += 1_i64, discount_tiyn += discount, paid_tiyn += paid]
+            [baskets_captured += n, discount_tiyn += discount, paid_tiyn += paid]
         ),
         BasketEvent::Cancelled => {
-            bump!(conn, day_shop_stats, [day = d, shop_id = s], [region = r], [baskets_cancelled += 1_i64])
+            bump!(conn, day_shop_stats, [day = d, shop_id = s], [region = r], [baskets_cancelled += n])
         }
         BasketEvent::HoldExpired => {
-            bump!(conn, day_shop_stats, [day = d, shop_id = s], [region = r], [baskets_hold_expired += 1_i64])
+            bump!(conn, day_shop_stats, [day = d, shop_id = s], [region = r], [baskets_hold_expired += n])
         }
         BasketEvent::Refunded { tiyn } => {
-            bump!(conn, day_shop_stats, [day = d, shop_id = s], [region = r], [refunds += 1_i64, refunded_tiyn += tiyn])
+            bump!(conn, day_shop_stats, [day = d, shop_id = s], [region = r], [refunds += n, refunded_tiyn += tiyn])
         }
     }?;
     Ok(())

@@ -8,8 +8,9 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 use super::cycle::FamilyStatus;
+use super::redeem::locks::{lock_month, MonthLock};
 use crate::db::audit::{self, Entry};
-use crate::db::schema::{family_months, members, months, vouchers};
+use crate::db::schema::{family_months, members, vouchers};
 use crate::db::Conn;
 use crate::error::{AppError, AppResult};
 use crate::with_conn;
@@ -99,8 +100,8 @@ pub fn activate(conn: &mut Conn, iin: &Iin, id: i64, now: DateTime<Utc>) -> AppR
         VoucherStatus::Lapsed | VoucherStatus::Expired => return Err(month_closed(month)),
         VoucherStatus::Issued => {}
     }
-    let closed: Option<String> =
-        with_conn!(conn, c => months::table.find(month.as_ref()).select(months::status).first(c).optional())?;
+    // Held shared, as a till holds it: the month close waits, or this sees the month closed.
+    let closed = lock_month(conn, month, MonthLock::Shared)?;
     if closed.as_deref() == Some("closed") || now >= month.end_instant() {
         return Err(month_closed(month));
     }

@@ -2,11 +2,9 @@
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use azyq_shared::api::{
-    AuthorizeRequest, Authorized, BasketState, CaptureRequest, Captured, ErrorCode, LookupRequest, LookupResponse,
-    PosCatalog, PosDailyReport, Refund, RefundRequest,
+    AuthorizeRequest, Authorized, BasketState, CaptureRequest, Captured, LookupRequest, LookupResponse, PosCatalog,
+    PosDailyReport, Refund, RefundRequest,
 };
-use chrono::{DateTime, Utc};
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::auth::Cashier;
@@ -14,7 +12,7 @@ use super::AppState;
 use crate::db::Db;
 use crate::domain::idempotency;
 use crate::domain::pos;
-use crate::domain::redeem;
+use crate::domain::redeem::{self, Transition};
 use crate::error::{AppError, AppResult};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -42,39 +40,29 @@ fn idempotency_key(req: &HttpRequest) -> AppResult<Option<String>> {
     idempotency::parse_key(raw)
 }
 
-/// Runs a till write under its idempotency key, retrying a transaction that lost a race to a
-/// concurrent twin (which then answers from the stored result).
-async fn write_once<T, B, F>(state: &AppState, req: &HttpRequest, scope: String, body: B, effect: F) -> AppResult<T>
+/// Runs a till transition that takes an `Idempotency-Key`: the key and the request's digest come
+/// from the request, the domain step runs on a blocking thread.
+async fn keyed<B, T>(
+    state: &AppState,
+    who: Cashier,
+    req: &HttpRequest,
+    body: B,
+    step: impl FnOnce(&Db, &Transition, B) -> AppResult<T> + Send + 'static,
+) -> AppResult<T>
 where
-    T: Serialize + DeserializeOwned + Send + 'static,
     B: Serialize + Send + 'static,
-    F: Fn(&mut crate::db::Conn, &B) -> AppResult<T> + Send + 'static,
+    T: Send + 'static,
 {
     let key = idempotency_key(req)?;
     let hash = idempotency::request_hash(req.path(), &body);
-    let now = state.clock.now();
-    state.db.run(move |db: &Db| write_once_now(db, &scope, key.as_deref(), &hash, now, |c| effect(c, &body))).await
-}
-
-/// The body of [`write_once`], on a blocking thread.
-fn write_once_now<T>(
-    db: &Db,
-    scope: &str,
-    key: Option<&str>,
-    hash: &str,
-    now: DateTime<Utc>,
-    effect: impl Fn(&mut crate::db::Conn) -> AppResult<T>,
-) -> AppResult<T>
-where
-    T: Serialize + DeserializeOwned,
-{
-    let mut attempt = 0;
-    loop {
-        match db.write(|c| idempotency::once(c, scope, key, hash, now, &effect)) {
-            Err(e) if e.is_retryable() && attempt < 3 => attempt += 1,
-            other => return other,
-        }
-    }
+    let (now, till) = (state.clock.now(), who.0);
+    state
+        .db
+        .run(move |db| {
+            let t = Transition { till: &till, key: key.as_deref(), hash: &hash, now };
+            step(db, &t, body)
+        })
+        .await
 }
 
 /// The SZPT products and caps for the shop, with its last prices.
@@ -112,22 +100,9 @@ pub async fn authorize(
     req: HttpRequest,
     body: web::Json<AuthorizeRequest>,
 ) -> AppResult<HttpResponse> {
-    let scope = format!("{}:authorize", who.0.shop_id);
     let hold = state.hold;
-    let now = state.clock.now();
-    let till = who.0;
-    let key = idempotency_key(&req)?;
-    let body = body.into_inner();
-    let hash = idempotency::request_hash(req.path(), &body);
-    let answer: Authorized = state
-        .db
-        .run(move |db: &Db| {
-            // Signatures, codes and prices are checked on a read connection, beside other tills'
-            // writes; the write transaction then only does what depends on balances and nonces.
-            let checked = db.read(|c| redeem::check(c, &till, &body, now))?;
-            write_once_now(db, &scope, key.as_deref(), &hash, now, |c| redeem::authorize(c, &till, &checked, hold, now))
-        })
-        .await?;
+    let answer =
+        keyed(&state, who, &req, body.into_inner(), move |db, t, b| redeem::authorize(db, t, &b, hold)).await?;
     Ok(HttpResponse::Created().json(answer))
 }
 
@@ -159,36 +134,8 @@ pub async fn capture(
     body: web::Json<CaptureRequest>,
 ) -> AppResult<web::Json<Captured>> {
     let id = basket_id(&id)?;
-    let now = state.clock.now();
-    let scope = format!("{}:capture:{id}", who.0.shop_id);
-    let till = who.0;
-    let key = idempotency_key(&req)?;
-    let body = body.into_inner();
-    let hash = idempotency::request_hash(req.path(), &body);
-    let answer = state
-        .db
-        .run(move |db: &Db| {
-            release_if_ran_out(db, id, now)?;
-            let result = write_once_now(db, &scope, key.as_deref(), &hash, now, |c| {
-                redeem::capture(c, &till, id, &body.payment, now)
-            });
-            if result.as_ref().is_err_and(|e| e.code == ErrorCode::HoldExpired) {
-                // The hold ran out between the look above and the capture: release it now too.
-                release_if_ran_out(db, id, now)?;
-            }
-            result
-        })
-        .await?;
-    Ok(web::Json(answer))
-}
-
-/// A hold that ran out is released in its own transaction, so that the refusal which follows
-/// (`hold_expired`) leaves it released.
-fn release_if_ran_out(db: &Db, id: i64, now: DateTime<Utc>) -> AppResult<()> {
-    if db.read(|c| redeem::hold_ran_out(c, id, now))? {
-        db.write(|c| redeem::expire_holds(c, now, Some(id)))?;
-    }
-    Ok(())
+    let step = move |db: &Db, t: &Transition, b: CaptureRequest| redeem::capture(db, t, id, &b.payment);
+    Ok(web::Json(keyed(&state, who, &req, body.into_inner(), step).await?))
 }
 
 /// Cancel: releases the hold.
@@ -203,15 +150,7 @@ pub async fn cancel(
 ) -> AppResult<web::Json<BasketState>> {
     let id = basket_id(&id)?;
     let now = state.clock.now();
-    Ok(web::Json(
-        state
-            .db
-            .run(move |db| {
-                release_if_ran_out(db, id, now)?;
-                db.write(|c| redeem::cancel(c, &who.0, id, now))
-            })
-            .await?,
-    ))
+    Ok(web::Json(state.db.run(move |db| redeem::cancel(db, &who.0, id, now)).await?))
 }
 
 /// Refund a captured basket, whole (`{}`) or by line (`{"lines":[0,2]}`), same shop, same month.
@@ -228,15 +167,8 @@ pub async fn refund(
     body: web::Json<RefundRequest>,
 ) -> AppResult<web::Json<Refund>> {
     let id = basket_id(&id)?;
-    let now = state.clock.now();
-    let scope = format!("{}:refund:{id}", who.0.shop_id);
-    let till = who.0;
-    Ok(web::Json(
-        write_once(&state, &req, scope, body.into_inner(), move |c, b| {
-            redeem::refund(c, &till, id, b.lines.as_deref(), now)
-        })
-        .await?,
-    ))
+    let step = move |db: &Db, t: &Transition, b: RefundRequest| redeem::refund(db, t, id, b.lines.as_deref());
+    Ok(web::Json(keyed(&state, who, &req, body.into_inner(), step).await?))
 }
 
 #[derive(Debug, Deserialize)]

@@ -33,7 +33,7 @@ pub struct TickReport {
 pub fn run_due(db: &Db, clock: &dyn Clock, texts: &Texts, export_dir: Option<&Path>) -> AppResult<TickReport> {
     let mut report = TickReport::default();
     let now = clock.now();
-    report.holds_expired = db.write(|c| redeem::expire_holds(c, now, None))?;
+    report.holds_expired = redeem::expire_holds(db, now)?;
     let open = db.read(cycle::open_months)?;
     for month in open {
         let now = clock.now();

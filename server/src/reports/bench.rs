@@ -59,6 +59,9 @@ pub fn run(lines: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
                                    shelf_amount_tiyn, to_pay_tiyn, discount_tiyn, refunded)
          SELECT b.id, k.i, '0200000000' || printf('%04d', k.i), NULL, CASE k.i WHEN 0 THEN 'milk' WHEN 1 THEN 'bread' WHEN 2 THEN 'flour'
                 WHEN 3 THEN 'eggs' ELSE 'sugar' END, 'Item', 'piece', 1, 5000, 4250, 5000, 4250, 750, 0 FROM baskets b CROSS JOIN k;
+         INSERT INTO audit_log (at, actor, entity, entity_id, from_state, to_state)
+         SELECT '2026-12-01 06:00:00', 'bench', 'basket', CAST(id AS TEXT), NULL, 'authorized' FROM baskets
+         UNION ALL SELECT '2026-12-01 06:01:00', 'bench', 'basket', CAST(id AS TEXT), 'authorized', 'captured' FROM baskets;
          INSERT INTO basket_vouchers (basket_id, seq, voucher_id, charged_tiyn)
          SELECT id, 0, 1 + id % {vouchers}, discount_tiyn FROM baskets;
          UPDATE vouchers SET charged_tiyn = (SELECT COALESCE(SUM(charged_tiyn), 0) FROM basket_vouchers bv WHERE bv.voucher_id = vouchers.id),

@@ -106,7 +106,94 @@ const RULES: &[Rule] = &[
                SUM(vouchers_expired_tiyn) AS et FROM day_region_stats GROUP BY region) s ON s.region = x.region \
               WHERE COALESCE(s.i, 0) <> x.i OR COALESCE(s.a, 0) <> x.a OR COALESCE(s.l, 0) <> x.l OR COALESCE(s.e, 0) <> x.e OR COALESCE(s.et, 0) <> x.et",
     },
+    Rule {
+        name: "a basket's refunded discount = its refunded lines' = its vouchers' refunded shares = its refunds'",
+        sql: "SELECT 'basket ' || b.id || ': refunded lines ' || COALESCE(l.s, 0) || ', vouchers ' || COALESCE(v.s, 0) \
+              || ', refunds ' || COALESCE(r.s, 0) AS detail FROM baskets b \
+              LEFT JOIN (SELECT basket_id, SUM(discount_tiyn) AS s FROM basket_lines WHERE refunded GROUP BY basket_id) l ON l.basket_id = b.id \
+              LEFT JOIN (SELECT basket_id, SUM(refunded_tiyn) AS s FROM basket_vouchers GROUP BY basket_id) v ON v.basket_id = b.id \
+              LEFT JOIN (SELECT basket_id, SUM(refunded_tiyn) AS s FROM refunds GROUP BY basket_id) r ON r.basket_id = b.id \
+              WHERE COALESCE(l.s, 0) <> COALESCE(v.s, 0) OR COALESCE(l.s, 0) <> COALESCE(r.s, 0) \
+              OR (COALESCE(l.s, 0) > 0 AND b.status NOT IN ('partly_refunded', 'refunded'))",
+    },
+    Rule {
+        name: "a basket's journal is one path of its state machine, ending in its status",
+        sql: "SELECT 'basket ' || b.id || ' (' || b.status || '): left `authorized` ' || COALESCE(a.n, 0) || ' times, to ' \
+              || COALESCE(a.to_states, '-') AS detail FROM baskets b LEFT JOIN \
+              (SELECT entity_id, COUNT(*) AS n, MIN(to_state) AS to_states FROM audit_log \
+               WHERE entity = 'basket' AND from_state = 'authorized' GROUP BY entity_id) a ON a.entity_id = CAST(b.id AS TEXT) \
+              WHERE (b.status = 'authorized' AND COALESCE(a.n, 0) <> 0) OR (b.status <> 'authorized' AND COALESCE(a.n, 0) <> 1) \
+              OR (b.status IN ('captured', 'partly_refunded', 'refunded') AND a.to_states <> 'captured') \
+              OR (b.status IN ('cancelled', 'hold_expired') AND a.to_states <> b.status) \
+              UNION ALL SELECT 'basket ' || b.id || ': ' || COALESCE(j.n, 0) || ' refunds journaled, ' || COALESCE(r.n, 0) || ' recorded' \
+              FROM baskets b LEFT JOIN (SELECT entity_id, COUNT(*) AS n FROM audit_log WHERE entity = 'basket' \
+              AND to_state IN ('partly_refunded', 'refunded') GROUP BY entity_id) j ON j.entity_id = CAST(b.id AS TEXT) \
+              LEFT JOIN (SELECT basket_id, COUNT(*) AS n FROM refunds GROUP BY basket_id) r ON r.basket_id = b.id \
+              WHERE COALESCE(j.n, 0) <> COALESCE(r.n, 0)",
+    },
+    Rule {
+        name: "what a till was answered agrees with the basket: a capture only for a paid basket, a refund only for a refund recorded",
+        sql: "SELECT 'basket ' || b.id || ' is ' || b.status || ' but a till was told it was captured' AS detail \
+              FROM idempotency_keys k JOIN baskets b ON k.scope = b.shop_id || ':capture:' || CAST(b.id AS TEXT) \
+              WHERE k.response <> '' AND b.status NOT IN ('captured', 'partly_refunded', 'refunded') \
+              UNION ALL SELECT 'basket ' || b.id || ': ' || k.n || ' refunds answered, ' || COALESCE(r.n, 0) || ' recorded' \
+              FROM (SELECT scope, COUNT(*) AS n FROM idempotency_keys WHERE scope LIKE '%:refund:%' AND response <> '' GROUP BY scope) k \
+              JOIN baskets b ON k.scope = b.shop_id || ':refund:' || CAST(b.id AS TEXT) \
+              LEFT JOIN (SELECT basket_id, COUNT(*) AS n FROM refunds GROUP BY basket_id) r ON r.basket_id = b.id \
+              WHERE k.n > COALESCE(r.n, 0)",
+    },
 ];
+
+/// The rule checked in code: the refunds' line lists (JSON) against the lines marked refunded.
+const LINES_REFUNDED_ONCE: &str =
+    "every refunded line is in exactly one refund, and every line of a refund is refunded";
+
+#[derive(QueryableByName)]
+struct RefundRow {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    basket_id: i64,
+    #[diesel(sql_type = Text)]
+    lines: String,
+}
+
+#[derive(QueryableByName)]
+struct RefundedLine {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    basket_id: i64,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    idx: i32,
+}
+
+fn lines_refunded_once(conn: &mut Conn) -> AppResult<Vec<String>> {
+    use std::collections::BTreeMap;
+    let refunds: Vec<RefundRow> =
+        with_conn!(conn, c => diesel::sql_query("SELECT basket_id, lines FROM refunds ORDER BY basket_id").load(c))?;
+    let marked: Vec<RefundedLine> = with_conn!(conn, c => diesel::sql_query(
+        "SELECT basket_id, idx FROM basket_lines WHERE refunded ORDER BY basket_id, idx").load(c))?;
+    let mut by_refunds: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    let mut out = Vec::new();
+    for r in refunds {
+        match serde_json::from_str::<Vec<i64>>(&r.lines) {
+            Ok(lines) => by_refunds.entry(r.basket_id).or_default().extend(lines),
+            Err(_) => out.push(format!("basket {}: a refund's line list is unreadable: {}", r.basket_id, r.lines)),
+        }
+    }
+    let mut by_lines: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    for l in marked {
+        by_lines.entry(l.basket_id).or_default().push(i64::from(l.idx));
+    }
+    for (basket, mut lines) in by_refunds {
+        lines.sort_unstable();
+        let marked = by_lines.remove(&basket).unwrap_or_default();
+        if lines != marked {
+            out.push(format!("basket {basket}: refunds name lines {lines:?}, refunded lines are {marked:?}"));
+        }
+    }
+    for (basket, marked) in by_lines {
+        out.push(format!("basket {basket}: lines {marked:?} refunded without a refund"));
+    }
+    Ok(out)
+}
 
 /// What a rule found.
 pub struct Finding {
@@ -119,12 +206,17 @@ pub fn run(
     conn: &mut Conn,
     mut progress: impl FnMut(usize, usize, &str, std::time::Duration),
 ) -> AppResult<Vec<Finding>> {
-    let mut out = Vec::with_capacity(RULES.len());
+    let total = RULES.len() + 1;
+    let mut out = Vec::with_capacity(total);
     for (i, rule) in RULES.iter().enumerate() {
         let started = Instant::now();
         let rows: Vec<Detail> = with_conn!(conn, c => diesel::sql_query(rule.sql).load(c))?;
-        progress(i + 1, RULES.len(), rule.name, started.elapsed());
+        progress(i + 1, total, rule.name, started.elapsed());
         out.push(Finding { rule: rule.name, mismatches: rows.into_iter().map(|d| d.detail).collect() });
     }
+    let started = Instant::now();
+    let mismatches = lines_refunded_once(conn)?;
+    progress(total, total, LINES_REFUNDED_ONCE, started.elapsed());
+    out.push(Finding { rule: LINES_REFUNDED_ONCE, mismatches });
     Ok(out)
 }

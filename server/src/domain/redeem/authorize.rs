@@ -10,6 +10,7 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use ed25519_dalek::VerifyingKey;
 
+use super::locks::{self, MonthLock};
 use super::{shop_of, token_error, Till};
 use crate::db::audit::{self, Entry};
 use crate::db::schema::{
@@ -320,7 +321,7 @@ fn price_lines(conn: &mut Conn, req_lines: &[BasketLineIn], now: DateTime<Utc>) 
 
 /// Authorises a checked basket: places the hold and answers what the customer pays (SPEC §3.3).
 /// Runs in the write transaction; `checked` comes from [`check`] on the same request.
-pub fn authorize(
+pub(crate) fn authorize(
     conn: &mut Conn,
     till: &Till,
     checked: &Checked,
@@ -328,11 +329,15 @@ pub fn authorize(
     now: DateTime<Utc>,
 ) -> AppResult<Authorized> {
     let checked = checked.0.as_ref().map_err(AppError::again)?;
+    let mut verified = Vec::with_capacity(checked.tokens.len());
+    for verdict in &checked.tokens {
+        verified.push(verdict.as_ref().map_err(AppError::again)?.clone());
+    }
+    lock_for(conn, &verified)?;
 
     // The vouchers, in the order scanned; all of one family and month.
-    let mut presented: Vec<Presented> = Vec::with_capacity(checked.tokens.len());
-    for verdict in &checked.tokens {
-        let fields = verdict.as_ref().map_err(AppError::again)?.clone();
+    let mut presented: Vec<Presented> = Vec::with_capacity(verified.len());
+    for fields in verified {
         let p = present_verified(conn, fields, &checked.shop_region, now)?;
         if presented.iter().any(|q| q.voucher.id == p.voucher.id) {
             return Err(AppError::validation("tokens", "один и тот же ваучер отсканирован дважды"));
@@ -428,7 +433,11 @@ pub fn authorize(
         });
     }
 
-    for l in lines {
+    // Serial codes in key order: two baskets claiming the same codes never wait for each other in a
+    // circle.
+    let mut serialised: Vec<&BasketLine> = lines.iter().filter(|l| l.serial.is_some()).collect();
+    serialised.sort_by(|a, b| (&a.gtin, &a.serial).cmp(&(&b.gtin, &b.serial)));
+    for l in serialised {
         if let Some(serial) = &l.serial {
             let claimed = with_conn!(conn, c => diesel::insert_into(serial_claims::table)
                 .values((serial_claims::gtin.eq(&l.gtin), serial_claims::serial.eq(serial), serial_claims::basket_id.eq(basket_id)))
@@ -481,6 +490,19 @@ pub fn authorize(
         vouchers: charges,
         lines: lines.clone(),
     })
+}
+
+/// Takes the locks of an authorisation in the house order (see [`locks`]): the months of the
+/// tokens, then their vouchers by id; what is read about them afterwards is current.
+fn lock_for(conn: &mut Conn, tokens: &[token::TokenFields]) -> AppResult<()> {
+    let mut months: Vec<Month> = tokens.iter().map(|t| t.month).collect();
+    months.sort();
+    months.dedup();
+    for month in months {
+        locks::lock_month(conn, month, MonthLock::Shared)?;
+    }
+    let ids: Vec<i64> = tokens.iter().filter_map(|t| i64::try_from(t.voucher_id).ok()).collect();
+    locks::lock_vouchers(conn, &ids)
 }
 
 fn insufficient(available: i64) -> AppError {

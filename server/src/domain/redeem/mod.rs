@@ -7,17 +7,23 @@
 //! balance below zero or spend a tiyn twice.
 
 mod authorize;
-mod settle;
+mod capture;
+mod flow;
+pub(crate) mod locks;
+mod refund;
+mod release;
 
-pub use authorize::{authorize, check, holder, present as authorize_present, Checked};
-pub use settle::{basket, cancel, capture, expire_holds, hold_ran_out, refund, release_month_holds};
+pub use authorize::{check, holder, present as authorize_present, Checked};
+pub use capture::{basket, receipt};
+pub use flow::{authorize, cancel, capture, expire_holds, refund, Transition};
+pub use release::release_month_holds;
 
 use azyq_shared::api::{BasketLine, BasketStatus, ErrorCode, Unit, VoucherCharge};
 use azyq_shared::token::TokenError;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::schema::{basket_lines, basket_vouchers, baskets, serial_claims, shops, vouchers};
+use crate::db::schema::{basket_lines, basket_vouchers, baskets, shops, vouchers};
 use crate::db::Conn;
 use crate::error::{AppError, AppResult};
 use crate::with_conn;
@@ -63,8 +69,9 @@ pub fn basket_not_found() -> AppError {
     AppError::new(ErrorCode::BasketNotFound, "Покупка не найдена")
 }
 
-/// A basket row as the settle steps need it.
-#[derive(Debug, Clone, Queryable)]
+/// A basket row as the transitions need it.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = baskets)]
 pub(crate) struct BasketRow {
     pub id: i64,
     pub shop_id: String,
@@ -80,26 +87,16 @@ pub(crate) struct BasketRow {
     pub created_at: NaiveDateTime,
 }
 
+/// Reads a basket without locking it (views, and the month a transition must lock first).
 pub(crate) fn load_basket(conn: &mut Conn, id: i64) -> AppResult<BasketRow> {
-    with_conn!(conn, c => baskets::table
-        .find(id)
-        .select((
-            baskets::id,
-            baskets::shop_id,
-            baskets::terminal_id,
-            baskets::month,
-            baskets::status,
-            baskets::discount_tiyn,
-            baskets::to_pay_tiyn,
-            baskets::hold_expires_at,
-            baskets::captured_at,
-            baskets::payment_method,
-            baskets::paid_tiyn,
-            baskets::created_at,
-        ))
-        .first(c)
-        .optional())?
-    .ok_or_else(basket_not_found)
+    with_conn!(conn, c => baskets::table.find(id).select(BasketRow::as_select()).first(c).optional())?
+        .ok_or_else(basket_not_found)
+}
+
+impl BasketRow {
+    pub(crate) fn month(&self) -> AppResult<azyq_shared::Month> {
+        azyq_shared::Month::parse(&self.month).map_err(|e| AppError::internal(anyhow::anyhow!("stored month: {e}")))
+    }
 }
 
 pub(crate) fn status_of(row: &BasketRow) -> AppResult<BasketStatus> {
@@ -185,25 +182,58 @@ pub fn charges_of(conn: &mut Conn, basket_id: i64) -> AppResult<Vec<VoucherCharg
         .collect())
 }
 
-/// Returns a basket's held discount to its vouchers' balances and frees its serial codes.
-pub(crate) fn release_hold(conn: &mut Conn, basket_id: i64) -> AppResult<()> {
-    let parts: Vec<(i64, i64)> = with_conn!(conn, c => basket_vouchers::table
-        .filter(basket_vouchers::basket_id.eq(basket_id))
-        .select((basket_vouchers::voucher_id, basket_vouchers::charged_tiyn))
-        .load(c))?;
-    for (voucher_id, amount) in parts {
-        let moved = with_conn!(conn, c => diesel::update(vouchers::table
-                .filter(vouchers::id.eq(voucher_id))
-                .filter(vouchers::held_tiyn.ge(amount)))
-            .set((
-                vouchers::balance_tiyn.eq(vouchers::balance_tiyn + amount),
-                vouchers::held_tiyn.eq(vouchers::held_tiyn - amount),
-            ))
-            .execute(c))?;
-        if moved != 1 {
-            return Err(AppError::internal(anyhow::anyhow!("voucher {voucher_id} holds less than basket {basket_id}")));
-        }
+/// 409 `basket_state`: the basket is not in a state that allows `action`; the details carry its
+/// status now, so a till that lost a race learns what happened instead.
+pub(crate) fn state_error(status: BasketStatus, action: &str) -> AppError {
+    let what = match status {
+        BasketStatus::Authorized => "ещё не оплачена",
+        BasketStatus::Captured => "уже оплачена",
+        BasketStatus::Cancelled => "отменена",
+        BasketStatus::HoldExpired => "отменена по истечении времени",
+        BasketStatus::PartlyRefunded => "частично возвращена",
+        BasketStatus::Refunded => "полностью возвращена",
+    };
+    AppError::new(ErrorCode::BasketState, format!("Нельзя {action}: покупка {what}")).with("status", status.as_str())
+}
+
+pub(crate) fn hold_expired() -> AppError {
+    AppError::new(ErrorCode::HoldExpired, "Время на оплату истекло, резерв снят: проведите покупку заново")
+        .with("status", BasketStatus::HoldExpired.as_str())
+}
+
+/// Opens a transition of one basket: the month's lock (shared), then the basket's; answers the
+/// basket as it is under the lock, and the month's status. Another shop's basket is 403 (API.md).
+pub(crate) fn open_transition(conn: &mut Conn, till: Option<&Till>, id: i64) -> AppResult<(BasketRow, Option<String>)> {
+    // A basket's month never changes: read it first to know which month to lock.
+    let month = load_basket(conn, id)?.month()?;
+    let month_status = locks::lock_month(conn, month, locks::MonthLock::Shared)?;
+    let row = locks::lock_basket(conn, id)?;
+    if till.is_some_and(|t| t.shop_id != row.shop_id) {
+        return Err(AppError::new(ErrorCode::Forbidden, "Это покупка другого магазина"));
     }
-    with_conn!(conn, c => diesel::delete(serial_claims::table.filter(serial_claims::basket_id.eq(basket_id))).execute(c))?;
-    Ok(())
+    Ok((row, month_status))
+}
+
+/// One voucher's share of a basket.
+#[derive(Debug, Clone, Copy, Queryable)]
+pub(crate) struct Part {
+    pub basket_id: i64,
+    pub seq: i32,
+    pub voucher_id: i64,
+    pub charged: i64,
+    pub refunded: i64,
+}
+
+/// The vouchers the baskets draw on, by basket and in draw order.
+pub(crate) fn parts_of(conn: &mut Conn, basket_ids: &[i64]) -> AppResult<Vec<Part>> {
+    let mut out = Vec::new();
+    for chunk in basket_ids.chunks(500) {
+        let rows: Vec<Part> = with_conn!(conn, c => basket_vouchers::table
+            .filter(basket_vouchers::basket_id.eq_any(chunk))
+            .order((basket_vouchers::basket_id, basket_vouchers::seq))
+            .select((basket_vouchers::basket_id, basket_vouchers::seq, basket_vouchers::voucher_id, basket_vouchers::charged_tiyn, basket_vouchers::refunded_tiyn))
+            .load(c))?;
+        out.extend(rows);
+    }
+    Ok(out)
 }

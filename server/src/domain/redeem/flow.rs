@@ -1,0 +1,102 @@
+//! The till's transitions as the API runs them, one function each: the read-side checks before the
+//! write turn, the idempotency key, the bounded retry of a transaction the database could not
+//! serialise, and the release of a hold that ran out. Handlers only parse, call one of these and
+//! map the answer.
+
+use azyq_shared::api::{AuthorizeRequest, Authorized, BasketState, Captured, ErrorCode, Payment, Refund};
+use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+
+use super::{authorize as authorize_step, capture as capture_step, refund as refund_step, release, Till};
+use crate::db::schema::baskets;
+use crate::db::Db;
+use crate::domain::idempotency;
+use crate::error::AppResult;
+use crate::with_conn;
+
+/// Who asks for a transition, under which idempotency key, at what time.
+pub struct Transition<'a> {
+    pub till: &'a Till,
+    /// The client's `Idempotency-Key`, parsed.
+    pub key: Option<&'a str>,
+    /// The request's digest ([`idempotency::request_hash`]).
+    pub hash: &'a str,
+    pub now: DateTime<Utc>,
+}
+
+impl Transition<'_> {
+    fn scope(&self, what: &str) -> String {
+        format!("{}:{what}", self.till.shop_id)
+    }
+}
+
+/// Authorise: checks every line and token, places the hold, answers what to pay.
+pub fn authorize(db: &Db, t: &Transition, req: &AuthorizeRequest, hold: Duration) -> AppResult<Authorized> {
+    // Signatures, codes and prices are checked on a read connection, beside other tills' writes;
+    // the write transaction then only does what depends on balances and nonces.
+    let checked = db.read(|c| super::check(c, t.till, req, t.now))?;
+    idempotency::write_once(db, &t.scope("authorize"), t.key, t.hash, t.now, |c| {
+        authorize_step::authorize(c, t.till, &checked, hold, t.now)
+    })
+}
+
+/// Capture: the customer paid; the hold becomes a charge and the receipt is final.
+pub fn capture(db: &Db, t: &Transition, id: i64, payment: &Payment) -> AppResult<Captured> {
+    expire_if_ran_out(db, id, t.now)?;
+    let result = idempotency::write_once(db, &t.scope(&format!("capture:{id}")), t.key, t.hash, t.now, |c| {
+        capture_step::capture(c, t.till, id, payment, t.now)
+    });
+    released_if_expired(db, id, t.now, result)
+}
+
+/// Cancel: releases the hold.
+pub fn cancel(db: &Db, till: &Till, id: i64, now: DateTime<Utc>) -> AppResult<BasketState> {
+    expire_if_ran_out(db, id, now)?;
+    let result = db.write_retrying(|c| release::cancel(c, till, id, now));
+    released_if_expired(db, id, now, result)
+}
+
+/// Refund a captured basket, whole (`None`) or the given lines.
+pub fn refund(db: &Db, t: &Transition, id: i64, lines: Option<&[usize]>) -> AppResult<Refund> {
+    idempotency::write_once(db, &t.scope(&format!("refund:{id}")), t.key, t.hash, t.now, |c| {
+        refund_step::refund(c, t.till, id, lines, t.now)
+    })
+}
+
+/// The scheduler's sweep: releases every hold that has run out, a bounded batch per transaction.
+pub fn expire_holds(db: &Db, now: DateTime<Utc>) -> AppResult<usize> {
+    let mut total = 0;
+    loop {
+        let n = db.write_retrying(|c| release::expire_holds(c, now, None))?;
+        total += n;
+        if n < release::SWEEP_BATCH {
+            return Ok(total);
+        }
+    }
+}
+
+/// A transition refused because the hold ran out meanwhile leaves the hold released (its own
+/// transaction: the refused one rolled back), so the `hold_expired` answer tells the truth.
+fn released_if_expired<T>(db: &Db, id: i64, now: DateTime<Utc>, result: AppResult<T>) -> AppResult<T> {
+    if result.as_ref().is_err_and(|e| e.code == ErrorCode::HoldExpired) {
+        expire_if_ran_out(db, id, now)?;
+    }
+    result
+}
+
+/// Releases the basket's hold if it ran out and nobody released it yet. A read first, so the
+/// common case costs the writer nothing; the release itself is guarded under the basket's lock.
+fn expire_if_ran_out(db: &Db, id: i64, now: DateTime<Utc>) -> AppResult<()> {
+    let ran_out: i64 = db.read(|c| {
+        Ok(with_conn!(c, c => baskets::table
+            .filter(baskets::id.eq(id))
+            .filter(baskets::status.eq(azyq_shared::api::BasketStatus::Authorized.as_str()))
+            .filter(baskets::hold_expires_at.le(now.naive_utc()))
+            .count()
+            .get_result(c))?)
+    })?;
+    if ran_out > 0 {
+        db.write_retrying(|c| release::expire_holds(c, now, Some(id)))?;
+    }
+    Ok(())
+}
