@@ -84,7 +84,7 @@ pub fn import_and_issue(settings: &Settings, n: u32, keep: Option<&Path>) -> any
     let url = format!("sqlite://{}", path.display());
     let db = Db::connect(&url, 2)?;
     let now: DateTime<Utc> = crate::startup::clock_from(settings).now();
-    let month = BusinessDay::of(now).month();
+    let month = BusinessDay::of(now).month().map_err(|e| anyhow::anyhow!("{e}"))?;
     db.write(|c| places::put_localities(c, &crate::demo::pilot_localities(), "bench", now))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
 
@@ -150,7 +150,7 @@ pub struct Seeded {
 pub fn seed(url: &str, n: u32, activate: u32, now: DateTime<Utc>) -> anyhow::Result<Seeded> {
     let fail = |e: crate::error::AppError| anyhow::anyhow!("{e}");
     let db = Db::connect(url, 2)?;
-    let month = BusinessDay::of(now).month();
+    let month = BusinessDay::of(now).month().map_err(|e| anyhow::anyhow!("{e}"))?;
     let listed: i64 = db
         .read(|c| {
             Ok(with_conn!(c, c => family_months::table

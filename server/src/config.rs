@@ -184,6 +184,16 @@ impl Settings {
         if s.tick_seconds == 0 || s.tick_millis.is_some_and(|t| t < 50) {
             anyhow::bail!("tick_seconds must be at least 1 and tick_millis at least 50");
         }
+        if let Some(t) = s.fake_now {
+            use chrono::Datelike;
+            if !(azyq_shared::ids::FIRST_YEAR..=azyq_shared::ids::LAST_YEAR).contains(&t.year()) {
+                anyhow::bail!(
+                    "AZYQ_FAKE_NOW must lie in the years {}..={}",
+                    azyq_shared::ids::FIRST_YEAR,
+                    azyq_shared::ids::LAST_YEAR
+                );
+            }
+        }
         if s.hold_seconds.is_some_and(|h| !(1..=86_400).contains(&h)) {
             anyhow::bail!("hold_seconds must be 1..86400");
         }

@@ -101,7 +101,7 @@ pub struct Seeded {
 
 /// Seeds the demo month (families 1-9 have consented; 10 and 12 are still asked; 11 has no phone).
 pub fn seed(db: &Db, now: DateTime<Utc>) -> AppResult<Seeded> {
-    let month = BusinessDay::of(now).month();
+    let month = BusinessDay::of(now).month().map_err(|e| crate::error::AppError::validation("now", e.to_string()))?;
     let seeded =
         Seeded { month, operator_password: password(), viewer_password: password(), cashier_password: password() };
     db.write(|c| {

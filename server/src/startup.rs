@@ -106,6 +106,7 @@ pub async fn serve(settings: Settings, db: Db) -> anyhow::Result<()> {
             .app_data(http::json_config())
             .app_data(http::path_config())
             .app_data(http::query_config())
+            .wrap(middleware::from_fn(refuse_control_characters))
             .wrap(middleware::from_fn(log_request))
             .configure(http::routes)
             .default_service(web::to(http::not_found))
@@ -132,6 +133,28 @@ pub async fn serve(settings: Settings, db: Db) -> anyhow::Result<()> {
     result.map_err(Into::into)
 }
 
+/// Whether a percent-encoded URL part spells a control character (`%00`-`%1F`, `%7F`): no path
+/// segment or query value of the API may hold one (PostgreSQL refuses NUL in text outright).
+fn encodes_control_character(raw: &str) -> bool {
+    raw.as_bytes().windows(3).any(|w| {
+        w[0] == b'%'
+            && matches!((w[1], w[2].to_ascii_uppercase()), (b'0' | b'1', b'0'..=b'9' | b'A'..=b'F') | (b'7', b'F'))
+    })
+}
+
+/// 400 `validation` for a URL that encodes a control character, before any handler sees it.
+async fn refuse_control_characters(
+    req: actix_web::dev::ServiceRequest,
+    next: middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let uri = req.uri();
+    if encodes_control_character(uri.path()) || uri.query().is_some_and(encodes_control_character) {
+        let err = crate::error::AppError::validation("url", "адрес запроса содержит управляющие символы");
+        return Ok(req.error_response(err));
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
+}
+
 /// One log line per request: method, path, status, time. Never bodies or query strings (they may
 /// hold personal data).
 async fn log_request(
@@ -144,4 +167,17 @@ async fn log_request(
     let res = next.call(req).await?;
     tracing::info!(%method, %path, status = res.status().as_u16(), ms = started.elapsed().as_millis() as u64, "request");
     Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn control_characters_in_urls_are_seen() {
+        for bad in ["/a/%00", "/a/%1f", "/a/%7F", "%0A"] {
+            assert!(super::encodes_control_character(bad), "{bad}");
+        }
+        for good in ["/api/v1/shops/SHOP-A", "/a/%20b", "/a/%D1%91", "date=2026-12-01", "/a/%2F"] {
+            assert!(!super::encodes_control_character(good), "{good}");
+        }
+    }
 }

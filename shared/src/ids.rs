@@ -199,7 +199,13 @@ impl FromStr for Phone {
 }
 string_serde!(Phone);
 
-/// A calendar month, `YYYY-MM`, in Asia/Almaty.
+/// The first and last year a month or a business day may name. Dates from outside (a till's
+/// mistyped year, `0001-01-01` in a query) are refused at the edge, so that every month and day
+/// inside the program has a next month, a last day and an end instant.
+pub const FIRST_YEAR: i32 = 2000;
+pub const LAST_YEAR: i32 = 2999;
+
+/// A calendar month, `YYYY-MM`, in Asia/Almaty, of a year in [`FIRST_YEAR`]..=[`LAST_YEAR`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Month {
     year: i32,
@@ -207,10 +213,14 @@ pub struct Month {
     text: [u8; 7],
 }
 
+fn month_error() -> ParseError {
+    err(format!("месяц должен быть в виде ГГГГ-ММ, с {FIRST_YEAR}-01 по {LAST_YEAR}-12"))
+}
+
 impl Month {
     pub fn new(year: i32, month: u32) -> Result<Month, ParseError> {
-        if !(2000..=2999).contains(&year) || !(1..=12).contains(&month) {
-            return Err(err("месяц должен быть в виде ГГГГ-ММ"));
+        if !(FIRST_YEAR..=LAST_YEAR).contains(&year) || !(1..=12).contains(&month) {
+            return Err(month_error());
         }
         let s = format!("{year:04}-{month:02}");
         let mut text = [0u8; 7];
@@ -221,10 +231,10 @@ impl Month {
     pub fn parse(s: &str) -> Result<Month, ParseError> {
         let b = s.as_bytes();
         if b.len() != 7 || b[4] != b'-' || !b[..4].iter().chain(&b[5..]).all(u8::is_ascii_digit) {
-            return Err(err("месяц должен быть в виде ГГГГ-ММ"));
+            return Err(month_error());
         }
-        let year = s[..4].parse().map_err(|_| err("месяц должен быть в виде ГГГГ-ММ"))?;
-        let month = s[5..].parse().map_err(|_| err("месяц должен быть в виде ГГГГ-ММ"))?;
+        let year = s[..4].parse().map_err(|_| month_error())?;
+        let month = s[5..].parse().map_err(|_| month_error())?;
         Month::new(year, month)
     }
 
@@ -236,39 +246,54 @@ impl Month {
         self.month
     }
 
-    pub fn of_day(day: NaiveDate) -> Month {
-        Month::new(day.year(), day.month()).expect("a calendar date has a valid month")
+    /// The month of a day; an error for a day outside the years a month may name.
+    pub fn of_day(day: NaiveDate) -> Result<Month, ParseError> {
+        Month::new(day.year(), day.month())
     }
 
     pub fn first_day(&self) -> NaiveDate {
-        NaiveDate::from_ymd_opt(self.year, self.month, 1).expect("valid month")
+        first_of(self.year, self.month)
     }
 
-    pub fn next(&self) -> Month {
+    /// The month after, or `None` after December of [`LAST_YEAR`].
+    pub fn next(&self) -> Option<Month> {
+        let (y, m) = if self.month == 12 { (self.year + 1, 1) } else { (self.year, self.month + 1) };
+        Month::new(y, m).ok()
+    }
+
+    /// The first day after this month (it exists for every month, the last one's included).
+    fn day_after(&self) -> NaiveDate {
         if self.month == 12 {
-            Month::new(self.year + 1, 1).expect("valid month")
+            first_of(self.year + 1, 1)
         } else {
-            Month::new(self.year, self.month + 1).expect("valid month")
+            first_of(self.year, self.month + 1)
         }
     }
 
     pub fn last_day(&self) -> NaiveDate {
-        self.next().first_day().pred_opt().expect("valid date")
+        self.day_after().pred_opt().unwrap_or(NaiveDate::MAX)
     }
 
     pub fn contains(&self, day: NaiveDate) -> bool {
-        Month::of_day(day) == *self
+        (day.year(), day.month()) == (self.year, self.month)
     }
 
     /// The instant the month ends: 00:00 of the next month's first day in Almaty.
     pub fn end_instant(&self) -> DateTime<Utc> {
-        BusinessDay(self.next().first_day()).start_instant()
+        BusinessDay(self.day_after()).start_instant()
     }
+}
+
+/// The 1st of a month; `year` and `month` come from a [`Month`] (or its successor), whose range
+/// chrono holds whole, so the fallback is never taken.
+fn first_of(year: i32, month: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(year, month, 1).unwrap_or(NaiveDate::MAX)
 }
 
 impl AsRef<str> for Month {
     fn as_ref(&self) -> &str {
-        std::str::from_utf8(&self.text).expect("ascii")
+        // `text` is written by `new` from ASCII digits and a dash.
+        std::str::from_utf8(&self.text).unwrap_or("0000-00")
     }
 }
 
@@ -291,26 +316,35 @@ impl BusinessDay {
         BusinessDay(instant.with_timezone(&ALMATY).date_naive())
     }
 
+    /// `YYYY-MM-DD`, of a year in [`FIRST_YEAR`]..=[`LAST_YEAR`].
     pub fn parse(s: &str) -> Result<BusinessDay, ParseError> {
-        NaiveDate::parse_from_str(s, "%Y-%m-%d").map(BusinessDay).map_err(|_| err("дата должна быть в виде ГГГГ-ММ-ДД"))
+        let bad = || err(format!("дата должна быть в виде ГГГГ-ММ-ДД, с {FIRST_YEAR}-01-01 по {LAST_YEAR}-12-31"));
+        let day = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| bad())?;
+        if !(FIRST_YEAR..=LAST_YEAR).contains(&day.year()) || s.len() != 10 {
+            return Err(bad());
+        }
+        Ok(BusinessDay(day))
     }
 
     pub fn date(&self) -> NaiveDate {
         self.0
     }
 
-    pub fn month(&self) -> Month {
+    /// The day's month; an error for a day outside the years a month may name (a day parsed by
+    /// [`BusinessDay::parse`] always has one).
+    pub fn month(&self) -> Result<Month, ParseError> {
         Month::of_day(self.0)
     }
 
     /// 00:00 of this day in Almaty, as a UTC instant.
     pub fn start_instant(&self) -> DateTime<Utc> {
-        let midnight = self.0.and_hms_opt(0, 0, 0).expect("midnight exists");
-        ALMATY
-            .from_local_datetime(&midnight)
-            .earliest()
-            .expect("Almaty has no DST gaps at midnight")
-            .with_timezone(&Utc)
+        let midnight = self.0.and_time(chrono::NaiveTime::MIN);
+        // Almaty's clocks never skipped midnight (its old summer times changed at 02:00), so
+        // `earliest` always answers; the fixed UTC+5 is the fallback for a day chrono-tz lacks.
+        match ALMATY.from_local_datetime(&midnight).earliest() {
+            Some(t) => t.with_timezone(&Utc),
+            None => Utc.from_utc_datetime(&(midnight - chrono::Duration::hours(5))),
+        }
     }
 }
 
@@ -403,10 +437,25 @@ mod tests {
     fn months() {
         let m = Month::parse("2026-02").unwrap();
         assert_eq!(m.last_day(), NaiveDate::from_ymd_opt(2026, 2, 28).unwrap());
-        assert_eq!(Month::parse("2026-12").unwrap().next().as_ref(), "2027-01");
-        for bad in ["2026-13", "2026-00", "2026-1", "26-01", "2026/01", "abcd-ef"] {
+        assert_eq!(Month::parse("2026-12").unwrap().next().unwrap().as_ref(), "2027-01");
+        for bad in ["2026-13", "2026-00", "2026-1", "26-01", "2026/01", "abcd-ef", "0000-00", "1999-12", "3000-01"] {
             assert!(Month::parse(bad).is_err(), "{bad}");
         }
+        // The last month has no next, but a last day and an end.
+        let last = Month::parse("2999-12").unwrap();
+        assert_eq!(last.next(), None);
+        assert_eq!(last.last_day(), NaiveDate::from_ymd_opt(2999, 12, 31).unwrap());
+        assert!(last.end_instant() > Month::parse("2999-11").unwrap().end_instant());
+        assert!(Month::of_day(NaiveDate::from_ymd_opt(1999, 12, 31).unwrap()).is_err());
+    }
+
+    #[test]
+    fn days_outside_the_years_are_refused() {
+        for bad in ["0001-01-01", "1970-01-01", "1999-12-31", "3000-01-01", "+2026-12-01", "2026-12-1", "2026-02-30"] {
+            assert!(BusinessDay::parse(bad).is_err(), "{bad}");
+        }
+        let d = BusinessDay::parse("2999-12-31").unwrap();
+        assert_eq!(d.month().unwrap().as_ref(), "2999-12");
     }
 
     #[test]
@@ -446,11 +495,23 @@ mod tests {
         }
 
         #[test]
-        fn month_roundtrips(y in 2000i32..2999, m in 1u32..=12) {
+        fn month_roundtrips(y in 2000i32..=2999, m in 1u32..=12) {
             let month = Month::new(y, m).unwrap();
             prop_assert_eq!(Month::parse(month.as_ref()).unwrap(), month);
             prop_assert!(month.contains(month.last_day()));
-            prop_assert!(!month.contains(month.next().first_day()));
+            prop_assert_eq!(Month::of_day(month.first_day()).unwrap(), month);
+            prop_assert!(month.end_instant() > BusinessDay(month.last_day()).start_instant());
+            if let Some(next) = month.next() {
+                prop_assert!(!month.contains(next.first_day()));
+                prop_assert_eq!(BusinessDay(next.first_day()).start_instant(), month.end_instant());
+            }
+        }
+
+        /// Any string at all: a month or day parses, or is refused; never a panic.
+        #[test]
+        fn odd_text_never_panics(s in "\\PC{0,12}") {
+            let _ = Month::parse(&s).map(|m| (m.next(), m.last_day(), m.end_instant()));
+            let _ = BusinessDay::parse(&s).map(|d| (d.month(), d.start_instant()));
         }
     }
 }

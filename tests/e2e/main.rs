@@ -2,6 +2,7 @@
 //! on SQLite always and on PostgreSQL too (DATABASE_URL_PG, or a throwaway server started here).
 
 mod helpers;
+mod hostile;
 mod pg;
 mod pos_cli;
 mod races;

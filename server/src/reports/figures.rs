@@ -82,7 +82,7 @@ pub fn report(conn: &mut Conn, from: BusinessDay, to: BusinessDay, now: DateTime
         .filter(day_goods_stats::day.le(&t))
         .select((day_goods_stats::region, day_goods_stats::group_code, day_goods_stats::pieces, day_goods_stats::grams, day_goods_stats::discount_tiyn))
         .load(c))?;
-    let month = to.month();
+    let month = to.month().map_err(|e| AppError::validation("to", e.to_string()))?;
     let month_start = BusinessDay(month.first_day()).to_string();
     let consent_rows: Vec<(String, i64, i64, i64, i64, i64, i64)> = with_conn!(conn, c => day_consent_stats::table
         .filter(day_consent_stats::month.eq(month.as_ref()))

@@ -205,7 +205,10 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
             tills_per_shop: cli.tills_per_shop,
             vouchers: cli.vouchers,
             kato: cli.kato.clone(),
-            month: cli.month.clone().unwrap_or_else(|| azyq_shared::BusinessDay::of(now).month().to_string()),
+            month: match &cli.month {
+                Some(m) => m.clone(),
+                None => azyq_shared::BusinessDay::of(now).month().map_err(|e| e.to_string())?.to_string(),
+            },
             threads: cli.setup_threads,
             seed,
         };
