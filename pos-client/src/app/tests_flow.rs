@@ -28,6 +28,7 @@ pub fn catalog() -> PosCatalog {
             p(FLOUR, "flour", "Мука пшеничная 1 с", Unit::Kg, None, None),
             p(EGGS, "eggs", "Яйца С1 10 шт", Unit::Piece, Some(80_000), Some(70_000)),
         ],
+        groups: vec![],
     }
 }
 
