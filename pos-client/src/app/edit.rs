@@ -3,6 +3,8 @@
 use super::basket::{parse_quantity, parse_tenge, tenge_text};
 use super::sale::MAX_SCAN_CHARS;
 use super::{edit_text, App, Command, Key, LineEdit, Message};
+use crate::i18n::{self, Phrase, T};
+use azyq_shared::Tiyn;
 
 impl App {
     pub(super) fn start_edit(&mut self) {
@@ -10,7 +12,7 @@ impl App {
             return;
         }
         let Some(index) = self.sale.selected else {
-            self.message = Some(Message::info("Строка не выбрана", "Выберите строку стрелками ↑ ↓"));
+            self.message = Some(Message::info(T::NoLineSelected, T::SelectWithArrows));
             return;
         };
         let Some(line) = self.sale.lines.get(index) else { return };
@@ -65,10 +67,8 @@ impl App {
         let commands = self.scan(text);
         if self.message.is_none() {
             let name = self.sale.lines.get(line).map(|l| l.name.clone()).unwrap_or_default();
-            self.message = Some(Message::info(
-                format!("Строка {} ({name}) не заполнена", line + 1),
-                "Выберите её стрелками и нажмите F4",
-            ));
+            let what = Phrase::new(|lang| i18n::line_not_filled(lang, line + 1, &name));
+            self.message = Some(Message::info(what, T::SelectItAndF4));
         }
         commands
     }
@@ -79,36 +79,32 @@ impl App {
         let parsed = (parse_quantity(qty), parse_tenge(shelf), parse_tenge(reduced));
         let (Some(quantity), Some(shelf), Some(reduced)) = parsed else {
             let (field, what) = match parsed {
-                (None, _, _) => (0, "Количество — целое число больше нуля (для весового товара — граммы)"),
-                (_, None, _) => (1, "Цена на полке — в тенге, например 450 или 450,50"),
-                _ => (2, "Цена со скидкой — в тенге, например 399 или 399,90"),
+                (None, _, _) => (0, T::BadQuantity),
+                (_, None, _) => (1, T::BadShelf),
+                _ => (2, T::BadReduced),
             };
             if let Some(e) = self.sale.edit.as_mut() {
                 e.field = field;
             }
-            self.message = Some(Message::error(what, "Исправьте и нажмите Enter"));
+            self.message = Some(Message::error(what, T::FixAndEnter));
             return;
         };
         let Some(line) = self.sale.lines.get_mut(edit.line) else { return };
         if line.serial.is_some() && quantity != 1 {
-            self.message =
-                Some(Message::error("Маркированный товар — всегда 1 шт", "Каждую упаковку сканируйте отдельно"));
+            self.message = Some(Message::error(T::MarkedIsOnePiece, T::ScanEachPackApart));
             return;
         }
         if reduced > shelf {
-            self.message =
-                Some(Message::error("Цена со скидкой больше цены на полке", "Исправьте цены и нажмите Enter"));
+            self.message = Some(Message::error(T::ReducedAboveShelf, T::FixPricesAndEnter));
             return;
         }
         line.quantity = quantity;
         line.shelf = Some(shelf);
         line.reduced = Some(reduced);
         if line.within_cap() == Some(false) {
-            let max = line.max_unit_discount().map(|m| m.to_string()).unwrap_or_default();
-            self.message = Some(Message::info(
-                format!("Скидка больше допустимой: не больше {max} за единицу"),
-                "Сервер не примет такую строку — исправьте цену со скидкой (F4)",
-            ));
+            let (max, unit) = (line.max_unit_discount().unwrap_or(Tiyn::ZERO), line.unit);
+            let what = Phrase::new(|lang| i18n::over_cap(lang, max, unit));
+            self.message = Some(Message { key: Some("F4"), ..Message::info(what, T::ServerWillRefuseCap) });
         }
         self.sale.edit = None;
     }
@@ -124,7 +120,7 @@ impl App {
 
     pub(super) fn remove_voucher(&mut self) {
         if self.sale.is_open() && self.sale.vouchers.pop().is_some() {
-            self.message = Some(Message::info("Последний ваучер убран из покупки", ""));
+            self.message = Some(Message::info(T::VoucherRemoved, Phrase::default()));
         }
     }
 }

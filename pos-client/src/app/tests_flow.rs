@@ -208,7 +208,7 @@ fn scan_lookup_goods_prices_authorise_capture_receipt() {
         ]
     );
     assert!(idem.as_str().len() <= 64);
-    assert_eq!(app.busy, Some("Авторизация покупки"));
+    assert_eq!(app.busy, Some(T::BusyAuthorize));
     assert!(key(&mut app, Key::F(2)).is_empty(), "no second authorise while one is in flight");
 
     let auth = authorized(request, 41);
@@ -236,8 +236,8 @@ fn authorise_timeout_is_retried_with_the_same_key_and_body() {
     let [Command::Authorize { key: k1, request: r1 }] = &first[..] else { panic!() };
     reply(&mut app, Reply::Authorize(Err(ClientError::Timeout)));
     let m = app.message.clone().unwrap();
-    assert!(m.what.contains("неизвестно, прошла ли операция"), "{}", m.what);
-    assert!(m.todo.contains("F2"));
+    assert!(m.what.plain(Lang::Ru).contains("неизвестно, прошла ли операция"), "{}", m.what.ru);
+    assert!(m.todo.plain(Lang::Ru).contains("F2"));
     // Locked: no scanning, no editing, no clearing while the outcome is unknown.
     assert!(scan(&mut app, MILK).is_empty());
     assert_eq!(app.sale.lines[0].quantity, 2);
@@ -345,7 +345,7 @@ fn refund_by_line_and_daily_report() {
         vouchers: vec![],
     };
     reply(&mut app, Reply::Refund(Ok(refund)));
-    assert!(app.message.as_ref().unwrap().what.contains("50,00 ₸"));
+    assert!(app.message.as_ref().unwrap().what.plain(Lang::Ru).contains("50,00 ₸"));
     key(&mut app, Key::Esc);
     assert_eq!(app.screen, Screen::Sale);
 
@@ -353,4 +353,20 @@ fn refund_by_line_and_daily_report() {
     let cmds = key(&mut app, Key::Enter);
     // 09:20 UTC is 14:20 in Almaty, the same date.
     assert!(matches!(&cmds[..], [Command::Report { date }] if date == "2026-12-03"));
+}
+
+#[test]
+fn the_language_key_switches_at_any_time_and_the_message_on_screen_with_it() {
+    let mut app = logged_in();
+    assert_eq!(app.lang, Lang::Ru);
+    assert!(key(&mut app, Key::F(2)).is_empty());
+    let shown = |app: &App| app.message.as_ref().map(|m| m.what.get(app.lang).to_owned());
+    assert_eq!(shown(&app).as_deref(), Some("В покупке нет ваучера"));
+    key(&mut app, Key::F(LANGUAGE_KEY));
+    assert_eq!(app.lang, Lang::Kk);
+    assert_eq!(shown(&app).as_deref(), Some("Сатып алуда ваучер жоқ"), "the message stays, in Kazakh");
+    // Over a question too, which stays open.
+    key(&mut app, Key::Ctrl('q'));
+    key(&mut app, Key::F(LANGUAGE_KEY));
+    assert_eq!((app.lang, app.confirm.is_some()), (Lang::Ru, true));
 }

@@ -10,7 +10,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
-use crate::app::{App, Message, Screen, Tone};
+use crate::app::{App, Message, Screen, Tone, LANGUAGE_KEY};
+use crate::i18n::{Lang, T};
 
 /// Draws the whole screen.
 pub fn draw(frame: &mut Frame, app: &App) {
@@ -31,21 +32,30 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Screen::Report => screens::report(frame, body, app),
     }
     if let Some(m) = &app.message {
-        draw_message(frame, message, m);
+        draw_message(frame, message, m, app.lang);
     }
     frame.render_widget(Paragraph::new(footer_line(app)).style(Style::new().bg(Color::DarkGray)), footer);
     if let Some(confirm) = app.confirm {
-        draw_confirm(frame, frame.area(), confirm.question());
+        draw_confirm(frame, frame.area(), &confirm.question(app.lang), app.lang);
     }
 }
 
 fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
     let time = app.now.with_timezone(&ALMATY).format("%d.%m.%Y %H:%M").to_string();
+    let lang = app.lang;
     let who = match &app.session {
-        Some(s) => format!(" · магазин {} · касса {} · кассир {}", s.shop, s.terminal, s.login),
+        Some(s) => format!(
+            " · {} {} · {} {} · {} {}",
+            T::Shop.get(lang),
+            s.shop,
+            T::Terminal.get(lang),
+            s.terminal,
+            T::Cashier.get(lang),
+            s.login
+        ),
         None => String::new(),
     };
-    let busy = app.busy.map(|b| format!("  ⏳ {b}…")).unwrap_or_default();
+    let busy = app.busy.map(|b| format!("  ⏳ {}…", b.get(lang))).unwrap_or_default();
     let [left, right] = Layout::horizontal([Constraint::Min(10), Constraint::Length(17)]).areas(area);
     let title = Line::from(vec![Span::raw(" Azyq").bold(), Span::raw(who), Span::raw(busy).yellow()]);
     frame.render_widget(Paragraph::new(title).style(Style::new().bg(Color::Blue).fg(Color::White)), left);
@@ -55,57 +65,69 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
     );
 }
 
-fn draw_message(frame: &mut Frame, area: Rect, m: &Message) {
+fn draw_message(frame: &mut Frame, area: Rect, m: &Message, lang: Lang) {
     let (color, title) = match m.tone {
-        Tone::Error => (Color::Red, " Ошибка "),
-        Tone::Info => (Color::Yellow, " Внимание "),
-        Tone::Done => (Color::Green, " Готово "),
+        Tone::Error => (Color::Red, T::ToneError),
+        Tone::Info => (Color::Yellow, T::ToneInfo),
+        Tone::Done => (Color::Green, T::ToneDone),
     };
-    let what = Span::styled(m.what.clone(), Style::new().fg(color).add_modifier(Modifier::BOLD));
+    let what = Span::styled(m.what.get(lang).to_owned(), Style::new().fg(color).add_modifier(Modifier::BOLD));
     let mut todo = Vec::new();
     if !m.todo.is_empty() {
-        todo.push(Span::raw(format!("→ {}", m.todo)));
+        let key = m.key.map(|k| format!(" ({k})")).unwrap_or_default();
+        todo.push(Span::raw(format!("→ {}{key}", m.todo.get(lang))));
     }
     if let Some(code) = m.code {
         todo.push(Span::raw(format!("   [{code}]")).dark_gray());
     }
     let lines = vec![Line::from(what), Line::from(todo)];
-    let block = Block::bordered().title(title).border_style(Style::new().fg(color));
+    let block = Block::bordered().title(format!(" {} ", title.get(lang))).border_style(Style::new().fg(color));
     frame.render_widget(Paragraph::new(lines).block(block).wrap(Wrap { trim: true }), area);
 }
 
-fn draw_confirm(frame: &mut Frame, area: Rect, question: &str) {
+fn draw_confirm(frame: &mut Frame, area: Rect, question: &str, lang: Lang) {
     let popup = centered(area, 64, 5);
     frame.render_widget(Clear, popup);
-    let text = vec![Line::from(question.to_owned()).bold(), Line::from("Enter — да    Esc — нет")];
-    let block = Block::bordered().title(" Подтвердите ").border_style(Style::new().fg(Color::Yellow));
+    let answers = format!("Enter — {}    Esc — {}", T::ConfirmYes.get(lang), T::ConfirmNo.get(lang));
+    let text = vec![Line::from(question.to_owned()).bold(), Line::from(answers)];
+    let block = Block::bordered()
+        .title(format!(" {} ", T::ConfirmTitle.get(lang)))
+        .border_style(Style::new().fg(Color::Yellow));
     frame.render_widget(Paragraph::new(text).block(block).wrap(Wrap { trim: true }).centered(), popup);
 }
 
-/// The keys that work on the current screen.
-fn footer_line(app: &App) -> Line<'static> {
-    let keys: &[(&str, &str)] = match app.screen {
-        Screen::Login => &[("Tab ↑↓", "поле"), ("Enter", "далее / войти"), ("Ctrl+Q", "выход")],
+/// The keys that work on the current screen, each with what it does, in the cashier's language.
+pub fn key_hints(app: &App) -> Vec<(String, String)> {
+    let keys: &[(&str, T)] = match app.screen {
+        Screen::Login => &[("Tab ↑↓", T::KeyField), ("Enter", T::KeyNextOrLogIn), ("Ctrl+Q", T::KeyQuit)],
         Screen::Sale if app.sale.edit.is_some() => {
-            &[("Tab ↑↓", "поле"), ("Enter", "сохранить"), ("Esc", "без изменений")]
+            &[("Tab ↑↓", T::KeyField), ("Enter", T::KeySave), ("Esc", T::KeyDiscard)]
         }
         Screen::Sale => &[
-            ("F2", "оплата"),
-            ("F4", "изменить"),
-            ("Del", "удалить"),
-            ("F6", "убрать ваучер"),
-            ("F8", "очистить"),
-            ("F9", "возврат"),
-            ("F10", "отчёт"),
-            ("Ctrl+Q", "выход"),
+            ("F2", T::KeyPay),
+            ("F4", T::KeyEdit),
+            ("Del", T::KeyDelete),
+            ("F6", T::KeyDropVoucher),
+            ("F8", T::KeyClear),
+            ("F9", T::KeyRefund),
+            ("F10", T::KeyReport),
+            ("Ctrl+Q", T::KeyQuit),
         ],
-        Screen::Payment => &[("← →", "наличные / карта"), ("Enter", "оплата получена"), ("F8", "отменить покупку")],
-        Screen::Receipt => &[("Enter", "новая покупка"), ("F9", "возврат"), ("F10", "отчёт")],
-        Screen::Refund => &[("Tab", "поле"), ("Enter", "провести возврат"), ("Esc", "назад")],
-        Screen::Report => &[("Enter", "показать"), ("Esc", "назад")],
+        Screen::Payment => &[("← →", T::KeyCashOrCard), ("Enter", T::KeyPaid), ("F8", T::KeyCancelBasket)],
+        Screen::Receipt => &[("Enter", T::KeyNewSale), ("F9", T::KeyRefund), ("F10", T::KeyReport)],
+        Screen::Refund => &[("Tab", T::KeyField), ("Enter", T::KeyDoRefund), ("Esc", T::KeyBack)],
+        Screen::Report => &[("Enter", T::KeyShow), ("Esc", T::KeyBack)],
     };
+    let mut hints: Vec<(String, String)> =
+        keys.iter().map(|(k, t)| ((*k).to_owned(), t.get(app.lang).to_owned())).collect();
+    // The language key shows the other language in its own words: its reader finds it.
+    hints.push((format!("F{LANGUAGE_KEY}"), app.lang.other().own_name().to_owned()));
+    hints
+}
+
+fn footer_line(app: &App) -> Line<'static> {
     let mut spans = Vec::new();
-    for (k, what) in keys {
+    for (k, what) in key_hints(app) {
         spans.push(Span::styled(format!(" {k}"), Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)));
         spans.push(Span::styled(format!(" {what} "), Style::new().fg(Color::White)));
     }

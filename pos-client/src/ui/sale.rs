@@ -9,6 +9,7 @@ use ratatui::Frame;
 
 use crate::app::basket::{self, Line as BasketLine};
 use crate::app::{App, LineEdit, Stage};
+use crate::i18n::{self, T};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let extra = usize::from(!app.sale.lookups.is_empty() || app.sale.voucher_note.is_some());
@@ -26,12 +27,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     draw_scan(frame, scan, app);
     if let Some(edit) = &app.sale.edit {
         if let Some(line) = app.sale.lines.get(edit.line) {
-            draw_edit(frame, lines, edit, line);
+            draw_edit(frame, lines, edit, line, app);
         }
     }
 }
 
 fn draw_vouchers(frame: &mut Frame, area: Rect, app: &App) {
+    let lang = app.lang;
     let mut rows: Vec<Line> = app
         .sale
         .vouchers
@@ -41,25 +43,30 @@ fn draw_vouchers(frame: &mut Frame, area: Rect, app: &App) {
             Line::from(vec![
                 Span::raw(format!("{}. ", i + 1)),
                 Span::raw(format!("{:<12}", v.holder)).bold(),
-                Span::raw(format!(" месяц {}   ", v.month)),
-                Span::raw("доступно "),
+                Span::raw(format!(" {} {}   ", T::Month.get(lang), v.month)),
+                Span::raw(format!("{} ", T::Available.get(lang))),
                 Span::raw(v.balance.to_string()).green().bold(),
                 Span::raw(format!(
-                    "   QR до {}",
-                    v.token_expires_at.with_timezone(&azyq_shared::ALMATY).format("%H:%M")
+                    "   {}",
+                    i18n::qr_until(
+                        lang,
+                        &v.token_expires_at.with_timezone(&azyq_shared::ALMATY).format("%H:%M").to_string()
+                    )
                 ))
                 .dark_gray(),
             ])
         })
         .collect();
     if !app.sale.lookups.is_empty() {
-        rows.push(Line::from("Проверка QR-кода…").dark_gray());
+        rows.push(Line::from(T::CheckingQr.get(lang)).dark_gray());
     } else if let Some(note) = &app.sale.voucher_note {
-        rows.push(Line::from(format!("QR-код не принят: {}", crate::app::lower_first(note))).red());
+        let note = i18n::failed_because(T::QrNotAccepted.get(lang), note.get(lang));
+        rows.push(Line::from(note).red());
     } else if rows.is_empty() {
-        rows.push(Line::from("Отсканируйте QR-код покупателя").dark_gray());
+        rows.push(Line::from(T::ScanCustomerQrHint.get(lang)).dark_gray());
     }
-    frame.render_widget(Paragraph::new(rows).block(Block::bordered().title(" Ваучеры ")), area);
+    let title = format!(" {} ", T::Vouchers.get(lang));
+    frame.render_widget(Paragraph::new(rows).block(Block::bordered().title(title)), area);
 }
 
 fn money(t: Option<Tiyn>) -> String {
@@ -67,8 +74,16 @@ fn money(t: Option<Tiyn>) -> String {
 }
 
 fn draw_lines(frame: &mut Frame, area: Rect, app: &App) {
-    let header = Row::new(["№", "Товар", "Кол-во", "Цена", "Со скидкой", "Скидка", "Макс. скидка/ед", "К оплате"])
-        .style(Style::new().add_modifier(Modifier::BOLD));
+    let lang = app.lang;
+    let header = Row::new(
+        [T::ColProduct, T::ColQuantity, T::ColShelf, T::ColReduced, T::ColDiscount, T::ColCap, T::ColToPay]
+            .iter()
+            .fold(vec!["№"], |mut v, t| {
+                v.push(t.get(lang));
+                v
+            }),
+    )
+    .style(Style::new().add_modifier(Modifier::BOLD));
     let rows = app.sale.lines.iter().enumerate().map(|(i, l)| {
         let amounts = l.amounts();
         let over = l.within_cap() == Some(false);
@@ -80,7 +95,7 @@ fn draw_lines(frame: &mut Frame, area: Rect, app: &App) {
         let mut row = Row::new(vec![
             Cell::from((i + 1).to_string()),
             Cell::from(line_name(l)),
-            Cell::from(l.quantity_text()),
+            Cell::from(l.quantity_text(lang)),
             Cell::from(money(l.shelf)),
             Cell::from(money(l.reduced)),
             Cell::from(money(amounts.map(|a| a.discount))),
@@ -105,10 +120,11 @@ fn draw_lines(frame: &mut Frame, area: Rect, app: &App) {
         Constraint::Length(15),
         Constraint::Length(13),
     ];
+    let basket = T::Basket.get(lang);
     let title = match &app.sale.stage {
-        Stage::Authorizing(k) if k.unknown => " Покупка · ответ не получен — F2 повторить ",
-        Stage::Authorizing(_) => " Покупка · авторизация… ",
-        _ => " Покупка ",
+        Stage::Authorizing(k) if k.unknown => format!(" {basket} · {} ", T::BasketNoAnswer.get(lang)),
+        Stage::Authorizing(_) => format!(" {basket} · {} ", T::BasketAuthorizing.get(lang)),
+        _ => format!(" {basket} "),
     };
     let table = Table::new(rows, widths).header(header).block(Block::bordered().title(title)).column_spacing(1);
     frame.render_widget(table, area);
@@ -123,20 +139,21 @@ fn line_name(l: &BasketLine) -> String {
 }
 
 fn draw_totals(frame: &mut Frame, area: Rect, app: &App) {
+    let lang = app.lang;
     let t = basket::totals(&app.sale.lines);
     let mut spans = vec![
-        Span::raw(" Скидка по ваучеру: "),
+        Span::raw(format!(" {} ", T::DiscountByVoucher.get(lang))),
         Span::raw(t.discount.to_string()).green().bold(),
-        Span::raw("    К оплате: "),
+        Span::raw(format!("    {} ", T::ToPay.get(lang))),
         Span::raw(t.to_pay.to_string()).bold(),
     ];
     if let Some(balance) = app.sale.balance().filter(|_| !app.sale.vouchers.is_empty()) {
         if t.discount > balance {
-            spans.push(Span::raw(format!("    не хватает баланса ({balance})")).red().bold());
+            spans.push(Span::raw(format!("    {} ({balance})", T::BalanceShort.get(lang))).red().bold());
         }
     }
     if t.incomplete > 0 {
-        spans.push(Span::raw(format!("    строк без цены или количества: {}", t.incomplete)).yellow());
+        spans.push(Span::raw(format!("    {} {}", T::LinesIncomplete.get(lang), t.incomplete)).yellow());
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
@@ -145,11 +162,11 @@ fn draw_scan(frame: &mut Frame, area: Rect, app: &App) {
     // A token is shown cut short: the screen faces the queue.
     let shown = if app.sale.scan.chars().count() > 40 {
         let head: String = app.sale.scan.chars().take(12).collect();
-        format!("{head}… ({} симв.)", app.sale.scan.chars().count())
+        format!("{head}… ({} {})", app.sale.scan.chars().count(), T::Chars.get(app.lang))
     } else {
         app.sale.scan.replace('\u{1d}', "⟨GS⟩")
     };
-    let block = Block::bordered().title(" Скан: QR-код ваучера или код товара, Enter ");
+    let block = Block::bordered().title(format!(" {} ", T::ScanTitle.get(app.lang)));
     frame.render_widget(Paragraph::new(format!("> {shown}")).block(block), area);
     if app.sale.edit.is_none() && app.confirm.is_none() {
         let x = area.x.saturating_add(3).saturating_add(u16::try_from(shown.chars().count()).unwrap_or(0));
@@ -157,14 +174,17 @@ fn draw_scan(frame: &mut Frame, area: Rect, app: &App) {
     }
 }
 
-fn draw_edit(frame: &mut Frame, area: Rect, edit: &LineEdit, line: &BasketLine) {
+fn draw_edit(frame: &mut Frame, area: Rect, edit: &LineEdit, line: &BasketLine, app: &App) {
+    let lang = app.lang;
     let popup = super::centered(area, 56, 7);
     frame.render_widget(Clear, popup);
     let qty_label = match line.unit {
-        azyq_shared::api::Unit::Piece => "Количество, шт",
-        azyq_shared::api::Unit::Kg => "Вес, г",
+        azyq_shared::api::Unit::Piece => T::EditQuantityPieces.get(lang),
+        azyq_shared::api::Unit::Kg => T::EditWeightGrams.get(lang),
     };
-    let labels = [qty_label, "Цена на полке, ₸", "Цена со скидкой, ₸"];
+    let shelf = format!("{}, ₸", T::EditShelf.get(lang));
+    let reduced = format!("{}, ₸", T::EditReduced.get(lang));
+    let labels = [qty_label, shelf.as_str(), reduced.as_str()];
     let lines: Vec<Line> = labels
         .iter()
         .zip(&edit.texts)
@@ -175,17 +195,7 @@ fn draw_edit(frame: &mut Frame, area: Rect, edit: &LineEdit, line: &BasketLine) 
         })
         .collect();
     let mut all = lines;
-    all.push(Line::from(format!("Макс. скидка: {}% цены на полке", f64_free_percent(line.cap_bp))).dark_gray());
-    let block = Block::bordered().title(format!(" Строка {}: {} ", edit.line + 1, line.name));
+    all.push(Line::from(i18n::cap_rule(lang, line.cap_bp)).dark_gray());
+    let block = Block::bordered().title(format!(" {} ", i18n::line_named(lang, edit.line + 1, &line.name)));
     frame.render_widget(Paragraph::new(all).block(block), popup);
-}
-
-/// 1500 → "15", 1250 → "12,5".
-fn f64_free_percent(bp: i32) -> String {
-    let (whole, frac) = (bp / 100, bp % 100);
-    match frac {
-        0 => whole.to_string(),
-        f if f % 10 == 0 => format!("{whole},{}", f / 10),
-        f => format!("{whole},{f:02}"),
-    }
 }

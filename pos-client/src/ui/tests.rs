@@ -8,6 +8,7 @@ use crate::app::keyring::tests::at;
 use crate::app::tests_flow::*;
 use crate::app::{App, Command, Event, Key, LoginForm, Message, Reply};
 use crate::client::ClientError;
+use crate::i18n::{Phrase, T};
 
 /// The screen as plain text, one line per row, trailing spaces cut.
 fn render(app: &App) -> String {
@@ -82,7 +83,7 @@ fn an_error_message() {
     reply(&mut app, Reply::Authorize(Err(ClientError::Api { status: 422, body })));
     let text = render(&app);
     assert!(text.contains("Строка 2: скидка на товар больше допустимой"));
-    assert!(text.contains("Исправьте цены в отмеченной строке (F4)"));
+    assert!(text.contains("Исправьте цену со скидкой в отмеченной строке (F4)"));
     assert!(text.contains("[discount_over_cap]"));
     insta::assert_snapshot!(text);
 }
@@ -166,7 +167,7 @@ fn refund_done_and_confirm_popup() {
     let text = render(&app);
     assert!(text.contains("Возврат № 5 по покупке № 41: возвращена полностью"));
     assert!(text.contains("Строки: 1, 2"));
-    app.message = Some(Message::info("x", "y"));
+    app.message = Some(Message::info(T::Retry, T::Retry));
     key(&mut app, Key::Ctrl('q'));
     assert!(render(&app).contains("Выйти из программы кассы?"));
 }
@@ -185,7 +186,10 @@ fn every_screen_draws_in_a_tiny_terminal_without_panicking() {
     let auth = authorise(&mut receipt);
     key(&mut receipt, Key::Enter);
     reply(&mut receipt, Reply::Capture(Ok(captured(&auth, PaymentMethod::Card, at(9, 21)))));
-    receipt.message = Some(Message::error("очень длинное сообщение ".repeat(20), "и что делать ".repeat(20)));
+    receipt.message = Some(Message::error(
+        Phrase::new(|_| "очень длинное сообщение ".repeat(20)),
+        Phrase::new(|_| "и что делать ".repeat(20)),
+    ));
     states.push(receipt);
     let mut refund = logged_in();
     key(&mut refund, Key::F(9));
