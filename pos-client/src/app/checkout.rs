@@ -5,8 +5,8 @@ use azyq_shared::api::{
     PaymentMethod,
 };
 
-use super::basket::Line;
-use super::sale::Keyed;
+use super::basket::{Field, Line};
+use super::sale::{Fault, Keyed};
 use super::{App, Command, Confirm, Key, Message, Sale, Screen, Stage};
 use crate::client::{ClientError, IdempotencyKey};
 use crate::i18n::{self, Phrase, T};
@@ -39,6 +39,7 @@ impl App {
         }
         if let Some((i, why)) = self.sale.lines.iter().enumerate().find_map(|(i, l)| l.incomplete().map(|w| (i, w))) {
             self.sale.selected = Some(i);
+            self.sale.fault = Some(Fault { line: i, field: why.field() });
             let what = Phrase::new(|lang| i18n::line_says(lang, i + 1, &why.text(lang)));
             self.message = Some(Message::error(what, T::PressF4AndFix));
             return Vec::new();
@@ -83,6 +84,7 @@ impl App {
                 if let Some(line) = e.detail_i64("line").and_then(|l| usize::try_from(l).ok()) {
                     if line < self.sale.lines.len() {
                         self.sale.selected = Some(line);
+                        self.sale.fault = faulty_field(&e).map(|field| Fault { line, field });
                     }
                 }
                 self.request_failed(&e, T::AuthorizeFailed, T::Retry);
@@ -229,5 +231,15 @@ impl App {
             _ => {}
         }
         Vec::new()
+    }
+}
+
+/// The field of a line that a refusal of authorise names: the reduced price for a discount over
+/// the cap, the field a validation error gives; none where the line as a whole is refused.
+fn faulty_field(e: &ClientError) -> Option<Field> {
+    match e.code()? {
+        ErrorCode::DiscountOverCap => Some(Field::Reduced),
+        ErrorCode::Validation => e.detail_str("field").and_then(Field::of_api),
+        _ => None,
     }
 }

@@ -21,8 +21,13 @@ impl App {
             line.shelf.map(tenge_text).unwrap_or_default(),
             line.reduced.map(tenge_text).unwrap_or_default(),
         ];
-        // Start at the first thing missing; a serialised item is always one piece.
-        let field = if line.quantity <= 0 {
+        // The field an error named, else the first thing missing; a serialised item is always
+        // one piece, so its quantity is never where the form starts.
+        let fault = self.sale.fault.filter(|f| f.line == index).map(|f| f.field.index());
+        let first = usize::from(line.serial.is_some());
+        let field = if let Some(field) = fault {
+            field.max(first)
+        } else if line.quantity <= 0 {
             0
         } else if line.shelf.is_none() {
             1
@@ -101,6 +106,9 @@ impl App {
         line.quantity = quantity;
         line.shelf = Some(shelf);
         line.reduced = Some(reduced);
+        if self.sale.fault.is_some_and(|f| f.line == edit.line) {
+            self.sale.fault = None;
+        }
         if line.within_cap() == Some(false) {
             let (max, unit) = (line.max_unit_discount().unwrap_or(Tiyn::ZERO), line.unit);
             let what = Phrase::new(|lang| i18n::over_cap(lang, max, unit));
@@ -115,6 +123,8 @@ impl App {
         }
         let Some(index) = self.sale.selected.filter(|i| *i < self.sale.lines.len()) else { return };
         self.sale.lines.remove(index);
+        // The lines after it move up: a fault noted by number no longer points at its line.
+        self.sale.fault = None;
         self.sale.selected = if self.sale.lines.is_empty() { None } else { Some(index.min(self.sale.lines.len() - 1)) };
     }
 

@@ -32,7 +32,7 @@ pub use keyring::KeyRing;
 pub use login::LoginForm;
 pub use message::{Message, Tone};
 pub use office::{RefundForm, ReportView};
-pub use sale::{LineEdit, Sale, ScannedVoucher, Stage};
+pub use sale::{Fault, LineEdit, Sale, ScannedVoucher, Stage};
 
 /// The function key that switches the language (F12: no other screen uses it).
 pub const LANGUAGE_KEY: u8 = 12;

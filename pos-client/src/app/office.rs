@@ -119,6 +119,10 @@ impl App {
             }
             Err(e) => {
                 self.refund.pending = None;
+                // A line refunded before, or one the basket does not have: the lines are at fault.
+                if e.detail_i64("line").is_some() || e.detail_str("field") == Some("lines") {
+                    self.refund.focus = 1;
+                }
                 self.request_failed(&e, T::RefundFailed, T::Retry);
             }
         }

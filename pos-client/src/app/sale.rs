@@ -6,7 +6,7 @@ use azyq_shared::token::{looks_like_token, TokenError};
 use azyq_shared::{gs1, mask_name, BusinessDay, Tiyn};
 use chrono::{DateTime, Utc};
 
-use super::basket::{Incomplete, Line};
+use super::basket::{Field, Incomplete, Line};
 use super::{edit_text, App, Command, Confirm, Key, Message};
 use crate::client::{ClientError, IdempotencyKey};
 use crate::i18n::{self, Phrase, T};
@@ -86,6 +86,13 @@ pub struct LineEdit {
     pub texts: [String; 3],
 }
 
+/// A line's field an error named, where F4 puts the cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fault {
+    pub line: usize,
+    pub field: Field,
+}
+
 /// The sale being built. Its `Debug` shows no token.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Sale {
@@ -94,6 +101,8 @@ pub struct Sale {
     pub lines: Vec<Line>,
     pub selected: Option<usize>,
     pub edit: Option<LineEdit>,
+    /// The field the last refusal named, until that line is saved.
+    pub fault: Option<Fault>,
     /// Tokens being looked up.
     pub lookups: Vec<String>,
     /// Tokens of a kid the till did not know, waiting for the keys to be fetched again.
@@ -111,6 +120,7 @@ impl std::fmt::Debug for Sale {
             .field("lines", &self.lines)
             .field("selected", &self.selected)
             .field("edit", &self.edit)
+            .field("fault", &self.fault)
             .field("lookups", &self.lookups.len())
             .field("awaiting_keys", &self.awaiting_keys.len())
             .field("voucher_note", &self.voucher_note)

@@ -57,9 +57,49 @@ fn discount_over_cap_on_line_2_selects_that_line() {
     let m = app.message.clone().unwrap();
     assert!(m.what.plain(Lang::Ru).starts_with("Строка 2: скидка на товар больше допустимой"), "{}", m.what.ru);
     assert!(m.what.plain(Lang::Ru).contains("45,00 ₸"));
-    // F4 opens that line; the cashier fixes the reduced price.
+    // F4 opens that line on the price at fault, the reduced one, not on the quantity.
     key(&mut app, Key::F(4));
-    assert_eq!(app.sale.edit.as_ref().map(|e| e.line), Some(1));
+    assert_eq!(app.sale.edit.as_ref().map(|e| (e.line, e.field)), Some((1, 2)));
+    // Flour is sold by weight: the cap is per kg.
+    assert!(m.what.ru.ends_with("за кг)"), "{}", m.what.ru);
+    // Once saved, the next F4 starts where it always does.
+    key(&mut app, Key::Enter);
+    key(&mut app, Key::F(4));
+    assert_eq!(app.sale.edit.as_ref().map(|e| (e.line, e.field)), Some((1, 0)));
+}
+
+#[test]
+fn a_quantity_refused_by_the_server_puts_f4_on_the_quantity() {
+    let mut app = logged_in();
+    basket_ready(&mut app);
+    let err = api_error(400, "validation", serde_json::json!({"field": "lines[0].quantity", "line": 0}));
+    authorise_fails(&mut app, err);
+    assert_eq!(app.sale.selected, Some(0));
+    assert_eq!(app.message.as_ref().unwrap().what.ru, "Строка 1: сервер не принял данные (количество)");
+    key(&mut app, Key::F(4));
+    assert_eq!(app.sale.edit.as_ref().map(|e| (e.line, e.field)), Some((0, 0)));
+    // An incomplete line found before sending does the same: F4 lands on what is missing.
+    key(&mut app, Key::Esc);
+    app.sale.lines[0].reduced = None;
+    key(&mut app, Key::F(2));
+    key(&mut app, Key::F(4));
+    assert_eq!(app.sale.edit.as_ref().map(|e| (e.line, e.field)), Some((0, 2)));
+}
+
+#[test]
+fn refunding_a_line_refunded_before_says_so_in_a_plain_sentence() {
+    let mut app = refund_of_41();
+    key(&mut app, Key::Tab);
+    key(&mut app, Key::Char('2'));
+    key(&mut app, Key::BackTab);
+    assert_eq!(app.refund.focus, 0);
+    key(&mut app, Key::Enter);
+    reply(&mut app, Reply::Refund(Err(api_error(409, "basket_state", serde_json::json!({"line": 1})))));
+    let m = app.message.clone().unwrap();
+    assert_eq!(m.what.ru, "Строка 2 этой покупки уже возвращена");
+    assert_eq!(m.what.kk, "Бұл сатып алудың 2-жолы қайтарылып қойған");
+    assert!(m.todo.ru.starts_with("Проверьте номера строк по чеку"));
+    assert_eq!(app.refund.focus, 1, "the lines field is where the fix is");
 }
 
 #[test]

@@ -28,8 +28,16 @@ pub fn catalog() -> PosCatalog {
             p(FLOUR, "flour", "Мука пшеничная 1 с", Unit::Kg, None, None),
             p(EGGS, "eggs", "Яйца С1 10 шт", Unit::Piece, Some(80_000), Some(70_000)),
         ],
-        groups: vec![],
+        groups: vec![
+            group("milk", "Молоко пастеризованное 2.5% жирности", "Жирлігі 2.5% пастерленген сүт"),
+            group("flour", "Мука пшеничная первого сорта", "Бірінші сұрыпты бидай ұны"),
+            group("eggs", "Яйца куриные (I категории)", "Тауық жұмыртқасы (I санат)"),
+        ],
     }
+}
+
+fn group(code: &str, name_ru: &str, name_kk: &str) -> CatalogGroup {
+    CatalogGroup { code: code.into(), name_ru: name_ru.into(), name_kk: name_kk.into() }
 }
 
 /// A till logged in at 09:20 with keys (kid 1) and catalogue loaded.
@@ -60,10 +68,24 @@ pub fn key(app: &mut App, k: Key) -> Vec<Command> {
 
 /// Types like a keyboard-wedge scanner: the characters, then Enter.
 pub fn scan(app: &mut App, text: &str) -> Vec<Command> {
+    type_in(app, text);
+    key(app, Key::Enter)
+}
+
+/// A till on the refund screen (F9) with basket 41 typed in.
+pub fn refund_of_41() -> App {
+    let mut app = logged_in();
+    key(&mut app, Key::F(9));
+    assert_eq!(app.screen, Screen::Refund);
+    type_in(&mut app, "41");
+    app
+}
+
+/// Types the characters, without Enter.
+pub fn type_in(app: &mut App, text: &str) {
     for c in text.chars() {
         key(app, Key::Char(c));
     }
-    key(app, Key::Enter)
 }
 
 pub fn found(id: i64, balance: i64) -> LookupResponse {
@@ -317,16 +339,9 @@ fn cancel_releases_the_hold_and_keeps_the_goods() {
 
 #[test]
 fn refund_by_line_and_daily_report() {
-    let mut app = logged_in();
-    key(&mut app, Key::F(9));
-    assert_eq!(app.screen, Screen::Refund);
-    for c in "41".chars() {
-        key(&mut app, Key::Char(c));
-    }
+    let mut app = refund_of_41();
     key(&mut app, Key::Tab);
-    for c in "2, 3".chars() {
-        key(&mut app, Key::Char(c));
-    }
+    type_in(&mut app, "2, 3");
     let first = key(&mut app, Key::Enter);
     let [Command::Refund { basket_id: 41, key: k1, request }] = &first[..] else { panic!("{first:?}") };
     assert_eq!(request.lines, Some(vec![1, 2]), "receipt numbers from 1 become API indexes from 0");

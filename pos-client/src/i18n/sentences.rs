@@ -136,6 +136,15 @@ pub fn over_cap(lang: Lang, max: Tiyn, unit: Unit) -> String {
     with_max_discount(lang, lang.pick("Скидка больше допустимой", "Жеңілдік рұқсат етілгеннен көп"), max, Some(unit))
 }
 
+/// A price field's label: "Цена на полке за кг, ₸" for goods by weight, "Цена на полке, ₸" else.
+pub fn price_label(lang: Lang, label: T, unit: Unit) -> String {
+    match (unit, lang) {
+        (Unit::Piece, _) => format!("{}, ₸", label.get(lang)),
+        (Unit::Kg, Lang::Ru) => format!("{} за кг, ₸", label.get(lang)),
+        (Unit::Kg, Lang::Kk) => format!("{} (кг үшін), ₸", label.get(lang)),
+    }
+}
+
 /// The cap as the line editor states it: "Макс. скидка: 15% цены на полке".
 pub fn cap_rule(lang: Lang, cap_bp: i32) -> String {
     let p = percent(i64::from(cap_bp));

@@ -134,6 +134,37 @@ fn footer_line(app: &App) -> Line<'static> {
     Line::from(spans)
 }
 
+/// Lays out pieces that must never be split (words, key hints, money) in lines `width` wide,
+/// `gap` spaces apart. A piece wider than a whole line stands alone on its line.
+pub(crate) fn flow<'a>(pieces: Vec<Vec<Span<'a>>>, width: usize, gap: usize) -> Vec<Line<'a>> {
+    let mut lines: Vec<Line<'a>> = Vec::new();
+    let mut current: Vec<Span<'a>> = Vec::new();
+    let mut used = 0;
+    for piece in pieces {
+        let w: usize = piece.iter().map(Span::width).sum();
+        if !current.is_empty() && used + gap + w > width {
+            lines.push(Line::from(std::mem::take(&mut current)));
+            used = 0;
+        }
+        if !current.is_empty() {
+            current.push(Span::raw(" ".repeat(gap)));
+            used += gap;
+        }
+        current.extend(piece);
+        used += w;
+    }
+    if !current.is_empty() {
+        lines.push(Line::from(current));
+    }
+    lines
+}
+
+/// A sentence as pieces for [`flow`]: its words, split at plain spaces only (a figure of money
+/// holds no-break spaces and stays whole).
+pub(crate) fn words<'a>(text: &str, style: Style) -> Vec<Vec<Span<'a>>> {
+    text.split(' ').filter(|w| !w.is_empty()).map(|w| vec![Span::styled(w.to_owned(), style)]).collect()
+}
+
 /// A `width` × `height` rectangle in the middle of `area` (clipped to it).
 fn centered(area: Rect, width: u16, height: u16) -> Rect {
     let [row] = Layout::vertical([Constraint::Length(height)]).flex(Flex::Center).areas(area);

@@ -1,5 +1,6 @@
 //! The sale screen: vouchers, basket, totals, scan input, and the line editor.
 
+use azyq_shared::api::Unit;
 use azyq_shared::Tiyn;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
@@ -176,26 +177,39 @@ fn draw_scan(frame: &mut Frame, area: Rect, app: &App) {
 
 fn draw_edit(frame: &mut Frame, area: Rect, edit: &LineEdit, line: &BasketLine, app: &App) {
     let lang = app.lang;
-    let popup = super::centered(area, 56, 7);
-    frame.render_widget(Clear, popup);
-    let qty_label = match line.unit {
-        azyq_shared::api::Unit::Piece => T::EditQuantityPieces.get(lang),
-        azyq_shared::api::Unit::Kg => T::EditWeightGrams.get(lang),
-    };
-    let shelf = format!("{}, ₸", T::EditShelf.get(lang));
-    let reduced = format!("{}, ₸", T::EditReduced.get(lang));
-    let labels = [qty_label, shelf.as_str(), reduced.as_str()];
-    let lines: Vec<Line> = labels
+    let labels = [
+        match line.unit {
+            Unit::Piece => T::EditQuantityPieces.get(lang).to_owned(),
+            Unit::Kg => T::EditWeightGrams.get(lang).to_owned(),
+        },
+        i18n::price_label(lang, T::EditShelf, line.unit),
+        i18n::price_label(lang, T::EditReduced, line.unit),
+    ];
+    let label_width = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+    let mut rows: Vec<Line> = labels
         .iter()
         .zip(&edit.texts)
         .enumerate()
         .map(|(i, (label, text))| {
             let style = if i == edit.field { Style::new().bg(Color::Blue).fg(Color::White) } else { Style::new() };
-            Line::from(vec![Span::raw(format!("{label:<20}")), Span::styled(format!(" {text:<14}"), style)])
+            let mut spans =
+                vec![Span::raw(format!("{label:<label_width$} ")), Span::styled(format!(" {text:<12} "), style)];
+            // Grams are what the scale says; the kilograms beside them are for the cashier's eye.
+            if let (0, Unit::Kg, Some(grams)) = (i, line.unit, basket::parse_quantity(text)) {
+                spans.push(Span::raw(format!(" = {}", i18n::kilograms(grams))).dark_gray());
+            }
+            Line::from(spans)
         })
         .collect();
-    let mut all = lines;
-    all.push(Line::from(i18n::cap_rule(lang, line.cap_bp)).dark_gray());
-    let block = Block::bordered().title(format!(" {} ", i18n::line_named(lang, edit.line + 1, &line.name)));
-    frame.render_widget(Paragraph::new(all).block(block), popup);
+    let title = format!(" {} ", i18n::line_named(lang, edit.line + 1, &line.name));
+    let want = (label_width + 30).max(title.chars().count() + 4);
+    let width = area.width.min(u16::try_from(want).unwrap_or(u16::MAX));
+    let inner = usize::from(width.saturating_sub(2));
+    let group = format!("{}: {}", T::Group.get(lang), app.group_name(&line.group));
+    rows.extend(super::flow(super::words(&group, Style::new().dark_gray()), inner, 1));
+    rows.extend(super::flow(super::words(&i18n::cap_rule(lang, line.cap_bp), Style::new().dark_gray()), inner, 1));
+    let height = u16::try_from(rows.len() + 2).unwrap_or(u16::MAX);
+    let popup = super::centered(area, width, height);
+    frame.render_widget(Clear, popup);
+    frame.render_widget(Paragraph::new(rows).block(Block::bordered().title(title)), popup);
 }

@@ -149,11 +149,7 @@ fn daily_report_screen() {
 
 #[test]
 fn refund_done_and_confirm_popup() {
-    let mut app = logged_in();
-    key(&mut app, Key::F(9));
-    for c in "41".chars() {
-        key(&mut app, Key::Char(c));
-    }
+    let mut app = refund_of_41();
     key(&mut app, Key::Enter);
     let refund = Refund {
         refund_id: 5,
