@@ -149,6 +149,7 @@ pub enum QuitRisk {
 }
 
 impl Confirm {
+    /// The question; what quitting would leave behind stands on a line before it.
     pub fn question(self, lang: Lang) -> String {
         let quit = T::AskQuit.get(lang);
         match self {
@@ -157,10 +158,10 @@ impl Confirm {
             Confirm::AbandonUnknown => T::AskAbandonUnknown.get(lang).to_owned(),
             Confirm::Quit(QuitRisk::Nothing) => quit.to_owned(),
             Confirm::Quit(QuitRisk::Unsent { lines, vouchers }) => {
-                format!("{} {quit}", i18n::quit_unsent(lang, lines, vouchers))
+                format!("{}\n{quit}", i18n::quit_unsent(lang, lines, vouchers))
             }
-            Confirm::Quit(QuitRisk::Unpaid { basket_id }) => format!("{} {quit}", i18n::quit_unpaid(lang, basket_id)),
-            Confirm::Quit(QuitRisk::Unknown) => format!("{} {quit}", T::QuitUnknown.get(lang)),
+            Confirm::Quit(QuitRisk::Unpaid { basket_id }) => format!("{}\n{quit}", i18n::quit_unpaid(lang, basket_id)),
+            Confirm::Quit(QuitRisk::Unknown) => format!("{}\n{quit}", T::QuitUnknown.get(lang)),
         }
     }
 }
@@ -175,7 +176,7 @@ pub struct Session {
 }
 
 /// The whole state of the till.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct App {
     pub now: DateTime<Utc>,
     pub screen: Screen,

@@ -27,6 +27,8 @@ pub struct ReportView {
     pub date: String,
     pub report: Option<PosDailyReport>,
     pub loading: bool,
+    /// The group row ↑↓ went to, so that a long list scrolls into sight.
+    pub selected: Option<usize>,
 }
 
 impl App {
@@ -148,6 +150,15 @@ impl App {
             Key::Backspace => {
                 self.report.date.pop();
             }
+            Key::Up | Key::Down => {
+                let groups = self.report.report.as_ref().map_or(0, |r| r.by_group.len());
+                let last = groups.checked_sub(1);
+                self.report.selected = match (key, self.report.selected) {
+                    (Key::Down, Some(i)) => last.map(|l| (i + 1).min(l)),
+                    (Key::Up, Some(i)) => Some(i.saturating_sub(1)),
+                    _ => last.map(|_| 0),
+                };
+            }
             _ => {}
         }
         Vec::new()
@@ -156,7 +167,10 @@ impl App {
     pub(super) fn report_reply(&mut self, result: Result<PosDailyReport, ClientError>) -> Vec<Command> {
         self.report.loading = false;
         match result {
-            Ok(report) => self.report.report = Some(report),
+            Ok(report) => {
+                self.report.report = Some(report);
+                self.report.selected = None;
+            }
             Err(e) => self.request_failed(&e, T::ReportFailed, T::PressEnterRetry),
         }
         Vec::new()

@@ -279,7 +279,7 @@ fn quitting_asks_first_and_says_what_a_sale_in_progress_loses() {
     key(&mut app, Key::Ctrl('q'));
     assert_eq!(app.confirm, Some(Confirm::Quit(QuitRisk::Unsent { lines: 2, vouchers: 1 })));
     let question = app.confirm.unwrap().question(Lang::Ru);
-    assert!(question.starts_with("Покупка не отправлена и пропадёт (строк: 2, ваучеров: 1)."), "{question}");
+    assert!(question.starts_with("Покупка не отправлена и пропадёт (строк:\u{a0}2, ваучеров:\u{a0}1)."), "{question}");
     assert!(app.confirm.unwrap().question(Lang::Kk).contains("жоғалады"));
     key(&mut app, Key::Esc);
     // Authorised and not paid: the hold is named.

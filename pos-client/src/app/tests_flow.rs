@@ -81,6 +81,11 @@ pub fn refund_of_41() -> App {
     app
 }
 
+/// Refund 1 of basket 41, as the server answers it.
+pub fn refund_of(status: BasketStatus, lines: Vec<usize>, refunded_tiyn: i64, vouchers: Vec<VoucherCharge>) -> Refund {
+    Refund { refund_id: 1, basket_id: 41, status, lines, refunded_tiyn, vouchers }
+}
+
 /// Types the characters, without Enter.
 pub fn type_in(app: &mut App, text: &str) {
     for c in text.chars() {
@@ -351,15 +356,7 @@ fn refund_by_line_and_daily_report() {
     let second = key(&mut app, Key::Enter);
     let [Command::Refund { key: k2, .. }] = &second[..] else { panic!() };
     assert_eq!(k1, k2);
-    let refund = Refund {
-        refund_id: 1,
-        basket_id: 41,
-        status: BasketStatus::PartlyRefunded,
-        lines: vec![1, 2],
-        refunded_tiyn: 5_000,
-        vouchers: vec![],
-    };
-    reply(&mut app, Reply::Refund(Ok(refund)));
+    reply(&mut app, Reply::Refund(Ok(refund_of(BasketStatus::PartlyRefunded, vec![1, 2], 5_000, vec![]))));
     assert!(app.message.as_ref().unwrap().what.plain(Lang::Ru).contains("50,00 ₸"));
     key(&mut app, Key::Esc);
     assert_eq!(app.screen, Screen::Sale);

@@ -180,7 +180,7 @@ pub fn field_empty(lang: Lang, label: &str) -> String {
 pub fn refund_done(lang: Lang, basket_id: i64, refunded: Tiyn) -> String {
     lang.pick(
         format!("Возврат по покупке {basket_id} проведён: {} вернулось на ваучер", money(refunded)),
-        format!("{basket_id} сатып алу бойынша қайтару жүргізілді: ваучерге {} қайтарылды", money(refunded)),
+        format!("Сатып алу № {basket_id} бойынша қайтару жүргізілді: ваучерге {} қайтарылды", money(refunded)),
     )
 }
 
@@ -222,8 +222,8 @@ pub fn qr_until(lang: Lang, time: &str) -> String {
 /// The quit question, with what would be lost or left behind.
 pub fn quit_unsent(lang: Lang, lines: usize, vouchers: usize) -> String {
     lang.pick(
-        format!("Покупка не отправлена и пропадёт (строк: {lines}, ваучеров: {vouchers})."),
-        format!("Сатып алу жіберілмеген және жоғалады (жолдар: {lines}, ваучерлер: {vouchers})."),
+        format!("Покупка не отправлена и пропадёт (строк:\u{a0}{lines}, ваучеров:\u{a0}{vouchers})."),
+        format!("Сатып алу жіберілмеген және жоғалады (жолдар:\u{a0}{lines}, ваучерлер:\u{a0}{vouchers})."),
     )
 }
 

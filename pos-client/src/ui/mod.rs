@@ -1,27 +1,39 @@
 //! Drawing only: [`draw`] renders the [`App`] as it is; no state changes here.
+//!
+//! Everything fits an 80 × 24 terminal, the smallest common one, without cutting a key hint or a
+//! digit: below [`WIDE`] columns the tables drop what they can spare (the ₸ of each cell, the cap
+//! column) and every text that could run past the edge is laid out in whole pieces ([`flow`]).
 
 mod sale;
 mod screens;
+mod table;
 
 use azyq_shared::ALMATY;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Block, Clear, Paragraph};
 use ratatui::Frame;
 
 use crate::app::{App, Message, Screen, Tone, LANGUAGE_KEY};
 use crate::i18n::{Lang, T};
 
+/// From this width on, the full layout; below it, the compact one.
+pub const WIDE: u16 = 100;
+
 /// Draws the whole screen.
 pub fn draw(frame: &mut Frame, app: &App) {
-    let [header, body, message, footer] = Layout::vertical([
+    let area = frame.area();
+    let footer = footer_lines(app, area.width);
+    let message = app.message.as_ref().map(|m| message_lines(m, app.lang, area.width)).unwrap_or_default();
+    let message_rows = if message.is_empty() { 0 } else { height(&message).saturating_add(2) };
+    let [header, body, message_area, footer_area] = Layout::vertical([
         Constraint::Length(1),
-        Constraint::Min(8),
-        Constraint::Length(if app.message.is_some() { 5 } else { 0 }),
-        Constraint::Length(1),
+        Constraint::Min(0),
+        Constraint::Length(message_rows),
+        Constraint::Length(height(&footer)),
     ])
-    .areas(frame.area());
+    .areas(area);
     draw_header(frame, header, app);
     match app.screen {
         Screen::Login => screens::login(frame, body, app),
@@ -32,19 +44,30 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Screen::Report => screens::report(frame, body, app),
     }
     if let Some(m) = &app.message {
-        draw_message(frame, message, m, app.lang);
+        let (color, title) = tone(m.tone);
+        let block = Block::bordered().title(format!(" {} ", title.get(app.lang))).border_style(Style::new().fg(color));
+        frame.render_widget(Paragraph::new(message).block(block), message_area);
     }
-    frame.render_widget(Paragraph::new(footer_line(app)).style(Style::new().bg(Color::DarkGray)), footer);
+    frame.render_widget(Paragraph::new(footer).style(Style::new().bg(Color::DarkGray)), footer_area);
     if let Some(confirm) = app.confirm {
-        draw_confirm(frame, frame.area(), &confirm.question(app.lang), app.lang);
+        draw_confirm(frame, area, &confirm.question(app.lang), app.lang);
     }
 }
 
+/// Whether the screen is narrower than the full layout needs.
+pub fn compact(area: Rect) -> bool {
+    area.width < WIDE
+}
+
 fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
-    let time = app.now.with_timezone(&ALMATY).format("%d.%m.%Y %H:%M").to_string();
+    let time = app.now.with_timezone(&ALMATY).format("%d.%m.%Y %H:%M ").to_string();
     let lang = app.lang;
-    let who = match &app.session {
-        Some(s) => format!(
+    // A request being waited for matters more than who is logged in: on a narrow screen it
+    // takes their place.
+    let who = match (&app.session, app.busy) {
+        (_, Some(busy)) if compact(area) => Span::raw(format!(" ⏳ {}…", busy.get(lang))).yellow(),
+        (Some(s), _) if compact(area) => Span::raw(format!(" · {} · {} · {}", s.shop, s.terminal, s.login)),
+        (Some(s), _) => Span::raw(format!(
             " · {} {} · {} {} · {} {}",
             T::Shop.get(lang),
             s.shop,
@@ -52,48 +75,59 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
             s.terminal,
             T::Cashier.get(lang),
             s.login
-        ),
-        None => String::new(),
+        )),
+        (None, _) => Span::raw(""),
     };
-    let busy = app.busy.map(|b| format!("  ⏳ {}…", b.get(lang))).unwrap_or_default();
-    let [left, right] = Layout::horizontal([Constraint::Min(10), Constraint::Length(17)]).areas(area);
-    let title = Line::from(vec![Span::raw(" Azyq").bold(), Span::raw(who), Span::raw(busy).yellow()]);
-    frame.render_widget(Paragraph::new(title).style(Style::new().bg(Color::Blue).fg(Color::White)), left);
-    frame.render_widget(
-        Paragraph::new(time).right_aligned().style(Style::new().bg(Color::Blue).fg(Color::White)),
-        right,
-    );
+    let busy = match app.busy {
+        Some(b) if !compact(area) => Span::raw(format!("  ⏳ {}…", b.get(lang))).yellow(),
+        _ => Span::raw(""),
+    };
+    let time_width = u16::try_from(time.chars().count()).unwrap_or(0);
+    let [left, right] = Layout::horizontal([Constraint::Min(0), Constraint::Length(time_width)]).areas(area);
+    let style = Style::new().bg(Color::Blue).fg(Color::White);
+    frame.render_widget(Paragraph::new(Line::from(vec![Span::raw(" Azyq").bold(), who, busy])).style(style), left);
+    frame.render_widget(Paragraph::new(time).right_aligned().style(style), right);
 }
 
-fn draw_message(frame: &mut Frame, area: Rect, m: &Message, lang: Lang) {
-    let (color, title) = match m.tone {
+fn tone(tone: Tone) -> (Color, T) {
+    match tone {
         Tone::Error => (Color::Red, T::ToneError),
         Tone::Info => (Color::Yellow, T::ToneInfo),
         Tone::Done => (Color::Green, T::ToneDone),
-    };
-    let what = Span::styled(m.what.get(lang).to_owned(), Style::new().fg(color).add_modifier(Modifier::BOLD));
+    }
+}
+
+/// The message's lines inside its box: what happened, then what to do, its key and its code.
+fn message_lines(m: &Message, lang: Lang, width: u16) -> Vec<Line<'static>> {
+    let inner = usize::from(width.saturating_sub(2));
+    let (color, _) = tone(m.tone);
+    let mut lines = flow(words(m.what.get(lang), Style::new().fg(color).add_modifier(Modifier::BOLD)), inner, 1);
     let mut todo = Vec::new();
     if !m.todo.is_empty() {
         let key = m.key.map(|k| format!(" ({k})")).unwrap_or_default();
-        todo.push(Span::raw(format!("→ {}{key}", m.todo.get(lang))));
+        todo = words(&format!("→ {}{key}", m.todo.get(lang)), Style::new());
     }
     if let Some(code) = m.code {
-        todo.push(Span::raw(format!("   [{code}]")).dark_gray());
+        todo.push(vec![Span::raw(format!("  [{code}]")).dark_gray()]);
     }
-    let lines = vec![Line::from(what), Line::from(todo)];
-    let block = Block::bordered().title(format!(" {} ", title.get(lang))).border_style(Style::new().fg(color));
-    frame.render_widget(Paragraph::new(lines).block(block).wrap(Wrap { trim: true }), area);
+    lines.extend(flow(todo, inner, 1));
+    lines
 }
 
 fn draw_confirm(frame: &mut Frame, area: Rect, question: &str, lang: Lang) {
-    let popup = centered(area, 64, 5);
-    frame.render_widget(Clear, popup);
+    let width = area.width.min(64);
+    let inner = usize::from(width.saturating_sub(2));
     let answers = format!("Enter — {}    Esc — {}", T::ConfirmYes.get(lang), T::ConfirmNo.get(lang));
-    let text = vec![Line::from(question.to_owned()).bold(), Line::from(answers)];
+    let mut text: Vec<Line> =
+        question.lines().flat_map(|paragraph| flow(words(paragraph, Style::new().bold()), inner, 1)).collect();
+    text.push(Line::from(answers));
+    let lines: Vec<Line> = text.into_iter().map(Line::centered).collect();
+    let popup = centered(area, width, height(&lines).saturating_add(2));
+    frame.render_widget(Clear, popup);
     let block = Block::bordered()
         .title(format!(" {} ", T::ConfirmTitle.get(lang)))
         .border_style(Style::new().fg(Color::Yellow));
-    frame.render_widget(Paragraph::new(text).block(block).wrap(Wrap { trim: true }).centered(), popup);
+    frame.render_widget(Paragraph::new(lines).block(block), popup);
 }
 
 /// The keys that work on the current screen, each with what it does, in the cashier's language.
@@ -116,6 +150,9 @@ pub fn key_hints(app: &App) -> Vec<(String, String)> {
         Screen::Payment => &[("← →", T::KeyCashOrCard), ("Enter", T::KeyPaid), ("F8", T::KeyCancelBasket)],
         Screen::Receipt => &[("Enter", T::KeyNewSale), ("F9", T::KeyRefund), ("F10", T::KeyReport)],
         Screen::Refund => &[("Tab", T::KeyField), ("Enter", T::KeyDoRefund), ("Esc", T::KeyBack)],
+        Screen::Report if app.report.report.as_ref().is_some_and(|r| !r.by_group.is_empty()) => {
+            &[("Enter", T::KeyShow), ("↑↓", T::KeyGroups), ("Esc", T::KeyBack)]
+        }
         Screen::Report => &[("Enter", T::KeyShow), ("Esc", T::KeyBack)],
     };
     let mut hints: Vec<(String, String)> =
@@ -125,13 +162,19 @@ pub fn key_hints(app: &App) -> Vec<(String, String)> {
     hints
 }
 
-fn footer_line(app: &App) -> Line<'static> {
-    let mut spans = Vec::new();
-    for (k, what) in key_hints(app) {
-        spans.push(Span::styled(format!(" {k}"), Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)));
-        spans.push(Span::styled(format!(" {what} "), Style::new().fg(Color::White)));
-    }
-    Line::from(spans)
+/// The footer: every key hint whole, on as many lines as the width needs.
+fn footer_lines(app: &App, width: u16) -> Vec<Line<'static>> {
+    let hints = key_hints(app)
+        .into_iter()
+        .map(|(k, what)| {
+            vec![
+                Span::styled(k, Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)),
+                Span::styled(format!(" {what}"), Style::new().fg(Color::White)),
+            ]
+        })
+        .collect();
+    let lines = flow(hints, usize::from(width.saturating_sub(1)), 2);
+    lines.into_iter().map(|l| Line::from([vec![Span::raw(" ")], l.spans].concat())).collect()
 }
 
 /// Lays out pieces that must never be split (words, key hints, money) in lines `width` wide,
@@ -163,6 +206,11 @@ pub(crate) fn flow<'a>(pieces: Vec<Vec<Span<'a>>>, width: usize, gap: usize) -> 
 /// holds no-break spaces and stays whole).
 pub(crate) fn words<'a>(text: &str, style: Style) -> Vec<Vec<Span<'a>>> {
     text.split(' ').filter(|w| !w.is_empty()).map(|w| vec![Span::styled(w.to_owned(), style)]).collect()
+}
+
+/// The number of rows `lines` take, for a layout constraint.
+fn height(lines: &[Line]) -> u16 {
+    u16::try_from(lines.len()).unwrap_or(u16::MAX)
 }
 
 /// A `width` × `height` rectangle in the middle of `area` (clipped to it).

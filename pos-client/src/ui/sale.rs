@@ -5,130 +5,144 @@ use azyq_shared::Tiyn;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell, Clear, Paragraph, Row, Table};
+use ratatui::widgets::{Block, Clear, Paragraph, TableState};
 use ratatui::Frame;
 
+use super::table::{fitted, Align, Grid, GridRow};
+use super::{compact, flow, height, words};
 use crate::app::basket::{self, Line as BasketLine};
 use crate::app::{App, LineEdit, Stage};
 use crate::i18n::{self, T};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
-    let extra = usize::from(!app.sale.lookups.is_empty() || app.sale.voucher_note.is_some());
-    let voucher_rows = u16::try_from((app.sale.vouchers.len() + extra).max(1)).unwrap_or(1).min(4);
-    let [vouchers, lines, totals, scan] = Layout::vertical([
-        Constraint::Length(voucher_rows + 2),
+    let inner = usize::from(area.width.saturating_sub(2));
+    let vouchers = voucher_lines(app, inner);
+    let totals = totals_lines(app, usize::from(area.width.saturating_sub(1)));
+    let [vouchers_area, lines_area, totals_area, scan_area] = Layout::vertical([
+        Constraint::Length(height(&vouchers).saturating_add(2)),
         Constraint::Min(4),
-        Constraint::Length(1),
+        Constraint::Length(height(&totals)),
         Constraint::Length(3),
     ])
     .areas(area);
-    draw_vouchers(frame, vouchers, app);
-    draw_lines(frame, lines, app);
-    draw_totals(frame, totals, app);
-    draw_scan(frame, scan, app);
+    let title = format!(" {} ", T::Vouchers.get(app.lang));
+    frame.render_widget(Paragraph::new(vouchers).block(Block::bordered().title(title)), vouchers_area);
+    draw_lines(frame, lines_area, app);
+    frame.render_widget(Paragraph::new(totals), totals_area);
+    draw_scan(frame, scan_area, app);
     if let Some(edit) = &app.sale.edit {
         if let Some(line) = app.sale.lines.get(edit.line) {
-            draw_edit(frame, lines, edit, line, app);
+            draw_edit(frame, area, edit, line, app);
         }
     }
 }
 
-fn draw_vouchers(frame: &mut Frame, area: Rect, app: &App) {
+/// One voucher a row (more where the width is short), then the QR code being checked or refused.
+fn voucher_lines(app: &App, width: usize) -> Vec<Line<'static>> {
     let lang = app.lang;
-    let mut rows: Vec<Line> = app
-        .sale
-        .vouchers
-        .iter()
-        .enumerate()
-        .map(|(i, v)| {
-            Line::from(vec![
-                Span::raw(format!("{}. ", i + 1)),
-                Span::raw(format!("{:<12}", v.holder)).bold(),
-                Span::raw(format!(" {} {}   ", T::Month.get(lang), v.month)),
-                Span::raw(format!("{} ", T::Available.get(lang))),
-                Span::raw(v.balance.to_string()).green().bold(),
-                Span::raw(format!(
-                    "   {}",
-                    i18n::qr_until(
-                        lang,
-                        &v.token_expires_at.with_timezone(&azyq_shared::ALMATY).format("%H:%M").to_string()
-                    )
-                ))
-                .dark_gray(),
-            ])
-        })
-        .collect();
+    let mut rows: Vec<Line> = Vec::new();
+    for (i, v) in app.sale.vouchers.iter().enumerate() {
+        let until = v.token_expires_at.with_timezone(&azyq_shared::ALMATY).format("%H:%M").to_string();
+        let pieces = vec![
+            vec![Span::raw(format!("{}. ", i + 1)), Span::raw(v.holder.clone()).bold()],
+            vec![Span::raw(format!("{} {}", T::Month.get(lang), v.month))],
+            vec![Span::raw(format!("{} ", T::Available.get(lang))), Span::raw(v.balance.to_string()).green().bold()],
+            vec![Span::raw(i18n::qr_until(lang, &until)).dark_gray()],
+        ];
+        rows.extend(flow(pieces, width, 3));
+    }
     if !app.sale.lookups.is_empty() {
         rows.push(Line::from(T::CheckingQr.get(lang)).dark_gray());
     } else if let Some(note) = &app.sale.voucher_note {
         let note = i18n::failed_because(T::QrNotAccepted.get(lang), note.get(lang));
-        rows.push(Line::from(note).red());
+        rows.extend(flow(words(&note, Style::new().red()), width, 1));
     } else if rows.is_empty() {
         rows.push(Line::from(T::ScanCustomerQrHint.get(lang)).dark_gray());
     }
-    let title = format!(" {} ", T::Vouchers.get(lang));
-    frame.render_widget(Paragraph::new(rows).block(Block::bordered().title(title)), area);
+    rows
 }
 
-fn money(t: Option<Tiyn>) -> String {
-    t.map(|t| t.to_string()).unwrap_or_else(|| "—".to_owned())
+/// Money in a table cell: whole, or without "₸" (`trim`) where the table's title carries the
+/// currency once.
+pub(super) fn cell_money(t: Tiyn, trim: bool) -> String {
+    let text = t.to_string();
+    if trim {
+        text.trim_end_matches(" ₸").to_owned()
+    } else {
+        text
+    }
+}
+
+/// A price per piece, or per kg with "/кг" after it.
+pub(super) fn price(t: Option<Tiyn>, unit: Unit, trim: bool) -> String {
+    match t {
+        Some(t) => format!("{}{}", cell_money(t, trim), i18n::per_kg_mark(unit)),
+        None => "—".to_owned(),
+    }
 }
 
 fn draw_lines(frame: &mut Frame, area: Rect, app: &App) {
     let lang = app.lang;
-    let header = Row::new(
-        [T::ColProduct, T::ColQuantity, T::ColShelf, T::ColReduced, T::ColDiscount, T::ColCap, T::ColToPay]
+    // The cap column is the one a narrow screen spares: the editor states the cap, an excess
+    // shows red on the reduced price.
+    let wide = !compact(area);
+    let grid = |trim: bool| {
+        let money = |t: Option<Tiyn>| t.map_or_else(|| "—".to_owned(), |t| cell_money(t, trim));
+        let mut columns = vec![T::ColProduct, T::ColQuantity, T::ColShelf, T::ColReduced, T::ColDiscount];
+        if wide {
+            columns.push(T::ColCap);
+        }
+        columns.push(T::ColToPay);
+        let mut headers = vec!["№".to_owned()];
+        headers.extend(columns.iter().map(|c| c.get(lang).to_owned()));
+        let mut align = vec![Align::Right, Align::Left, Align::Right];
+        align.resize(headers.len(), Align::Right);
+        let rows = app
+            .sale
+            .lines
             .iter()
-            .fold(vec!["№"], |mut v, t| {
-                v.push(t.get(lang));
-                v
-            }),
-    )
-    .style(Style::new().add_modifier(Modifier::BOLD));
-    let rows = app.sale.lines.iter().enumerate().map(|(i, l)| {
-        let amounts = l.amounts();
-        let over = l.within_cap() == Some(false);
-        let cap = Cell::from(money(l.max_unit_discount())).style(if over {
-            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)
-        } else {
-            Style::new()
-        });
-        let mut row = Row::new(vec![
-            Cell::from((i + 1).to_string()),
-            Cell::from(line_name(l)),
-            Cell::from(l.quantity_text(lang)),
-            Cell::from(money(l.shelf)),
-            Cell::from(money(l.reduced)),
-            Cell::from(money(amounts.map(|a| a.discount))),
-            cap,
-            Cell::from(money(amounts.map(|a| a.to_pay))),
-        ]);
-        if l.incomplete().is_some() {
-            row = row.style(Style::new().fg(Color::Yellow));
-        }
-        if app.sale.selected == Some(i) {
-            row = row.style(Style::new().bg(Color::Blue).fg(Color::White));
-        }
-        row
-    });
-    let widths = [
-        Constraint::Length(3),
-        Constraint::Min(18),
-        Constraint::Length(9),
-        Constraint::Length(12),
-        Constraint::Length(12),
-        Constraint::Length(11),
-        Constraint::Length(15),
-        Constraint::Length(13),
-    ];
-    let basket = T::Basket.get(lang);
+            .enumerate()
+            .map(|(i, l)| {
+                let amounts = l.amounts();
+                let mut cells = vec![
+                    (i + 1).to_string(),
+                    line_name(l),
+                    l.quantity_text(lang),
+                    price(l.shelf, l.unit, trim),
+                    price(l.reduced, l.unit, trim),
+                    money(amounts.map(|a| a.discount)),
+                ];
+                if wide {
+                    cells.push(price(l.max_unit_discount(), l.unit, trim));
+                }
+                cells.push(money(amounts.map(|a| a.to_pay)));
+                let mut row = GridRow::new(cells);
+                if l.within_cap() == Some(false) {
+                    // Over the cap: the reduced price is at fault, and the cap it broke.
+                    let red = Style::new().fg(Color::Red).add_modifier(Modifier::BOLD);
+                    row.cell_styles = if wide { vec![(4, red), (6, red)] } else { vec![(4, red)] };
+                }
+                if l.incomplete().is_some() {
+                    row.style = Style::new().fg(Color::Yellow);
+                }
+                if app.sale.selected == Some(i) {
+                    row.style = Style::new().bg(Color::Blue).fg(Color::White);
+                }
+                row
+            })
+            .collect();
+        Grid { headers, align, flexible: 1, rows }
+    };
+    let (table, trimmed) = fitted(area.width.saturating_sub(2), grid);
+    let basket = format!("{}{}", T::Basket.get(lang), if trimmed { ", ₸" } else { "" });
     let title = match &app.sale.stage {
         Stage::Authorizing(k) if k.unknown => format!(" {basket} · {} ", T::BasketNoAnswer.get(lang)),
         Stage::Authorizing(_) => format!(" {basket} · {} ", T::BasketAuthorizing.get(lang)),
         _ => format!(" {basket} "),
     };
-    let table = Table::new(rows, widths).header(header).block(Block::bordered().title(title)).column_spacing(1);
-    frame.render_widget(table, area);
+    // The selected line stays in sight when the basket is longer than the screen.
+    let mut state = TableState::default().with_selected(app.sale.selected);
+    frame.render_stateful_widget(table.block(Block::bordered().title(title)), area, &mut state);
 }
 
 /// "Молоко 2,5% 1 л" or, for a marked pack, "Яйца С1 · SER1".
@@ -139,24 +153,25 @@ fn line_name(l: &BasketLine) -> String {
     }
 }
 
-fn draw_totals(frame: &mut Frame, area: Rect, app: &App) {
+fn totals_lines(app: &App, width: usize) -> Vec<Line<'static>> {
     let lang = app.lang;
     let t = basket::totals(&app.sale.lines);
-    let mut spans = vec![
-        Span::raw(format!(" {} ", T::DiscountByVoucher.get(lang))),
-        Span::raw(t.discount.to_string()).green().bold(),
-        Span::raw(format!("    {} ", T::ToPay.get(lang))),
-        Span::raw(t.to_pay.to_string()).bold(),
+    let mut pieces = vec![
+        vec![
+            Span::raw(format!("{} ", T::DiscountByVoucher.get(lang))),
+            Span::raw(t.discount.to_string()).green().bold(),
+        ],
+        vec![Span::raw(format!("{} ", T::ToPay.get(lang))), Span::raw(t.to_pay.to_string()).bold()],
     ];
     if let Some(balance) = app.sale.balance().filter(|_| !app.sale.vouchers.is_empty()) {
         if t.discount > balance {
-            spans.push(Span::raw(format!("    {} ({balance})", T::BalanceShort.get(lang))).red().bold());
+            pieces.push(vec![Span::raw(format!("{} ({balance})", T::BalanceShort.get(lang))).red().bold()]);
         }
     }
     if t.incomplete > 0 {
-        spans.push(Span::raw(format!("    {} {}", T::LinesIncomplete.get(lang), t.incomplete)).yellow());
+        pieces.push(vec![Span::raw(format!("{} {}", T::LinesIncomplete.get(lang), t.incomplete)).yellow()]);
     }
-    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    flow(pieces, width, 4).into_iter().map(|l| Line::from([vec![Span::raw(" ")], l.spans].concat())).collect()
 }
 
 fn draw_scan(frame: &mut Frame, area: Rect, app: &App) {
@@ -206,10 +221,9 @@ fn draw_edit(frame: &mut Frame, area: Rect, edit: &LineEdit, line: &BasketLine, 
     let width = area.width.min(u16::try_from(want).unwrap_or(u16::MAX));
     let inner = usize::from(width.saturating_sub(2));
     let group = format!("{}: {}", T::Group.get(lang), app.group_name(&line.group));
-    rows.extend(super::flow(super::words(&group, Style::new().dark_gray()), inner, 1));
-    rows.extend(super::flow(super::words(&i18n::cap_rule(lang, line.cap_bp), Style::new().dark_gray()), inner, 1));
-    let height = u16::try_from(rows.len() + 2).unwrap_or(u16::MAX);
-    let popup = super::centered(area, width, height);
+    rows.extend(flow(words(&group, Style::new().dark_gray()), inner, 1));
+    rows.extend(flow(words(&i18n::cap_rule(lang, line.cap_bp), Style::new().dark_gray()), inner, 1));
+    let popup = super::centered(area, width, height(&rows).saturating_add(2));
     frame.render_widget(Clear, popup);
     frame.render_widget(Paragraph::new(rows).block(Block::bordered().title(title)), popup);
 }
