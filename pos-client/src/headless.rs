@@ -10,6 +10,7 @@ use azyq_shared::api::{
 };
 use serde::Serialize;
 
+use crate::app::basket::Field;
 use crate::app::{KeyRing, Message};
 use crate::client::{Client, ClientError, IdempotencyKey, Timeouts};
 use crate::i18n::{self, Lang, T};
@@ -100,19 +101,20 @@ pub fn login(args: &Login) -> Result<(Client, SessionResponse), Failure> {
 }
 
 /// `CODE:QTY:SHELF:REDUCED`, prices in tiyn. Split from the right: a GS1 serial may hold ':'.
+/// Its errors are in both languages: clap calls it before `--lang` is known.
 pub fn parse_line(text: &str) -> Result<BasketLineIn, String> {
     let mut parts = text.rsplitn(4, ':');
     let (Some(reduced), Some(shelf), Some(quantity), Some(code)) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err("строка покупки — КОД:КОЛИЧЕСТВО:ЦЕНА:ЦЕНА_СО_СКИДКОЙ (цены в тиынах)".to_owned());
+        return Err(i18n::line_usage());
     };
-    let number = |s: &str, what: &str| s.trim().parse::<i64>().map_err(|_| format!("{what} — целое число, а не «{s}»"));
+    let number = |s: &str, field: Field| s.trim().parse::<i64>().map_err(|_| i18n::not_a_whole_number(field, s));
     Ok(BasketLineIn {
         code: code.to_owned(),
-        quantity: number(quantity, "количество")?,
-        shelf_price_tiyn: number(shelf, "цена на полке")?,
-        reduced_price_tiyn: number(reduced, "цена со скидкой")?,
+        quantity: number(quantity, Field::Quantity)?,
+        shelf_price_tiyn: number(shelf, Field::Shelf)?,
+        reduced_price_tiyn: number(reduced, Field::Reduced)?,
     })
 }
 
@@ -235,7 +237,8 @@ mod tests {
         assert_eq!(l.code, "010460000000001521AB:C");
         assert_eq!((l.quantity, l.shelf_price_tiyn, l.reduced_price_tiyn), (2, 45_000, 39_000));
         assert!(parse_line("4600000000015:2:45000").is_err());
-        assert!(parse_line("4600000000015:x:1:1").unwrap_err().contains("количество"));
+        let err = parse_line("4600000000015:x:1:1").unwrap_err();
+        assert!(err.contains("количество") && err.contains("саны"), "{err}");
     }
 
     #[test]

@@ -253,6 +253,23 @@ pub fn retrying(lang: Lang, what: &str, cause: &str, attempt: u32, of: u32) -> S
     )
 }
 
+/// A `--line` that is not CODE:QTY:SHELF:REDUCED, in both languages: the command line is read
+/// before `--lang` is.
+pub fn line_usage() -> String {
+    "строка покупки — КОД:КОЛИЧЕСТВО:ЦЕНА:ЦЕНА_СО_СКИДКОЙ (цены в тиынах) / \
+     сатып алу жолы — КОД:САНЫ:БАҒА:ЖЕҢІЛДІКПЕН_БАҒА (бағалар тиынмен)"
+        .to_owned()
+}
+
+/// A field of a `--line` that is not a whole number, in both languages (see [`line_usage`]).
+pub fn not_a_whole_number(field: Field, text: &str) -> String {
+    format!(
+        "{} — целое число, а не «{text}» / {} — бүтін сан болуы керек, «{text}» емес",
+        field_name(Lang::Ru, field),
+        field_name(Lang::Kk, field)
+    )
+}
+
 pub fn password_env(lang: Lang, var: &str) -> String {
     lang.pick(
         format!("задайте пароль кассира в переменной окружения {var}"),
