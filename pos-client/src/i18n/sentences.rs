@@ -165,7 +165,7 @@ pub fn outcome_unknown(lang: Lang, what: &str, cause: &str) -> String {
 pub fn press_to_retry(lang: Lang, key: &str) -> String {
     lang.pick(
         format!("Нажмите {key}, чтобы повторить: повтор не спишет деньги дважды"),
-        format!("Қайталау үшін {key} басыңыз: қайталау ақшаны екі рет шешпейді"),
+        format!("Қайталау үшін {key} басыңыз: қайталау ақшаны екі рет есептен шығармайды"),
     )
 }
 
