@@ -73,6 +73,14 @@ impl ClientError {
         }
     }
 
+    /// A detail of an API error (`field`, `status`, …) as text.
+    pub fn detail_str(&self, name: &str) -> Option<&str> {
+        match self {
+            ClientError::Api { body, .. } => body.error.details.get(name).and_then(serde_json::Value::as_str),
+            _ => None,
+        }
+    }
+
     /// A detail of an API error (`line`, `balance_tiyn`, `cap_bp`, …) as an integer.
     pub fn detail_i64(&self, name: &str) -> Option<i64> {
         match self {

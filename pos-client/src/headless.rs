@@ -10,8 +10,10 @@ use azyq_shared::api::{
 };
 use serde::Serialize;
 
+use crate::app::basket::Field;
 use crate::app::{KeyRing, Message};
 use crate::client::{Client, ClientError, IdempotencyKey, Timeouts};
+use crate::i18n::{self, Lang, T};
 
 /// How many times a keyed write is sent when its answer is lost (always with the same key).
 const ATTEMPTS: u32 = 3;
@@ -48,15 +50,19 @@ impl Failure {
         Failure { message: message.into(), code: None, outcome_unknown: false }
     }
 
-    fn of(what: &str, err: &ClientError) -> Failure {
-        let m = Message::for_client_error(err);
-        let server = match err {
-            ClientError::Api { body, .. } => format!(" (сервер: {})", body.error.message),
+    /// A failed request: the cashier's sentences without the TUI's keys, and the server's own
+    /// words (or the network's) for whoever reads the log.
+    fn of(lang: Lang, what: &str, err: &ClientError) -> Failure {
+        let m = Message::for_client_error(err, None);
+        let cause = match err {
+            ClientError::Api { body, .. } => {
+                format!(" ({}: {})", i18n::lower_first(T::FieldServer.get(lang)), body.error.message)
+            }
             ClientError::Network(cause) => format!(" ({cause})"),
             _ => String::new(),
         };
         Failure {
-            message: format!("{what}: {}{server}. {}", m.what, m.todo),
+            message: format!("{what}: {}{cause}. {}", m.what.plain(lang), m.todo.plain(lang)),
             code: err.code().map(ErrorCode::as_str),
             outcome_unknown: false,
         }
@@ -75,12 +81,14 @@ pub struct Login {
     pub password_env: String,
     /// What the till takes for "now" when it checks a token's expiry.
     pub clock: std::sync::Arc<dyn azyq_shared::clock::Clock>,
+    /// The language of the errors on stderr.
+    pub lang: Lang,
 }
 
 /// Logs in; the password comes from the environment, never from the command line.
 pub fn login(args: &Login) -> Result<(Client, SessionResponse), Failure> {
     let password = std::env::var(&args.password_env)
-        .map_err(|_| Failure::new(format!("задайте пароль кассира в переменной окружения {}", args.password_env)))?;
+        .map_err(|_| Failure::new(i18n::password_env(args.lang, &args.password_env)))?;
     let mut client = Client::new(&args.server, args.timeouts);
     let request = SessionRequest {
         login: args.login.clone(),
@@ -88,43 +96,42 @@ pub fn login(args: &Login) -> Result<(Client, SessionResponse), Failure> {
         shop_id: Some(args.shop.clone()),
         terminal_id: Some(args.terminal.clone()),
     };
-    let session = client.login(&request).map_err(|e| Failure::of("вход не выполнен", &e))?;
+    let session = client.login(&request).map_err(|e| Failure::of(args.lang, T::DoingLogIn.get(args.lang), &e))?;
     Ok((client, session))
 }
 
 /// `CODE:QTY:SHELF:REDUCED`, prices in tiyn. Split from the right: a GS1 serial may hold ':'.
+/// Its errors are in both languages: clap calls it before `--lang` is known.
 pub fn parse_line(text: &str) -> Result<BasketLineIn, String> {
     let mut parts = text.rsplitn(4, ':');
     let (Some(reduced), Some(shelf), Some(quantity), Some(code)) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err("строка покупки — КОД:КОЛИЧЕСТВО:ЦЕНА:ЦЕНА_СО_СКИДКОЙ (цены в тиынах)".to_owned());
+        return Err(i18n::line_usage());
     };
-    let number = |s: &str, what: &str| s.trim().parse::<i64>().map_err(|_| format!("{what} — целое число, а не «{s}»"));
+    let number = |s: &str, field: Field| s.trim().parse::<i64>().map_err(|_| i18n::not_a_whole_number(field, s));
     Ok(BasketLineIn {
         code: code.to_owned(),
-        quantity: number(quantity, "количество")?,
-        shelf_price_tiyn: number(shelf, "цена на полке")?,
-        reduced_price_tiyn: number(reduced, "цена со скидкой")?,
+        quantity: number(quantity, Field::Quantity)?,
+        shelf_price_tiyn: number(shelf, Field::Shelf)?,
+        reduced_price_tiyn: number(reduced, Field::Reduced)?,
     })
 }
 
 /// Sends a keyed write until it has an answer: a lost answer is retried with the same key.
-fn keyed<T>(what: &str, mut send: impl FnMut() -> Result<T, ClientError>) -> Result<T, Failure> {
+fn keyed<R>(lang: Lang, what: T, mut send: impl FnMut() -> Result<R, ClientError>) -> Result<R, Failure> {
     let mut attempt = 1;
     loop {
         match send() {
             Ok(v) => return Ok(v),
             Err(e) if e.outcome_unknown() && attempt < ATTEMPTS => {
-                eprintln!(
-                    "azyq-pos: {what}: ответ не получен ({e}), повтор {} из {ATTEMPTS} с тем же ключом",
-                    attempt + 1
-                );
+                let cause = i18n::lower_first(Message::for_client_error(&e, None).what.get(lang));
+                eprintln!("azyq-pos: {}", i18n::retrying(lang, what.get(lang), &cause, attempt + 1, ATTEMPTS));
                 thread::sleep(BACKOFF * attempt);
                 attempt += 1;
             }
             Err(e) => {
-                let mut failure = Failure::of(what, &e);
+                let mut failure = Failure::of(lang, what.get(lang), &e);
                 failure.outcome_unknown = e.outcome_unknown();
                 return Err(failure);
             }
@@ -148,7 +155,8 @@ pub fn sale(
     capture: bool,
 ) -> Result<String, Failure> {
     let (client, _) = login(args)?;
-    let keys = client.keys().map_err(|e| Failure::of("ключи проверки QR-кодов не получены", &e))?;
+    let lang = args.lang;
+    let keys = client.keys().map_err(|e| Failure::of(lang, T::DoingKeys.get(lang), &e))?;
     let ring = KeyRing::from_document(&keys);
     let mut lookups = Vec::with_capacity(tokens.len());
     for (i, token) in tokens.iter().enumerate() {
@@ -156,35 +164,35 @@ pub fn sale(
         if let Err(e) = ring.check(token, args.clock.now()) {
             let m = Message::for_token_error(&e);
             return Err(Failure {
-                message: format!("QR-код {}: {}. {}", i + 1, m.what, m.todo),
+                message: format!("{}: {}", i18n::qr_number(i + 1), m.plain(lang)),
                 code: m.code,
                 outcome_unknown: false,
             });
         }
-        lookups.push(client.lookup(token).map_err(|e| Failure::of(&format!("QR-код {}", i + 1), &e))?);
+        lookups.push(client.lookup(token).map_err(|e| Failure::of(lang, &i18n::qr_number(i + 1), &e))?);
     }
     let request = AuthorizeRequest { tokens: tokens.iter().map(|t| t.trim().to_owned()).collect(), lines };
     let key = IdempotencyKey::new();
-    let authorized = keyed("авторизация", || client.authorize(&key, &request))?;
+    let authorized = keyed(lang, T::DoingAuthorize, || client.authorize(&key, &request))?;
     let captured = if capture {
         let pay = CaptureRequest { payment: Payment { method, paid_tiyn: authorized.to_pay_tiyn } };
         let key = IdempotencyKey::new();
         let basket_id = authorized.basket_id;
-        let captured = keyed("оплата", || client.capture(basket_id, &key, &pay)).map_err(|mut f| {
-            f.message = format!("покупка {basket_id} авторизована, но не оплачена: {}", f.message);
+        let captured = keyed(lang, T::DoingCapture, || client.capture(basket_id, &key, &pay)).map_err(|mut f| {
+            f.message = i18n::authorized_not_paid(lang, basket_id, &f.message);
             f
         })?;
         Some(captured)
     } else {
         None
     };
-    json(&SaleOutput { lookups, authorized, captured })
+    json(lang, &SaleOutput { lookups, authorized, captured })
 }
 
 pub fn cancel(args: &Login, basket_id: i64) -> Result<String, Failure> {
     let (client, _) = login(args)?;
     // Cancelling twice changes nothing, so a lost answer is simply asked again.
-    json(&keyed("отмена", || client.cancel(basket_id))?)
+    json(args.lang, &keyed(args.lang, T::DoingCancel, || client.cancel(basket_id))?)
 }
 
 /// `lines`: the API's line indexes (`lines[].index`, from 0); empty refunds every line.
@@ -192,29 +200,31 @@ pub fn refund(args: &Login, basket_id: i64, lines: Vec<usize>) -> Result<String,
     let (client, _) = login(args)?;
     let request = RefundRequest { lines: if lines.is_empty() { None } else { Some(lines) } };
     let key = IdempotencyKey::new();
-    json(&keyed("возврат", || client.refund(basket_id, &key, &request))?)
+    json(args.lang, &keyed(args.lang, T::DoingRefund, || client.refund(basket_id, &key, &request))?)
 }
 
 pub fn report(args: &Login, date: Option<&str>) -> Result<String, Failure> {
     let (client, _) = login(args)?;
-    json(&client.daily_report(date).map_err(|e| Failure::of("отчёт не получен", &e))?)
+    json(args.lang, &client.daily_report(date).map_err(|e| Failure::of(args.lang, T::DoingReport.get(args.lang), &e))?)
 }
 
 /// `{"role": "cashier", "expires_at": "..."}`: the session's expiry (its token is not printed).
 pub fn login_only(args: &Login) -> Result<String, Failure> {
     let (_, session) = login(args)?;
-    json(&serde_json::json!({"role": session.role, "expires_at": session.expires_at}))
+    json(args.lang, &serde_json::json!({"role": session.role, "expires_at": session.expires_at}))
 }
 
 /// The token text in a QR image.
-pub fn decode(path: &std::path::Path) -> Result<String, Failure> {
-    let bytes =
-        std::fs::read(path).map_err(|e| Failure::new(format!("не удалось прочитать {}: {e}", path.display())))?;
-    crate::qr::decode_png(&bytes).map(|qr| qr.text).map_err(|e| Failure::new(format!("{}: {e}", path.display())))
+pub fn decode(path: &std::path::Path, lang: Lang) -> Result<String, Failure> {
+    let shown = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| Failure::new(i18n::file_unreadable(lang, &shown, &e.to_string())))?;
+    crate::qr::decode_png(&bytes)
+        .map(|qr| qr.text)
+        .map_err(|e| Failure::new(format!("{shown}: {}", i18n::qr_error(lang, &e))))
 }
 
-fn json<T: Serialize>(value: &T) -> Result<String, Failure> {
-    serde_json::to_string_pretty(value).map_err(|e| Failure::new(format!("ответ не записан в JSON: {e}")))
+fn json<V: Serialize>(lang: Lang, value: &V) -> Result<String, Failure> {
+    serde_json::to_string_pretty(value).map_err(|e| Failure::new(i18n::not_json(lang, &e.to_string())))
 }
 
 #[cfg(test)]
@@ -227,13 +237,14 @@ mod tests {
         assert_eq!(l.code, "010460000000001521AB:C");
         assert_eq!((l.quantity, l.shelf_price_tiyn, l.reduced_price_tiyn), (2, 45_000, 39_000));
         assert!(parse_line("4600000000015:2:45000").is_err());
-        assert!(parse_line("4600000000015:x:1:1").unwrap_err().contains("количество"));
+        let err = parse_line("4600000000015:x:1:1").unwrap_err();
+        assert!(err.contains("количество") && err.contains("саны"), "{err}");
     }
 
     #[test]
     fn a_lost_answer_is_retried_with_the_same_request_then_reported_unknown() {
         let mut calls = 0;
-        let result: Result<(), Failure> = keyed("авторизация", || {
+        let result: Result<(), Failure> = keyed(Lang::Ru, T::DoingAuthorize, || {
             calls += 1;
             Err(ClientError::Timeout)
         });
@@ -241,7 +252,7 @@ mod tests {
         assert_eq!(calls, ATTEMPTS);
         assert!(failure.outcome_unknown);
         let mut calls = 0;
-        let refused: Result<(), Failure> = keyed("оплата", || {
+        let refused: Result<(), Failure> = keyed(Lang::Ru, T::DoingCapture, || {
             calls += 1;
             Err(ClientError::Http { status: 400 })
         });

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use azyq_pos::client::Timeouts;
 use azyq_pos::headless::{self, Failure, Login};
+use azyq_pos::i18n::{self, Lang, T};
 use azyq_pos::tui;
 use azyq_shared::api::{BasketLineIn, PaymentMethod};
 use azyq_shared::clock::{Clock, ClockChoice};
@@ -26,6 +27,9 @@ struct Cli {
     /// Seconds to wait for a whole request (a lost answer is retried with the same idempotency key).
     #[arg(long, default_value_t = 10, global = true, value_name = "SECS")]
     timeout: u64,
+    /// The language of the screen and of the errors: Russian or Kazakh (F12 switches it in the TUI).
+    #[arg(long, env = "AZYQ_POS_LANG", value_enum, default_value = "ru", global = true)]
+    lang: Lang,
     /// TUI: the shop, pre-filled on the log-in screen.
     #[arg(long, env = "AZYQ_SHOP", default_value = "")]
     shop: String,
@@ -114,11 +118,11 @@ enum Command {
 
 /// The till's clock: the system's, or `AZYQ_FAKE_NOW` when `AZYQ_ALLOW_FAKE_CLOCK=1` (tests and
 /// demos run the server at a chosen instant, and the till must agree with it on token expiry).
-fn clock() -> Result<Arc<dyn Clock>, String> {
+fn clock(lang: Lang) -> Result<Arc<dyn Clock>, String> {
     let fake_now = match std::env::var("AZYQ_FAKE_NOW") {
         Ok(v) => Some(
             chrono::DateTime::parse_from_rfc3339(&v)
-                .map_err(|e| format!("AZYQ_FAKE_NOW={v}: не время RFC 3339 ({e})"))?
+                .map_err(|e| i18n::not_a_time(lang, &format!("AZYQ_FAKE_NOW={v}"), &e.to_string()))?
                 .with_timezone(&chrono::Utc),
         ),
         Err(_) => None,
@@ -135,7 +139,8 @@ fn clock() -> Result<Arc<dyn Clock>, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let clock = match clock() {
+    let lang = cli.lang;
+    let clock = match clock(lang) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("azyq-pos: {e}");
@@ -152,6 +157,7 @@ fn main() -> ExitCode {
         login: a.login.clone(),
         password_env: a.password_env.clone(),
         clock: clock.clone(),
+        lang,
     };
     let result: Result<String, Failure> = match &cli.command {
         None => {
@@ -162,6 +168,7 @@ fn main() -> ExitCode {
                 login: cli.login.clone(),
                 timeouts,
                 clock: clock.clone(),
+                lang,
             };
             return match tui::run(options) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -172,7 +179,7 @@ fn main() -> ExitCode {
             };
         }
         Some(Command::Login(a)) => headless::login_only(&login(a)),
-        Some(Command::Decode { file }) => headless::decode(file),
+        Some(Command::Decode { file }) => headless::decode(file, lang),
         Some(Command::Sale { login: a, tokens, lines, pay, no_capture }) => {
             let method = match pay {
                 Pay::Cash => PaymentMethod::Cash,
@@ -192,7 +199,7 @@ fn main() -> ExitCode {
         Err(failure) => {
             eprintln!("azyq-pos: {failure}");
             if failure.outcome_unknown {
-                eprintln!("azyq-pos: исход неизвестен — проверьте покупку в отчёте, прежде чем повторять");
+                eprintln!("azyq-pos: {}", T::OutcomeUnknown.get(lang));
                 ExitCode::from(headless::EXIT_UNKNOWN_OUTCOME)
             } else {
                 ExitCode::FAILURE

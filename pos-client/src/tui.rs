@@ -26,6 +26,8 @@ pub struct Options {
     pub login: String,
     pub timeouts: Timeouts,
     pub clock: std::sync::Arc<dyn azyq_shared::clock::Clock>,
+    /// The language the till starts in.
+    pub lang: crate::i18n::Lang,
 }
 
 /// Runs the till until the cashier quits.
@@ -40,6 +42,7 @@ pub fn run(options: Options) -> anyhow::Result<()> {
     let result = Terminal::new(CrosstermBackend::new(stdout)).map_err(anyhow::Error::from).and_then(|mut terminal| {
         let form = LoginForm::new(&options.server, &options.shop, &options.terminal, &options.login);
         let mut app = App::new(form, options.clock.now());
+        app.lang = options.lang;
         let (commands, replies) = spawn_worker(Client::new(&options.server, options.timeouts), options.timeouts)?;
         event_loop(&mut terminal, &mut app, &commands, &replies, options.clock.as_ref()).map_err(anyhow::Error::from)
     });

@@ -47,6 +47,26 @@ fn an_unreachable_server_fails_with_a_sentence() {
 }
 
 #[test]
+fn errors_speak_kazakh_with_lang_kk_or_azyq_pos_lang() {
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let server = format!("http://127.0.0.1:{port}");
+    let report = |extra: &[&str], env: &str| {
+        let out = pos()
+            .args(["report", "--server", &server, "--shop", "S1", "--terminal", "T1", "--login", "k"])
+            .args(["--password-env", "AZYQ_TEST_PW"])
+            .args(extra)
+            .env("AZYQ_TEST_PW", "pw")
+            .env("AZYQ_POS_LANG", env)
+            .output()
+            .unwrap();
+        String::from_utf8(out.stderr).unwrap()
+    };
+    assert!(report(&["--lang", "kk"], "ru").contains("Сервермен байланыс жоқ"));
+    assert!(report(&[], "kk").contains("Сервермен байланыс жоқ"));
+    assert!(report(&[], "ru").contains("Нет связи с сервером"));
+}
+
+#[test]
 fn a_missing_password_is_named() {
     let out = pos()
         .args(["login", "--shop", "S1", "--terminal", "T1", "--login", "k", "--password-env", "AZYQ_SURELY_UNSET"])

@@ -501,6 +501,10 @@ pub struct PosProduct {
 #[cfg_attr(feature = "server", derive(ToSchema))]
 pub struct PosCatalog {
     pub products: Vec<PosProduct>,
+    /// The SZPT groups' names in Russian and Kazakh, retired groups included (old sales still name
+    /// them); empty from a server older than this field.
+    #[serde(default)]
+    pub groups: Vec<CatalogGroup>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -18,6 +18,11 @@ fn sale_and_every_till_error(db: &TestDb) {
     let v1 = w.activate(&server, 0);
     let v2 = w.voucher_id(&server, 1);
     let till = cashier(&server, "SHOP-A", "T1");
+    // The till's catalogue names the SZPT groups in both languages.
+    let (s, cat) = server.get("/api/v1/pos/catalog", Some(&till));
+    let milk =
+        cat["groups"].as_array().and_then(|g| g.iter().find(|g| g["code"] == "milk")).map(|g| g["name_kk"].clone());
+    assert_eq!((s, milk), (200, Some(json!("Жирлігі 2.5% пастерленген сүт"))), "{cat}");
 
     // The wallet will not mint for a voucher not yet activated.
     let (s, b) =

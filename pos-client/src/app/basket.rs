@@ -8,6 +8,8 @@
 use azyq_shared::api::{BasketLineIn, PosProduct, Unit};
 use azyq_shared::Tiyn;
 
+use crate::i18n::{self, Lang, T};
+
 /// One line of the basket being built.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
@@ -46,14 +48,56 @@ pub enum Incomplete {
 
 impl Incomplete {
     /// What the cashier must fix, as a sentence.
-    pub fn text(self) -> &'static str {
+    pub fn text(self, lang: Lang) -> String {
         match self {
-            Incomplete::Quantity => "не указано количество",
-            Incomplete::ShelfPrice => "не указана цена на полке",
-            Incomplete::ReducedPrice => "не указана цена со скидкой",
-            Incomplete::ReducedAboveShelf => "цена со скидкой больше цены на полке",
-            Incomplete::TooLarge => "слишком большая сумма строки",
+            Incomplete::Quantity => T::MissingQuantity.get(lang).to_owned(),
+            Incomplete::ShelfPrice => T::MissingShelf.get(lang).to_owned(),
+            Incomplete::ReducedPrice => T::MissingReduced.get(lang).to_owned(),
+            Incomplete::ReducedAboveShelf => i18n::lower_first(T::ReducedAboveShelf.get(lang)),
+            Incomplete::TooLarge => T::LineTooLarge.get(lang).to_owned(),
         }
+    }
+
+    /// The editor's field that fixes it.
+    pub fn field(self) -> Field {
+        match self {
+            Incomplete::Quantity | Incomplete::TooLarge => Field::Quantity,
+            Incomplete::ShelfPrice => Field::Shelf,
+            Incomplete::ReducedPrice | Incomplete::ReducedAboveShelf => Field::Reduced,
+        }
+    }
+}
+
+/// A field of the line editor, in its order on screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Quantity,
+    Shelf,
+    Reduced,
+}
+
+impl Field {
+    /// Its place in [`super::LineEdit::texts`].
+    pub fn index(self) -> usize {
+        match self {
+            Field::Quantity => 0,
+            Field::Shelf => 1,
+            Field::Reduced => 2,
+        }
+    }
+
+    /// The field an API error names: `lines[1].quantity`, `lines[0].reduced_price_tiyn`.
+    pub fn of_api(field: &str) -> Option<Field> {
+        match field.rsplit_once('.')?.1 {
+            "quantity" => Some(Field::Quantity),
+            "shelf_price_tiyn" => Some(Field::Shelf),
+            "reduced_price_tiyn" => Some(Field::Reduced),
+            _ => None,
+        }
+    }
+
+    pub fn name(self, lang: Lang) -> &'static str {
+        i18n::field_name(lang, self)
     }
 }
 
@@ -136,14 +180,11 @@ impl Line {
     }
 
     /// The quantity as shown: "3 шт" or "1 250 г".
-    pub fn quantity_text(&self) -> String {
+    pub fn quantity_text(&self, lang: Lang) -> String {
         if self.quantity <= 0 {
             return "—".to_owned();
         }
-        match self.unit {
-            Unit::Piece => format!("{} шт", self.quantity),
-            Unit::Kg => format!("{} г", group_thousands(self.quantity)),
-        }
+        i18n::quantity(lang, self.unit, self.quantity)
     }
 }
 
@@ -207,19 +248,6 @@ pub fn parse_quantity(text: &str) -> Option<i64> {
     cleaned.parse().ok().filter(|q| *q > 0)
 }
 
-/// 12500 → "12 500".
-pub fn group_thousands(n: i64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(' ');
-        }
-        out.push(ch);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,7 +275,10 @@ mod tests {
         line.quantity = 1_255; // 100,00 per kg × 1,255 kg = 125,50; 85,00 × 1,255 = 106,675 → 106,68
         let a = line.amounts().unwrap();
         assert_eq!((a.shelf.get(), a.to_pay.get(), a.discount.get()), (12_550, 10_668, 1_882));
-        assert_eq!(line.quantity_text(), "1 255 г");
+        assert_eq!(line.quantity_text(Lang::Kk), "1 255 г");
+        line.unit = Unit::Piece;
+        line.quantity = 3;
+        assert_eq!((line.quantity_text(Lang::Ru), line.quantity_text(Lang::Kk)), ("3 шт".into(), "3 дана".into()));
     }
 
     #[test]

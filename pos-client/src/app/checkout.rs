@@ -5,10 +5,11 @@ use azyq_shared::api::{
     PaymentMethod,
 };
 
-use super::basket::Line;
-use super::sale::Keyed;
+use super::basket::{Field, Line};
+use super::sale::{Fault, Keyed};
 use super::{App, Command, Confirm, Key, Message, Sale, Screen, Stage};
 use crate::client::{ClientError, IdempotencyKey};
+use crate::i18n::{self, Phrase, T};
 
 impl App {
     /// F2: sends the basket, or re-sends it unchanged when the last answer was lost.
@@ -18,35 +19,36 @@ impl App {
         }
         if let Stage::Authorizing(keyed) = &self.sale.stage {
             let (key, request) = (keyed.key.clone(), keyed.request.clone());
-            self.busy = Some("Авторизация покупки");
+            self.busy = Some(T::BusyAuthorize);
             return vec![Command::Authorize { key, request }];
         }
         if !self.sale.is_open() {
             return Vec::new();
         }
         if !self.sale.lookups.is_empty() || !self.sale.awaiting_keys.is_empty() {
-            self.message = Some(Message::info("QR-код ещё проверяется", "Дождитесь ответа и нажмите F2"));
+            self.message = Some(Message::info(T::QrStillChecked, T::WaitThenF2));
             return Vec::new();
         }
         if self.sale.vouchers.is_empty() {
-            self.message =
-                Some(Message::error("В покупке нет ваучера", "Отсканируйте QR-код покупателя из приложения"));
+            self.message = Some(Message::error(T::NoVoucher, T::ScanCustomerQr));
             return Vec::new();
         }
         if self.sale.lines.is_empty() {
-            self.message = Some(Message::error("В покупке нет товаров", "Отсканируйте товары"));
+            self.message = Some(Message::error(T::NoGoods, T::ScanGoods));
             return Vec::new();
         }
         if let Some((i, why)) = self.sale.lines.iter().enumerate().find_map(|(i, l)| l.incomplete().map(|w| (i, w))) {
             self.sale.selected = Some(i);
-            self.message = Some(Message::error(format!("Строка {}: {}", i + 1, why.text()), "Нажмите F4 и исправьте"));
+            self.sale.fault = Some(Fault { line: i, field: why.field() });
+            let what = Phrase::new(|lang| i18n::line_says(lang, i + 1, &why.text(lang)));
+            self.message = Some(Message::error(what, T::PressF4AndFix));
             return Vec::new();
         }
         // A QR code lives a few minutes: check again, the same way as when it was scanned.
         for v in &self.sale.vouchers {
             if let Err(e) = self.keys.check(&v.token, self.now) {
                 let mut m = Message::for_token_error(&e);
-                m.what = format!("Ваучер {}: {}", v.holder, super::lower_first(&m.what));
+                m.what = m.what.map(|lang, what| i18n::voucher_says(lang, &v.holder, what));
                 self.message = Some(m);
                 return Vec::new();
             }
@@ -57,7 +59,7 @@ impl App {
         };
         let key = IdempotencyKey::new();
         self.sale.stage = Stage::Authorizing(Keyed { key: key.clone(), request: request.clone(), unknown: false });
-        self.busy = Some("Авторизация покупки");
+        self.busy = Some(T::BusyAuthorize);
         vec![Command::Authorize { key, request }]
     }
 
@@ -74,7 +76,7 @@ impl App {
                 if let Stage::Authorizing(keyed) = &mut self.sale.stage {
                     keyed.unknown = true;
                 }
-                self.message = Some(Message::unknown_outcome("Авторизация покупки", &e, "F2"));
+                self.message = Some(Message::unknown_outcome(T::BusyAuthorize, &e, "F2"));
             }
             Err(e) => {
                 // The server answered: no hold was placed, the basket can be changed and sent anew.
@@ -82,9 +84,10 @@ impl App {
                 if let Some(line) = e.detail_i64("line").and_then(|l| usize::try_from(l).ok()) {
                     if line < self.sale.lines.len() {
                         self.sale.selected = Some(line);
+                        self.sale.fault = faulty_field(&e).map(|field| Fault { line, field });
                     }
                 }
-                self.request_failed(&e, "Авторизация не прошла", "Повторите");
+                self.request_failed(&e, T::AuthorizeFailed, T::Retry);
             }
         }
         Vec::new()
@@ -109,10 +112,7 @@ impl App {
             Key::Enter => return self.capture(),
             Key::F(8) => self.ask_cancel(),
             Key::Esc => {
-                self.message = Some(Message::info(
-                    "Покупка авторизована и ждёт оплаты",
-                    "Enter — оплата получена, F8 — отменить покупку",
-                ));
+                self.message = Some(Message::info(T::AwaitingPayment, T::EnterPaidF8Cancel));
             }
             _ => {}
         }
@@ -138,7 +138,7 @@ impl App {
         });
         let command =
             Command::Capture { basket_id: auth.basket_id, key: keyed.key.clone(), request: keyed.request.clone() };
-        self.busy = Some("Проведение оплаты");
+        self.busy = Some(T::BusyCapture);
         vec![command]
     }
 
@@ -160,14 +160,14 @@ impl App {
                 if let Some(keyed) = capture.as_mut() {
                     keyed.unknown = true;
                 }
-                self.message = Some(Message::unknown_outcome("Оплата", &e, "Enter"));
+                self.message = Some(Message::unknown_outcome(T::Payment, &e, "Enter"));
             }
             Err(e) => {
                 *capture = None;
                 match e.code() {
                     // The hold is gone and the QR codes are spent: the basket must be authorised anew.
                     Some(ErrorCode::HoldExpired) => self.reopen_after_hold(Message::for_code(ErrorCode::HoldExpired)),
-                    _ => self.request_failed(&e, "Оплата не проведена", "Повторите"),
+                    _ => self.request_failed(&e, T::PaymentFailed, T::Retry),
                 }
             }
         }
@@ -178,7 +178,7 @@ impl App {
         let Stage::Authorized { auth, cancelling, .. } = &mut self.sale.stage else { return Vec::new() };
         *cancelling = true;
         let basket_id = auth.basket_id;
-        self.busy = Some("Отмена покупки");
+        self.busy = Some(T::BusyCancel);
         vec![Command::Cancel { basket_id }]
     }
 
@@ -188,17 +188,14 @@ impl App {
         *cancelling = false;
         match result {
             Ok(state) if state.status == BasketStatus::Captured => self.already_captured(),
-            Ok(_) => self.reopen_after_hold(Message::done(
-                "Покупка отменена, скидка вернулась на ваучер",
-                "Чтобы продать снова, отсканируйте новый QR-код покупателя",
-            )),
+            Ok(_) => self.reopen_after_hold(Message::done(T::Cancelled, T::SellAgainWithNewQr)),
             Err(e) if e.code() == Some(ErrorCode::HoldExpired) => {
                 self.reopen_after_hold(Message::for_code(ErrorCode::HoldExpired))
             }
-            Err(e) if e.code() == Some(ErrorCode::BasketState) && state_detail(&e) == Some("captured") => {
+            Err(e) if e.code() == Some(ErrorCode::BasketState) && e.detail_str("status") == Some("captured") => {
                 self.already_captured()
             }
-            Err(e) => self.request_failed(&e, "Покупка не отменена", "Нажмите F8, чтобы повторить"),
+            Err(e) => self.request_failed(&e, T::CancelFailed, T::PressF8Retry),
         }
         Vec::new()
     }
@@ -206,10 +203,7 @@ impl App {
     /// The basket turned out captured (an earlier capture went through): the receipt comes from
     /// sending that capture again with its key.
     fn already_captured(&mut self) {
-        self.message = Some(Message::info(
-            "Покупка уже оплачена: отмена невозможна",
-            "Нажмите Enter, чтобы получить чек (повтор не спишет деньги дважды)",
-        ));
+        self.message = Some(Message::info(T::AlreadyPaid, T::EnterForReceipt));
     }
 
     /// Back to building the basket: lines kept, vouchers dropped (their QR codes are spent).
@@ -240,9 +234,12 @@ impl App {
     }
 }
 
-fn state_detail(e: &ClientError) -> Option<&str> {
-    match e {
-        ClientError::Api { body, .. } => body.error.details.get("status").and_then(serde_json::Value::as_str),
+/// The field of a line that a refusal of authorise names: the reduced price for a discount over
+/// the cap, the field a validation error gives; none where the line as a whole is refused.
+fn faulty_field(e: &ClientError) -> Option<Field> {
+    match e.code()? {
+        ErrorCode::DiscountOverCap => Some(Field::Reduced),
+        ErrorCode::Validation => e.detail_str("field").and_then(Field::of_api),
         _ => None,
     }
 }

@@ -3,6 +3,8 @@
 use super::basket::{parse_quantity, parse_tenge, tenge_text};
 use super::sale::MAX_SCAN_CHARS;
 use super::{edit_text, App, Command, Key, LineEdit, Message};
+use crate::i18n::{self, Phrase, T};
+use azyq_shared::Tiyn;
 
 impl App {
     pub(super) fn start_edit(&mut self) {
@@ -10,7 +12,7 @@ impl App {
             return;
         }
         let Some(index) = self.sale.selected else {
-            self.message = Some(Message::info("Строка не выбрана", "Выберите строку стрелками ↑ ↓"));
+            self.message = Some(Message::info(T::NoLineSelected, T::SelectWithArrows));
             return;
         };
         let Some(line) = self.sale.lines.get(index) else { return };
@@ -19,8 +21,13 @@ impl App {
             line.shelf.map(tenge_text).unwrap_or_default(),
             line.reduced.map(tenge_text).unwrap_or_default(),
         ];
-        // Start at the first thing missing; a serialised item is always one piece.
-        let field = if line.quantity <= 0 {
+        // The field an error named, else the first thing missing; a serialised item is always
+        // one piece, so its quantity is never where the form starts.
+        let fault = self.sale.fault.filter(|f| f.line == index).map(|f| f.field.index());
+        let first = usize::from(line.serial.is_some());
+        let field = if let Some(field) = fault {
+            field.max(first)
+        } else if line.quantity <= 0 {
             0
         } else if line.shelf.is_none() {
             1
@@ -65,10 +72,8 @@ impl App {
         let commands = self.scan(text);
         if self.message.is_none() {
             let name = self.sale.lines.get(line).map(|l| l.name.clone()).unwrap_or_default();
-            self.message = Some(Message::info(
-                format!("Строка {} ({name}) не заполнена", line + 1),
-                "Выберите её стрелками и нажмите F4",
-            ));
+            let what = Phrase::new(|lang| i18n::line_not_filled(lang, line + 1, &name));
+            self.message = Some(Message::info(what, T::SelectItAndF4));
         }
         commands
     }
@@ -79,36 +84,35 @@ impl App {
         let parsed = (parse_quantity(qty), parse_tenge(shelf), parse_tenge(reduced));
         let (Some(quantity), Some(shelf), Some(reduced)) = parsed else {
             let (field, what) = match parsed {
-                (None, _, _) => (0, "Количество — целое число больше нуля (для весового товара — граммы)"),
-                (_, None, _) => (1, "Цена на полке — в тенге, например 450 или 450,50"),
-                _ => (2, "Цена со скидкой — в тенге, например 399 или 399,90"),
+                (None, _, _) => (0, T::BadQuantity),
+                (_, None, _) => (1, T::BadShelf),
+                _ => (2, T::BadReduced),
             };
             if let Some(e) = self.sale.edit.as_mut() {
                 e.field = field;
             }
-            self.message = Some(Message::error(what, "Исправьте и нажмите Enter"));
+            self.message = Some(Message::error(what, T::FixAndEnter));
             return;
         };
         let Some(line) = self.sale.lines.get_mut(edit.line) else { return };
         if line.serial.is_some() && quantity != 1 {
-            self.message =
-                Some(Message::error("Маркированный товар — всегда 1 шт", "Каждую упаковку сканируйте отдельно"));
+            self.message = Some(Message::error(T::MarkedIsOnePiece, T::ScanEachPackApart));
             return;
         }
         if reduced > shelf {
-            self.message =
-                Some(Message::error("Цена со скидкой больше цены на полке", "Исправьте цены и нажмите Enter"));
+            self.message = Some(Message::error(T::ReducedAboveShelf, T::FixPricesAndEnter));
             return;
         }
         line.quantity = quantity;
         line.shelf = Some(shelf);
         line.reduced = Some(reduced);
+        if self.sale.fault.is_some_and(|f| f.line == edit.line) {
+            self.sale.fault = None;
+        }
         if line.within_cap() == Some(false) {
-            let max = line.max_unit_discount().map(|m| m.to_string()).unwrap_or_default();
-            self.message = Some(Message::info(
-                format!("Скидка больше допустимой: не больше {max} за единицу"),
-                "Сервер не примет такую строку — исправьте цену со скидкой (F4)",
-            ));
+            let (max, unit) = (line.max_unit_discount().unwrap_or(Tiyn::ZERO), line.unit);
+            let what = Phrase::new(|lang| i18n::over_cap(lang, max, unit));
+            self.message = Some(Message { key: Some("F4"), ..Message::info(what, T::ServerWillRefuseCap) });
         }
         self.sale.edit = None;
     }
@@ -119,12 +123,14 @@ impl App {
         }
         let Some(index) = self.sale.selected.filter(|i| *i < self.sale.lines.len()) else { return };
         self.sale.lines.remove(index);
+        // The lines after it move up: a fault noted by number no longer points at its line.
+        self.sale.fault = None;
         self.sale.selected = if self.sale.lines.is_empty() { None } else { Some(index.min(self.sale.lines.len() - 1)) };
     }
 
     pub(super) fn remove_voucher(&mut self) {
         if self.sale.is_open() && self.sale.vouchers.pop().is_some() {
-            self.message = Some(Message::info("Последний ваучер убран из покупки", ""));
+            self.message = Some(Message::info(T::VoucherRemoved, Phrase::default()));
         }
     }
 }

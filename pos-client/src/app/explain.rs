@@ -1,217 +1,249 @@
-//! What the cashier reads when something goes wrong: what happened and what to do next, in
-//! Russian, for every API error code, every client failure and every local refusal.
+//! What the cashier reads for each error code of the API: what happened and what to do next, in
+//! Russian and Kazakh. The messages built on it are `message.rs`.
 
 use azyq_shared::api::ErrorCode;
-use azyq_shared::token::TokenError;
-use azyq_shared::Tiyn;
 
-use crate::client::ClientError;
+use crate::i18n::Lang;
 
-/// What happened, and what the cashier should do next, for an API error code.
-pub fn explain(code: ErrorCode) -> (&'static str, &'static str) {
-    use ErrorCode::*;
-    // Exhaustive on purpose: a new code does not compile until it has its sentence.
-    match code {
-        Validation => ("Сервер не принял данные", "Проверьте количество и цены в строках и повторите"),
-        Unauthorized => ("Сеанс кассира закончился", "Войдите снова с логином и паролем кассира"),
-        InvalidCredentials => (
-            "Неверный логин или пароль, или касса не относится к этому магазину",
-            "Проверьте магазин, кассу, логин и пароль и войдите снова",
-        ),
-        TooManyAttempts => ("Слишком много попыток подряд", "Подождите несколько минут и попробуйте снова"),
-        Forbidden => (
-            "Это действие недоступно кассе: покупка другого магазина или нет прав",
-            "Проверьте номер покупки; при сомнении позовите старшего кассира",
-        ),
-        NotFound => {
-            ("Сервер не нашёл запрошенное", "Проверьте введённые данные; если повторяется — сообщите в поддержку")
-        }
-        VoucherNotFound => (
-            "Ваучер по этому QR-коду не найден",
-            "Попросите покупателя открыть ваучер в приложении и показать QR-код заново",
-        ),
-        BasketNotFound => ("Покупка с таким номером не найдена", "Проверьте номер покупки по чеку"),
-        ShopNotFound => ("Магазин не найден", "Проверьте код магазина и войдите снова"),
-        TokenUsed => (
-            "Этот QR-код уже использован для другой покупки",
-            "Попросите покупателя обновить QR-код в приложении и отсканируйте новый",
-        ),
-        NotActivated => {
-            ("Ваучер не активирован", "Покупатель должен активировать ваучер в приложении, затем показать QR-код")
-        }
-        MonthClosed => ("Месяц ваучера закончился — им больше нельзя платить", "Продайте товар без скидки по ваучеру"),
-        MonthNotStarted => ("Месяц ваучера ещё не начался", "Продайте товар без скидки по ваучеру"),
-        MonthNotEnded => ("Месяц ещё не закончился", "Это действие доступно только после конца месяца"),
-        NoConsent => ("Семья не дала согласия на участие в программе", "Продайте товар без скидки по ваучеру"),
-        VoucherExhausted => {
-            ("На ваучере не осталось денег", "Отсканируйте ваучер другого члена семьи или продайте без скидки")
-        }
-        BasketState => (
-            "Покупка уже в другом состоянии: оплачена, отменена или возвращена",
-            "Проверьте покупку по номеру в чеке; при необходимости начните новую",
-        ),
-        HoldExpired => (
-            "Время резерва истекло, скидка вернулась на ваучер",
-            "Попросите покупателя обновить QR-код, отсканируйте его и проведите покупку заново",
-        ),
-        IdempotencyConflict => (
-            "Повтор запроса не совпал с первой попыткой",
-            "Начните покупку заново; если повторяется — сообщите в поддержку",
-        ),
-        RateNotSet => ("Для этого месяца не задан размер ваучера", "Сообщите оператору программы"),
-        TokenInvalid => (
-            "QR-код не прошёл проверку: он повреждён или поддельный",
-            "Попросите показать QR-код из приложения ещё раз; если повторяется — не принимайте его",
-        ),
-        TokenExpired => {
-            ("Срок действия QR-кода истёк", "Попросите покупателя обновить QR-код в приложении и отсканируйте новый")
-        }
-        UnknownKey => (
-            "QR-код подписан ключом, которого касса не знает",
-            "Попросите покупателя обновить QR-код; если повторяется — сообщите в поддержку",
-        ),
-        WrongRegion => {
-            ("Ваучер выдан в другом регионе — здесь им платить нельзя", "Продайте товар без скидки по ваучеру")
-        }
-        InsufficientBalance => (
-            "На ваучерах не хватает денег на всю скидку",
-            "Уберите часть товаров или отсканируйте ваучер другого члена семьи",
-        ),
-        NotSzptProduct => (
-            "Товар не входит в список социально значимых (СЗПТ)",
-            "Уберите строку: этот товар продаётся без скидки по ваучеру",
-        ),
-        DiscountOverCap => ("Скидка на товар больше допустимой", "Исправьте цены в отмеченной строке (F4)"),
-        CodeInvalid => ("Код маркировки товара не распознан", "Отсканируйте код с упаковки ещё раз или уберите строку"),
-        CodeAlreadySold => {
-            ("Этот экземпляр товара уже продан или в другой покупке", "Уберите строку и возьмите другую упаковку")
-        }
-        ProductExpired => ("Срок годности товара истёк", "Уберите строку: просроченный товар продавать нельзя"),
-        PayloadTooLarge => ("Покупка слишком большая для одного запроса", "Разделите покупку на две"),
-        UnsupportedMediaType => ("Сервер не понял формат запроса", "Обновите программу кассы и сообщите в поддержку"),
-        Unavailable => ("Сервер временно недоступен", "Подождите минуту и повторите"),
-        Internal => ("Ошибка на сервере", "Повторите; если повторяется — сообщите в поддержку"),
-    }
-}
-
-/// How a message is shown.
+/// What the cashier reads for an API error code, in one language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tone {
-    Error,
-    Info,
-    Done,
+pub struct Explanation {
+    pub what: &'static str,
+    pub todo: &'static str,
+    /// The till's key that does `todo`: shown on the screen, left out of a script's error.
+    pub key: Option<&'static str>,
 }
 
-/// A message for the cashier: what happened, what to do, and the stable code where there is one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Message {
-    pub tone: Tone,
-    pub what: String,
-    pub todo: String,
-    pub code: Option<&'static str>,
-}
-
-impl Message {
-    pub fn error(what: impl Into<String>, todo: impl Into<String>) -> Message {
-        Message { tone: Tone::Error, what: what.into(), todo: todo.into(), code: None }
-    }
-
-    pub fn info(what: impl Into<String>, todo: impl Into<String>) -> Message {
-        Message { tone: Tone::Info, what: what.into(), todo: todo.into(), code: None }
-    }
-
-    pub fn done(what: impl Into<String>, todo: impl Into<String>) -> Message {
-        Message { tone: Tone::Done, what: what.into(), todo: todo.into(), code: None }
-    }
-
-    /// The message for an API error code, without details.
-    pub fn for_code(code: ErrorCode) -> Message {
-        let (what, todo) = explain(code);
-        Message { tone: Tone::Error, what: what.to_owned(), todo: todo.to_owned(), code: Some(code.as_str()) }
-    }
-
-    /// The message for a failed request, with the details the server gave (line, balance, cap).
-    pub fn for_client_error(err: &ClientError) -> Message {
-        match err {
-            ClientError::Api { .. } => {
-                let Some(code) = err.code() else {
-                    return Message::error("Ошибка сервера", "Повторите");
-                };
-                let mut m = Message::for_code(code);
-                if let Some(line) = err.detail_i64("line") {
-                    m.what = format!("Строка {}: {}", line.saturating_add(1), lower_first(&m.what));
-                }
-                if let Some(balance) = err.detail_i64("balance_tiyn") {
-                    m.what = format!("{} (доступно {})", m.what, Tiyn::new(balance));
-                }
-                if let Some(max) = err.detail_i64("max_discount_tiyn") {
-                    m.what = format!("{} (не больше {} за единицу)", m.what, Tiyn::new(max));
-                } else if let Some(cap) = err.detail_i64("cap_bp") {
-                    m.what = format!("{} (не больше {}% цены на полке)", m.what, percent(cap));
-                }
-                m
-            }
-            ClientError::Http { status } => Message::error(
-                format!("Сервер ответил ошибкой {status}"),
-                "Подождите минуту и повторите; если повторяется — сообщите в поддержку",
+/// What happened, and what the cashier should do next, for an API error code, in Russian or
+/// Kazakh.
+pub fn explain(code: ErrorCode, lang: Lang) -> Explanation {
+    use ErrorCode::*;
+    let say = |ru: (&'static str, &'static str), kk: (&'static str, &'static str)| {
+        let (what, todo) = lang.pick(ru, kk);
+        Explanation { what, todo, key: None }
+    };
+    // Exhaustive on purpose: a new code does not compile until it has its sentences in both.
+    match code {
+        Validation => say(
+            ("Сервер не принял данные", "Проверьте количество и цены в строках и повторите"),
+            ("Сервер деректерді қабылдамады", "Жолдардағы саны мен бағаларды тексеріп, қайталаңыз"),
+        ),
+        Unauthorized => say(
+            ("Сеанс кассира закончился", "Войдите снова с логином и паролем кассира"),
+            ("Кассир сеансы аяқталды", "Кассирдің логині мен құпиясөзімен қайта кіріңіз"),
+        ),
+        InvalidCredentials => say(
+            (
+                "Неверный логин или пароль, или касса не относится к этому магазину",
+                "Проверьте магазин, кассу, логин и пароль и войдите снова",
             ),
-            ClientError::Timeout => Message::error("Сервер не ответил вовремя", "Проверьте связь и повторите"),
-            ClientError::Network(_) => {
-                Message::error("Нет связи с сервером", "Проверьте сеть и адрес сервера, затем повторите")
-            }
-            ClientError::Protocol(_) => {
-                Message::error("Сервер прислал непонятный ответ", "Повторите; если повторяется — сообщите в поддержку")
-            }
-        }
-    }
-
-    /// A token refused by the till's own check, with the same words as the server's refusal.
-    pub fn for_token_error(err: &TokenError) -> Message {
-        match err {
-            TokenError::Invalid(_) => Message::for_code(ErrorCode::TokenInvalid),
-            TokenError::Expired { .. } => Message::for_code(ErrorCode::TokenExpired),
-            TokenError::UnknownKey(_) => Message::for_code(ErrorCode::UnknownKey),
-        }
-    }
-
-    /// The outcome of a keyed write is not known: the only safe move is the same request again.
-    pub fn unknown_outcome(what: &str, err: &ClientError, retry_key: &str) -> Message {
-        let cause = match err {
-            ClientError::Timeout => "сервер не ответил вовремя",
-            ClientError::Network(_) => "связь с сервером прервалась",
-            _ => "сервер ответил ошибкой",
-        };
-        Message::error(
-            format!("{what}: {cause}, неизвестно, прошла ли операция"),
-            format!("Нажмите {retry_key}, чтобы повторить: повтор не спишет деньги дважды"),
-        )
-    }
-}
-
-/// "Скидка …" → "скидка …", to follow a prefix.
-pub(crate) fn lower_first(s: &str) -> String {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => String::new(),
-    }
-}
-
-fn percent(bp: i64) -> String {
-    if bp % 100 == 0 {
-        (bp / 100).to_string()
-    } else {
-        format!("{},{:02}", bp / 100, bp % 100)
+            (
+                "Логин не құпиясөз қате, не касса бұл дүкенге тиесілі емес",
+                "Дүкенді, кассаны, логин мен құпиясөзді тексеріп, қайта кіріңіз",
+            ),
+        ),
+        TooManyAttempts => say(
+            ("Слишком много попыток подряд", "Подождите несколько минут и попробуйте снова"),
+            ("Қатарынан тым көп әрекет", "Бірнеше минут күтіп, қайта көріңіз"),
+        ),
+        Forbidden => say(
+            (
+                "Это действие недоступно кассе: покупка другого магазина или нет прав",
+                "Проверьте номер покупки; при сомнении позовите старшего кассира",
+            ),
+            (
+                "Бұл әрекет кассаға қолжетімсіз: басқа дүкеннің сатып алуы немесе құқық жоқ",
+                "Сатып алу нөмірін тексеріңіз; күмәніңіз болса, аға кассирді шақырыңыз",
+            ),
+        ),
+        NotFound => say(
+            ("Сервер не нашёл запрошенное", "Проверьте введённые данные; если повторяется — сообщите в поддержку"),
+            ("Сервер сұралғанды таппады", "Енгізілген деректерді тексеріңіз; қайталанса — қолдау қызметіне хабарлаңыз"),
+        ),
+        VoucherNotFound => say(
+            (
+                "Ваучер по этому QR-коду не найден",
+                "Попросите покупателя открыть ваучер в приложении и показать QR-код заново",
+            ),
+            (
+                "Бұл QR-код бойынша ваучер табылмады",
+                "Сатып алушыдан ваучерді қосымшада ашып, QR-кодты қайта көрсетуді сұраңыз",
+            ),
+        ),
+        BasketNotFound => say(
+            ("Покупка с таким номером не найдена", "Проверьте номер покупки по чеку"),
+            ("Мұндай нөмірлі сатып алу табылмады", "Сатып алу нөмірін чек бойынша тексеріңіз"),
+        ),
+        ShopNotFound => say(
+            ("Магазин не найден", "Проверьте код магазина и войдите снова"),
+            ("Дүкен табылмады", "Дүкен кодын тексеріп, қайта кіріңіз"),
+        ),
+        TokenUsed => say(
+            (
+                "Этот QR-код уже использован для другой покупки",
+                "Попросите покупателя обновить QR-код в приложении и отсканируйте новый",
+            ),
+            (
+                "Бұл QR-код басқа сатып алуға пайдаланылған",
+                "Сатып алушыдан қосымшадағы QR-кодты жаңартуды сұрап, жаңасын сканерлеңіз",
+            ),
+        ),
+        NotActivated => say(
+            ("Ваучер не активирован", "Покупатель должен активировать ваучер в приложении, затем показать QR-код"),
+            (
+                "Ваучер белсендірілмеген",
+                "Сатып алушы ваучерді қосымшада белсендіріп, содан кейін QR-кодты көрсетуі керек",
+            ),
+        ),
+        MonthClosed => say(
+            ("Месяц ваучера закончился — им больше нельзя платить", "Продайте товар без скидки по ваучеру"),
+            ("Ваучердің айы аяқталды — онымен енді төлеуге болмайды", "Тауарды ваучер жеңілдігінсіз сатыңыз"),
+        ),
+        MonthNotStarted => say(
+            ("Месяц ваучера ещё не начался", "Продайте товар без скидки по ваучеру"),
+            ("Ваучердің айы әлі басталған жоқ", "Тауарды ваучер жеңілдігінсіз сатыңыз"),
+        ),
+        MonthNotEnded => say(
+            ("Месяц ещё не закончился", "Это действие доступно только после конца месяца"),
+            ("Ай әлі аяқталған жоқ", "Бұл әрекет тек ай аяқталғаннан кейін қолжетімді"),
+        ),
+        NoConsent => say(
+            ("Семья не дала согласия на участие в программе", "Продайте товар без скидки по ваучеру"),
+            ("Отбасы бағдарламаға қатысуға келісім бермеген", "Тауарды ваучер жеңілдігінсіз сатыңыз"),
+        ),
+        VoucherExhausted => say(
+            ("На ваучере не осталось денег", "Отсканируйте ваучер другого члена семьи или продайте без скидки"),
+            ("Ваучерде ақша қалмады", "Отбасының басқа мүшесінің ваучерін сканерлеңіз немесе жеңілдіксіз сатыңыз"),
+        ),
+        BasketState => say(
+            (
+                "Покупка уже в другом состоянии: оплачена, отменена или возвращена",
+                "Проверьте покупку по номеру в чеке; при необходимости начните новую",
+            ),
+            (
+                "Сатып алу басқа күйде: төленген, бас тартылған немесе қайтарылған",
+                "Сатып алуды чектегі нөмір бойынша тексеріңіз; қажет болса, жаңасын бастаңыз",
+            ),
+        ),
+        HoldExpired => say(
+            (
+                "Время резерва истекло, скидка вернулась на ваучер",
+                "Попросите покупателя обновить QR-код, отсканируйте его и проведите покупку заново",
+            ),
+            (
+                "Резерв уақыты өтті, жеңілдік ваучерге қайтарылды",
+                "Сатып алушыдан QR-кодты жаңартуды сұраңыз, оны сканерлеп, сатып алуды қайта жүргізіңіз",
+            ),
+        ),
+        IdempotencyConflict => say(
+            (
+                "Повтор запроса не совпал с первой попыткой",
+                "Начните покупку заново; если повторяется — сообщите в поддержку",
+            ),
+            (
+                "Қайталанған сұрау бірінші әрекетпен сәйкес келмеді",
+                "Сатып алуды қайта бастаңыз; қайталанса — қолдау қызметіне хабарлаңыз",
+            ),
+        ),
+        RateNotSet => say(
+            ("Для этого месяца не задан размер ваучера", "Сообщите оператору программы"),
+            ("Бұл айға ваучер мөлшері белгіленбеген", "Бағдарлама операторына хабарлаңыз"),
+        ),
+        TokenInvalid => say(
+            (
+                "QR-код не прошёл проверку: он повреждён или поддельный",
+                "Попросите показать QR-код из приложения ещё раз; если повторяется — не принимайте его",
+            ),
+            (
+                "QR-код тексеруден өтпеді: ол бүлінген немесе жалған",
+                "QR-кодты қосымшадан қайта көрсетуді сұраңыз; қайталанса — оны қабылдамаңыз",
+            ),
+        ),
+        TokenExpired => say(
+            ("Срок действия QR-кода истёк", "Попросите покупателя обновить QR-код в приложении и отсканируйте новый"),
+            (
+                "QR-кодтың жарамдылық мерзімі өтті",
+                "Сатып алушыдан қосымшадағы QR-кодты жаңартуды сұрап, жаңасын сканерлеңіз",
+            ),
+        ),
+        UnknownKey => say(
+            (
+                "QR-код подписан ключом, которого касса не знает",
+                "Попросите покупателя обновить QR-код; если повторяется — сообщите в поддержку",
+            ),
+            (
+                "QR-кодқа касса білмейтін кілтпен қол қойылған",
+                "Сатып алушыдан QR-кодты жаңартуды сұраңыз; қайталанса — қолдау қызметіне хабарлаңыз",
+            ),
+        ),
+        WrongRegion => say(
+            ("Ваучер выдан в другом регионе — здесь им платить нельзя", "Продайте товар без скидки по ваучеру"),
+            ("Ваучер басқа өңірде берілген — мұнда онымен төлеуге болмайды", "Тауарды ваучер жеңілдігінсіз сатыңыз"),
+        ),
+        InsufficientBalance => say(
+            (
+                "На ваучерах не хватает денег на всю скидку",
+                "Уберите часть товаров или отсканируйте ваучер другого члена семьи",
+            ),
+            (
+                "Ваучерлердегі ақша бүкіл жеңілдікке жетпейді",
+                "Тауарлардың бір бөлігін алып тастаңыз немесе отбасының басқа мүшесінің ваучерін сканерлеңіз",
+            ),
+        ),
+        NotSzptProduct => say(
+            (
+                "Товар не входит в список социально значимых (СЗПТ)",
+                "Уберите строку: этот товар продаётся без скидки по ваучеру",
+            ),
+            (
+                "Тауар әлеуметтік маңызы бар азық-түлік тауарларының (ӘМАТ) тізіміне кірмейді",
+                "Жолды алып тастаңыз: бұл тауар ваучер жеңілдігінсіз сатылады",
+            ),
+        ),
+        DiscountOverCap => Explanation {
+            key: Some("F4"),
+            ..say(
+                ("Скидка на товар больше допустимой", "Исправьте цену со скидкой в отмеченной строке"),
+                ("Тауарға жеңілдік рұқсат етілгеннен көп", "Белгіленген жолдағы жеңілдікпен бағаны түзетіңіз"),
+            )
+        },
+        CodeInvalid => say(
+            ("Код маркировки товара не распознан", "Отсканируйте код с упаковки ещё раз или уберите строку"),
+            ("Тауардың таңбалау коды танылмады", "Қаптамадағы кодты қайта сканерлеңіз немесе жолды алып тастаңыз"),
+        ),
+        CodeAlreadySold => say(
+            ("Этот экземпляр товара уже продан или в другой покупке", "Уберите строку и возьмите другую упаковку"),
+            ("Тауардың бұл данасы сатылған немесе басқа сатып алуда", "Жолды алып тастап, басқа қаптаманы алыңыз"),
+        ),
+        ProductExpired => say(
+            ("Срок годности товара истёк", "Уберите строку: просроченный товар продавать нельзя"),
+            ("Тауардың жарамдылық мерзімі өтті", "Жолды алып тастаңыз: мерзімі өткен тауарды сатуға болмайды"),
+        ),
+        PayloadTooLarge => say(
+            ("Покупка слишком большая для одного запроса", "Разделите покупку на две"),
+            ("Сатып алу бір сұрау үшін тым үлкен", "Сатып алуды екіге бөліңіз"),
+        ),
+        UnsupportedMediaType => say(
+            ("Сервер не понял формат запроса", "Обновите программу кассы и сообщите в поддержку"),
+            ("Сервер сұрау пішімін түсінбеді", "Касса бағдарламасын жаңартып, қолдау қызметіне хабарлаңыз"),
+        ),
+        Unavailable => say(
+            ("Сервер временно недоступен", "Подождите минуту и повторите"),
+            ("Сервер уақытша қолжетімсіз", "Бір минут күтіп, қайталаңыз"),
+        ),
+        Internal => say(
+            ("Ошибка на сервере", "Повторите; если повторяется — сообщите в поддержку"),
+            ("Сервердегі қате", "Қайталаңыз; қайталанса — қолдау қызметіне хабарлаңыз"),
+        ),
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use azyq_shared::api::{ErrorBody, ErrorDetail};
 
     /// Every code the API can send, from the wire names.
-    const ALL: &[&str] = &[
+    pub(crate) const ALL: &[&str] = &[
         "validation",
         "unauthorized",
         "invalid_credentials",
@@ -248,40 +280,30 @@ mod tests {
         "internal",
     ];
 
+    /// Whether a text names one of the till's keys, which a script's error must not.
+    pub(crate) fn names_a_key(text: &str) -> bool {
+        text.split(|c: char| !(c.is_alphanumeric() || c == '+')).any(|w| {
+            matches!(w, "Enter" | "Esc" | "Del" | "Tab")
+                || w.starts_with("Ctrl")
+                || w.strip_prefix('F').is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+        })
+    }
+
     #[test]
-    fn every_code_has_two_russian_sentences() {
+    fn every_code_is_explained_in_both_languages_and_keys_stand_apart() {
+        let kazakh_letters = |t: &str| t.chars().any(|c| "әғқңөұүһіӘҒҚҢӨҰҮҺІ".contains(c));
         for wire in ALL {
             let code: ErrorCode = serde_json::from_value(serde_json::json!(wire)).unwrap();
-            let (what, todo) = explain(code);
-            for text in [what, todo] {
+            let (ru, kk) = (explain(code, Lang::Ru), explain(code, Lang::Kk));
+            assert_eq!(ru.key, kk.key, "{wire}");
+            assert!(ru.what != kk.what && ru.todo != kk.todo, "{wire}: the Kazakh text is the Russian one");
+            assert!(kazakh_letters(&format!("{} {}", kk.what, kk.todo)), "{wire}: {kk:?}");
+            for text in [ru.what, ru.todo, kk.what, kk.todo] {
                 assert!(text.chars().any(|c| ('а'..='я').contains(&c)), "{wire}: {text}");
                 assert!(!text.ends_with('.'), "{wire}: {text}");
+                assert!(!names_a_key(text), "{wire}: a key in the text: {text}");
             }
         }
-    }
-
-    fn api(code: &str, details: serde_json::Value) -> ClientError {
-        let mut detail = serde_json::json!({"code": code, "message": "x"});
-        if let (Some(d), Some(extra)) = (detail.as_object_mut(), details.as_object()) {
-            d.extend(extra.clone());
-        }
-        let error: ErrorDetail = serde_json::from_value(detail).unwrap();
-        ClientError::Api { status: 422, body: ErrorBody { error } }
-    }
-
-    #[test]
-    fn details_are_spelt_out() {
-        let m = Message::for_client_error(&api("discount_over_cap", serde_json::json!({"line": 1, "cap_bp": 1500})));
-        assert_eq!(m.what, "Строка 2: скидка на товар больше допустимой (не больше 15% цены на полке)");
-        assert_eq!(m.code, Some("discount_over_cap"));
-        let m = Message::for_client_error(&api("insufficient_balance", serde_json::json!({"balance_tiyn": 150_000})));
-        assert_eq!(m.what, "На ваучерах не хватает денег на всю скидку (доступно 1 500,00 ₸)");
-    }
-
-    #[test]
-    fn local_token_refusals_use_the_server_words() {
-        let m = Message::for_token_error(&TokenError::Invalid("signature"));
-        assert_eq!(m.code, Some("token_invalid"));
-        assert_eq!(Message::for_token_error(&TokenError::UnknownKey(3)).code, Some("unknown_key"));
+        assert!(names_a_key("Исправьте (F4)") && names_a_key("Ctrl+Q") && !names_a_key("GTIN F-класса"));
     }
 }

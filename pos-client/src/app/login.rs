@@ -5,6 +5,7 @@ use azyq_shared::api::{ErrorCode, SessionRequest, SessionResponse};
 use super::{edit_text, App, Command, KeyRing, Message, Screen, Session};
 use crate::app::Key;
 use crate::client::ClientError;
+use crate::i18n::{self, Phrase, T};
 
 /// Indexes of the fields the app moves the focus to.
 pub const SERVER: usize = 0;
@@ -25,7 +26,7 @@ impl std::fmt::Debug for LoginForm {
 }
 
 impl LoginForm {
-    pub const LABELS: [&'static str; 5] = ["Сервер", "Магазин", "Касса", "Логин", "Пароль"];
+    pub const LABELS: [T; 5] = [T::FieldServer, T::FieldShop, T::FieldTerminal, T::FieldLogin, T::FieldPassword];
 
     /// A form pre-filled from the command line; the focus on the first empty field.
     pub fn new(server: &str, shop: &str, terminal: &str, login: &str) -> LoginForm {
@@ -66,10 +67,9 @@ impl App {
         }
         if let Some(empty) = self.login.fields.iter().position(|f| f.trim().is_empty()) {
             self.login.focus = empty;
-            self.message = Some(Message::error(
-                format!("Не заполнено поле «{}»", LoginForm::LABELS[empty]),
-                "Заполните все поля и нажмите Enter",
-            ));
+            let label = LoginForm::LABELS[empty];
+            let what = Phrase::new(|lang| i18n::field_empty(lang, label.get(lang)));
+            self.message = Some(Message::error(what, T::FillAllAndEnter));
             return Vec::new();
         }
         if !self.can_act() {
@@ -82,7 +82,7 @@ impl App {
             shop_id: Some(shop.trim().to_owned()),
             terminal_id: Some(terminal.trim().to_owned()),
         };
-        self.busy = Some("Вход");
+        self.busy = Some(T::BusyLogIn);
         vec![Command::Login { server: server.trim().to_owned(), request }]
     }
 
@@ -104,9 +104,9 @@ impl App {
             }
             Err(e) => {
                 self.login.focus = if e.code() == Some(ErrorCode::InvalidCredentials) { PASSWORD } else { SERVER };
-                let mut m = Message::for_client_error(&e);
+                let mut m = Message::for_client_error(&e, None);
                 if e.code().is_none() {
-                    m.todo = "Проверьте адрес сервера и сеть, затем нажмите Enter".to_owned();
+                    m.todo = T::CheckServerAndEnter.into();
                 }
                 self.message = Some(m);
                 Vec::new()
@@ -123,7 +123,7 @@ impl App {
                 waiting.into_iter().flat_map(|token| self.check_and_look_up(token, false)).collect()
             }
             Err(e) => {
-                self.request_failed(&e, "Ключи проверки QR-кодов не загружены", "Нажмите F5, чтобы загрузить снова");
+                self.request_failed(&e, T::KeysNotLoaded, T::PressF5);
                 Vec::new()
             }
         }

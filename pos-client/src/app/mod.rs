@@ -11,6 +11,7 @@ mod edit;
 pub mod explain;
 pub mod keyring;
 mod login;
+mod message;
 mod office;
 mod sale;
 
@@ -18,22 +19,23 @@ use std::collections::HashMap;
 use std::fmt;
 
 use azyq_shared::api::{
-    AuthorizeRequest, Authorized, BasketState, CaptureRequest, Captured, ErrorCode, LookupResponse, PosCatalog,
-    PosDailyReport, PosProduct, Refund, RefundRequest, SessionRequest, SessionResponse, VoucherKeys,
+    AuthorizeRequest, Authorized, BasketState, CaptureRequest, Captured, CatalogGroup, ErrorCode, LookupResponse,
+    PosCatalog, PosDailyReport, PosProduct, Refund, RefundRequest, SessionRequest, SessionResponse, VoucherKeys,
 };
 use azyq_shared::gs1::Gtin;
 use chrono::{DateTime, Utc};
 
 use crate::client::{ClientError, IdempotencyKey};
-pub(crate) use explain::lower_first;
-pub use explain::{explain, Message, Tone};
+use crate::i18n::{self, Lang, Phrase, T};
+pub use explain::{explain, Explanation};
 pub use keyring::KeyRing;
 pub use login::LoginForm;
+pub use message::{Message, Tone};
 pub use office::{RefundForm, ReportView};
-pub use sale::{LineEdit, Sale, ScannedVoucher, Stage};
+pub use sale::{Fault, LineEdit, Sale, ScannedVoucher, Stage};
 
-/// The message F5 shows until the catalogue arrives.
-pub(crate) const RELOADING: &str = "Загрузка каталога и ключей";
+/// The function key that switches the language (F12: no other screen uses it).
+pub const LANGUAGE_KEY: u8 = 12;
 
 /// A key press, as the loop translates it from the terminal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,18 +127,41 @@ pub enum Confirm {
     CancelBasket,
     /// Drop a basket whose authorisation has an unknown outcome (its hold, if any, expires).
     AbandonUnknown,
-    Quit,
+    /// Leave the till, saying what a sale in progress would lose.
+    Quit(QuitRisk),
+}
+
+/// What quitting now leaves behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuitRisk {
+    Nothing,
+    /// A basket being built, not sent: it is lost.
+    Unsent {
+        lines: usize,
+        vouchers: usize,
+    },
+    /// Authorised and not paid: its hold expires by itself.
+    Unpaid {
+        basket_id: i64,
+    },
+    /// Sent, and no answer came: a hold, if placed, expires by itself.
+    Unknown,
 }
 
 impl Confirm {
-    pub fn question(self) -> &'static str {
+    /// The question; what quitting would leave behind stands on a line before it.
+    pub fn question(self, lang: Lang) -> String {
+        let quit = T::AskQuit.get(lang);
         match self {
-            Confirm::ClearSale => "Очистить покупку?",
-            Confirm::CancelBasket => "Отменить покупку и вернуть скидку на ваучер?",
-            Confirm::AbandonUnknown => {
-                "Бросить покупку с неизвестным результатом? Резерв, если он был, снимется сам через 10 минут"
+            Confirm::ClearSale => T::AskClearSale.get(lang).to_owned(),
+            Confirm::CancelBasket => T::AskCancelBasket.get(lang).to_owned(),
+            Confirm::AbandonUnknown => T::AskAbandonUnknown.get(lang).to_owned(),
+            Confirm::Quit(QuitRisk::Nothing) => quit.to_owned(),
+            Confirm::Quit(QuitRisk::Unsent { lines, vouchers }) => {
+                format!("{}\n{quit}", i18n::quit_unsent(lang, lines, vouchers))
             }
-            Confirm::Quit => "Выйти из программы кассы?",
+            Confirm::Quit(QuitRisk::Unpaid { basket_id }) => format!("{}\n{quit}", i18n::quit_unpaid(lang, basket_id)),
+            Confirm::Quit(QuitRisk::Unknown) => format!("{}\n{quit}", T::QuitUnknown.get(lang)),
         }
     }
 }
@@ -151,7 +176,7 @@ pub struct Session {
 }
 
 /// The whole state of the till.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct App {
     pub now: DateTime<Utc>,
     pub screen: Screen,
@@ -162,13 +187,17 @@ pub struct App {
     pub keys: KeyRing,
     /// The SZPT products by GTIN-14; `None` until loaded.
     pub catalog: Option<HashMap<String, PosProduct>>,
+    /// The SZPT groups' names by code, from the catalogue.
+    pub groups: HashMap<String, CatalogGroup>,
     pub sale: Sale,
     pub refund: RefundForm,
     pub report: ReportView,
     pub message: Option<Message>,
     pub confirm: Option<Confirm>,
     /// A request the cashier waits for (log-in, authorise, capture, cancel, refund).
-    pub busy: Option<&'static str>,
+    pub busy: Option<T>,
+    /// The language of every word on screen; F12 switches it.
+    pub lang: Lang,
     /// Where Esc leaves the refund and report screens for.
     pub back: Screen,
     pub quit: bool,
@@ -184,12 +213,14 @@ impl App {
             resume: None,
             keys: KeyRing::default(),
             catalog: None,
+            groups: HashMap::new(),
             sale: Sale::default(),
             refund: RefundForm::default(),
             report: ReportView::default(),
             message: None,
             confirm: None,
             busy: None,
+            lang: Lang::default(),
             back: Screen::Sale,
             quit: false,
         }
@@ -208,6 +239,11 @@ impl App {
     }
 
     fn on_key(&mut self, key: Key) -> Vec<Command> {
+        // Anywhere, even over a question: the words change, nothing else does.
+        if key == Key::F(LANGUAGE_KEY) {
+            self.lang = self.lang.other();
+            return Vec::new();
+        }
         if let Some(confirm) = self.confirm {
             return match key {
                 Key::Enter => {
@@ -246,7 +282,7 @@ impl App {
                 Vec::new()
             }
             Confirm::CancelBasket => self.cancel_basket(),
-            Confirm::Quit => {
+            Confirm::Quit(_) => {
                 self.quit = true;
                 Vec::new()
             }
@@ -254,11 +290,14 @@ impl App {
     }
 
     fn ask_quit(&mut self) {
-        self.confirm = Some(Confirm::Quit);
-        if matches!(self.sale.stage, Stage::Authorizing(_) | Stage::Authorized { .. }) {
-            self.message =
-                Some(Message::info("Покупка не завершена", "После выхода резерв скидки снимется сам через 10 минут"));
-        }
+        let risk = match &self.sale.stage {
+            Stage::Open if self.sale.lines.is_empty() && self.sale.vouchers.is_empty() => QuitRisk::Nothing,
+            Stage::Open => QuitRisk::Unsent { lines: self.sale.lines.len(), vouchers: self.sale.vouchers.len() },
+            Stage::Authorizing(_) => QuitRisk::Unknown,
+            Stage::Authorized { auth, .. } => QuitRisk::Unpaid { basket_id: auth.basket_id },
+            Stage::Captured(_) => QuitRisk::Nothing,
+        };
+        self.confirm = Some(Confirm::Quit(risk));
     }
 
     fn on_reply(&mut self, reply: Reply) -> Vec<Command> {
@@ -268,16 +307,18 @@ impl App {
             Reply::Catalog(result) => {
                 match result {
                     Ok(catalog) => {
+                        self.groups = catalog.groups.iter().map(|g| (g.code.clone(), g.clone())).collect();
                         let catalog = index_catalog(catalog);
-                        if self.message.as_ref().is_some_and(|m| m.what.starts_with(RELOADING)) {
-                            self.message =
-                                Some(Message::done(format!("Каталог обновлён: {} товаров", catalog.len()), ""));
+                        if self.message.as_ref().is_some_and(|m| m.what.ru.starts_with(T::Reloading.get(Lang::Ru))) {
+                            let n = catalog.len();
+                            self.message = Some(Message::done(
+                                Phrase::new(|lang| i18n::catalog_updated(lang, n)),
+                                Phrase::default(),
+                            ));
                         }
                         self.catalog = Some(catalog);
                     }
-                    Err(e) => {
-                        self.request_failed(&e, "Каталог товаров не загружен", "Нажмите F5, чтобы загрузить снова")
-                    }
+                    Err(e) => self.request_failed(&e, T::CatalogNotLoaded, T::PressF5),
                 }
                 Vec::new()
             }
@@ -291,15 +332,17 @@ impl App {
     }
 
     /// Shows a failed request; on an ended session goes to the log-in screen and comes back after.
-    fn request_failed(&mut self, err: &ClientError, what: &str, todo: &str) {
+    fn request_failed(&mut self, err: &ClientError, what: T, todo: T) {
         if err.code() == Some(ErrorCode::Unauthorized) {
             self.go_to_login();
             return;
         }
-        let mut m = Message::for_client_error(err);
+        // A line an error names is a line of the basket being sent: its unit says "per kg".
+        let unit = err.detail_i64("line").and_then(|l| self.sale.lines.get(usize::try_from(l).ok()?)).map(|l| l.unit);
+        let mut m = Message::for_client_error(err, unit);
         if err.code().is_none() {
-            m.what = format!("{what}: {}", lower_first(&m.what));
-            m.todo = todo.to_owned();
+            m.what = m.what.map(|lang, cause| i18n::failed_because(what.get(lang), cause));
+            m.todo = todo.into();
         }
         self.message = Some(m);
     }
@@ -317,7 +360,7 @@ impl App {
     /// Whether an action may start: no request the cashier waits for, and none of unknown outcome.
     fn can_act(&mut self) -> bool {
         if let Some(busy) = self.busy {
-            self.message = Some(Message::info(format!("{busy}…"), "Дождитесь ответа сервера"));
+            self.message = Some(Message::info(Phrase::new(|lang| format!("{}…", busy.get(lang))), T::WaitForServer));
             return false;
         }
         true
@@ -326,6 +369,14 @@ impl App {
     /// The catalogue's product for a GTIN-14.
     pub fn product(&self, gtin: &str) -> Option<&PosProduct> {
         self.catalog.as_ref()?.get(gtin)
+    }
+
+    /// An SZPT group's name in the cashier's language; its code where the catalogue has none.
+    pub fn group_name(&self, code: &str) -> String {
+        match self.groups.get(code) {
+            Some(g) => self.lang.pick(&g.name_ru, &g.name_kk).clone(),
+            None => code.to_owned(),
+        }
     }
 }
 

@@ -6,6 +6,7 @@ use azyq_shared::{BusinessDay, Tiyn};
 use super::sale::Keyed;
 use super::{edit_text, App, Command, Key, Message, Screen};
 use crate::client::{ClientError, IdempotencyKey};
+use crate::i18n::{self, Phrase, T};
 
 /// The refund form: basket number and lines (as numbered on the receipt, from 1; empty: all).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -26,6 +27,8 @@ pub struct ReportView {
     pub date: String,
     pub report: Option<PosDailyReport>,
     pub loading: bool,
+    /// The group row ↑↓ went to, so that a long list scrolls into sight.
+    pub selected: Option<usize>,
 }
 
 impl App {
@@ -54,10 +57,7 @@ impl App {
         match key {
             Key::Esc => {
                 if self.refund.pending.as_ref().is_some_and(|(_, k)| k.unknown) {
-                    self.message = Some(Message::info(
-                        "Возврат мог пройти: ответ сервера не получен",
-                        "Вернитесь в «Возврат» (F9) и нажмите Enter, чтобы узнать результат",
-                    ));
+                    self.message = Some(Message::info(T::RefundMayHaveGone, T::BackToRefundF9));
                 }
                 self.screen = self.back;
             }
@@ -87,22 +87,19 @@ impl App {
         if self.refund.pending.is_none() {
             let Some(basket_id) = self.refund.basket.trim().parse::<i64>().ok().filter(|id| *id > 0) else {
                 self.refund.focus = 0;
-                self.message = Some(Message::error("Номер покупки не указан", "Введите номер покупки из чека"));
+                self.message = Some(Message::error(T::NoBasketNo, T::TypeBasketNo));
                 return Vec::new();
             };
             let Some(lines) = parse_lines(&self.refund.lines) else {
                 self.refund.focus = 1;
-                self.message = Some(Message::error(
-                    "Номера строк указаны неверно",
-                    "Перечислите номера строк из чека через запятую или оставьте пустым для всей покупки",
-                ));
+                self.message = Some(Message::error(T::BadLineNumbers, T::ListLineNumbers));
                 return Vec::new();
             };
             let keyed = Keyed { key: IdempotencyKey::new(), request: RefundRequest { lines }, unknown: false };
             self.refund.pending = Some((basket_id, keyed));
         }
         let Some((basket_id, keyed)) = &self.refund.pending else { return Vec::new() };
-        self.busy = Some("Возврат");
+        self.busy = Some(T::Refund);
         vec![Command::Refund { basket_id: *basket_id, key: keyed.key.clone(), request: keyed.request.clone() }]
     }
 
@@ -111,25 +108,24 @@ impl App {
         match result {
             Ok(refund) => {
                 self.refund.pending = None;
-                self.message = Some(Message::done(
-                    format!(
-                        "Возврат по покупке {} проведён: {} вернулось на ваучер",
-                        refund.basket_id,
-                        Tiyn::new(refund.refunded_tiyn)
-                    ),
-                    "Верните покупателю деньги за возвращённые товары",
-                ));
+                let (basket_id, refunded) = (refund.basket_id, Tiyn::new(refund.refunded_tiyn));
+                let what = Phrase::new(|lang| i18n::refund_done(lang, basket_id, refunded));
+                self.message = Some(Message::done(what, T::GiveMoneyBack));
                 self.refund.done = Some(refund);
             }
             Err(e) if e.outcome_unknown() => {
                 if let Some((_, keyed)) = self.refund.pending.as_mut() {
                     keyed.unknown = true;
                 }
-                self.message = Some(Message::unknown_outcome("Возврат", &e, "Enter"));
+                self.message = Some(Message::unknown_outcome(T::Refund, &e, "Enter"));
             }
             Err(e) => {
                 self.refund.pending = None;
-                self.request_failed(&e, "Возврат не проведён", "Повторите");
+                // A line refunded before, or one the basket does not have: the lines are at fault.
+                if e.detail_i64("line").is_some() || e.detail_str("field") == Some("lines") {
+                    self.refund.focus = 1;
+                }
+                self.request_failed(&e, T::RefundFailed, T::Retry);
             }
         }
         Vec::new()
@@ -142,10 +138,7 @@ impl App {
                 let date = self.report.date.trim();
                 let day = if date.is_empty() { Ok(BusinessDay::of(self.now)) } else { BusinessDay::parse(date) };
                 let Ok(day) = day else {
-                    self.message = Some(Message::error(
-                        "Дата указана неверно",
-                        "Введите дату как ГГГГ-ММ-ДД или оставьте пустой для сегодня",
-                    ));
+                    self.message = Some(Message::error(T::BadDate, T::TypeDate));
                     return Vec::new();
                 };
                 self.report.loading = true;
@@ -157,6 +150,15 @@ impl App {
             Key::Backspace => {
                 self.report.date.pop();
             }
+            Key::Up | Key::Down => {
+                let groups = self.report.report.as_ref().map_or(0, |r| r.by_group.len());
+                let last = groups.checked_sub(1);
+                self.report.selected = match (key, self.report.selected) {
+                    (Key::Down, Some(i)) => last.map(|l| (i + 1).min(l)),
+                    (Key::Up, Some(i)) => Some(i.saturating_sub(1)),
+                    _ => last.map(|_| 0),
+                };
+            }
             _ => {}
         }
         Vec::new()
@@ -165,8 +167,11 @@ impl App {
     pub(super) fn report_reply(&mut self, result: Result<PosDailyReport, ClientError>) -> Vec<Command> {
         self.report.loading = false;
         match result {
-            Ok(report) => self.report.report = Some(report),
-            Err(e) => self.request_failed(&e, "Отчёт не получен", "Нажмите Enter, чтобы повторить"),
+            Ok(report) => {
+                self.report.report = Some(report);
+                self.report.selected = None;
+            }
+            Err(e) => self.request_failed(&e, T::ReportFailed, T::PressEnterRetry),
         }
         Vec::new()
     }

@@ -6,9 +6,10 @@ use azyq_shared::token::{looks_like_token, TokenError};
 use azyq_shared::{gs1, mask_name, BusinessDay, Tiyn};
 use chrono::{DateTime, Utc};
 
-use super::basket::{Incomplete, Line};
+use super::basket::{Field, Incomplete, Line};
 use super::{edit_text, App, Command, Confirm, Key, Message};
 use crate::client::{ClientError, IdempotencyKey};
+use crate::i18n::{self, Phrase, T};
 
 /// Longest scanner input kept: marking codes stay under ~150 characters, tokens are 156.
 pub(super) const MAX_SCAN_CHARS: usize = 600;
@@ -85,6 +86,13 @@ pub struct LineEdit {
     pub texts: [String; 3],
 }
 
+/// A line's field an error named, where F4 puts the cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fault {
+    pub line: usize,
+    pub field: Field,
+}
+
 /// The sale being built. Its `Debug` shows no token.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Sale {
@@ -93,12 +101,14 @@ pub struct Sale {
     pub lines: Vec<Line>,
     pub selected: Option<usize>,
     pub edit: Option<LineEdit>,
+    /// The field the last refusal named, until that line is saved.
+    pub fault: Option<Fault>,
     /// Tokens being looked up.
     pub lookups: Vec<String>,
     /// Tokens of a kid the till did not know, waiting for the keys to be fetched again.
     pub awaiting_keys: Vec<String>,
     /// Why the last QR code was not accepted, until one is.
-    pub voucher_note: Option<String>,
+    pub voucher_note: Option<Phrase>,
     pub stage: Stage,
 }
 
@@ -110,6 +120,7 @@ impl std::fmt::Debug for Sale {
             .field("lines", &self.lines)
             .field("selected", &self.selected)
             .field("edit", &self.edit)
+            .field("fault", &self.fault)
             .field("lookups", &self.lookups.len())
             .field("awaiting_keys", &self.awaiting_keys.len())
             .field("voucher_note", &self.voucher_note)
@@ -148,7 +159,8 @@ impl App {
             Key::F(4) => self.start_edit(),
             Key::Delete => self.remove_line(),
             Key::F(5) => {
-                self.message = Some(Message::info(format!("{}…", super::RELOADING), ""));
+                let reloading = Phrase::new(|lang| format!("{}…", T::Reloading.get(lang)));
+                self.message = Some(Message::info(reloading, Phrase::default()));
                 return vec![Command::FetchKeys, Command::FetchCatalog];
             }
             Key::F(6) => self.remove_voucher(),
@@ -170,7 +182,7 @@ impl App {
     /// One scanner input: a voucher token or a product code, told apart by the token prefix.
     pub(super) fn scan(&mut self, input: &str) -> Vec<Command> {
         if !self.sale.is_open() {
-            self.message = Some(Message::info("Покупка уже отправлена", "Завершите или отмените её, затем сканируйте"));
+            self.message = Some(Message::info(T::AlreadySent, T::FinishOrCancel));
             return Vec::new();
         }
         if looks_like_token(input) {
@@ -184,7 +196,7 @@ impl App {
     /// unknown kid before refusing it.
     pub(super) fn check_and_look_up(&mut self, token: String, refetch: bool) -> Vec<Command> {
         if self.sale.vouchers.iter().any(|v| v.token == token) || self.sale.lookups.contains(&token) {
-            self.message = Some(Message::info("Этот QR-код уже отсканирован", "Сканируйте товары"));
+            self.message = Some(Message::info(T::QrAlreadyScanned, T::ScanGoods));
             return Vec::new();
         }
         match self.keys.check(&token, self.now) {
@@ -213,7 +225,7 @@ impl App {
         let found = match result {
             Ok(found) => found,
             Err(e) => {
-                self.request_failed(&e, "Ваучер не проверен", "Отсканируйте QR-код ещё раз");
+                self.request_failed(&e, T::VoucherNotChecked, T::ScanQrAgain);
                 if let Some(m) = &self.message {
                     self.sale.voucher_note = Some(m.what.clone());
                 }
@@ -243,14 +255,14 @@ impl App {
             balance: Tiyn::new(found.balance_tiyn),
             token_expires_at: found.token_expires_at,
         };
-        let text = format!("Ваучер {}, {}: доступно {}", voucher.holder, voucher.month, voucher.balance);
+        let text = Phrase::new(|lang| i18n::voucher_found(lang, &voucher.holder, &voucher.month, voucher.balance));
         // A fresh QR code of a voucher already scanned replaces the old one in its place.
         self.sale.voucher_note = None;
         match self.sale.vouchers.iter_mut().find(|v| v.voucher_id == voucher.voucher_id) {
             Some(old) => *old = voucher,
             None => self.sale.vouchers.push(voucher),
         }
-        self.message = Some(Message::done(text, "Сканируйте товары"));
+        self.message = Some(Message::done(text, T::ScanGoods));
         Vec::new()
     }
 
@@ -267,13 +279,13 @@ impl App {
             Err(e) => {
                 self.message = Some(Message {
                     code: Some("code_invalid"),
-                    ..Message::error(format!("Код товара не распознан: {e}"), "Отсканируйте код с упаковки ещё раз")
+                    ..Message::error(Phrase::new(|lang| i18n::code_not_read(lang, &e)), T::ScanPackAgain)
                 });
                 return;
             }
         };
         if self.catalog.is_none() {
-            self.message = Some(Message::error("Каталог товаров ещё не загружен", "Подождите или нажмите F5"));
+            self.message = Some(Message::error(T::CatalogNotYet, T::WaitOrF5));
             return;
         }
         let Some(product) = self.product(code.gtin.as_str()).cloned() else {
@@ -286,8 +298,7 @@ impl App {
         }
         let text = code.to_element_string();
         if code.is_serialised() && self.sale.lines.iter().any(|l| l.code == text) {
-            self.message =
-                Some(Message::error("Эта упаковка уже в покупке", "Каждую маркированную упаковку сканируют один раз"));
+            self.message = Some(Message::error(T::PackAlreadyIn, T::ScanEachPackOnce));
             return;
         }
         // Grams from the code's net weight (310n), else entered by hand.
@@ -312,13 +323,14 @@ impl App {
         let Some(line) = self.sale.lines.get(index) else { return };
         let missing = if quantity == 0 { Some(Incomplete::Quantity) } else { line.incomplete() };
         if let Some(missing) = missing {
-            let text = format!("{}: {}", line.name, missing.text());
+            let name = line.name.clone();
+            let text = Phrase::new(|lang| format!("{name}: {}", missing.text(lang)));
             self.start_edit();
             if let Some(edit) = self.sale.edit.as_mut().filter(|_| quantity == 0) {
                 // Weighed goods without a weight in the code: the cashier types the grams.
                 edit.field = 0;
             }
-            self.message = Some(Message::info(text, "Введите и нажмите Enter"));
+            self.message = Some(Message::info(text, T::TypeAndEnter));
         }
     }
 }

@@ -31,8 +31,8 @@ fn insufficient_balance_reopens_the_basket_with_a_new_key_next_time() {
     assert_eq!(app.sale.stage, Stage::Open);
     let m = app.message.clone().unwrap();
     assert_eq!(m.code, Some("insufficient_balance"));
-    assert!(m.what.contains("доступно 100,00 ₸"), "{}", m.what);
-    assert!(m.todo.contains("Уберите часть товаров"));
+    assert!(m.what.plain(Lang::Ru).contains("доступно 100,00 ₸"), "{}", m.what.ru);
+    assert!(m.todo.plain(Lang::Ru).contains("Уберите часть товаров"));
     // The cashier removes the flour and sends again: a new basket, a new key.
     key(&mut app, Key::Down);
     key(&mut app, Key::Delete);
@@ -55,11 +55,51 @@ fn discount_over_cap_on_line_2_selects_that_line() {
     );
     assert_eq!(app.sale.selected, Some(1));
     let m = app.message.clone().unwrap();
-    assert!(m.what.starts_with("Строка 2: скидка на товар больше допустимой"), "{}", m.what);
-    assert!(m.what.contains("45,00 ₸"));
-    // F4 opens that line; the cashier fixes the reduced price.
+    assert!(m.what.plain(Lang::Ru).starts_with("Строка 2: скидка на товар больше допустимой"), "{}", m.what.ru);
+    assert!(m.what.plain(Lang::Ru).contains("45,00 ₸"));
+    // F4 opens that line on the price at fault, the reduced one, not on the quantity.
     key(&mut app, Key::F(4));
-    assert_eq!(app.sale.edit.as_ref().map(|e| e.line), Some(1));
+    assert_eq!(app.sale.edit.as_ref().map(|e| (e.line, e.field)), Some((1, 2)));
+    // Flour is sold by weight: the cap is per kg.
+    assert!(m.what.ru.ends_with("за кг)"), "{}", m.what.ru);
+    // Once saved, the next F4 starts where it always does.
+    key(&mut app, Key::Enter);
+    key(&mut app, Key::F(4));
+    assert_eq!(app.sale.edit.as_ref().map(|e| (e.line, e.field)), Some((1, 0)));
+}
+
+#[test]
+fn a_quantity_refused_by_the_server_puts_f4_on_the_quantity() {
+    let mut app = logged_in();
+    basket_ready(&mut app);
+    let err = api_error(400, "validation", serde_json::json!({"field": "lines[0].quantity", "line": 0}));
+    authorise_fails(&mut app, err);
+    assert_eq!(app.sale.selected, Some(0));
+    assert_eq!(app.message.as_ref().unwrap().what.ru, "Строка 1: сервер не принял данные (количество)");
+    key(&mut app, Key::F(4));
+    assert_eq!(app.sale.edit.as_ref().map(|e| (e.line, e.field)), Some((0, 0)));
+    // An incomplete line found before sending does the same: F4 lands on what is missing.
+    key(&mut app, Key::Esc);
+    app.sale.lines[0].reduced = None;
+    key(&mut app, Key::F(2));
+    key(&mut app, Key::F(4));
+    assert_eq!(app.sale.edit.as_ref().map(|e| (e.line, e.field)), Some((0, 2)));
+}
+
+#[test]
+fn refunding_a_line_refunded_before_says_so_in_a_plain_sentence() {
+    let mut app = refund_of_41();
+    key(&mut app, Key::Tab);
+    key(&mut app, Key::Char('2'));
+    key(&mut app, Key::BackTab);
+    assert_eq!(app.refund.focus, 0);
+    key(&mut app, Key::Enter);
+    reply(&mut app, Reply::Refund(Err(api_error(409, "basket_state", serde_json::json!({"line": 1})))));
+    let m = app.message.clone().unwrap();
+    assert_eq!(m.what.ru, "Строка 2 этой покупки уже возвращена");
+    assert_eq!(m.what.kk, "Бұл сатып алудың 2-жолы қайтарылып қойған");
+    assert!(m.todo.ru.starts_with("Проверьте номера строк по чеку"));
+    assert_eq!(app.refund.focus, 1, "the lines field is where the fix is");
 }
 
 #[test]
@@ -73,7 +113,7 @@ fn the_till_warns_of_a_discount_over_the_cap_before_sending() {
     }
     scan(&mut app, "300");
     let m = app.message.clone().unwrap();
-    assert!(m.what.contains("не больше 67,50 ₸"), "{}", m.what);
+    assert!(m.what.plain(Lang::Ru).contains("не больше 67,50 ₸"), "{}", m.what.ru);
     assert_eq!(app.sale.lines[0].within_cap(), Some(false));
 }
 
@@ -98,7 +138,7 @@ fn tokens_are_refused_locally_with_the_server_words() {
     assert!(scan(&mut app, &token(1, 1, 0)).is_empty());
     let m = app.message.clone().unwrap();
     assert_eq!(m.code, Some("token_expired"));
-    assert!(m.todo.contains("обновить QR-код"));
+    assert!(m.todo.plain(Lang::Ru).contains("обновить QR-код"));
 }
 
 #[test]
@@ -136,7 +176,7 @@ fn lookup_refusals_are_explained_and_nothing_is_added() {
         Reply::Lookup { token: t.clone(), result: Err(api_error(409, "token_used", serde_json::json!({}))) },
     );
     let m = app.message.clone().unwrap();
-    assert_eq!(m.what, "Этот QR-код уже использован для другой покупки");
+    assert_eq!(m.what.ru, "Этот QR-код уже использован для другой покупки");
     assert!(app.sale.vouchers.is_empty() && app.sale.lookups.is_empty());
     scan(&mut app, &t);
     let mut empty = found(3, 0);
@@ -153,7 +193,7 @@ fn product_codes_are_checked_at_the_till() {
     assert_eq!(app.message.as_ref().unwrap().code, Some("not_szpt_product"));
     // A Russian keyboard layout turns the scanner's Latin letters into Cyrillic ones.
     scan(&mut app, &format!("010{EGGS}21ФЫВ"));
-    assert!(app.message.as_ref().unwrap().what.contains("раскладку"), "{:?}", app.message);
+    assert!(app.message.as_ref().unwrap().what.plain(Lang::Ru).contains("раскладку"), "{:?}", app.message);
     // Expired yesterday (Almaty date 2026-12-03).
     scan(&mut app, &format!("(01)0{EGGS}(17)261202(21)A1"));
     assert_eq!(app.message.as_ref().unwrap().code, Some("product_expired"));
@@ -161,7 +201,7 @@ fn product_codes_are_checked_at_the_till() {
     scan(&mut app, &format!("010{EGGS}21SER1\u{1d}17271231"));
     assert!(app.message.is_none(), "{:?}", app.message);
     scan(&mut app, &format!("(01)0{EGGS}(21)SER1(17)271231"));
-    assert!(app.message.as_ref().unwrap().what.contains("уже в покупке"));
+    assert!(app.message.as_ref().unwrap().what.plain(Lang::Ru).contains("уже в покупке"));
     assert_eq!(app.sale.lines.len(), 1);
 }
 
@@ -208,8 +248,8 @@ fn bad_credentials_and_an_unreachable_server_say_what_to_do() {
     scan(&mut app, "right");
     reply(&mut app, Reply::Login(Err(ClientError::Network("connection refused".into()))));
     let m = app.message.clone().unwrap();
-    assert_eq!(m.what, "Нет связи с сервером");
-    assert!(m.todo.contains("адрес сервера"));
+    assert_eq!(m.what.ru, "Нет связи с сервером");
+    assert!(m.todo.plain(Lang::Ru).contains("адрес сервера"));
     assert_eq!(app.login.focus, login::SERVER);
 }
 
@@ -217,24 +257,38 @@ fn bad_credentials_and_an_unreachable_server_say_what_to_do() {
 fn nothing_is_sent_for_an_incomplete_basket() {
     let mut app = logged_in();
     assert!(key(&mut app, Key::F(2)).is_empty());
-    assert!(app.message.as_ref().unwrap().what.contains("нет ваучера"));
+    assert!(app.message.as_ref().unwrap().what.plain(Lang::Ru).contains("нет ваучера"));
     scan_voucher(&mut app, 1, 432_500);
     assert!(key(&mut app, Key::F(2)).is_empty());
-    assert!(app.message.as_ref().unwrap().what.contains("нет товаров"));
+    assert!(app.message.as_ref().unwrap().what.plain(Lang::Ru).contains("нет товаров"));
     scan(&mut app, &format!("0{FLOUR}"));
     key(&mut app, Key::Esc);
     assert!(key(&mut app, Key::F(2)).is_empty());
-    assert_eq!(app.message.as_ref().unwrap().what, "Строка 1: не указано количество");
+    assert_eq!(app.message.as_ref().unwrap().what.ru, "Строка 1: не указано количество");
 }
 
 #[test]
-fn quitting_asks_first() {
+fn quitting_asks_first_and_says_what_a_sale_in_progress_loses() {
     let mut app = logged_in();
     key(&mut app, Key::Ctrl('q'));
-    assert_eq!(app.confirm, Some(Confirm::Quit));
+    assert_eq!(app.confirm, Some(Confirm::Quit(QuitRisk::Nothing)));
     key(&mut app, Key::Esc);
     assert!(!app.quit);
+    // A basket being built would be lost: the question says so.
+    basket_ready(&mut app);
     key(&mut app, Key::Ctrl('q'));
+    assert_eq!(app.confirm, Some(Confirm::Quit(QuitRisk::Unsent { lines: 2, vouchers: 1 })));
+    let question = app.confirm.unwrap().question(Lang::Ru);
+    assert!(question.starts_with("Покупка не отправлена и пропадёт (строк:\u{a0}2, ваучеров:\u{a0}1)."), "{question}");
+    assert!(app.confirm.unwrap().question(Lang::Kk).contains("жоғалады"));
+    key(&mut app, Key::Esc);
+    // Authorised and not paid: the hold is named.
+    let cmds = key(&mut app, Key::F(2));
+    let [Command::Authorize { request, .. }] = &cmds[..] else { panic!("{cmds:?}") };
+    reply(&mut app, Reply::Authorize(Ok(authorized(request, 47))));
+    key(&mut app, Key::Ctrl('q'));
+    assert_eq!(app.confirm, Some(Confirm::Quit(QuitRisk::Unpaid { basket_id: 47 })));
+    assert!(app.confirm.unwrap().question(Lang::Ru).contains("Покупка № 47 не оплачена"));
     key(&mut app, Key::Enter);
     assert!(app.quit);
 }
@@ -247,7 +301,8 @@ fn a_refused_qr_code_stays_noted_while_goods_are_scanned() {
     scan(&mut app, MILK);
     reply(&mut app, Reply::Lookup { token: t, result: Err(api_error(422, "wrong_region", serde_json::json!({}))) });
     scan(&mut app, MILK);
-    assert_eq!(app.sale.voucher_note.as_deref(), Some("Ваучер выдан в другом регионе — здесь им платить нельзя"));
+    let note = app.sale.voucher_note.as_ref().map(|p| p.ru.as_str());
+    assert_eq!(note, Some("Ваучер выдан в другом регионе — здесь им платить нельзя"));
     scan_voucher(&mut app, 5, 100_000);
     assert_eq!(app.sale.voucher_note, None);
 }
@@ -263,7 +318,7 @@ fn a_code_scanned_into_the_line_form_is_taken_as_a_scan() {
     assert_eq!(app.sale.lines.len(), 2);
     assert_eq!(app.sale.lines[0].shelf, None, "the code did not become a price");
     // Eggs are complete, so the note reminds of the flour line.
-    assert!(app.message.as_ref().unwrap().what.starts_with("Строка 1 (Мука"));
+    assert!(app.message.as_ref().unwrap().what.plain(Lang::Ru).starts_with("Строка 1 (Мука"));
     // A plain 12- or 8-digit barcode too, though it is all digits.
     for code in ["600000000015", "96385074"] {
         key(&mut app, Key::Up);

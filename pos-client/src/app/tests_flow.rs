@@ -28,7 +28,16 @@ pub fn catalog() -> PosCatalog {
             p(FLOUR, "flour", "Мука пшеничная 1 с", Unit::Kg, None, None),
             p(EGGS, "eggs", "Яйца С1 10 шт", Unit::Piece, Some(80_000), Some(70_000)),
         ],
+        groups: vec![
+            group("milk", "Молоко пастеризованное 2.5% жирности", "Жирлігі 2.5% пастерленген сүт"),
+            group("flour", "Мука пшеничная первого сорта", "Бірінші сұрыпты бидай ұны"),
+            group("eggs", "Яйца куриные (I категории)", "Тауық жұмыртқасы (I санат)"),
+        ],
     }
+}
+
+fn group(code: &str, name_ru: &str, name_kk: &str) -> CatalogGroup {
+    CatalogGroup { code: code.into(), name_ru: name_ru.into(), name_kk: name_kk.into() }
 }
 
 /// A till logged in at 09:20 with keys (kid 1) and catalogue loaded.
@@ -59,10 +68,29 @@ pub fn key(app: &mut App, k: Key) -> Vec<Command> {
 
 /// Types like a keyboard-wedge scanner: the characters, then Enter.
 pub fn scan(app: &mut App, text: &str) -> Vec<Command> {
+    type_in(app, text);
+    key(app, Key::Enter)
+}
+
+/// A till on the refund screen (F9) with basket 41 typed in.
+pub fn refund_of_41() -> App {
+    let mut app = logged_in();
+    key(&mut app, Key::F(9));
+    assert_eq!(app.screen, Screen::Refund);
+    type_in(&mut app, "41");
+    app
+}
+
+/// Refund 1 of basket 41, as the server answers it.
+pub fn refund_of(status: BasketStatus, lines: Vec<usize>, refunded_tiyn: i64, vouchers: Vec<VoucherCharge>) -> Refund {
+    Refund { refund_id: 1, basket_id: 41, status, lines, refunded_tiyn, vouchers }
+}
+
+/// Types the characters, without Enter.
+pub fn type_in(app: &mut App, text: &str) {
     for c in text.chars() {
         key(app, Key::Char(c));
     }
-    key(app, Key::Enter)
 }
 
 pub fn found(id: i64, balance: i64) -> LookupResponse {
@@ -207,7 +235,7 @@ fn scan_lookup_goods_prices_authorise_capture_receipt() {
         ]
     );
     assert!(idem.as_str().len() <= 64);
-    assert_eq!(app.busy, Some("Авторизация покупки"));
+    assert_eq!(app.busy, Some(T::BusyAuthorize));
     assert!(key(&mut app, Key::F(2)).is_empty(), "no second authorise while one is in flight");
 
     let auth = authorized(request, 41);
@@ -235,8 +263,8 @@ fn authorise_timeout_is_retried_with_the_same_key_and_body() {
     let [Command::Authorize { key: k1, request: r1 }] = &first[..] else { panic!() };
     reply(&mut app, Reply::Authorize(Err(ClientError::Timeout)));
     let m = app.message.clone().unwrap();
-    assert!(m.what.contains("неизвестно, прошла ли операция"), "{}", m.what);
-    assert!(m.todo.contains("F2"));
+    assert!(m.what.plain(Lang::Ru).contains("неизвестно, прошла ли операция"), "{}", m.what.ru);
+    assert!(m.todo.plain(Lang::Ru).contains("F2"));
     // Locked: no scanning, no editing, no clearing while the outcome is unknown.
     assert!(scan(&mut app, MILK).is_empty());
     assert_eq!(app.sale.lines[0].quantity, 2);
@@ -316,16 +344,9 @@ fn cancel_releases_the_hold_and_keeps_the_goods() {
 
 #[test]
 fn refund_by_line_and_daily_report() {
-    let mut app = logged_in();
-    key(&mut app, Key::F(9));
-    assert_eq!(app.screen, Screen::Refund);
-    for c in "41".chars() {
-        key(&mut app, Key::Char(c));
-    }
+    let mut app = refund_of_41();
     key(&mut app, Key::Tab);
-    for c in "2, 3".chars() {
-        key(&mut app, Key::Char(c));
-    }
+    type_in(&mut app, "2, 3");
     let first = key(&mut app, Key::Enter);
     let [Command::Refund { basket_id: 41, key: k1, request }] = &first[..] else { panic!("{first:?}") };
     assert_eq!(request.lines, Some(vec![1, 2]), "receipt numbers from 1 become API indexes from 0");
@@ -335,16 +356,8 @@ fn refund_by_line_and_daily_report() {
     let second = key(&mut app, Key::Enter);
     let [Command::Refund { key: k2, .. }] = &second[..] else { panic!() };
     assert_eq!(k1, k2);
-    let refund = Refund {
-        refund_id: 1,
-        basket_id: 41,
-        status: BasketStatus::PartlyRefunded,
-        lines: vec![1, 2],
-        refunded_tiyn: 5_000,
-        vouchers: vec![],
-    };
-    reply(&mut app, Reply::Refund(Ok(refund)));
-    assert!(app.message.as_ref().unwrap().what.contains("50,00 ₸"));
+    reply(&mut app, Reply::Refund(Ok(refund_of(BasketStatus::PartlyRefunded, vec![1, 2], 5_000, vec![]))));
+    assert!(app.message.as_ref().unwrap().what.plain(Lang::Ru).contains("50,00 ₸"));
     key(&mut app, Key::Esc);
     assert_eq!(app.screen, Screen::Sale);
 
@@ -352,4 +365,20 @@ fn refund_by_line_and_daily_report() {
     let cmds = key(&mut app, Key::Enter);
     // 09:20 UTC is 14:20 in Almaty, the same date.
     assert!(matches!(&cmds[..], [Command::Report { date }] if date == "2026-12-03"));
+}
+
+#[test]
+fn the_language_key_switches_at_any_time_and_the_message_on_screen_with_it() {
+    let mut app = logged_in();
+    assert_eq!(app.lang, Lang::Ru);
+    assert!(key(&mut app, Key::F(2)).is_empty());
+    let shown = |app: &App| app.message.as_ref().map(|m| m.what.get(app.lang).to_owned());
+    assert_eq!(shown(&app).as_deref(), Some("В покупке нет ваучера"));
+    key(&mut app, Key::F(LANGUAGE_KEY));
+    assert_eq!(app.lang, Lang::Kk);
+    assert_eq!(shown(&app).as_deref(), Some("Сатып алуда ваучер жоқ"), "the message stays, in Kazakh");
+    // Over a question too, which stays open.
+    key(&mut app, Key::Ctrl('q'));
+    key(&mut app, Key::F(LANGUAGE_KEY));
+    assert_eq!((app.lang, app.confirm.is_some()), (Lang::Ru, true));
 }

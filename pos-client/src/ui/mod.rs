@@ -1,26 +1,39 @@
 //! Drawing only: [`draw`] renders the [`App`] as it is; no state changes here.
+//!
+//! Everything fits an 80 × 24 terminal, the smallest common one, without cutting a key hint or a
+//! digit: below [`WIDE`] columns the tables drop what they can spare (the ₸ of each cell, the cap
+//! column) and every text that could run past the edge is laid out in whole pieces ([`flow`]).
 
 mod sale;
 mod screens;
+mod table;
 
 use azyq_shared::ALMATY;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Block, Clear, Paragraph};
 use ratatui::Frame;
 
-use crate::app::{App, Message, Screen, Tone};
+use crate::app::{App, Message, Screen, Tone, LANGUAGE_KEY};
+use crate::i18n::{Lang, T};
+
+/// From this width on, the full layout; below it, the compact one.
+pub const WIDE: u16 = 100;
 
 /// Draws the whole screen.
 pub fn draw(frame: &mut Frame, app: &App) {
-    let [header, body, message, footer] = Layout::vertical([
+    let area = frame.area();
+    let footer = footer_lines(app, area.width);
+    let message = app.message.as_ref().map(|m| message_lines(m, app.lang, area.width)).unwrap_or_default();
+    let message_rows = if message.is_empty() { 0 } else { height(&message).saturating_add(2) };
+    let [header, body, message_area, footer_area] = Layout::vertical([
         Constraint::Length(1),
-        Constraint::Min(8),
-        Constraint::Length(if app.message.is_some() { 5 } else { 0 }),
-        Constraint::Length(1),
+        Constraint::Min(0),
+        Constraint::Length(message_rows),
+        Constraint::Length(height(&footer)),
     ])
-    .areas(frame.area());
+    .areas(area);
     draw_header(frame, header, app);
     match app.screen {
         Screen::Login => screens::login(frame, body, app),
@@ -31,85 +44,173 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Screen::Report => screens::report(frame, body, app),
     }
     if let Some(m) = &app.message {
-        draw_message(frame, message, m);
+        let (color, title) = tone(m.tone);
+        let block = Block::bordered().title(format!(" {} ", title.get(app.lang))).border_style(Style::new().fg(color));
+        frame.render_widget(Paragraph::new(message).block(block), message_area);
     }
-    frame.render_widget(Paragraph::new(footer_line(app)).style(Style::new().bg(Color::DarkGray)), footer);
+    frame.render_widget(Paragraph::new(footer).style(Style::new().bg(Color::DarkGray)), footer_area);
     if let Some(confirm) = app.confirm {
-        draw_confirm(frame, frame.area(), confirm.question());
+        draw_confirm(frame, area, &confirm.question(app.lang), app.lang);
     }
+}
+
+/// Whether the screen is narrower than the full layout needs.
+pub fn compact(area: Rect) -> bool {
+    area.width < WIDE
 }
 
 fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
-    let time = app.now.with_timezone(&ALMATY).format("%d.%m.%Y %H:%M").to_string();
-    let who = match &app.session {
-        Some(s) => format!(" · магазин {} · касса {} · кассир {}", s.shop, s.terminal, s.login),
-        None => String::new(),
+    let time = app.now.with_timezone(&ALMATY).format("%d.%m.%Y %H:%M ").to_string();
+    let lang = app.lang;
+    // A request being waited for matters more than who is logged in: on a narrow screen it
+    // takes their place.
+    let who = match (&app.session, app.busy) {
+        (_, Some(busy)) if compact(area) => Span::raw(format!(" ⏳ {}…", busy.get(lang))).yellow(),
+        (Some(s), _) if compact(area) => Span::raw(format!(" · {} · {} · {}", s.shop, s.terminal, s.login)),
+        (Some(s), _) => Span::raw(format!(
+            " · {} {} · {} {} · {} {}",
+            T::Shop.get(lang),
+            s.shop,
+            T::Terminal.get(lang),
+            s.terminal,
+            T::Cashier.get(lang),
+            s.login
+        )),
+        (None, _) => Span::raw(""),
     };
-    let busy = app.busy.map(|b| format!("  ⏳ {b}…")).unwrap_or_default();
-    let [left, right] = Layout::horizontal([Constraint::Min(10), Constraint::Length(17)]).areas(area);
-    let title = Line::from(vec![Span::raw(" Azyq").bold(), Span::raw(who), Span::raw(busy).yellow()]);
-    frame.render_widget(Paragraph::new(title).style(Style::new().bg(Color::Blue).fg(Color::White)), left);
-    frame.render_widget(
-        Paragraph::new(time).right_aligned().style(Style::new().bg(Color::Blue).fg(Color::White)),
-        right,
-    );
+    let busy = match app.busy {
+        Some(b) if !compact(area) => Span::raw(format!("  ⏳ {}…", b.get(lang))).yellow(),
+        _ => Span::raw(""),
+    };
+    let time_width = u16::try_from(time.chars().count()).unwrap_or(0);
+    let [left, right] = Layout::horizontal([Constraint::Min(0), Constraint::Length(time_width)]).areas(area);
+    let style = Style::new().bg(Color::Blue).fg(Color::White);
+    frame.render_widget(Paragraph::new(Line::from(vec![Span::raw(" Azyq").bold(), who, busy])).style(style), left);
+    frame.render_widget(Paragraph::new(time).right_aligned().style(style), right);
 }
 
-fn draw_message(frame: &mut Frame, area: Rect, m: &Message) {
-    let (color, title) = match m.tone {
-        Tone::Error => (Color::Red, " Ошибка "),
-        Tone::Info => (Color::Yellow, " Внимание "),
-        Tone::Done => (Color::Green, " Готово "),
-    };
-    let what = Span::styled(m.what.clone(), Style::new().fg(color).add_modifier(Modifier::BOLD));
+fn tone(tone: Tone) -> (Color, T) {
+    match tone {
+        Tone::Error => (Color::Red, T::ToneError),
+        Tone::Info => (Color::Yellow, T::ToneInfo),
+        Tone::Done => (Color::Green, T::ToneDone),
+    }
+}
+
+/// The message's lines inside its box: what happened, then what to do, its key and its code.
+fn message_lines(m: &Message, lang: Lang, width: u16) -> Vec<Line<'static>> {
+    let inner = usize::from(width.saturating_sub(2));
+    let (color, _) = tone(m.tone);
+    let mut lines = flow(words(m.what.get(lang), Style::new().fg(color).add_modifier(Modifier::BOLD)), inner, 1);
     let mut todo = Vec::new();
     if !m.todo.is_empty() {
-        todo.push(Span::raw(format!("→ {}", m.todo)));
+        let key = m.key.map(|k| format!(" ({k})")).unwrap_or_default();
+        todo = words(&format!("→ {}{key}", m.todo.get(lang)), Style::new());
     }
     if let Some(code) = m.code {
-        todo.push(Span::raw(format!("   [{code}]")).dark_gray());
+        todo.push(vec![Span::raw(format!("  [{code}]")).dark_gray()]);
     }
-    let lines = vec![Line::from(what), Line::from(todo)];
-    let block = Block::bordered().title(title).border_style(Style::new().fg(color));
-    frame.render_widget(Paragraph::new(lines).block(block).wrap(Wrap { trim: true }), area);
+    lines.extend(flow(todo, inner, 1));
+    lines
 }
 
-fn draw_confirm(frame: &mut Frame, area: Rect, question: &str) {
-    let popup = centered(area, 64, 5);
+fn draw_confirm(frame: &mut Frame, area: Rect, question: &str, lang: Lang) {
+    let width = area.width.min(64);
+    let inner = usize::from(width.saturating_sub(2));
+    let answers = format!("Enter — {}    Esc — {}", T::ConfirmYes.get(lang), T::ConfirmNo.get(lang));
+    let mut text: Vec<Line> =
+        question.lines().flat_map(|paragraph| flow(words(paragraph, Style::new().bold()), inner, 1)).collect();
+    text.push(Line::from(answers));
+    let lines: Vec<Line> = text.into_iter().map(Line::centered).collect();
+    let popup = centered(area, width, height(&lines).saturating_add(2));
     frame.render_widget(Clear, popup);
-    let text = vec![Line::from(question.to_owned()).bold(), Line::from("Enter — да    Esc — нет")];
-    let block = Block::bordered().title(" Подтвердите ").border_style(Style::new().fg(Color::Yellow));
-    frame.render_widget(Paragraph::new(text).block(block).wrap(Wrap { trim: true }).centered(), popup);
+    let block = Block::bordered()
+        .title(format!(" {} ", T::ConfirmTitle.get(lang)))
+        .border_style(Style::new().fg(Color::Yellow));
+    frame.render_widget(Paragraph::new(lines).block(block), popup);
 }
 
-/// The keys that work on the current screen.
-fn footer_line(app: &App) -> Line<'static> {
-    let keys: &[(&str, &str)] = match app.screen {
-        Screen::Login => &[("Tab ↑↓", "поле"), ("Enter", "далее / войти"), ("Ctrl+Q", "выход")],
+/// The keys that work on the current screen, each with what it does, in the cashier's language.
+pub fn key_hints(app: &App) -> Vec<(String, String)> {
+    let keys: &[(&str, T)] = match app.screen {
+        Screen::Login => &[("Tab ↑↓", T::KeyField), ("Enter", T::KeyNextOrLogIn), ("Ctrl+Q", T::KeyQuit)],
         Screen::Sale if app.sale.edit.is_some() => {
-            &[("Tab ↑↓", "поле"), ("Enter", "сохранить"), ("Esc", "без изменений")]
+            &[("Tab ↑↓", T::KeyField), ("Enter", T::KeySave), ("Esc", T::KeyDiscard)]
         }
         Screen::Sale => &[
-            ("F2", "оплата"),
-            ("F4", "изменить"),
-            ("Del", "удалить"),
-            ("F6", "убрать ваучер"),
-            ("F8", "очистить"),
-            ("F9", "возврат"),
-            ("F10", "отчёт"),
-            ("Ctrl+Q", "выход"),
+            ("F2", T::KeyPay),
+            ("F4", T::KeyEdit),
+            ("Del", T::KeyDelete),
+            ("F6", T::KeyDropVoucher),
+            ("F8", T::KeyClear),
+            ("F9", T::KeyRefund),
+            ("F10", T::KeyReport),
+            ("Ctrl+Q", T::KeyQuit),
         ],
-        Screen::Payment => &[("← →", "наличные / карта"), ("Enter", "оплата получена"), ("F8", "отменить покупку")],
-        Screen::Receipt => &[("Enter", "новая покупка"), ("F9", "возврат"), ("F10", "отчёт")],
-        Screen::Refund => &[("Tab", "поле"), ("Enter", "провести возврат"), ("Esc", "назад")],
-        Screen::Report => &[("Enter", "показать"), ("Esc", "назад")],
+        Screen::Payment => &[("← →", T::KeyCashOrCard), ("Enter", T::KeyPaid), ("F8", T::KeyCancelBasket)],
+        Screen::Receipt => &[("Enter", T::KeyNewSale), ("F9", T::KeyRefund), ("F10", T::KeyReport)],
+        Screen::Refund => &[("Tab", T::KeyField), ("Enter", T::KeyDoRefund), ("Esc", T::KeyBack)],
+        Screen::Report if app.report.report.as_ref().is_some_and(|r| !r.by_group.is_empty()) => {
+            &[("Enter", T::KeyShow), ("↑↓", T::KeyGroups), ("Esc", T::KeyBack)]
+        }
+        Screen::Report => &[("Enter", T::KeyShow), ("Esc", T::KeyBack)],
     };
-    let mut spans = Vec::new();
-    for (k, what) in keys {
-        spans.push(Span::styled(format!(" {k}"), Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)));
-        spans.push(Span::styled(format!(" {what} "), Style::new().fg(Color::White)));
+    let mut hints: Vec<(String, String)> =
+        keys.iter().map(|(k, t)| ((*k).to_owned(), t.get(app.lang).to_owned())).collect();
+    // The language key shows the other language in its own words: its reader finds it.
+    hints.push((format!("F{LANGUAGE_KEY}"), app.lang.other().own_name().to_owned()));
+    hints
+}
+
+/// The footer: every key hint whole, on as many lines as the width needs.
+fn footer_lines(app: &App, width: u16) -> Vec<Line<'static>> {
+    let hints = key_hints(app)
+        .into_iter()
+        .map(|(k, what)| {
+            vec![
+                Span::styled(k, Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)),
+                Span::styled(format!(" {what}"), Style::new().fg(Color::White)),
+            ]
+        })
+        .collect();
+    let lines = flow(hints, usize::from(width.saturating_sub(1)), 2);
+    lines.into_iter().map(|l| Line::from([vec![Span::raw(" ")], l.spans].concat())).collect()
+}
+
+/// Lays out pieces that must never be split (words, key hints, money) in lines `width` wide,
+/// `gap` spaces apart. A piece wider than a whole line stands alone on its line.
+pub(crate) fn flow<'a>(pieces: Vec<Vec<Span<'a>>>, width: usize, gap: usize) -> Vec<Line<'a>> {
+    let mut lines: Vec<Line<'a>> = Vec::new();
+    let mut current: Vec<Span<'a>> = Vec::new();
+    let mut used = 0;
+    for piece in pieces {
+        let w: usize = piece.iter().map(Span::width).sum();
+        if !current.is_empty() && used + gap + w > width {
+            lines.push(Line::from(std::mem::take(&mut current)));
+            used = 0;
+        }
+        if !current.is_empty() {
+            current.push(Span::raw(" ".repeat(gap)));
+            used += gap;
+        }
+        current.extend(piece);
+        used += w;
     }
-    Line::from(spans)
+    if !current.is_empty() {
+        lines.push(Line::from(current));
+    }
+    lines
+}
+
+/// A sentence as pieces for [`flow`]: its words, split at plain spaces only (a figure of money
+/// holds no-break spaces and stays whole).
+pub(crate) fn words<'a>(text: &str, style: Style) -> Vec<Vec<Span<'a>>> {
+    text.split(' ').filter(|w| !w.is_empty()).map(|w| vec![Span::styled(w.to_owned(), style)]).collect()
+}
+
+/// The number of rows `lines` take, for a layout constraint.
+fn height(lines: &[Line]) -> u16 {
+    u16::try_from(lines.len()).unwrap_or(u16::MAX)
 }
 
 /// A `width` × `height` rectangle in the middle of `area` (clipped to it).

@@ -1,117 +1,148 @@
 //! The sale screen: vouchers, basket, totals, scan input, and the line editor.
 
+use azyq_shared::api::Unit;
 use azyq_shared::Tiyn;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell, Clear, Paragraph, Row, Table};
+use ratatui::widgets::{Block, Clear, Paragraph, TableState};
 use ratatui::Frame;
 
+use super::table::{fitted, Align, Grid, GridRow};
+use super::{compact, flow, height, words};
 use crate::app::basket::{self, Line as BasketLine};
 use crate::app::{App, LineEdit, Stage};
+use crate::i18n::{self, T};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
-    let extra = usize::from(!app.sale.lookups.is_empty() || app.sale.voucher_note.is_some());
-    let voucher_rows = u16::try_from((app.sale.vouchers.len() + extra).max(1)).unwrap_or(1).min(4);
-    let [vouchers, lines, totals, scan] = Layout::vertical([
-        Constraint::Length(voucher_rows + 2),
+    let inner = usize::from(area.width.saturating_sub(2));
+    let vouchers = voucher_lines(app, inner);
+    let totals = totals_lines(app, usize::from(area.width.saturating_sub(1)));
+    let [vouchers_area, lines_area, totals_area, scan_area] = Layout::vertical([
+        Constraint::Length(height(&vouchers).saturating_add(2)),
         Constraint::Min(4),
-        Constraint::Length(1),
+        Constraint::Length(height(&totals)),
         Constraint::Length(3),
     ])
     .areas(area);
-    draw_vouchers(frame, vouchers, app);
-    draw_lines(frame, lines, app);
-    draw_totals(frame, totals, app);
-    draw_scan(frame, scan, app);
+    let title = format!(" {} ", T::Vouchers.get(app.lang));
+    frame.render_widget(Paragraph::new(vouchers).block(Block::bordered().title(title)), vouchers_area);
+    draw_lines(frame, lines_area, app);
+    frame.render_widget(Paragraph::new(totals), totals_area);
+    draw_scan(frame, scan_area, app);
     if let Some(edit) = &app.sale.edit {
         if let Some(line) = app.sale.lines.get(edit.line) {
-            draw_edit(frame, lines, edit, line);
+            draw_edit(frame, area, edit, line, app);
         }
     }
 }
 
-fn draw_vouchers(frame: &mut Frame, area: Rect, app: &App) {
-    let mut rows: Vec<Line> = app
-        .sale
-        .vouchers
-        .iter()
-        .enumerate()
-        .map(|(i, v)| {
-            Line::from(vec![
-                Span::raw(format!("{}. ", i + 1)),
-                Span::raw(format!("{:<12}", v.holder)).bold(),
-                Span::raw(format!(" месяц {}   ", v.month)),
-                Span::raw("доступно "),
-                Span::raw(v.balance.to_string()).green().bold(),
-                Span::raw(format!(
-                    "   QR до {}",
-                    v.token_expires_at.with_timezone(&azyq_shared::ALMATY).format("%H:%M")
-                ))
-                .dark_gray(),
-            ])
-        })
-        .collect();
-    if !app.sale.lookups.is_empty() {
-        rows.push(Line::from("Проверка QR-кода…").dark_gray());
-    } else if let Some(note) = &app.sale.voucher_note {
-        rows.push(Line::from(format!("QR-код не принят: {}", crate::app::lower_first(note))).red());
-    } else if rows.is_empty() {
-        rows.push(Line::from("Отсканируйте QR-код покупателя").dark_gray());
+/// One voucher a row (more where the width is short), then the QR code being checked or refused.
+fn voucher_lines(app: &App, width: usize) -> Vec<Line<'static>> {
+    let lang = app.lang;
+    let mut rows: Vec<Line> = Vec::new();
+    for (i, v) in app.sale.vouchers.iter().enumerate() {
+        let until = v.token_expires_at.with_timezone(&azyq_shared::ALMATY).format("%H:%M").to_string();
+        let pieces = vec![
+            vec![Span::raw(format!("{}. ", i + 1)), Span::raw(v.holder.clone()).bold()],
+            vec![Span::raw(format!("{} {}", T::Month.get(lang), v.month))],
+            vec![Span::raw(format!("{} ", T::Available.get(lang))), Span::raw(v.balance.to_string()).green().bold()],
+            vec![Span::raw(i18n::qr_until(lang, &until)).dark_gray()],
+        ];
+        rows.extend(flow(pieces, width, 3));
     }
-    frame.render_widget(Paragraph::new(rows).block(Block::bordered().title(" Ваучеры ")), area);
+    if !app.sale.lookups.is_empty() {
+        rows.push(Line::from(T::CheckingQr.get(lang)).dark_gray());
+    } else if let Some(note) = &app.sale.voucher_note {
+        let note = i18n::failed_because(T::QrNotAccepted.get(lang), note.get(lang));
+        rows.extend(flow(words(&note, Style::new().red()), width, 1));
+    } else if rows.is_empty() {
+        rows.push(Line::from(T::ScanCustomerQrHint.get(lang)).dark_gray());
+    }
+    rows
 }
 
-fn money(t: Option<Tiyn>) -> String {
-    t.map(|t| t.to_string()).unwrap_or_else(|| "—".to_owned())
+/// Money in a table cell: whole, or without "₸" (`trim`) where the table's title carries the
+/// currency once.
+pub(super) fn cell_money(t: Tiyn, trim: bool) -> String {
+    let text = t.to_string();
+    if trim {
+        text.trim_end_matches(" ₸").to_owned()
+    } else {
+        text
+    }
+}
+
+/// A price per piece, or per kg with "/кг" after it.
+pub(super) fn price(t: Option<Tiyn>, unit: Unit, trim: bool) -> String {
+    match t {
+        Some(t) => format!("{}{}", cell_money(t, trim), i18n::per_kg_mark(unit)),
+        None => "—".to_owned(),
+    }
 }
 
 fn draw_lines(frame: &mut Frame, area: Rect, app: &App) {
-    let header = Row::new(["№", "Товар", "Кол-во", "Цена", "Со скидкой", "Скидка", "Макс. скидка/ед", "К оплате"])
-        .style(Style::new().add_modifier(Modifier::BOLD));
-    let rows = app.sale.lines.iter().enumerate().map(|(i, l)| {
-        let amounts = l.amounts();
-        let over = l.within_cap() == Some(false);
-        let cap = Cell::from(money(l.max_unit_discount())).style(if over {
-            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)
-        } else {
-            Style::new()
-        });
-        let mut row = Row::new(vec![
-            Cell::from((i + 1).to_string()),
-            Cell::from(line_name(l)),
-            Cell::from(l.quantity_text()),
-            Cell::from(money(l.shelf)),
-            Cell::from(money(l.reduced)),
-            Cell::from(money(amounts.map(|a| a.discount))),
-            cap,
-            Cell::from(money(amounts.map(|a| a.to_pay))),
-        ]);
-        if l.incomplete().is_some() {
-            row = row.style(Style::new().fg(Color::Yellow));
+    let lang = app.lang;
+    // The cap column is the one a narrow screen spares: the editor states the cap, an excess
+    // shows red on the reduced price.
+    let wide = !compact(area);
+    let grid = |trim: bool| {
+        let money = |t: Option<Tiyn>| t.map_or_else(|| "—".to_owned(), |t| cell_money(t, trim));
+        let mut columns = vec![T::ColProduct, T::ColQuantity, T::ColShelf, T::ColReduced, T::ColDiscount];
+        if wide {
+            columns.push(T::ColCap);
         }
-        if app.sale.selected == Some(i) {
-            row = row.style(Style::new().bg(Color::Blue).fg(Color::White));
-        }
-        row
-    });
-    let widths = [
-        Constraint::Length(3),
-        Constraint::Min(18),
-        Constraint::Length(9),
-        Constraint::Length(12),
-        Constraint::Length(12),
-        Constraint::Length(11),
-        Constraint::Length(15),
-        Constraint::Length(13),
-    ];
-    let title = match &app.sale.stage {
-        Stage::Authorizing(k) if k.unknown => " Покупка · ответ не получен — F2 повторить ",
-        Stage::Authorizing(_) => " Покупка · авторизация… ",
-        _ => " Покупка ",
+        columns.push(T::ColToPay);
+        let mut headers = vec!["№".to_owned()];
+        headers.extend(columns.iter().map(|c| c.get(lang).to_owned()));
+        let mut align = vec![Align::Right, Align::Left, Align::Right];
+        align.resize(headers.len(), Align::Right);
+        let rows = app
+            .sale
+            .lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let amounts = l.amounts();
+                let mut cells = vec![
+                    (i + 1).to_string(),
+                    line_name(l),
+                    l.quantity_text(lang),
+                    price(l.shelf, l.unit, trim),
+                    price(l.reduced, l.unit, trim),
+                    money(amounts.map(|a| a.discount)),
+                ];
+                if wide {
+                    cells.push(price(l.max_unit_discount(), l.unit, trim));
+                }
+                cells.push(money(amounts.map(|a| a.to_pay)));
+                let mut row = GridRow::new(cells);
+                if l.within_cap() == Some(false) {
+                    // Over the cap: the reduced price is at fault, and the cap it broke.
+                    let red = Style::new().fg(Color::Red).add_modifier(Modifier::BOLD);
+                    row.cell_styles = if wide { vec![(4, red), (6, red)] } else { vec![(4, red)] };
+                }
+                if l.incomplete().is_some() {
+                    row.style = Style::new().fg(Color::Yellow);
+                }
+                if app.sale.selected == Some(i) {
+                    row.style = Style::new().bg(Color::Blue).fg(Color::White);
+                }
+                row
+            })
+            .collect();
+        Grid { headers, align, flexible: 1, rows }
     };
-    let table = Table::new(rows, widths).header(header).block(Block::bordered().title(title)).column_spacing(1);
-    frame.render_widget(table, area);
+    let (table, trimmed) = fitted(area.width.saturating_sub(2), grid);
+    let basket = format!("{}{}", T::Basket.get(lang), if trimmed { ", ₸" } else { "" });
+    let title = match &app.sale.stage {
+        Stage::Authorizing(k) if k.unknown => format!(" {basket} · {} ", T::BasketNoAnswer.get(lang)),
+        Stage::Authorizing(_) => format!(" {basket} · {} ", T::BasketAuthorizing.get(lang)),
+        _ => format!(" {basket} "),
+    };
+    // The selected line stays in sight when the basket is longer than the screen.
+    let mut state = TableState::default().with_selected(app.sale.selected);
+    frame.render_stateful_widget(table.block(Block::bordered().title(title)), area, &mut state);
 }
 
 /// "Молоко 2,5% 1 л" or, for a marked pack, "Яйца С1 · SER1".
@@ -122,34 +153,36 @@ fn line_name(l: &BasketLine) -> String {
     }
 }
 
-fn draw_totals(frame: &mut Frame, area: Rect, app: &App) {
+fn totals_lines(app: &App, width: usize) -> Vec<Line<'static>> {
+    let lang = app.lang;
     let t = basket::totals(&app.sale.lines);
-    let mut spans = vec![
-        Span::raw(" Скидка по ваучеру: "),
-        Span::raw(t.discount.to_string()).green().bold(),
-        Span::raw("    К оплате: "),
-        Span::raw(t.to_pay.to_string()).bold(),
+    let mut pieces = vec![
+        vec![
+            Span::raw(format!("{} ", T::DiscountByVoucher.get(lang))),
+            Span::raw(t.discount.to_string()).green().bold(),
+        ],
+        vec![Span::raw(format!("{} ", T::ToPay.get(lang))), Span::raw(t.to_pay.to_string()).bold()],
     ];
     if let Some(balance) = app.sale.balance().filter(|_| !app.sale.vouchers.is_empty()) {
         if t.discount > balance {
-            spans.push(Span::raw(format!("    не хватает баланса ({balance})")).red().bold());
+            pieces.push(vec![Span::raw(format!("{} ({balance})", T::BalanceShort.get(lang))).red().bold()]);
         }
     }
     if t.incomplete > 0 {
-        spans.push(Span::raw(format!("    строк без цены или количества: {}", t.incomplete)).yellow());
+        pieces.push(vec![Span::raw(format!("{} {}", T::LinesIncomplete.get(lang), t.incomplete)).yellow()]);
     }
-    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    flow(pieces, width, 4).into_iter().map(|l| Line::from([vec![Span::raw(" ")], l.spans].concat())).collect()
 }
 
 fn draw_scan(frame: &mut Frame, area: Rect, app: &App) {
     // A token is shown cut short: the screen faces the queue.
     let shown = if app.sale.scan.chars().count() > 40 {
         let head: String = app.sale.scan.chars().take(12).collect();
-        format!("{head}… ({} симв.)", app.sale.scan.chars().count())
+        format!("{head}… ({} {})", app.sale.scan.chars().count(), T::Chars.get(app.lang))
     } else {
         app.sale.scan.replace('\u{1d}', "⟨GS⟩")
     };
-    let block = Block::bordered().title(" Скан: QR-код ваучера или код товара, Enter ");
+    let block = Block::bordered().title(format!(" {} ", T::ScanTitle.get(app.lang)));
     frame.render_widget(Paragraph::new(format!("> {shown}")).block(block), area);
     if app.sale.edit.is_none() && app.confirm.is_none() {
         let x = area.x.saturating_add(3).saturating_add(u16::try_from(shown.chars().count()).unwrap_or(0));
@@ -157,35 +190,40 @@ fn draw_scan(frame: &mut Frame, area: Rect, app: &App) {
     }
 }
 
-fn draw_edit(frame: &mut Frame, area: Rect, edit: &LineEdit, line: &BasketLine) {
-    let popup = super::centered(area, 56, 7);
-    frame.render_widget(Clear, popup);
-    let qty_label = match line.unit {
-        azyq_shared::api::Unit::Piece => "Количество, шт",
-        azyq_shared::api::Unit::Kg => "Вес, г",
-    };
-    let labels = [qty_label, "Цена на полке, ₸", "Цена со скидкой, ₸"];
-    let lines: Vec<Line> = labels
+fn draw_edit(frame: &mut Frame, area: Rect, edit: &LineEdit, line: &BasketLine, app: &App) {
+    let lang = app.lang;
+    let labels = [
+        match line.unit {
+            Unit::Piece => T::EditQuantityPieces.get(lang).to_owned(),
+            Unit::Kg => T::EditWeightGrams.get(lang).to_owned(),
+        },
+        i18n::price_label(lang, T::EditShelf, line.unit),
+        i18n::price_label(lang, T::EditReduced, line.unit),
+    ];
+    let label_width = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+    let mut rows: Vec<Line> = labels
         .iter()
         .zip(&edit.texts)
         .enumerate()
         .map(|(i, (label, text))| {
             let style = if i == edit.field { Style::new().bg(Color::Blue).fg(Color::White) } else { Style::new() };
-            Line::from(vec![Span::raw(format!("{label:<20}")), Span::styled(format!(" {text:<14}"), style)])
+            let mut spans =
+                vec![Span::raw(format!("{label:<label_width$} ")), Span::styled(format!(" {text:<12} "), style)];
+            // Grams are what the scale says; the kilograms beside them are for the cashier's eye.
+            if let (0, Unit::Kg, Some(grams)) = (i, line.unit, basket::parse_quantity(text)) {
+                spans.push(Span::raw(format!(" = {}", i18n::kilograms(grams))).dark_gray());
+            }
+            Line::from(spans)
         })
         .collect();
-    let mut all = lines;
-    all.push(Line::from(format!("Макс. скидка: {}% цены на полке", f64_free_percent(line.cap_bp))).dark_gray());
-    let block = Block::bordered().title(format!(" Строка {}: {} ", edit.line + 1, line.name));
-    frame.render_widget(Paragraph::new(all).block(block), popup);
-}
-
-/// 1500 → "15", 1250 → "12,5".
-fn f64_free_percent(bp: i32) -> String {
-    let (whole, frac) = (bp / 100, bp % 100);
-    match frac {
-        0 => whole.to_string(),
-        f if f % 10 == 0 => format!("{whole},{}", f / 10),
-        f => format!("{whole},{f:02}"),
-    }
+    let title = format!(" {} ", i18n::line_named(lang, edit.line + 1, &line.name));
+    let want = (label_width + 30).max(title.chars().count() + 4);
+    let width = area.width.min(u16::try_from(want).unwrap_or(u16::MAX));
+    let inner = usize::from(width.saturating_sub(2));
+    let group = format!("{}: {}", T::Group.get(lang), app.group_name(&line.group));
+    rows.extend(flow(words(&group, Style::new().dark_gray()), inner, 1));
+    rows.extend(flow(words(&i18n::cap_rule(lang, line.cap_bp), Style::new().dark_gray()), inner, 1));
+    let popup = super::centered(area, width, height(&rows).saturating_add(2));
+    frame.render_widget(Clear, popup);
+    frame.render_widget(Paragraph::new(rows).block(Block::bordered().title(title)), popup);
 }

@@ -1,257 +1,292 @@
 //! Log-in, payment, receipt, refund and the daily report.
 
-use azyq_shared::api::{BasketLine, BasketStatus, PaymentMethod, Unit, VoucherCharge};
+use azyq_shared::api::{BasketLine, BasketStatus, PaymentMethod, VoucherCharge};
 use azyq_shared::{Tiyn, ALMATY};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph, Row, Table};
+use ratatui::widgets::{Block, Paragraph, TableState};
 use ratatui::Frame;
 
-use crate::app::basket::group_thousands;
+use super::sale::{cell_money, price};
+use super::table::{fitted, Align, Grid, GridRow};
+use super::{flow, height, words};
 use crate::app::{App, LoginForm, Stage};
+use crate::i18n::{self, group_thousands, Lang, T};
 
-fn field<'a>(label: &str, value: String, focused: bool) -> Line<'a> {
+/// Labels and values in two columns, the labels as wide as the widest.
+fn labelled(pairs: Vec<(&str, Vec<Span<'static>>)>, width: usize) -> Vec<Line<'static>> {
+    let label_width = pairs.iter().map(|(l, _)| l.chars().count()).max().unwrap_or(0);
+    pairs
+        .into_iter()
+        .flat_map(|(label, value)| {
+            let pieces = vec![vec![Span::raw(format!("{label:<label_width$}"))], value];
+            flow(pieces, width, 1)
+        })
+        .collect()
+}
+
+/// A figure of money after a label.
+fn amount(tiyn: i64, style: Style) -> Vec<Span<'static>> {
+    vec![Span::raw(" "), Span::styled(Tiyn::new(tiyn).to_string(), style)]
+}
+
+/// An input field: its label, and its value in a box of `width` that shows the value's end.
+fn field(label: &str, label_width: usize, value: &str, width: usize, focused: bool) -> Line<'static> {
     let style = if focused { Style::new().bg(Color::Blue).fg(Color::White) } else { Style::new().fg(Color::White) };
-    Line::from(vec![Span::raw(format!("{label:>10}: ")), Span::styled(format!(" {value:<36}"), style)])
+    let chars: Vec<char> = value.chars().collect();
+    let tail: String = chars[chars.len().saturating_sub(width.saturating_sub(1))..].iter().collect();
+    Line::from(vec![Span::raw(format!("{label:>label_width$}: ")), Span::styled(format!(" {tail:<width$}"), style)])
 }
 
 pub fn login(frame: &mut Frame, area: Rect, app: &App) {
-    let popup = super::centered(area, 62, 9);
-    let lines: Vec<Line> = LoginForm::LABELS
-        .iter()
-        .zip(&app.login.fields)
-        .enumerate()
-        .map(|(i, (label, value))| {
-            let shown = if i == crate::app::LoginForm::LABELS.len() - 1 {
-                "•".repeat(value.chars().count())
-            } else {
-                value.clone()
-            };
-            field(label, shown, i == app.login.focus)
-        })
-        .collect();
-    let mut all = vec![Line::from("")];
-    all.extend(lines);
-    frame.render_widget(Paragraph::new(all).block(Block::bordered().title(" Вход кассира ")), popup);
-}
-
-fn method_name(m: PaymentMethod) -> &'static str {
-    match m {
-        PaymentMethod::Cash => "наличные",
-        PaymentMethod::Card => "карта",
-    }
+    let lang = app.lang;
+    let popup = super::centered(area, area.width.min(62), 9);
+    let labels = LoginForm::LABELS.map(|l| l.get(lang));
+    let label_width = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+    let value_width = usize::from(popup.width).saturating_sub(label_width + 5);
+    let mut lines = vec![Line::from("")];
+    lines.extend(labels.iter().zip(&app.login.fields).enumerate().map(|(i, (label, value))| {
+        let shown = if i == LoginForm::LABELS.len() - 1 { "•".repeat(value.chars().count()) } else { value.clone() };
+        field(label, label_width, &shown, value_width, i == app.login.focus)
+    }));
+    let title = format!(" {} ", T::LogInTitle.get(lang));
+    frame.render_widget(Paragraph::new(lines).block(Block::bordered().title(title)), popup);
 }
 
 pub fn payment(frame: &mut Frame, area: Rect, app: &App) {
     let Stage::Authorized { auth, method, capture, .. } = &app.sale.stage else { return };
+    let lang = app.lang;
+    let width = usize::from(area.width.saturating_sub(2));
     let left = (auth.hold_expires_at - app.now).num_seconds();
     let hold = if left >= 3600 {
-        format!("Резерв скидки действует до {}", auth.hold_expires_at.with_timezone(&ALMATY).format("%d.%m.%Y %H:%M"))
+        i18n::hold_until(lang, &auth.hold_expires_at.with_timezone(&ALMATY).format("%d.%m.%Y %H:%M").to_string())
     } else if left > 0 {
-        format!("Резерв скидки действует ещё {}:{:02}", left / 60, left % 60)
+        i18n::hold_left(lang, left / 60, left % 60)
     } else {
-        "Время резерва истекло — оплата, скорее всего, не пройдёт".to_owned()
+        T::HoldOver.get(lang).to_owned()
     };
     let choice = |m: PaymentMethod| {
-        let text = format!("  {}  ", method_name(m));
+        let text = format!("  {}  ", i18n::method_name(lang, m));
         if m == *method {
             Span::styled(text, Style::new().bg(Color::Blue).fg(Color::White).add_modifier(Modifier::BOLD))
         } else {
             Span::raw(text)
         }
     };
-    let mut lines = vec![
-        Line::from(format!("Покупка № {}", auth.basket_id)).bold(),
-        Line::from(""),
-        Line::from(vec![
-            Span::raw("Скидка по ваучеру:  "),
-            Span::raw(Tiyn::new(auth.discount_tiyn).to_string()).green(),
-        ]),
-        Line::from(vec![
-            Span::raw("К ОПЛАТЕ:           "),
-            Span::raw(Tiyn::new(auth.to_pay_tiyn).to_string()).bold().add_modifier(Modifier::REVERSED),
-        ]),
-        Line::from(""),
-        Line::from(vec![
-            Span::raw("Способ оплаты: "),
-            choice(PaymentMethod::Cash),
-            Span::raw(" "),
-            choice(PaymentMethod::Card),
-        ]),
-        Line::from(""),
-        Line::from(hold).fg(if left > 60 { Color::DarkGray } else { Color::Red }),
-    ];
+    let mut lines = vec![Line::from(i18n::basket_no(lang, auth.basket_id)).bold(), Line::from("")];
+    let loud = Style::new().bold().add_modifier(Modifier::REVERSED);
+    lines.extend(labelled(
+        vec![
+            (T::DiscountByVoucher.get(lang), amount(auth.discount_tiyn, Style::new().green())),
+            (T::ToPayLoud.get(lang), amount(auth.to_pay_tiyn, loud)),
+        ],
+        width,
+    ));
+    lines.push(Line::from(""));
+    lines.extend(flow(
+        vec![
+            vec![Span::raw(T::PaymentMethod.get(lang))],
+            vec![choice(PaymentMethod::Cash), Span::raw(" "), choice(PaymentMethod::Card)],
+        ],
+        width,
+        1,
+    ));
+    lines.push(Line::from(""));
+    let hold_style = Style::new().fg(if left > 60 { Color::DarkGray } else { Color::Red });
+    lines.extend(flow(words(&hold, hold_style), width, 1));
     if capture.as_ref().is_some_and(|c| c.unknown) {
-        lines.push(Line::from("Ответ на оплату не получен — нажмите Enter, чтобы повторить").red().bold());
+        lines.extend(flow(words(T::CaptureNoAnswer.get(lang), Style::new().red().bold()), width, 1));
     }
     lines.push(Line::from(""));
-    lines.extend(voucher_lines(&auth.vouchers));
-    frame.render_widget(Paragraph::new(lines).block(Block::bordered().title(" Оплата ")), area);
+    lines.extend(voucher_lines(&auth.vouchers, lang, width));
+    let title = format!(" {} ", T::Payment.get(lang));
+    frame.render_widget(Paragraph::new(lines).block(Block::bordered().title(title)), area);
 }
 
-fn voucher_lines(vouchers: &[VoucherCharge]) -> Vec<Line<'static>> {
+fn voucher_lines(vouchers: &[VoucherCharge], lang: Lang, width: usize) -> Vec<Line<'static>> {
     vouchers
         .iter()
-        .map(|v| {
-            Line::from(format!(
-                "Ваучер {}: списано {}, остаток {}",
-                v.voucher_id,
-                Tiyn::new(v.charged_tiyn),
-                Tiyn::new(v.balance_tiyn)
-            ))
+        .flat_map(|v| {
+            let (charged, balance) = (Tiyn::new(v.charged_tiyn), Tiyn::new(v.balance_tiyn));
+            flow(words(&i18n::voucher_charged(lang, v.voucher_id, charged, balance), Style::new()), width, 1)
         })
         .collect()
 }
 
-fn quantity(l: &BasketLine) -> String {
-    match l.unit {
-        Unit::Piece => format!("{} шт", l.quantity),
-        Unit::Kg => format!("{} г", group_thousands(l.quantity)),
-    }
-}
-
-fn lines_table(lines: &[BasketLine]) -> Table<'static> {
-    let header = Row::new(["№", "Товар", "Кол-во", "Цена", "Со скидкой", "Скидка", "Оплачено"]).bold();
-    let rows: Vec<Row> = lines
+/// The receipt's lines, refunded ones struck through.
+fn lines_grid(lines: &[BasketLine], lang: Lang, trim: bool) -> Grid {
+    let mut headers = vec!["№".to_owned()];
+    headers.extend(
+        [T::ColProduct, T::ColQuantity, T::ColShelf, T::ColReduced, T::ColDiscount, T::ColPaid]
+            .map(|t| t.get(lang).to_owned()),
+    );
+    let mut align = vec![Align::Right, Align::Left, Align::Right];
+    align.resize(headers.len(), Align::Right);
+    let rows = lines
         .iter()
         .map(|l| {
-            let row = Row::new(vec![
+            let mut row = GridRow::new(vec![
                 (l.index + 1).to_string(),
                 match &l.serial {
                     Some(serial) => format!("{} · {serial}", l.name),
                     None => l.name.clone(),
                 },
-                quantity(l),
-                Tiyn::new(l.shelf_price_tiyn).to_string(),
-                Tiyn::new(l.reduced_price_tiyn).to_string(),
-                Tiyn::new(l.discount_tiyn).to_string(),
-                Tiyn::new(l.to_pay_tiyn).to_string(),
+                i18n::quantity(lang, l.unit, l.quantity),
+                price(Some(Tiyn::new(l.shelf_price_tiyn)), l.unit, trim),
+                price(Some(Tiyn::new(l.reduced_price_tiyn)), l.unit, trim),
+                cell_money(Tiyn::new(l.discount_tiyn), trim),
+                cell_money(Tiyn::new(l.to_pay_tiyn), trim),
             ]);
             if l.refunded {
-                row.style(Style::new().fg(Color::DarkGray).add_modifier(Modifier::CROSSED_OUT))
-            } else {
-                row
+                row.style = Style::new().fg(Color::DarkGray).add_modifier(Modifier::CROSSED_OUT);
             }
+            row
         })
         .collect();
-    let widths = [
-        Constraint::Length(3),
-        Constraint::Min(18),
-        Constraint::Length(9),
-        Constraint::Length(12),
-        Constraint::Length(12),
-        Constraint::Length(11),
-        Constraint::Length(13),
-    ];
-    Table::new(rows, widths).header(header)
+    Grid { headers, align, flexible: 1, rows }
 }
 
 pub fn receipt(frame: &mut Frame, area: Rect, app: &App) {
     let Stage::Captured(captured) = &app.sale.stage else { return };
     let r = &captured.receipt;
-    let rows = u16::try_from(r.lines.len()).unwrap_or(u16::MAX).saturating_add(1);
-    let [head, table, foot] =
-        Layout::vertical([Constraint::Length(3), Constraint::Max(rows.saturating_add(1)), Constraint::Min(4)])
-            .margin(1)
-            .areas(area);
-    frame.render_widget(Block::bordered().title(" Чек · оплачено ").border_style(Style::new().fg(Color::Green)), area);
-    let at = r.captured_at.with_timezone(&ALMATY).format("%d.%m.%Y %H:%M:%S");
-    let head_text = vec![
-        Line::from(format!("{} (магазин {}), касса {}", r.shop_name, r.shop_id, r.terminal_id)).bold(),
-        Line::from(format!("Покупка № {}   {at}", r.basket_id)),
-    ];
-    frame.render_widget(Paragraph::new(head_text), head);
-    frame.render_widget(lines_table(&r.lines), table);
-    let mut foot_text = vec![
-        Line::from(vec![Span::raw("Скидка по ваучеру: "), Span::raw(Tiyn::new(r.discount_tiyn).to_string()).green()]),
-        Line::from(vec![
-            Span::raw("Оплачено покупателем: "),
-            Span::raw(Tiyn::new(r.payment.paid_tiyn).to_string()).bold(),
-            Span::raw(format!(" ({})", method_name(r.payment.method))),
-        ]),
-    ];
-    foot_text.extend(voucher_lines(&r.vouchers));
-    frame.render_widget(Paragraph::new(foot_text), foot);
+    let lang = app.lang;
+    let inner = Block::bordered().inner(area);
+    let width = usize::from(inner.width);
+    let at = r.captured_at.with_timezone(&ALMATY).format("%d.%m.%Y %H:%M:%S").to_string();
+    let shop = format!(
+        "{} ({}), {} {}",
+        r.shop_name,
+        i18n::shop_named(lang, &r.shop_id),
+        T::Terminal.get(lang),
+        r.terminal_id
+    );
+    let mut head = flow(words(&shop, Style::new().bold()), width, 1);
+    head.push(Line::from(format!("{}   {at}", i18n::basket_no(lang, r.basket_id))));
+    let mut paid = amount(r.payment.paid_tiyn, Style::new().bold());
+    paid.push(Span::raw(format!(" ({})", i18n::method_name(lang, r.payment.method))));
+    let mut foot = labelled(
+        vec![
+            (T::DiscountByVoucher.get(lang), amount(r.discount_tiyn, Style::new().green())),
+            (T::PaidByCustomer.get(lang), paid),
+        ],
+        width,
+    );
+    foot.extend(voucher_lines(&r.vouchers, lang, width));
+    let [head_area, table_area, foot_area] = Layout::vertical([
+        Constraint::Length(height(&head).saturating_add(1)),
+        Constraint::Min(2),
+        Constraint::Length(height(&foot)),
+    ])
+    .areas(inner);
+    let (table, trimmed) = fitted(inner.width, |trim| lines_grid(&r.lines, lang, trim));
+    let currency = if trimmed { ", ₸" } else { "" };
+    let title = format!(" {}{currency} ", T::ReceiptPaid.get(lang));
+    frame.render_widget(Block::bordered().title(title).border_style(Style::new().fg(Color::Green)), area);
+    frame.render_widget(Paragraph::new(head), head_area);
+    frame.render_widget(table, table_area);
+    frame.render_widget(Paragraph::new(foot), foot_area);
 }
 
 pub fn refund(frame: &mut Frame, area: Rect, app: &App) {
     let f = &app.refund;
+    let lang = app.lang;
+    let width = usize::from(area.width.saturating_sub(2));
+    let labels = [T::FieldBasketNo.get(lang), T::FieldLines.get(lang)];
+    let label_width = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+    let value_width = width.saturating_sub(label_width + 3).min(36);
     let unknown = f.pending.as_ref().is_some_and(|(_, k)| k.unknown);
     let mut lines = vec![
         Line::from(""),
-        field("Покупка №", f.basket.clone(), f.focus == 0),
-        field("Строки", f.lines.clone(), f.focus == 1),
-        Line::from("            номера строк из чека через запятую; пусто — вся покупка").dark_gray(),
-        Line::from(""),
+        field(labels[0], label_width, &f.basket, value_width, f.focus == 0),
+        field(labels[1], label_width, &f.lines, value_width, f.focus == 1),
     ];
+    // The hint sits under the values, wrapping there.
+    let indent = " ".repeat(label_width + 3);
+    let hint =
+        flow(words(T::RefundLinesHint.get(lang), Style::new().dark_gray()), width.saturating_sub(indent.len()), 1);
+    lines.extend(hint.into_iter().map(|l| Line::from([vec![Span::raw(indent.clone())], l.spans].concat())));
+    lines.push(Line::from(""));
+    let mut said = Vec::new();
     if unknown {
-        lines.push(
-            Line::from("Ответ на возврат не получен — нажмите Enter, чтобы повторить тот же возврат").red().bold(),
-        );
+        said.push((T::RefundNoAnswer.get(lang).to_owned(), Style::new().red().bold()));
     }
     if let Some(done) = &f.done {
         let numbers: Vec<String> = done.lines.iter().map(|i| (i + 1).to_string()).collect();
-        let status = if done.status == BasketStatus::Refunded {
-            "возвращена полностью"
-        } else {
-            "возвращена частично"
-        };
-        lines.push(
-            Line::from(format!("Возврат № {} по покупке № {}: {status}", done.refund_id, done.basket_id)).green(),
-        );
-        lines.push(Line::from(format!("Строки: {}", numbers.join(", "))));
-        lines.push(Line::from(format!("Вернулось на ваучеры: {}", Tiyn::new(done.refunded_tiyn))).bold());
-        lines.extend(
-            done.vouchers
-                .iter()
-                .map(|v| Line::from(format!("Ваучер {}: остаток {}", v.voucher_id, Tiyn::new(v.balance_tiyn)))),
-        );
+        let status = if done.status == BasketStatus::Refunded { T::RefundedFully } else { T::RefundedPartly }.get(lang);
+        said.push((i18n::refund_record(lang, done.refund_id, done.basket_id, status), Style::new().green()));
+        said.push((format!("{}: {}", T::FieldLines.get(lang), numbers.join(", ")), Style::new()));
+        let back = format!("{} {}", T::BackToVouchers.get(lang), i18n::money(Tiyn::new(done.refunded_tiyn)));
+        said.push((back, Style::new().bold()));
+        for v in &done.vouchers {
+            said.push((i18n::voucher_balance(lang, v.voucher_id, Tiyn::new(v.balance_tiyn)), Style::new()));
+        }
     }
-    frame.render_widget(Paragraph::new(lines).block(Block::bordered().title(" Возврат ")), area);
+    for (text, style) in said {
+        lines.extend(flow(words(&text, style), width, 1));
+    }
+    let title = format!(" {} ", T::Refund.get(lang));
+    frame.render_widget(Paragraph::new(lines).block(Block::bordered().title(title)), area);
 }
 
 pub fn report(frame: &mut Frame, area: Rect, app: &App) {
+    let lang = app.lang;
     let [form, body] = Layout::vertical([Constraint::Length(3), Constraint::Min(3)]).areas(area);
-    let date = if app.report.date.is_empty() { "сегодня".to_owned() } else { app.report.date.clone() };
-    let loading = if app.report.loading { "   загрузка…" } else { "" };
+    let date = if app.report.date.is_empty() { T::Today.get(lang).to_owned() } else { app.report.date.clone() };
+    let loading = if app.report.loading { format!("   {}", T::Loading.get(lang)) } else { String::new() };
     frame.render_widget(
-        Paragraph::new(Line::from(vec![Span::raw(" Дата (ГГГГ-ММ-ДД): "), Span::raw(date).bold(), Span::raw(loading)]))
-            .block(Block::bordered().title(" Отчёт за день ")),
+        Paragraph::new(Line::from(vec![
+            Span::raw(format!(" {} ", T::ReportDate.get(lang))),
+            Span::raw(date).bold(),
+            Span::raw(loading),
+        ]))
+        .block(Block::bordered().title(format!(" {} ", T::ReportTitle.get(lang)))),
         form,
     );
     let Some(r) = &app.report.report else {
-        frame.render_widget(Paragraph::new(" Нажмите Enter, чтобы получить отчёт").block(Block::bordered()), body);
+        let hint = format!(" {}", T::PressEnterForReport.get(lang));
+        frame.render_widget(Paragraph::new(hint).block(Block::bordered()), body);
         return;
     };
-    let [figures, groups] = Layout::vertical([Constraint::Length(9), Constraint::Min(3)]).areas(body);
-    let figure =
-        |label: &str, value: String| Line::from(vec![Span::raw(format!(" {label:<28}")), Span::raw(value).bold()]);
-    let text = vec![
-        figure("Покупок оплачено", r.baskets_captured.to_string()),
-        figure("Покупок отменено", r.baskets_cancelled.to_string()),
-        figure("Резервов истекло", r.baskets_hold_expired.to_string()),
-        figure("Возвратов", r.refunds.to_string()),
-        figure("Скидка по ваучерам", Tiyn::new(r.discount_tiyn).to_string()),
-        figure("Оплачено покупателями", Tiyn::new(r.paid_tiyn).to_string()),
-        figure("Возвращено на ваучеры", Tiyn::new(r.refunded_tiyn).to_string()),
-    ];
-    let title = format!(" Магазин {} · {} ", r.shop_id, r.date);
+    let figure = |label: T, value: String| (label.get(lang), vec![Span::raw("  "), Span::raw(value).bold()]);
+    let text = labelled(
+        vec![
+            figure(T::BasketsCaptured, r.baskets_captured.to_string()),
+            figure(T::BasketsCancelled, r.baskets_cancelled.to_string()),
+            figure(T::HoldsExpired, r.baskets_hold_expired.to_string()),
+            figure(T::Refunds, r.refunds.to_string()),
+            figure(T::DiscountByVouchers, Tiyn::new(r.discount_tiyn).to_string()),
+            figure(T::PaidByCustomers, Tiyn::new(r.paid_tiyn).to_string()),
+            figure(T::RefundedToVouchers, Tiyn::new(r.refunded_tiyn).to_string()),
+        ],
+        usize::from(body.width.saturating_sub(3)),
+    );
+    let text: Vec<Line> = text.into_iter().map(|l| Line::from([vec![Span::raw(" ")], l.spans].concat())).collect();
+    let [figures, groups] =
+        Layout::vertical([Constraint::Length(height(&text).saturating_add(2)), Constraint::Min(3)]).areas(body);
+    let title = format!(" {} · {} ", i18n::upper_first(&i18n::shop_named(lang, &r.shop_id)), r.date);
     frame.render_widget(Paragraph::new(text).block(Block::bordered().title(title)), figures);
-    let header = Row::new(["Группа СЗПТ", "Штук", "Граммов", "Скидка"]).bold();
-    let rows: Vec<Row> = r
-        .by_group
-        .iter()
-        .map(|g| {
-            Row::new(vec![
-                g.group.clone(),
-                g.pieces.to_string(),
-                group_thousands(g.grams),
-                Tiyn::new(g.discount_tiyn).to_string(),
-            ])
-        })
-        .collect();
-    let widths = [Constraint::Min(20), Constraint::Length(8), Constraint::Length(10), Constraint::Length(14)];
-    let table = Table::new(rows, widths).header(header).block(Block::bordered().title(" По группам товаров "));
-    frame.render_widget(table, groups);
+    let grid = |trim: bool| Grid {
+        headers: [T::ColGroup, T::ColPieces, T::ColGrams, T::ColDiscount].map(|t| t.get(lang).to_owned()).to_vec(),
+        align: vec![Align::Left, Align::Right, Align::Right, Align::Right],
+        flexible: 0,
+        rows: r
+            .by_group
+            .iter()
+            .map(|g| {
+                GridRow::new(vec![
+                    app.group_name(&g.group),
+                    g.pieces.to_string(),
+                    group_thousands(g.grams),
+                    cell_money(Tiyn::new(g.discount_tiyn), trim),
+                ])
+            })
+            .collect(),
+    };
+    let (table, trimmed) = fitted(groups.width.saturating_sub(2), grid);
+    let title = format!(" {}{} ", T::ByGroup.get(lang), if trimmed { ", ₸" } else { "" });
+    let table = table.block(Block::bordered().title(title)).row_highlight_style(Style::new().reversed());
+    // ↑↓ go through the groups when there are more than the screen holds.
+    let mut state = TableState::default().with_selected(app.report.selected);
+    frame.render_stateful_widget(table, groups, &mut state);
 }

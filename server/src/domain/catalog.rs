@@ -96,11 +96,26 @@ pub fn put_groups(
 }
 
 pub fn groups_in_force(conn: &mut Conn) -> AppResult<Vec<CatalogGroup>> {
-    let rows: Vec<(String, String, String)> = with_conn!(conn, c => catalog_groups::table
-        .filter(catalog_groups::in_force.eq(true))
-        .order(catalog_groups::code)
-        .select((catalog_groups::code, catalog_groups::name_ru, catalog_groups::name_kk))
-        .load(c))?;
+    load_groups(conn, true)
+}
+
+/// Every group the catalogue has known, retired ones included: a code is never reused, so the
+/// till can name the goods of an old sale by it.
+pub fn groups_known(conn: &mut Conn) -> AppResult<Vec<CatalogGroup>> {
+    load_groups(conn, false)
+}
+
+fn load_groups(conn: &mut Conn, in_force_only: bool) -> AppResult<Vec<CatalogGroup>> {
+    let rows: Vec<(String, String, String)> = with_conn!(conn, c => {
+        let mut q = catalog_groups::table
+            .order(catalog_groups::code)
+            .select((catalog_groups::code, catalog_groups::name_ru, catalog_groups::name_kk))
+            .into_boxed();
+        if in_force_only {
+            q = q.filter(catalog_groups::in_force.eq(true));
+        }
+        q.load(c)
+    })?;
     Ok(rows.into_iter().map(|(code, name_ru, name_kk)| CatalogGroup { code, name_ru, name_kk }).collect())
 }
 

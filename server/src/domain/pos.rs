@@ -15,7 +15,7 @@ use crate::with_conn;
 
 type CatalogRow = (String, String, String, String, i32, Option<i64>, Option<i64>);
 
-/// The SZPT products in force with their caps, and this shop's last prices.
+/// The SZPT products in force with their caps, this shop's last prices, and the groups' names.
 pub fn catalog(conn: &mut Conn, till: &Till) -> AppResult<PosCatalog> {
     let rows: Vec<CatalogRow> = with_conn!(conn, c => products::table
         .inner_join(catalog_groups::table)
@@ -45,6 +45,7 @@ pub fn catalog(conn: &mut Conn, till: &Till) -> AppResult<PosCatalog> {
                 last_reduced_price_tiyn: reduced,
             })
             .collect(),
+        groups: super::catalog::groups_known(conn)?,
     })
 }
 
