@@ -278,8 +278,8 @@ fn mode_line(mode: Mode, concurrency: usize, duration: u64) -> String {
     }
 }
 
-/// The sales run; answers whether it failed (a different replay, a double-spend, a balance the
-/// books cannot explain, or a contended pair both authorised).
+/// The sales run; answers whether it failed (a different replay, a double-spend, a refund moved
+/// twice, a balance the books cannot explain, or a contended pair both authorised).
 #[allow(clippy::too_many_arguments)]
 fn sales(
     cli: &Cli,
@@ -339,8 +339,8 @@ fn sales(
     Ok(failed)
 }
 
-/// Counts double-spends in the generator's books and compares them with the balances the server
-/// reports now; answers whether either found anything.
+/// Counts double-spends and refunds moved twice in the generator's books and compares them with
+/// the balances the server reports now; answers whether any of these found anything.
 fn prove_books(api: &Api, ledger: &Ledger, jwts: &HashMap<i64, String>, threads: usize, timeout: Duration) -> bool {
     let touched: Vec<(i64, &str)> =
         ledger.touched().filter_map(|(id, _)| jwts.get(&id).map(|jwt| (id, jwt.as_str()))).collect();
@@ -365,6 +365,15 @@ fn prove_books(api: &Api, ledger: &Ledger, jwts: &HashMap<i64, String>, threads:
             println!("  voucher {id}: had {opening} tiyn, acknowledged charges {} tiyn", a.net_charged());
         }
     }
+    let (refunds, refunded) = ledger.refunds();
+    let twice: Vec<_> = ledger.refunded_twice().collect();
+    println!("refunds in the books: {refunds}, {refunded} tiyn given back; refunds moved twice: {}", twice.len());
+    for (id, b) in twice.iter().take(5) {
+        println!(
+            "  basket {id}: charged {} tiyn, refunds acknowledged {} tiyn in {}, lines refunded twice {:?}",
+            b.charged, b.refunded, b.refunds, b.twice
+        );
+    }
     let check = ledger.cross_check(&reported);
     println!(
         "balance cross-check: {} compared, mismatches: {} (left out: {} with an unanswered request, {} unreadable)",
@@ -377,7 +386,7 @@ fn prove_books(api: &Api, ledger: &Ledger, jwts: &HashMap<i64, String>, threads:
         let expected = if low == high { low.to_string() } else { format!("{low}..={high}") };
         println!("  voucher {id}: the books say {expected} tiyn, the server {balance} tiyn");
     }
-    !spent.is_empty() || !check.mismatches.is_empty()
+    !spent.is_empty() || !twice.is_empty() || !check.mismatches.is_empty()
 }
 
 /// The look-up-only run; answers whether it failed (never: its figures are the point).

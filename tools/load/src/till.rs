@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 
 use crate::basket::{self, Line};
 use crate::client::{Api, Reply};
-use crate::ledger::Ledger;
+use crate::ledger::{Ledger, RefundAnswer};
 use crate::mix::Mix;
 use crate::stats::{Kind, PairOutcome, Stats};
 
@@ -315,7 +315,7 @@ impl<'a> Worker<'a> {
         } else {
             let method = if self.rng.gen_bool(0.3) { "card" } else { "cash" };
             let reply = capture(&self.till, id, to_pay, method, &format!("{key}-c"));
-            if self.settle(voucher.id, held, &reply, lag) {
+            if self.settle(id, voucher.id, held, &reply, lag) {
                 self.stats.sample(Kind::Sale, scheduled.elapsed());
                 self.remember(Captured { basket: id, lines: lines.len(), voucher: voucher.id });
             }
@@ -351,7 +351,7 @@ impl<'a> Worker<'a> {
     }
 
     /// Counts a capture's answer and enters it in the books; answers whether it was captured.
-    fn settle(&mut self, voucher: i64, held: i64, reply: &Reply, lag: Duration) -> bool {
+    fn settle(&mut self, basket: i64, voucher: i64, held: i64, reply: &Reply, lag: Duration) -> bool {
         self.stats.record(Kind::Capture, reply, lag);
         match reply.code() {
             _ if reply.ok() => {
@@ -359,7 +359,7 @@ impl<'a> Worker<'a> {
                     self.stats.fault(Kind::Capture, "receipt_without_charge");
                     held
                 });
-                self.ledger.captured(voucher, held, charged);
+                self.ledger.captured(basket, voucher, held, charged);
                 self.stats.captured += 1;
                 true
             }
@@ -433,7 +433,7 @@ impl<'a> Worker<'a> {
             let Some((id, _, held)) = self.authorized(voucher.id, &side.authorized) else { continue };
             left -= held;
             let Some(reply) = &side.captured else { continue };
-            if self.settle(voucher.id, held, reply, lag) {
+            if self.settle(id, voucher.id, held, reply, lag) {
                 self.stats.sample(Kind::Sale, scheduled.elapsed());
                 // Only this till's own baskets: a refund goes to the shop that sold.
                 if mine {
@@ -451,15 +451,21 @@ impl<'a> Worker<'a> {
             if self.rng.gen_bool(0.5) { json!({}) } else { json!({"lines": [self.rng.gen_range(0..basket.lines)]}) };
         let reply = api.post_keyed(&format!("/api/v1/pos/baskets/{}/refund", basket.basket), session, key, &body);
         self.stats.record(Kind::Refund, &reply, lag);
+        self.book_refund(basket.basket, basket.voucher, &reply);
+    }
+
+    /// Enters a refund's answer in the books: what it gave back to which voucher, and its lines.
+    fn book_refund(&mut self, basket: i64, voucher: i64, reply: &Reply) {
         if reply.status == 0 {
-            self.ledger.unanswered(basket.voucher, true);
+            self.ledger.unanswered(voucher, true);
         } else if reply.ok() {
             self.stats.refunded += 1;
-            match reply.int("refunded_tiyn") {
-                Some(amount) => self.ledger.refunded(basket.voucher, amount),
-                None => {
-                    self.stats.fault(Kind::Refund, "answer_without_amount");
-                    self.ledger.unanswered(basket.voucher, true);
+            match RefundAnswer::parse(&reply.body, voucher) {
+                Ok(refund) => self.ledger.refunded(basket, &refund),
+                Err(what) => {
+                    self.stats.fault(Kind::Refund, what);
+                    // Something went back; the books cannot say what.
+                    self.ledger.unanswered(voucher, true);
                 }
             }
         }
