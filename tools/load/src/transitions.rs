@@ -319,7 +319,10 @@ fn brief(reply: &Reply) -> String {
         return format!("no answer ({})", reply.body["transport"].as_str().unwrap_or("-"));
     }
     let said = if reply.ok() { &reply.body } else { &reply.body["error"] };
-    let mut text = format!("HTTP {} {}", reply.status, if reply.ok() { "" } else { reply.code() });
+    let mut text = format!("HTTP {}", reply.status);
+    if !reply.ok() {
+        text.push_str(&format!(" {}", reply.code()));
+    }
     for field in ["status", "line", "lines", "refunded_tiyn"] {
         if !said[field].is_null() {
             text.push_str(&format!(" {field}={}", said[field]));
@@ -604,6 +607,24 @@ mod tests {
             let value = pair.to_possible_value().map(|v| v.get_name().to_owned());
             assert_eq!(value.as_deref(), Some(pair.name()), "the report names a pair as the command line does");
         }
+    }
+
+    #[test]
+    fn a_pair_is_described_for_the_logs() {
+        let steps = [Step::Refund(Some(1)), Step::Refund(None)];
+        let sent = [
+            Sent { step: steps[0], key: "k-ra", server: "http://127.0.0.1:1" },
+            Sent { step: steps[1], key: "k-rb", server: "http://127.0.0.1:2" },
+        ];
+        let (line, whole) = (refunded(PartlyRefunded, &[1], 200), reply(500, json!({"error": {"code": "internal"}})));
+        let back = read(PartlyRefunded, &[1]);
+        let verdict = verdict(Captured, steps, [&line, &whole], &back);
+        assert_eq!(
+            describe(9, Pair::RefundWholeLine, &sent, [&line, &whole], &back, &verdict),
+            "basket 9, refund-whole-line: refund {\"lines\":[1]} at http://127.0.0.1:1 (Idempotency-Key k-ra) -> \
+             HTTP 200 status=\"partly_refunded\" lines=[1] refunded_tiyn=200; refund {} at http://127.0.0.1:2 \
+             (Idempotency-Key k-rb) -> HTTP 500 internal; read back: partly_refunded with lines {1} refunded; HTTP 500"
+        );
     }
 
     #[test]
