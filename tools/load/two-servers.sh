@@ -10,13 +10,16 @@
 #
 # Steps: create the operator; start server A and, once it has migrated, server B on two loopback
 # ports; set up shops and vouchers through A; run the till load on both servers with contended
-# sales; optionally a look-up-only run; `azyq-server check`; stop both servers. Prints the figures.
-# Exit status: 0 when all is well; 1 on a double-spend, a balance mismatch, a different idempotent
-# replay, a contended pair both authorised, or a failed books check; 2 on a failure to start.
+# sales (one voucher authorised at two tills at once, and one basket's capture, cancel or refund
+# sent from two tills at once); optionally a look-up-only run; `azyq-server check`; stop both
+# servers. Prints the figures.
+# Exit status: 0 when all is well; 1 on a double-spend, a refund moved twice, a balance mismatch, a
+# different idempotent replay, a contended pair both authorised, a contended transition judged
+# wrong, or a failed books check; 2 on a failure to start.
 #
 # Settings (environment): PORT_A (18281), PORT_B (18282), SHOPS (4), TILLS_PER_SHOP (4),
-# VOUCHERS (2000), DURATION (20 s), CONTEND_PCT (20), LOOKUP_SECONDS (10; 0 skips the look-up run),
-# SEED (from the clock).
+# VOUCHERS (2000), DURATION (20 s), CONTEND_PCT (20), CONTEND_TRANSITIONS_PCT (20),
+# CONTEND_PAIRS (all six), LOOKUP_SECONDS (10; 0 skips the look-up run), SEED (from the clock).
 set -uo pipefail
 
 usage() { echo "usage: $0 BIN_DIR [WORK_DIR]" >&2; exit 2; }
@@ -31,6 +34,7 @@ mkdir -p "$WORK" && WORK=$(cd "$WORK" && pwd)
 PORT_A=${PORT_A:-18281} PORT_B=${PORT_B:-18282}
 SHOPS=${SHOPS:-4} TILLS_PER_SHOP=${TILLS_PER_SHOP:-4} VOUCHERS=${VOUCHERS:-2000}
 DURATION=${DURATION:-20} CONTEND_PCT=${CONTEND_PCT:-20} LOOKUP_SECONDS=${LOOKUP_SECONDS:-10}
+CONTEND_TRANSITIONS_PCT=${CONTEND_TRANSITIONS_PCT:-20} CONTEND_PAIRS=${CONTEND_PAIRS:-}
 SEED=${SEED:-$(date +%s)}
 
 DB=${DATABASE_URL:-sqlite://$WORK/azyq.db}
@@ -93,9 +97,11 @@ echo "== setup through server A"
 "${LOAD[@]}" --server "$A" --shops "$SHOPS" --tills-per-shop "$TILLS_PER_SHOP" --vouchers "$VOUCHERS" \
   --setup-only || exit 2
 
-echo "== sales on both servers, $CONTEND_PCT% contended, $DURATION s"
+PAIRS=()
+[ -n "$CONTEND_PAIRS" ] && PAIRS=(--contend-pairs "$CONTEND_PAIRS")
+echo "== sales on both servers, $CONTEND_PCT% contended, $CONTEND_TRANSITIONS_PCT% with contended transitions, $DURATION s"
 "${LOAD[@]}" --skip-setup --server "$A,$B" --server-pid "$PID_A,$PID_B" --contend-pct "$CONTEND_PCT" \
-  --duration "$DURATION" | tee "$WORK/sales.txt"
+  --contend-transitions-pct "$CONTEND_TRANSITIONS_PCT" "${PAIRS[@]}" --duration "$DURATION" | tee "$WORK/sales.txt"
 SALES=${PIPESTATUS[0]}
 
 LOOKUP=0
@@ -113,7 +119,7 @@ tail -5 "$WORK/check.txt"
 stop_servers
 
 echo "== figures ($KIND, two servers)"
-grep -hE '^(sales captured|contended pairs|unexpected errors|books:|double-spends|balance cross-check|cpu|FAIL)' \
+grep -hE '^(sales captured|contended|unexpected errors|books:|double-spends|refunds in the books|balance cross-check|cpu|FAIL|  wrong:)' \
   "$WORK/sales.txt"
 [ -f "$WORK/lookup.txt" ] && grep -hE '^(lookups:|cpu|verify_strict|lookup per server core)' "$WORK/lookup.txt"
 echo "azyq-load (sales) exit $SALES, azyq-load (look-ups) exit $LOOKUP, azyq-server check exit $CHECK"

@@ -94,9 +94,13 @@ pub fn discount_bp(rng: &mut impl Rng) -> i64 {
     }
 }
 
-/// A basket of 1-10 lines; `serial` gives a code's serial, unique for the run.
-pub fn lines(rng: &mut impl Rng, serial: &mut impl FnMut() -> String) -> Vec<Line> {
-    let n = rng.gen_range(1..=10);
+/// Most lines in a basket.
+pub const MAX_LINES: usize = 10;
+
+/// A basket of `min` (at least 1) to [`MAX_LINES`] lines; `serial` gives a code's serial, unique
+/// for the run.
+pub fn lines(rng: &mut impl Rng, min: usize, serial: &mut impl FnMut() -> String) -> Vec<Line> {
+    let n = rng.gen_range(min.clamp(1, MAX_LINES)..=MAX_LINES);
     (0..n)
         .map(|_| {
             let p = &PRODUCTS[rng.gen_range(0..PRODUCTS.len())];
@@ -174,9 +178,10 @@ mod tests {
             n += 1;
             format!("S{n:08}")
         };
-        for _ in 0..2_000 {
-            let lines = lines(&mut rng, &mut serial);
-            assert!((1..=10).contains(&lines.len()));
+        for i in 0..2_000 {
+            let min = i % 4;
+            let lines = lines(&mut rng, min, &mut serial);
+            assert!((min.max(1)..=MAX_LINES).contains(&lines.len()));
             for l in &lines {
                 assert!(l.reduced_tiyn < l.shelf_tiyn && l.reduced_tiyn > 0);
                 assert!((l.shelf_tiyn - l.reduced_tiyn) * 10_000 <= CAP_BP * l.shelf_tiyn, "{l:?}");

@@ -2,8 +2,10 @@
 //! real API, drives till traffic at it (or at several servers on one database) over loopback,
 //! closed or open loop, for a bounded time; prints throughput, latency per request kind and errors
 //! by code; keeps its own books of what the server acknowledged, counts double-spends and checks
-//! the balances the server reports against them; and can have `azyq-server check` prove the books
-//! afterwards. `--only lookup` measures look-ups alone against the signature check's cost.
+//! the balances the server reports against them; contends one voucher, or one basket's
+//! transitions, between two tills on two servers and judges the outcome; and can have
+//! `azyq-server check` prove the books afterwards. `--only lookup` measures look-ups alone against
+//! the signature check's cost.
 
 mod basket;
 mod check;
@@ -17,6 +19,7 @@ mod setup;
 mod sigrate;
 mod stats;
 mod till;
+mod transitions;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -29,6 +32,7 @@ use crate::client::Api;
 use crate::ledger::Ledger;
 use crate::setup::{SetupArgs, State};
 use crate::till::{Mode, Pool, PoolVoucher, Station, Till, Traffic};
+use crate::transitions::Pair;
 
 #[derive(Parser)]
 #[command(name = "azyq-load", version, about = "Load generator for the Azyq server: real till traffic over loopback")]
@@ -98,9 +102,16 @@ struct Cli {
     /// baskets that each fit its balance but together do not.
     #[arg(long, default_value_t = 0.0)]
     contend_pct: f64,
+    /// Percent of sales whose basket's transitions are contended: two of capture, cancel and
+    /// refund of one basket sent at once from its till and a till of the same shop on the next server.
+    #[arg(long, default_value_t = 0.0)]
+    contend_transitions_pct: f64,
+    /// The pairs of transitions a contended one draws from, at random (comma list; default all).
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = Pair::ALL)]
+    contend_pairs: Vec<Pair>,
     /// Only this kind of request: `lookup` mints tokens before the clock starts, then the tills
     /// only look them up.
-    #[arg(long, value_enum, conflicts_with = "contend_pct")]
+    #[arg(long, value_enum, conflicts_with_all = ["contend_pct", "contend_transitions_pct"])]
     only: Option<Only>,
     /// Random seed (baskets, mix, families); by default from the clock.
     #[arg(long)]
@@ -157,14 +168,26 @@ fn servers(urls: &[String]) -> Result<Vec<String>, String> {
     Ok(list)
 }
 
-/// Which server, shop and terminal till `w` of `shops` shops and `servers` servers uses; the
-/// partner till of a contended pair is on the next server and the next shop, terminal `P…`.
-fn placement(w: usize, shops: usize, servers: usize, partner: bool) -> (usize, usize, String) {
+/// The tills of one worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// Its own till, terminal `T…`.
+    Own,
+    /// The partner of a contended authorisation: the next server, the next shop, terminal `P…`.
+    Partner,
+    /// The twin of contended transitions: the next server, the same shop (a basket's transitions
+    /// belong to the shop that sold it), terminal `Q…`.
+    Twin,
+}
+
+/// Which server, shop and terminal the `role` till of worker `w` of `shops` shops and `servers`
+/// servers uses.
+fn placement(w: usize, shops: usize, servers: usize, role: Role) -> (usize, usize, String) {
     let (shop, number) = (w % shops, w / shops + 1);
-    if partner {
-        ((w + 1) % servers, (shop + 1) % shops, format!("P{number}"))
-    } else {
-        (w % servers, shop, format!("T{number}"))
+    match role {
+        Role::Own => (w % servers, shop, format!("T{number}")),
+        Role::Partner => ((w + 1) % servers, (shop + 1) % shops, format!("P{number}")),
+        Role::Twin => ((w + 1) % servers, shop, format!("Q{number}")),
     }
 }
 
@@ -177,6 +200,13 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
     bounded("timeout", cli.timeout, 1, 120)?;
     bounded("setup-threads", cli.setup_threads, 1, 32)?;
     bounded("contend-pct", cli.contend_pct, 0.0, 100.0)?;
+    bounded("contend-transitions-pct", cli.contend_transitions_pct, 0.0, 100.0)?;
+    if cli.contend_pct + cli.contend_transitions_pct > 100.0 {
+        return Err("--contend-pct and --contend-transitions-pct together must not exceed 100".into());
+    }
+    if cli.contend_pairs.is_empty() {
+        return Err("--contend-pairs needs at least one pair".into());
+    }
     if let Some(rate) = cli.rate {
         bounded("rate", rate, 0.1, 5_000.0)?;
     }
@@ -223,12 +253,20 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
 
     let concurrency = cli.concurrency.unwrap_or(state.shops.len() * state.tills_per_shop);
     bounded("concurrency", concurrency, 1, 999)?;
-    let contend = cli.only.is_none() && cli.contend_pct > 0.0;
+    let contend = Contend {
+        authorise: cli.only.is_none() && cli.contend_pct > 0.0,
+        transitions: cli.only.is_none() && cli.contend_transitions_pct > 0.0,
+    };
     let started = Instant::now();
     let stations = log_in(&state, &servers, concurrency, contend, timeout)?;
+    let extra = match (contend.authorise, contend.transitions) {
+        (true, true) => " and as many partner and twin tills",
+        (true, false) => " and as many partner tills",
+        (false, true) => " and as many twin tills",
+        (false, false) => "",
+    };
     println!(
-        "run: {concurrency} tills{} logged in on {} server{} ({:.1} s)",
-        if contend { " and as many partner tills" } else { "" },
+        "run: {concurrency} tills{extra} logged in on {} server{} ({:.1} s)",
         servers.len(),
         if servers.len() == 1 { "" } else { "s, round-robin" },
         started.elapsed().as_secs_f64()
@@ -252,25 +290,39 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
-/// Logs every till in on its server (and, with `contend`, its partner till on the next one).
+/// Which contended sales a run makes, and so which extra tills it logs in.
+#[derive(Debug, Clone, Copy)]
+struct Contend {
+    authorise: bool,
+    transitions: bool,
+}
+
+/// Logs every till in on its server, and the partner and twin tills the contended sales need.
 fn log_in(
     state: &State,
     servers: &[String],
     concurrency: usize,
-    contend: bool,
+    contend: Contend,
     timeout: Duration,
 ) -> Result<Vec<Station>, String> {
     let shops = state.shops.len();
-    let till = |w: usize, partner: bool| -> Result<Till, String> {
-        let (server, shop, terminal) = placement(w, shops, servers.len(), partner);
+    let till = |w: usize, role: Role| -> Result<Till, String> {
+        let (server, shop, terminal) = placement(w, shops, servers.len(), role);
         let api = Api::new(&servers[server], timeout);
         let session =
             client::cashier_session(&api, &state.shops[shop], &terminal, &state.cashier_login, &state.cashier_password)
                 .map_err(|e| format!("{e} (on {})", servers[server]))?;
         Ok(Till { api, session })
     };
+    let maybe = |w: usize, role: Role, wanted: bool| if wanted { till(w, role).map(Some) } else { Ok(None) };
     (0..concurrency)
-        .map(|w| Ok(Station { till: till(w, false)?, partner: if contend { Some(till(w, true)?) } else { None } }))
+        .map(|w| {
+            Ok(Station {
+                till: till(w, Role::Own)?,
+                partner: maybe(w, Role::Partner, contend.authorise)?,
+                twin: maybe(w, Role::Twin, contend.transitions)?,
+            })
+        })
         .collect()
 }
 
@@ -281,8 +333,9 @@ fn mode_line(mode: Mode, concurrency: usize, duration: u64) -> String {
     }
 }
 
-/// The sales run; answers whether it failed (a different replay, a double-spend, a balance the
-/// books cannot explain, or a contended pair both authorised).
+/// The sales run; answers whether it failed (a different replay, a double-spend, a refund moved
+/// twice, a balance the books cannot explain, a contended pair both authorised, or contended
+/// transitions judged wrong).
 #[allow(clippy::too_many_arguments)]
 fn sales(
     cli: &Cli,
@@ -302,21 +355,28 @@ fn sales(
         duration: Duration::from_secs(cli.duration),
         mix,
         contend: cli.contend_pct / 100.0,
+        race: cli.contend_transitions_pct / 100.0,
+        pairs: &cli.contend_pairs,
         seed,
         // Microseconds (mod 2^32) rather than seconds, so that two runs in one second differ.
         tag: format!("{:08x}", now.timestamp_micros() & 0xffff_ffff),
         pool: &pool,
     };
     println!("run: {}", mode_line(mode, concurrency, cli.duration));
+    let across = if servers(&cli.servers).map_or(0, |s| s.len()) < 2 {
+        " (one server: both tills of a pair are on it)"
+    } else {
+        " across two servers"
+    };
     if cli.contend_pct > 0.0 {
+        println!("run: {}% of sales contended{across}", cli.contend_pct);
+    }
+    if cli.contend_transitions_pct > 0.0 {
+        let pairs: Vec<&str> = cli.contend_pairs.iter().map(|p| p.name()).collect();
         println!(
-            "run: {}% of sales contended{}",
-            cli.contend_pct,
-            if servers(&cli.servers).map_or(0, |s| s.len()) < 2 {
-                " (one server: both tills of a pair are on it)"
-            } else {
-                " across two servers"
-            }
+            "run: {}% of sales with contended transitions{across}, pairs drawn from {}",
+            cli.contend_transitions_pct,
+            pairs.join(", ")
         );
     }
     let meter = cpu::Meter::start(&cli.server_pids);
@@ -338,12 +398,20 @@ fn sales(
         );
         failed = true;
     }
+    let races = stats.races.total();
+    if races.wrong > 0 {
+        println!("FAIL: {} contended transitions judged wrong; the first of each till:", races.wrong);
+        for note in &stats.races.wrong_notes {
+            println!("  wrong: {note}");
+        }
+        failed = true;
+    }
     failed |= prove_books(api, &ledger, &jwts, cli.setup_threads, Duration::from_secs(cli.timeout));
     Ok(failed)
 }
 
-/// Counts double-spends in the generator's books and compares them with the balances the server
-/// reports now; answers whether either found anything.
+/// Counts double-spends and refunds moved twice in the generator's books and compares them with
+/// the balances the server reports now; answers whether any of these found anything.
 fn prove_books(api: &Api, ledger: &Ledger, jwts: &HashMap<i64, String>, threads: usize, timeout: Duration) -> bool {
     let touched: Vec<(i64, &str)> =
         ledger.touched().filter_map(|(id, _)| jwts.get(&id).map(|jwt| (id, jwt.as_str()))).collect();
@@ -368,6 +436,15 @@ fn prove_books(api: &Api, ledger: &Ledger, jwts: &HashMap<i64, String>, threads:
             println!("  voucher {id}: had {opening} tiyn, acknowledged charges {} tiyn", a.net_charged());
         }
     }
+    let (refunds, refunded) = ledger.refunds();
+    let twice: Vec<_> = ledger.refunded_twice().collect();
+    println!("refunds in the books: {refunds}, {refunded} tiyn given back; refunds moved twice: {}", twice.len());
+    for (id, b) in twice.iter().take(5) {
+        println!(
+            "  basket {id}: charged {} tiyn, refunds acknowledged {} tiyn in {}, lines refunded twice {:?}",
+            b.charged, b.refunded, b.refunds, b.twice
+        );
+    }
     let check = ledger.cross_check(&reported);
     println!(
         "balance cross-check: {} compared, mismatches: {} (left out: {} with an unanswered request, {} unreadable)",
@@ -380,7 +457,7 @@ fn prove_books(api: &Api, ledger: &Ledger, jwts: &HashMap<i64, String>, threads:
         let expected = if low == high { low.to_string() } else { format!("{low}..={high}") };
         println!("  voucher {id}: the books say {expected} tiyn, the server {balance} tiyn");
     }
-    !spent.is_empty() || !check.mismatches.is_empty()
+    !spent.is_empty() || !twice.is_empty() || !check.mismatches.is_empty()
 }
 
 /// The look-up-only run; answers whether it failed (never: its figures are the point).
@@ -468,6 +545,7 @@ mod tests {
         assert_eq!(cli.servers, ["http://127.0.0.1:18181"]);
         assert!(cli.server_pids.is_empty());
         assert_eq!((cli.contend_pct, cli.only), (0.0, None));
+        assert_eq!((cli.contend_transitions_pct, cli.contend_pairs.as_slice()), (0.0, &Pair::ALL[..]));
         let cli = parse(&["--server-pid", "42"]).expect("parses");
         assert_eq!(cli.server_pids, [42]);
     }
@@ -477,6 +555,16 @@ mod tests {
         assert_eq!(parse(&["--only", "lookup"]).expect("parses").only, Some(Only::Lookup));
         assert!(parse(&["--only", "sales"]).is_err());
         assert!(parse(&["--only", "lookup", "--contend-pct", "5"]).is_err());
+        assert!(parse(&["--only", "lookup", "--contend-transitions-pct", "5"]).is_err());
+    }
+
+    #[test]
+    fn contended_transitions_and_their_pairs() {
+        let cli = parse(&["--contend-transitions-pct", "25", "--contend-pairs", "capture-cancel,refund-two-lines"])
+            .expect("parses");
+        assert_eq!(cli.contend_transitions_pct, 25.0);
+        assert_eq!(cli.contend_pairs, [Pair::CaptureCancel, Pair::RefundTwoLines]);
+        assert!(parse(&["--contend-pairs", "capture-refund"]).is_err());
     }
 
     #[test]
@@ -492,13 +580,19 @@ mod tests {
         // 4 shops, 2 servers, 8 tills.
         let mut seen = std::collections::HashSet::new();
         for w in 0..8 {
-            let (server, shop, terminal) = placement(w, 4, 2, false);
+            let (server, shop, terminal) = placement(w, 4, 2, Role::Own);
             assert_eq!(server, w % 2);
-            let (p_server, p_shop, p_terminal) = placement(w, 4, 2, true);
+            let (p_server, p_shop, p_terminal) = placement(w, 4, 2, Role::Partner);
             assert_ne!(server, p_server, "a pair spans two servers");
             assert_ne!(shop, p_shop);
-            assert!(seen.insert((shop, terminal)) && seen.insert((p_shop, p_terminal)), "one session per till");
+            let (t_server, t_shop, t_terminal) = placement(w, 4, 2, Role::Twin);
+            assert_ne!(server, t_server, "a twin is on the other server");
+            assert_eq!(shop, t_shop, "and in the same shop: a basket's transitions are its shop's");
+            for till in [(shop, terminal), (p_shop, p_terminal), (t_shop, t_terminal)] {
+                assert!(seen.insert(till), "one session per till");
+            }
         }
-        assert_eq!(placement(5, 4, 1, true).0, 0, "one server: the partner is on it too");
+        assert_eq!(placement(5, 4, 1, Role::Partner).0, 0, "one server: the partner is on it too");
+        assert_eq!(placement(5, 4, 1, Role::Twin).0, 0);
     }
 }

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::client::Reply;
+use crate::transitions::Races;
 
 /// What a request was, for the per-kind figures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -24,13 +25,17 @@ pub enum Kind {
     Cancel,
     /// `POST /pos/baskets/{id}/refund`.
     Refund,
+    /// A capture, cancel or refund of a contended pair: one basket, two tills, both at once.
+    Race,
+    /// `GET /pos/baskets/{id}`: a raced basket read back.
+    Basket,
     /// A whole captured sale, from its (scheduled) start to the capture's answer.
     Sale,
 }
 
 impl Kind {
     /// Every kind, in report order.
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 11] = [
         Kind::Mint,
         Kind::Lookup,
         Kind::Authorize,
@@ -39,6 +44,8 @@ impl Kind {
         Kind::Capture,
         Kind::Cancel,
         Kind::Refund,
+        Kind::Race,
+        Kind::Basket,
         Kind::Sale,
     ];
 
@@ -53,6 +60,8 @@ impl Kind {
             Kind::Capture => "capture",
             Kind::Cancel => "cancel",
             Kind::Refund => "refund",
+            Kind::Race => "race",
+            Kind::Basket => "basket",
             Kind::Sale => "sale",
         }
     }
@@ -60,6 +69,14 @@ impl Kind {
 
 /// Refusals a busy month produces by design: they are counted apart from errors.
 pub const EXPECTED_CODES: [&str; 2] = ["insufficient_balance", "voucher_exhausted"];
+/// Refusals the loser of a contended transition gets by design (whether it was told the truth is
+/// judged per pair).
+pub const RACE_CODES: [&str; 2] = ["basket_state", "hold_expired"];
+
+/// Whether a refusal of a request of this kind is expected rather than an error.
+fn expected(kind: Kind, code: &str) -> bool {
+    EXPECTED_CODES.contains(&code) || (kind == Kind::Race && RACE_CODES.contains(&code))
+}
 
 /// One till's figures; [`Stats::merge`] adds another's.
 #[derive(Debug, Default)]
@@ -68,7 +85,7 @@ pub struct Stats {
     latencies: BTreeMap<Kind, Vec<u32>>,
     /// Non-2xx answers by (kind, status, code); status 0 is a transport failure.
     errors: BTreeMap<(Kind, u16, String), u64>,
-    /// Refusals with an [`EXPECTED_CODES`] code, by (kind, status, code).
+    /// Expected refusals ([`EXPECTED_CODES`]; [`RACE_CODES`] too for races), by (kind, status, code).
     expected: BTreeMap<(Kind, u16, String), u64>,
     /// Baskets captured (sales).
     pub captured: u64,
@@ -88,6 +105,8 @@ pub struct Stats {
     pub max_lag: Duration,
     /// Contended pairs by outcome.
     pub contended: Contended,
+    /// Contended transitions (capture, cancel, refund) by pair and outcome.
+    pub races: Races,
     /// Look-ups answered 2xx (the look-up-only run).
     pub lookups_ok: u64,
 }
@@ -158,7 +177,7 @@ impl Stats {
         }
         if !reply.ok() {
             let key = (kind, reply.status, reply.code().to_owned());
-            let map = if EXPECTED_CODES.contains(&reply.code()) { &mut self.expected } else { &mut self.errors };
+            let map = if expected(kind, reply.code()) { &mut self.expected } else { &mut self.errors };
             *map.entry(key).or_default() += 1;
         }
     }
@@ -194,6 +213,7 @@ impl Stats {
         self.late_starts += other.late_starts;
         self.max_lag = self.max_lag.max(other.max_lag);
         self.contended.merge(other.contended);
+        self.races.merge(other.races);
         self.lookups_ok += other.lookups_ok;
     }
 
@@ -227,6 +247,7 @@ impl Stats {
                 c.pairs, c.one_refused, c.both_authorized, c.other
             );
         }
+        self.races.print();
         self.print_table(elapsed, open);
     }
 
@@ -333,6 +354,14 @@ mod tests {
         // Transport failures have no latency; the lag is added to the answer's own time.
         assert_eq!(a.latencies[&Kind::Authorize], vec![2_000, 2_000, 5_000]);
         assert!(!a.latencies.contains_key(&Kind::Capture));
+        // A race's loser told the basket's state is expected; a plain capture told so is not.
+        let mut c = Stats::default();
+        c.record(Kind::Race, &reply(409, "basket_state"), Duration::ZERO);
+        c.record(Kind::Race, &reply(409, "hold_expired"), Duration::ZERO);
+        assert_eq!((c.error_count(), c.expected.values().sum::<u64>()), (0, 2));
+        c.record(Kind::Capture, &reply(409, "basket_state"), Duration::ZERO);
+        c.record(Kind::Race, &reply(409, "idempotency_conflict"), Duration::ZERO);
+        assert_eq!(c.error_count(), 2);
     }
 
     #[test]

@@ -1,15 +1,17 @@
 //! The till traffic. Each worker is one cashier session of one shop; a sale takes a voucher from
 //! the shared pool, has the wallet mint a token, then looks up, authorises and captures (or
-//! cancels), with the occasional idempotent replay and refund. A contended sale puts one voucher
-//! at this till and at a partner till on another server at the same moment, with baskets that
-//! each fit its balance but together do not. Every acknowledged effect goes into the till's books
-//! ([`Ledger`]). Closed loop: sales back to back until the time is up. Open loop: sales start on a fixed schedule, and every latency of a sale
-//! counts from its scheduled start, so a server that falls behind shows as latency (no
+//! cancels), with the occasional idempotent replay and refund. Contended sales ([`contend`]) put
+//! one voucher, or one basket's transitions, at two tills on two servers at the same moment.
+//! Every acknowledged effect goes into the till's books ([`Ledger`]). Closed loop: sales back to
+//! back until the time is up. Open loop: sales start on a fixed schedule, and every latency of a
+//! sale counts from its scheduled start, so a server that falls behind shows as latency (no
 //! coordinated omission) rather than as a lower send rate.
+
+mod contend;
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Barrier, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
@@ -18,14 +20,17 @@ use serde_json::{json, Value};
 
 use crate::basket::{self, Line};
 use crate::client::{Api, Reply};
-use crate::ledger::Ledger;
+use crate::ledger::{Ledger, RefundAnswer};
 use crate::mix::Mix;
-use crate::stats::{Kind, PairOutcome, Stats};
+use crate::stats::{Kind, Stats};
+use crate::transitions::Pair;
 
 /// Below this balance (tiyn) a voucher leaves the pool: most baskets would not fit any more.
 const MIN_BALANCE: i64 = 20_000;
 /// Captured baskets a till remembers as candidates for a refund.
 const RECENT: usize = 32;
+/// The till's baskets.
+const BASKETS: &str = "/api/v1/pos/baskets";
 
 /// How sales are paced.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -70,10 +75,12 @@ pub struct Till {
     pub session: String,
 }
 
-/// A worker's tills: its own and, for contended sales, a partner till on another server.
+/// A worker's tills: its own; for contended authorisations, a partner till of another shop on
+/// another server; for contended transitions, a twin till of the same shop on another server.
 pub struct Station {
     pub till: Till,
     pub partner: Option<Till>,
+    pub twin: Option<Till>,
 }
 
 /// Settings shared by every worker of a run.
@@ -81,8 +88,12 @@ pub struct Traffic<'a> {
     pub mode: Mode,
     pub duration: Duration,
     pub mix: Mix,
-    /// Share (0.0-1.0) of sales that are contended pairs.
+    /// Share (0.0-1.0) of sales that are contended authorisations.
     pub contend: f64,
+    /// Share (0.0-1.0) of sales whose basket's transitions are contended.
+    pub race: f64,
+    /// The pairs of transitions a contended one draws from.
+    pub pairs: &'a [Pair],
     pub seed: u64,
     /// Unique to the run: keeps idempotency keys and serials apart from earlier runs.
     pub tag: String,
@@ -179,16 +190,10 @@ struct Captured {
     voucher: i64,
 }
 
-/// One side of a contended pair: its authorisation's answer and, if authorised, its capture's.
-struct Side {
-    authorized: Reply,
-    captured: Option<Reply>,
-    lines: usize,
-}
-
 struct Worker<'a> {
     till: Till,
     partner: Option<Till>,
+    twin: Option<Till>,
     cfg: &'a Traffic<'a>,
     index: usize,
     rng: StdRng,
@@ -205,6 +210,7 @@ impl<'a> Worker<'a> {
         Worker {
             till: station.till,
             partner: station.partner,
+            twin: station.twin,
             cfg,
             index,
             rng,
@@ -225,8 +231,17 @@ impl<'a> Worker<'a> {
             };
             let failed_before = self.stats.transport_errors();
             let contended = self.partner.is_some() && self.rng.gen_bool(self.cfg.contend);
-            let usable =
-                if contended { self.contend(&voucher, scheduled, lag) } else { self.sell(&voucher, scheduled, lag) };
+            // Of the sales left, the share that makes `race` of all sales.
+            let race_share =
+                if self.cfg.contend < 1.0 { (self.cfg.race / (1.0 - self.cfg.contend)).clamp(0.0, 1.0) } else { 0.0 };
+            let raced = !contended && self.twin.is_some() && self.rng.gen_bool(race_share);
+            let usable = if contended {
+                self.contend(&voucher, scheduled, lag)
+            } else if raced {
+                self.race(&voucher, scheduled, lag)
+            } else {
+                self.sell(&voucher, scheduled, lag)
+            };
             if usable {
                 self.cfg.pool.give_back(voucher);
             } else {
@@ -266,32 +281,37 @@ impl<'a> Worker<'a> {
         }
     }
 
+    /// The customer shows the voucher at this till: the wallet mints a token on the till's server
+    /// and the till looks it up; answers the token and the balance.
+    fn present(&mut self, voucher: &PoolVoucher, lag: Duration) -> Result<(String, i64), Reply> {
+        let api = self.till.api.clone();
+        let token = self.mint(&api, voucher, lag)?;
+        let balance = self.lookup(voucher, &token, lag)?;
+        Ok((token, balance))
+    }
+
     /// One sale; answers whether the voucher has enough left to stay in the pool.
     fn sell(&mut self, voucher: &PoolVoucher, scheduled: Instant, lag: Duration) -> bool {
         let api = self.till.api.clone();
         let session = self.till.session.clone();
-        let token = match self.mint(&api, voucher, lag) {
-            Ok(token) => token,
+        let token = match self.present(voucher, lag) {
+            Ok((token, _)) => token,
             Err(reply) => return still_usable(&reply),
         };
-        if let Err(reply) = self.lookup(voucher, &token, lag) {
-            return still_usable(&reply);
-        }
 
         let plan = self.cfg.mix.plan(&mut self.rng);
-        let lines = self.basket();
-        let body = json!({"tokens": [token], "lines": lines.iter().map(Line::to_json).collect::<Vec<Value>>()});
-        self.sales += 1;
-        let key = format!("{}-{}-{}", self.cfg.tag, self.index, self.sales);
+        let lines = self.basket(1);
+        let body = basket_body(&token, &lines);
+        let key = self.next_key();
         let auth_key = format!("{key}-a");
-        let authorized = api.post_keyed("/api/v1/pos/baskets", &session, &auth_key, &body);
+        let authorized = api.post_keyed(BASKETS, &session, &auth_key, &body);
         self.stats.record(Kind::Authorize, &authorized, lag);
         let Some((id, to_pay, held)) = self.authorized(voucher.id, &authorized) else {
             return still_usable(&authorized);
         };
-        let balance = authorized.body["vouchers"][0]["balance_tiyn"].as_i64().unwrap_or(i64::MAX);
+        let balance = balance_after(&authorized);
         if plan.retry {
-            let again = api.post_keyed("/api/v1/pos/baskets", &session, &auth_key, &body);
+            let again = api.post_keyed(BASKETS, &session, &auth_key, &body);
             self.stats.record(Kind::Retry, &again, lag);
             match again.status {
                 // No answer at all is a transport error (counted already), not a broken promise.
@@ -301,21 +321,15 @@ impl<'a> Worker<'a> {
             }
         }
 
-        let path = format!("/api/v1/pos/baskets/{id}");
         if plan.cancel {
-            let reply = api.post(&format!("{path}/cancel"), Some(&session), &json!({}));
+            let reply = cancel(&self.till, id);
             self.stats.record(Kind::Cancel, &reply, lag);
             self.stats.cancelled += u64::from(reply.ok());
-            match reply.code() {
-                _ if reply.ok() => self.ledger.released(voucher.id, held),
-                "transport" => self.ledger.unanswered(voucher.id, true),
-                "hold_expired" => self.ledger.released(voucher.id, held),
-                _ => {}
-            }
+            self.book_cancel(voucher.id, held, &reply);
         } else {
             let method = if self.rng.gen_bool(0.3) { "card" } else { "cash" };
             let reply = capture(&self.till, id, to_pay, method, &format!("{key}-c"));
-            if self.settle(voucher.id, held, &reply, lag) {
+            if self.settle(id, voucher.id, held, &reply, lag) {
                 self.stats.sample(Kind::Sale, scheduled.elapsed());
                 self.remember(Captured { basket: id, lines: lines.len(), voucher: voucher.id });
             }
@@ -351,15 +365,21 @@ impl<'a> Worker<'a> {
     }
 
     /// Counts a capture's answer and enters it in the books; answers whether it was captured.
-    fn settle(&mut self, voucher: i64, held: i64, reply: &Reply, lag: Duration) -> bool {
+    fn settle(&mut self, basket: i64, voucher: i64, held: i64, reply: &Reply, lag: Duration) -> bool {
         self.stats.record(Kind::Capture, reply, lag);
+        self.book_capture(basket, voucher, held, reply)
+    }
+
+    /// Enters a capture's answer in the books: a charge, or `held` released by an expiry, or an
+    /// unknown; answers whether it was captured.
+    fn book_capture(&mut self, basket: i64, voucher: i64, held: i64, reply: &Reply) -> bool {
         match reply.code() {
             _ if reply.ok() => {
                 let charged = charge_of(&reply.body["receipt"]["vouchers"], voucher).unwrap_or_else(|| {
                     self.stats.fault(Kind::Capture, "receipt_without_charge");
                     held
                 });
-                self.ledger.captured(voucher, held, charged);
+                self.ledger.captured(basket, voucher, held, charged);
                 self.stats.captured += 1;
                 true
             }
@@ -376,6 +396,41 @@ impl<'a> Worker<'a> {
         }
     }
 
+    /// Enters a cancel's answer in the books; answers whether the hold of `held` went back
+    /// (cancelled, or refused because it ran out).
+    fn book_cancel(&mut self, voucher: i64, held: i64, reply: &Reply) -> bool {
+        let released = reply.ok() || reply.code() == "hold_expired";
+        if released {
+            self.ledger.released(voucher, held);
+        } else if reply.status == 0 {
+            self.ledger.unanswered(voucher, true);
+        }
+        released
+    }
+
+    /// Enters a refund's answer in the books: what it gave back to which voucher, and its lines.
+    fn book_refund(&mut self, basket: i64, voucher: i64, reply: &Reply) {
+        if reply.status == 0 {
+            self.ledger.unanswered(voucher, true);
+        } else if reply.ok() {
+            self.stats.refunded += 1;
+            match RefundAnswer::parse(&reply.body, voucher) {
+                Ok(refund) => self.ledger.refunded(basket, &refund),
+                Err(what) => {
+                    self.stats.fault(Kind::Refund, what);
+                    // Something went back; the books cannot say what.
+                    self.ledger.unanswered(voucher, true);
+                }
+            }
+        }
+    }
+
+    /// The next sale's idempotency key stem, unique to the run, the till and the sale.
+    fn next_key(&mut self) -> String {
+        self.sales += 1;
+        format!("{}-{}-{}", self.cfg.tag, self.index, self.sales)
+    }
+
     fn remember(&mut self, basket: Captured) {
         self.recent.push_back(basket);
         if self.recent.len() > RECENT {
@@ -383,93 +438,22 @@ impl<'a> Worker<'a> {
         }
     }
 
-    /// A contended sale: the voucher is presented at this till and at the partner till (on another
-    /// server) at the same moment, each with its own fresh token and a basket that alone fits the
-    /// balance while both together exceed it; each captures if authorised. Answers whether the
-    /// voucher stays in the pool.
-    fn contend(&mut self, voucher: &PoolVoucher, scheduled: Instant, lag: Duration) -> bool {
-        let Some(partner) = self.partner.clone() else { return self.sell(voucher, scheduled, lag) };
-        let api = self.till.api.clone();
-        let token_a = match self.mint(&api, voucher, lag) {
-            Ok(token) => token,
-            Err(reply) => return still_usable(&reply),
-        };
-        let balance = match self.lookup(voucher, &token_a, lag) {
-            Ok(balance) => balance,
-            Err(reply) => return still_usable(&reply),
-        };
-        if balance < MIN_BALANCE {
-            return false;
-        }
-        let token_b = match self.mint(&partner.api, voucher, lag) {
-            Ok(token) => token,
-            Err(reply) => return still_usable(&reply),
-        };
-        let (target_a, target_b) = basket::contended_targets(balance, &mut self.rng);
-        self.sales += 1;
-        let key = format!("{}-{}-{}", self.cfg.tag, self.index, self.sales);
-        let barrier = Barrier::new(2);
-        let a = (&self.till, token_a, basket::for_discount(target_a), format!("{key}-a"));
-        let b = (&partner, token_b, basket::for_discount(target_b), format!("{key}-pa"));
-        let (side_a, side_b) = std::thread::scope(|s| {
-            let other = std::thread::Builder::new().spawn_scoped(s, || pair_side(b.0, &b.1, &b.2, &b.3, &barrier));
-            match other {
-                Ok(handle) => {
-                    let mine = pair_side(a.0, &a.1, &a.2, &a.3, &barrier);
-                    (Some(mine), handle.join().ok())
-                }
-                // No second thread: no pair either (this side never waits at the barrier).
-                Err(_) => (None, None),
-            }
-        });
-        let (Some(side_a), Some(side_b)) = (side_a, side_b) else {
-            self.stats.fault(Kind::Contend, "pair_thread_failed");
-            return true;
-        };
-        self.stats.contended.count(PairOutcome::of(&side_a.authorized, &side_b.authorized));
-        let mut left = balance;
-        for (side, mine) in [(&side_a, true), (&side_b, false)] {
-            self.stats.record(Kind::Contend, &side.authorized, lag);
-            let Some((id, _, held)) = self.authorized(voucher.id, &side.authorized) else { continue };
-            left -= held;
-            let Some(reply) = &side.captured else { continue };
-            if self.settle(voucher.id, held, reply, lag) {
-                self.stats.sample(Kind::Sale, scheduled.elapsed());
-                // Only this till's own baskets: a refund goes to the shop that sold.
-                if mine {
-                    self.remember(Captured { basket: id, lines: side.lines, voucher: voucher.id });
-                }
-            }
-        }
-        [&side_a, &side_b].iter().all(|s| still_usable(&s.authorized)) && left >= MIN_BALANCE
-    }
-
     /// Refunds the oldest remembered captured basket of this till, whole or one line.
     fn refund(&mut self, api: &Api, session: &str, key: &str, lag: Duration) {
         let Some(basket) = self.recent.pop_front() else { return };
         let body =
             if self.rng.gen_bool(0.5) { json!({}) } else { json!({"lines": [self.rng.gen_range(0..basket.lines)]}) };
-        let reply = api.post_keyed(&format!("/api/v1/pos/baskets/{}/refund", basket.basket), session, key, &body);
+        let reply = api.post_keyed(&format!("{BASKETS}/{}/refund", basket.basket), session, key, &body);
         self.stats.record(Kind::Refund, &reply, lag);
-        if reply.status == 0 {
-            self.ledger.unanswered(basket.voucher, true);
-        } else if reply.ok() {
-            self.stats.refunded += 1;
-            match reply.int("refunded_tiyn") {
-                Some(amount) => self.ledger.refunded(basket.voucher, amount),
-                None => {
-                    self.stats.fault(Kind::Refund, "answer_without_amount");
-                    self.ledger.unanswered(basket.voucher, true);
-                }
-            }
-        }
+        self.book_refund(basket.basket, basket.voucher, &reply);
     }
 
-    /// A basket with serials unique to this run and till: `S` + run tag + till + counter (≤ 20).
-    fn basket(&mut self) -> Vec<Line> {
+    /// A basket of at least `min` lines with serials unique to this run and till: `S` + run tag +
+    /// till + counter (≤ 20).
+    fn basket(&mut self, min: usize) -> Vec<Line> {
         let (tag, index) = (&self.cfg.tag, self.index);
         let mut n = self.serials;
-        let lines = basket::lines(&mut self.rng, &mut || {
+        let lines = basket::lines(&mut self.rng, min, &mut || {
             n += 1;
             format!("S{tag}{index:03}{n:07}")
         });
@@ -483,23 +467,25 @@ fn charge_of(list: &Value, voucher: i64) -> Option<i64> {
     list.as_array()?.iter().find(|c| c["voucher_id"].as_i64() == Some(voucher))?["charged_tiyn"].as_i64()
 }
 
+/// The body of an authorisation of these lines with one token.
+fn basket_body(token: &str, lines: &[Line]) -> Value {
+    json!({"tokens": [token], "lines": lines.iter().map(Line::to_json).collect::<Vec<Value>>()})
+}
+
+/// The voucher's balance an authorisation answered (for the pool rule; unknown counts as plenty).
+fn balance_after(authorized: &Reply) -> i64 {
+    authorized.body["vouchers"][0]["balance_tiyn"].as_i64().unwrap_or(i64::MAX)
+}
+
 /// Captures basket `id` for `to_pay` at `till`.
 fn capture(till: &Till, id: i64, to_pay: i64, method: &str, key: &str) -> Reply {
     let pay = json!({"payment": {"method": method, "paid_tiyn": to_pay}});
-    till.api.post_keyed(&format!("/api/v1/pos/baskets/{id}/capture"), &till.session, key, &pay)
+    till.api.post_keyed(&format!("{BASKETS}/{id}/capture"), &till.session, key, &pay)
 }
 
-/// One till of a contended pair: waits for the other at the barrier, authorises, and captures if
-/// authorised.
-fn pair_side(till: &Till, token: &str, lines: &[Line], key: &str, barrier: &Barrier) -> Side {
-    let body = json!({"tokens": [token], "lines": lines.iter().map(Line::to_json).collect::<Vec<Value>>()});
-    barrier.wait();
-    let authorized = till.api.post_keyed("/api/v1/pos/baskets", &till.session, key, &body);
-    let captured = match (authorized.ok(), authorized.int("basket_id"), authorized.int("to_pay_tiyn")) {
-        (true, Some(id), Some(to_pay)) => Some(capture(till, id, to_pay, "cash", &format!("{key}-c"))),
-        _ => None,
-    };
-    Side { authorized, captured, lines: lines.len() }
+/// Cancels basket `id` at `till`.
+fn cancel(till: &Till, id: i64) -> Reply {
+    till.api.post(&format!("{BASKETS}/{id}/cancel"), Some(&till.session), &json!({}))
 }
 
 /// Whether a voucher stays in the pool after this refusal: not when it is spent, or nearly.
