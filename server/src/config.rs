@@ -57,6 +57,10 @@ pub struct Settings {
     pub export_dir: PathBuf,
     /// SQLite: concurrent writes share one durable commit (see `db::group`).
     pub group_commit: bool,
+    /// `AZYQ_KEY_DIR`: keep the secrets (session secret, report key, voucher keys' private halves)
+    /// in files of this folder (0600) instead of the database, so a database backup does not hold
+    /// them. Replicas then share the folder.
+    pub key_dir: Option<PathBuf>,
     /// `AZYQ_SCHEDULER`: run the jobs (consent SMS, reminders, hold expiry, month close, report
     /// export, SMS delivery) in this process. Every job is safe to run on every replica; `false`
     /// leaves a replica to answer requests only.
@@ -87,6 +91,7 @@ impl Default for Settings {
             qr_minutes: 5,
             export_dir: PathBuf::from("exports"),
             group_commit: true,
+            key_dir: None,
             scheduler: true,
             fake_now: None,
             allow_fake_clock: false,
@@ -159,6 +164,9 @@ impl Settings {
         }
         if let Some(v) = env("AZYQ_GROUP_COMMIT") {
             s.group_commit = !(v == "0" || v.eq_ignore_ascii_case("false"));
+        }
+        if let Some(v) = env("AZYQ_KEY_DIR") {
+            s.key_dir = Some(PathBuf::from(v));
         }
         if let Some(v) = env("AZYQ_SCHEDULER") {
             s.scheduler = !(v == "0" || v.eq_ignore_ascii_case("false") || v.eq_ignore_ascii_case("off"));

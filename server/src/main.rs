@@ -134,6 +134,8 @@ enum KeysAction {
     },
     /// List the public keys.
     List,
+    /// Replace the session secret: every staff session ends at once, on every replica.
+    RotateSession,
 }
 
 fn init_logging() {
@@ -164,10 +166,14 @@ fn settings(cli: &Cli) -> anyhow::Result<Settings> {
     if let Some(listen) = &cli.listen {
         s.listen = listen.clone();
     }
+    azyq_server::domain::secrets::init(s.key_dir.as_deref())?;
     Ok(s)
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    // Every file the server makes (the database and its WAL, the SMS file, exports, key files)
+    // is readable by the service's user only: they hold secrets and personal data.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let mut settings = settings(&cli)?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
@@ -258,6 +264,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     println!("key {kid} retired");
                 }
                 KeysAction::List => {}
+                KeysAction::RotateSession => {
+                    db.write(|c| azyq_server::domain::accounts::sessions::rotate_session(c, now)).map_err(fail)?;
+                    println!("session secret replaced: every staff session has ended; log in again");
+                    return Ok(());
+                }
             }
             let published = db.read(keys::published).map_err(fail)?;
             println!("{}", serde_json::to_string_pretty(&azyq_shared::api::VoucherKeys { keys: published })?);

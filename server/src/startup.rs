@@ -13,7 +13,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::{Db, DbOptions};
 use crate::domain::sms::Texts;
-use crate::domain::{accounts, catalog, keys};
+use crate::domain::{accounts, catalog, keys, secrets};
 use crate::http::{self, auth::WalletAuth, AppState};
 use crate::jobs;
 
@@ -50,7 +50,14 @@ pub async fn open_db(settings: &Settings) -> anyhow::Result<Db> {
 pub async fn serve(settings: Settings, db: Db) -> anyhow::Result<()> {
     let clock = clock_from(&settings);
     let texts = texts_from(&settings);
-    let sender: Arc<dyn jobs::sender::Sender> = Arc::from(jobs::sender::from_target(&settings.sms_target()?));
+    let target = settings.sms_target()?;
+    if let crate::config::SmsTarget::File(path) = &target {
+        // Phone numbers: the service's user only (an older version made the file 0644).
+        if path.exists() {
+            secrets::restrict(path, 0o600)?;
+        }
+    }
+    let sender: Arc<dyn jobs::sender::Sender> = Arc::from(jobs::sender::from_target(&target));
     let wallet =
         WalletAuth::from_settings(settings.wallet_jwt_secret.as_deref(), settings.wallet_jwt_public_key.as_deref())
             .context("reading the wallet JWT key")?;
@@ -68,8 +75,14 @@ pub async fn serve(settings: Settings, db: Db) -> anyhow::Result<()> {
         tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<u8>> {
             let now = clock.now();
             db.write(|c| catalog::seed_groups(c, now)).map_err(|e| anyhow::anyhow!("seeding the catalogue: {e}"))?;
+            let moved = db.write(secrets::move_out_of_database).map_err(|e| anyhow::anyhow!("key folder: {e}"))?;
+            if moved > 0 {
+                tracing::warn!(moved, "secrets moved out of the database into AZYQ_KEY_DIR");
+            }
             let key = db.write(accounts::session_secret).map_err(|e| anyhow::anyhow!("session secret: {e}"))?;
             db.write(|c| keys::ensure_key(c, now)).map_err(|e| anyhow::anyhow!("voucher keys: {e}"))?;
+            // Made now, so that the public `/.well-known/report-keys` only ever reads.
+            db.write(keys::report_key).map_err(|e| anyhow::anyhow!("report key: {e}"))?;
             if scheduler {
                 let report = jobs::run_due(&db, clock.as_ref(), &texts, None)
                     .map_err(|e| anyhow::anyhow!("catching up on jobs: {e}"))?;
@@ -87,7 +100,7 @@ pub async fn serve(settings: Settings, db: Db) -> anyhow::Result<()> {
         db: db.clone(),
         clock: clock.clone(),
         texts: texts.clone(),
-        session_key,
+        sessions: accounts::Sessions::new(session_key),
         wallet,
         sms_gateway_secret: settings.sms_gateway_secret.clone(),
         sms_kick: kick.clone(),

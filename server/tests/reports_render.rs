@@ -121,7 +121,15 @@ fn parse_csv(bytes: &[u8]) -> (Vec<String>, Sections) {
     let mut sections = Sections::new();
     for record in reader.records() {
         let record = record.unwrap();
-        let fields: Vec<String> = record.iter().map(str::to_owned).collect();
+        // A text cell that would be a formula carries a leading `'` (OWASP); a spreadsheet shows
+        // the text without it, and so does this reader.
+        let fields: Vec<String> = record
+            .iter()
+            .map(|f| match f.strip_prefix('\'') {
+                Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest.to_owned(),
+                _ => f.to_owned(),
+            })
+            .collect();
         let (section, kind, rest) = (&fields[0], &fields[1], &fields[2..]);
         match kind.as_str() {
             "header" => {
@@ -202,6 +210,7 @@ fn csv_is_rfc4180_with_bom_and_round_trips() {
     ));
     assert!(text.contains("shop,row,S-0001,\"ТОО \"\"Арман\"\", филиал №2\",75,"), "quoting:\n{text}");
     assert!(text.contains(",123456789,1234567.89,"), "tiyn beside tenge");
+    assert!(text.contains("shop,row,S-0003,'=SUM(A1:A9),"), "a shop named like a formula stays text:\n{text}");
     assert!(text.contains(",5,0.05\r\n"));
     assert!(text.contains("goods,row,75,Картофель,0,12345,12.345,4567,45.67\r\n"));
     assert_eq!(csv_to_report(&bytes), report);

@@ -205,6 +205,18 @@ impl Server {
         into_pair(req.send_bytes(body))
     }
 
+    /// A GET whose body is text (CSV reports): the status and the body as it came.
+    pub fn get_text(&self, path: &str, token: &str) -> (u16, String) {
+        let res =
+            self.agent.get(&format!("{}{path}", self.url)).set("Authorization", &format!("Bearer {token}")).call();
+        let res = match res {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("transport error: {e}"),
+        };
+        (res.status(), res.into_string().unwrap_or_default())
+    }
+
     pub fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
         self.call("GET", path, token, None)
     }

@@ -16,6 +16,8 @@ mod cycle;
 mod keys;
 mod rejections;
 mod reports;
+mod roles;
+mod security;
 mod till;
 mod world;
 

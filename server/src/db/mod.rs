@@ -115,6 +115,33 @@ fn sqlite_path(url: &str) -> &str {
     url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url)
 }
 
+/// The database file (it holds personal data, and by default the secrets) and its WAL and shared
+/// memory files are readable by the service's user only: made so (the process's umask is 077),
+/// and mended if an older version left them readable by others. SQLite gives the WAL and SHM
+/// files the database file's permissions when it creates them.
+fn make_private(path: &str) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    if path == ":memory:" || path.is_empty() {
+        return Ok(());
+    }
+    for p in [path.to_owned(), format!("{path}-wal"), format!("{path}-shm")] {
+        match std::fs::metadata(&p) {
+            Ok(m) if m.permissions().mode() & 0o077 != 0 => {
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))
+                    .map_err(|e| anyhow::anyhow!("making {p} private: {e}"))?;
+                tracing::warn!(file = %p, "was readable by other users; now 0600");
+            }
+            _ => {}
+        }
+    }
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(anyhow::anyhow!("creating the database file {path}: {e}")),
+    }
+}
+
 impl Db {
     /// Opens (creating an SQLite file if needed) and migrates the database, with group commit on
     /// SQLite.
@@ -140,6 +167,7 @@ impl Db {
             return Ok(Db { pools: Pools::Pg(pool), writer: None });
         }
         let path = sqlite_path(url).to_owned();
+        make_private(&path)?;
         // WAL is a property of the file: set it once, before the pool opens its connections in
         // parallel (changing the journal mode takes the database alone; concurrent changes fail
         // with "database is locked", which r2d2 logged at every start on a fresh file).

@@ -13,6 +13,7 @@ diesel::table! {
         password_hash -> Text,
         role -> Text,
         created_at -> Timestamp,
+        credential_version -> Integer,
     }
 }
 
@@ -50,6 +51,8 @@ diesel::table! {
         login -> Text,
         password_hash -> Text,
         created_at -> Timestamp,
+        credential_version -> Integer,
+        removed_at -> Nullable<Timestamp>,
     }
 }
 

@@ -8,6 +8,7 @@ use azyq_shared::gs1::Gtin;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
+use super::text;
 use crate::db::audit::{self, Entry};
 use crate::db::schema::{catalog_groups, products};
 use crate::db::Conn;
@@ -58,12 +59,8 @@ pub fn put_groups(
                 "код группы: латиница в нижнем регистре, цифры и _",
             ));
         }
-        if g.name_ru.trim().is_empty() || g.name_kk.trim().is_empty() {
-            return Err(AppError::validation(
-                &format!("groups[{i}].name_ru"),
-                "укажите названия группы на русском и казахском",
-            ));
-        }
+        text::label(&format!("groups[{i}].name_ru"), &g.name_ru, text::NAME_MAX)?;
+        text::label(&format!("groups[{i}].name_kk"), &g.name_kk, text::NAME_MAX)?;
         if !seen.insert(g.code.as_str()) {
             return Err(AppError::validation(&format!("groups[{i}].code"), format!("код {} повторяется", g.code)));
         }
@@ -160,9 +157,7 @@ pub fn put_products(conn: &mut Conn, list: &[Product], actor: &str, now: DateTim
         if !groups.contains(&p.group) {
             return Err(AppError::validation(&field("group"), format!("группа {} не входит в перечень СЗПТ", p.group)));
         }
-        if p.name.trim().is_empty() {
-            return Err(AppError::validation(&field("name"), "укажите название товара"));
-        }
+        text::label(&field("name"), &p.name, text::NAME_MAX)?;
         if !(0..=10_000).contains(&p.discount_cap_bp) {
             return Err(AppError::validation(
                 &field("discount_cap_bp"),

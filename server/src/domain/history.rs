@@ -117,9 +117,10 @@ pub fn give_feedback(
             ))
             .execute(c))?;
     }
+    let actor = super::secrets::recipient_actor(conn, iin)?;
     audit::record(
         conn,
-        &[Entry::new(now, "recipient", "basket_feedback", basket_id.to_string(), None, "rated").detail(format!(
+        &[Entry::new(now, &actor, "basket_feedback", basket_id.to_string(), None, "rated").detail(format!(
             "rating={} complaint={}",
             req.rating,
             complaint.is_some()

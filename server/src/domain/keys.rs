@@ -1,5 +1,6 @@
 //! The voucher-token signing keys (SPEC §4): several kept, the newest signs, any not retired verifies,
-//! the public halves published at `/.well-known/voucher-keys`. Private halves stay in the database.
+//! the public halves published at `/.well-known/voucher-keys`. Private halves stay in the database,
+//! or in the key folder when one is set (see [`super::secrets`]).
 
 use std::collections::HashMap;
 
@@ -9,6 +10,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use ed25519_dalek::{SigningKey, VerifyingKey};
 
+use super::secrets;
 use crate::db::audit::{self, Entry};
 use crate::db::schema::voucher_keys;
 use crate::db::Conn;
@@ -19,8 +21,12 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL
 
 fn new_key(conn: &mut Conn, kid: i32, now: DateTime<Utc>) -> AppResult<i32> {
     let key = SigningKey::generate(&mut rand::rngs::OsRng);
-    let secret = hex::encode(key.to_bytes());
+    let mut secret = hex::encode(key.to_bytes());
     let public = B64.encode(key.verifying_key().to_bytes());
+    if secrets::in_files() {
+        secrets::put(conn, &secrets::voucher_key_name(kid), &secret)?;
+        secret.clear();
+    }
     let inserted = with_conn!(conn, c => diesel::insert_into(voucher_keys::table)
         .values((
             voucher_keys::kid.eq(kid),
@@ -76,8 +82,13 @@ pub fn signing_key(conn: &mut Conn) -> AppResult<(u16, SigningKey)> {
         .select((voucher_keys::kid, voucher_keys::secret_key))
         .first(c)
         .optional())?;
-    let (kid, secret) =
+    let (kid, mut secret) =
         row.ok_or_else(|| AppError::internal(anyhow::anyhow!("no signing key: run `azyq-server keys rotate`")))?;
+    if secret.is_empty() {
+        secret = secrets::get(conn, &secrets::voucher_key_name(kid))?.ok_or_else(|| {
+            AppError::internal(anyhow::anyhow!("the private half of voucher key {kid} is not in the key folder"))
+        })?;
+    }
     let bytes: [u8; 32] = hex::decode(secret)
         .ok()
         .and_then(|b| b.try_into().ok())
@@ -158,14 +169,15 @@ pub fn published(conn: &mut Conn) -> AppResult<Vec<PublicKey>> {
 pub const REPORT_KID: u16 = 1;
 
 pub fn report_key(conn: &mut Conn) -> AppResult<SigningKey> {
-    use crate::db::schema::server_secrets;
-    let fresh = hex::encode(SigningKey::generate(&mut rand::rngs::OsRng).to_bytes());
-    with_conn!(conn, c => diesel::insert_into(server_secrets::table)
-        .values((server_secrets::name.eq("report_signing_key"), server_secrets::value.eq(&fresh)))
-        .on_conflict_do_nothing()
-        .execute(c))?;
-    let value: String =
-        with_conn!(conn, c => server_secrets::table.find("report_signing_key").select(server_secrets::value).first(c))?;
+    let value = secrets::get_or_make(conn, REPORT_SECRET, || {
+        hex::encode(SigningKey::generate(&mut rand::rngs::OsRng).to_bytes())
+    })?;
+    report_key_of(&value)
+}
+
+const REPORT_SECRET: &str = "report_signing_key";
+
+fn report_key_of(value: &str) -> AppResult<SigningKey> {
     let bytes: [u8; 32] = hex::decode(value)
         .ok()
         .and_then(|b| b.try_into().ok())
@@ -174,8 +186,12 @@ pub fn report_key(conn: &mut Conn) -> AppResult<SigningKey> {
 }
 
 /// The report key's public half, as published at `/.well-known/report-keys`.
+///
+/// A read: the key is made when the server starts ([`report_key`]), so a public GET never writes.
 pub fn report_public(conn: &mut Conn) -> AppResult<PublicKey> {
-    let key = report_key(conn)?;
+    let value = secrets::get(conn, REPORT_SECRET)?
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("no report key yet: it is made when the server starts")))?;
+    let key = report_key_of(&value)?;
     Ok(PublicKey {
         kid: REPORT_KID,
         alg: "EdDSA".into(),

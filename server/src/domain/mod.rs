@@ -11,8 +11,10 @@ pub mod places;
 pub mod pos;
 pub mod rates;
 pub mod redeem;
+pub mod secrets;
 pub mod sms;
 pub mod stats;
+pub mod text;
 pub mod wallet;
 
 use crate::db::Conn;

@@ -5,6 +5,7 @@ use azyq_shared::Kato;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
+use super::text;
 use crate::db::audit::{self, Entry};
 use crate::db::schema::{localities, shops};
 use crate::db::Conn;
@@ -17,10 +18,8 @@ pub fn put_localities(conn: &mut Conn, list: &[Locality], actor: &str, now: Date
     let mut parsed = Vec::with_capacity(list.len());
     for (i, l) in list.iter().enumerate() {
         let kato = Kato::parse(&l.kato).map_err(|e| AppError::validation(&format!("[{i}].kato"), e.to_string()))?;
-        if l.name.trim().is_empty() {
-            return Err(AppError::validation(&format!("[{i}].name"), "укажите название населённого пункта"));
-        }
-        parsed.push((kato, l.name.trim().to_owned()));
+        let name = text::label(&format!("[{i}].name"), &l.name, text::NAME_MAX)?;
+        parsed.push((kato, name));
     }
     with_conn!(conn, c => diesel::update(localities::table).set(localities::pilot.eq(false)).execute(c))?;
     for (kato, name) in &parsed {
@@ -56,13 +55,9 @@ pub fn pilot_localities(conn: &mut Conn) -> AppResult<Vec<Locality>> {
 
 /// Creates or updates a shop; it must stand in a pilot locality.
 pub fn put_shop(conn: &mut Conn, shop_id: &str, body: &ShopBody, actor: &str, now: DateTime<Utc>) -> AppResult<Shop> {
-    let shop_id = shop_id.trim();
-    if shop_id.is_empty() || shop_id.len() > 64 {
-        return Err(AppError::validation("shop_id", "идентификатор магазина: от 1 до 64 символов"));
-    }
-    if body.name.trim().is_empty() {
-        return Err(AppError::validation("name", "укажите название магазина"));
-    }
+    let shop_id = text::ident("shop_id", shop_id.trim())?;
+    text::label("name", &body.name, text::NAME_MAX)?;
+    text::label("address", &body.address, text::ADDRESS_MAX)?;
     let kato = Kato::parse(&body.kato).map_err(|e| AppError::validation("kato", e.to_string()))?;
     let pilot: Option<bool> = with_conn!(conn, c => localities::table
         .find(kato.as_ref())

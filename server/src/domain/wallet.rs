@@ -126,7 +126,8 @@ pub fn activate(conn: &mut Conn, iin: &Iin, id: i64, now: DateTime<Utc>) -> AppR
         .set((vouchers::status.eq("activated"), vouchers::activated_at.eq(now.naive_utc())))
         .execute(c))?;
     if changed == 1 {
-        audit::record(conn, &[Entry::new(now, "recipient", "voucher", id.to_string(), Some("issued"), "activated")])?;
+        let actor = super::secrets::recipient_actor(conn, iin)?;
+        audit::record(conn, &[Entry::new(now, &actor, "voucher", id.to_string(), Some("issued"), "activated")])?;
         let (region, amount): (String, i64) =
             with_conn!(conn, c => vouchers::table.find(id).select((vouchers::region, vouchers::amount_tiyn)).first(c))?;
         super::stats::vouchers(conn, now, &region, super::stats::VoucherEvent::Activated, 1, amount)?;

@@ -7,11 +7,12 @@ use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
 use azyq_shared::api::Role;
 use azyq_shared::Iin;
 use chrono::{DateTime, Utc};
+use futures_util::future::LocalBoxFuture;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 
 use super::AppState;
-use crate::domain::accounts::{SessionClaims, SESSION_AUDIENCE};
+use crate::domain::accounts::{self, SessionClaims, SESSION_AUDIENCE};
 use crate::error::AppError;
 
 /// The audience the wallet's identity provider puts in its tokens.
@@ -49,11 +50,14 @@ fn bearer(req: &HttpRequest) -> Result<&str, AppError> {
 #[derive(Debug, Clone)]
 pub struct Staff(pub SessionClaims);
 
+type Checked<T> = LocalBoxFuture<'static, Result<T, AppError>>;
+
 impl FromRequest for Staff {
     type Error = AppError;
-    type Future = Ready<Result<Self, AppError>>;
+    type Future = Checked<Self>;
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(staff(req))
+        let req = req.clone();
+        Box::pin(async move { staff(&req).await })
     }
 }
 
@@ -100,19 +104,46 @@ impl TimeClaims {
     }
 }
 
-fn staff(req: &HttpRequest) -> Result<Staff, AppError> {
+/// Decodes a session token with the secret: its signature, algorithm, audience.
+fn decode_session(token: &str, secret: &[u8]) -> Result<SessionClaims, jsonwebtoken::errors::ErrorKind> {
+    let v = validation(Algorithm::HS256, SESSION_AUDIENCE);
+    jsonwebtoken::decode::<SessionClaims>(token, &DecodingKey::from_secret(secret), &v)
+        .map(|d| d.claims)
+        .map_err(|e| e.into_kind())
+}
+
+/// A staff session: a token signed with our secret, within its times on our clock, whose account
+/// still stands as the token says (see [`accounts::sessions::still_valid`]).
+async fn staff(req: &HttpRequest) -> Result<Staff, AppError> {
     let st = state(req)?;
     let token = bearer(req)?;
-    let v = validation(Algorithm::HS256, SESSION_AUDIENCE);
     let invalid = || AppError::unauthorized("Недействительный токен сессии");
-    let key = DecodingKey::from_secret(&st.session_key);
-    let data = jsonwebtoken::decode::<SessionClaims>(token, &key, &v).map_err(|_| invalid())?;
-    let times = TimeClaims { exp: data.claims.exp, nbf: None };
-    match times.check(st.clock.now()) {
-        Ok(()) => Ok(Staff(data.claims)),
-        Err(TimeRefusal::Expired) => Err(AppError::unauthorized("Сессия истекла, войдите снова")),
-        Err(TimeRefusal::NotYetValid) => Err(invalid()),
+    let claims = match decode_session(token, &st.sessions.secret()) {
+        Ok(c) => c,
+        // A well-formed token whose signature fails: maybe another process rotated the secret
+        // (`keys rotate-session`); read it again, once. (Malformed tokens cost no read.)
+        Err(jsonwebtoken::errors::ErrorKind::InvalidSignature) => {
+            let secret = st.db.read_short(accounts::sessions::current_secret).await?;
+            st.sessions.reload_with(secret.clone());
+            decode_session(token, &secret).map_err(|_| invalid())?
+        }
+        Err(_) => return Err(invalid()),
+    };
+    match (TimeClaims { exp: claims.exp, nbf: None }).check(st.clock.now()) {
+        Ok(()) => {}
+        Err(TimeRefusal::Expired) => return Err(AppError::unauthorized("Сессия истекла, войдите снова")),
+        Err(TimeRefusal::NotYetValid) => return Err(invalid()),
     }
+    let still = {
+        let claims = claims.clone();
+        st.db.read_short(move |c| accounts::sessions::still_valid(c, &claims)).await?
+    };
+    if !still {
+        return Err(AppError::unauthorized(
+            "Сессия завершена: пароль, права или учётная запись изменились. Войдите снова",
+        ));
+    }
+    Ok(Staff(claims))
 }
 
 /// An operator: may change the programme's data.
@@ -129,26 +160,32 @@ impl Operator {
 
 impl FromRequest for Operator {
     type Error = AppError;
-    type Future = Ready<Result<Self, AppError>>;
+    type Future = Checked<Self>;
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(staff(req).and_then(|s| {
+        let req = req.clone();
+        Box::pin(async move {
+            let s = staff(&req).await?;
             if s.0.role == Role::Operator {
                 Ok(Operator(s))
             } else {
                 Err(AppError::forbidden())
             }
-        }))
+        })
     }
 }
 
 impl FromRequest for ReportReader {
     type Error = AppError;
-    type Future = Ready<Result<Self, AppError>>;
+    type Future = Checked<Self>;
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(staff(req).and_then(|s| match s.0.role {
-            Role::Operator | Role::Viewer => Ok(ReportReader(s)),
-            Role::Cashier => Err(AppError::forbidden()),
-        }))
+        let req = req.clone();
+        Box::pin(async move {
+            let s = staff(&req).await?;
+            match s.0.role {
+                Role::Operator | Role::Viewer => Ok(ReportReader(s)),
+                Role::Cashier => Err(AppError::forbidden()),
+            }
+        })
     }
 }
 
@@ -195,14 +232,18 @@ pub struct Cashier(pub crate::domain::redeem::Till);
 
 impl FromRequest for Cashier {
     type Error = AppError;
-    type Future = Ready<Result<Self, AppError>>;
+    type Future = Checked<Self>;
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(staff(req).and_then(|s| match (s.0.role, s.0.shop_id, s.0.terminal_id) {
-            (Role::Cashier, Some(shop_id), Some(terminal_id)) => {
-                Ok(Cashier(crate::domain::redeem::Till { shop_id, terminal_id, login: s.0.sub }))
+        let req = req.clone();
+        Box::pin(async move {
+            let s = staff(&req).await?;
+            match (s.0.role, s.0.shop_id, s.0.terminal_id) {
+                (Role::Cashier, Some(shop_id), Some(terminal_id)) => {
+                    Ok(Cashier(crate::domain::redeem::Till { shop_id, terminal_id, login: s.0.sub }))
+                }
+                _ => Err(AppError::forbidden()),
             }
-            _ => Err(AppError::forbidden()),
-        }))
+        })
     }
 }
 

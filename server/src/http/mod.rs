@@ -31,7 +31,8 @@ pub struct AppState {
     pub db: Db,
     pub clock: Arc<dyn Clock>,
     pub texts: Texts,
-    pub session_key: Vec<u8>,
+    /// The session secret, reloaded after a rotation elsewhere.
+    pub sessions: crate::domain::accounts::Sessions,
     pub wallet: WalletAuth,
     pub sms_gateway_secret: Option<String>,
     /// Wakes the SMS sender after a request queued messages.

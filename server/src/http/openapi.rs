@@ -32,6 +32,7 @@ impl Modify for Security {
         operator::put_shop,
         operator::get_shop,
         operator::create_cashier,
+        operator::remove_cashier,
         operator::get_groups,
         operator::put_groups,
         operator::put_catalog,

@@ -21,6 +21,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(put_shop)
         .service(get_shop)
         .service(create_cashier)
+        .service(remove_cashier)
         .service(get_groups)
         .service(put_groups)
         .service(put_catalog)
@@ -31,33 +32,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 /// Logs in an operator, viewer or cashier.
 #[utoipa::path(post, path = "/api/v1/sessions", tag = "sessions", request_body = SessionRequest,
-    responses((status = 200, body = SessionResponse), (status = 401, description = "invalid_credentials"), (status = 429, description = "too_many_attempts")))]
+    responses((status = 200, body = SessionResponse), (status = 400, description = "validation: a login over 64 characters, control characters, a malformed terminal id"),
+        (status = 401, description = "invalid_credentials"), (status = 429, description = "too_many_attempts: 5 tries per login, 30 per client address, per 15 minutes")))]
 #[post("/api/v1/sessions")]
 pub async fn create_session(
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: web::Json<SessionRequest>,
 ) -> AppResult<web::Json<SessionResponse>> {
-    let req = body.into_inner();
+    let login = accounts::LoginRequest::parse(body.into_inner())?;
+    let address = req.peer_addr().map(|a| a.ip().to_string());
     let now = state.clock.now();
-    let key = state.session_key.clone();
-    let answer = state
-        .db
-        .run(move |db| {
-            let principal = db.read(|c| accounts::authenticate(c, &req, now))?;
-            let subject = accounts::subject_of(&req);
-            match principal {
-                Some(p) => {
-                    db.write(|c| accounts::clear_failures(c, &subject))?;
-                    accounts::issue_session(p, &key, now)
-                }
-                None => {
-                    db.write(|c| accounts::record_failure(c, &subject, now))?;
-                    Err(accounts::invalid_credentials())
-                }
-            }
-        })
-        .await?;
-    Ok(web::Json(answer))
+    Ok(web::Json(accounts::log_in(&state.db, &state.sessions, login, address, now).await?))
 }
 
 /// Imports the month's recipients list (JSON or CSV); answers a per-row report. Idempotent.
@@ -179,7 +165,25 @@ pub async fn get_shop(
     Ok(web::Json(state.db.run(move |db| db.read(|c| places::get_shop(c, &shop_id))).await?))
 }
 
-/// Creates a cashier of a shop (or sets a new password).
+/// Removes a cashier: it can no longer log in, and its sessions end at once (401).
+#[utoipa::path(delete, path = "/api/v1/shops/{shop_id}/cashiers/{login}", tag = "operator",
+    params(("shop_id" = String, Path), ("login" = String, Path)),
+    responses((status = 204, description = "removed"), (status = 404, description = "not_found: no such cashier"), (status = 401), (status = 403, description = "forbidden")),
+    security(("bearer" = [])))]
+#[actix_web::delete("/api/v1/shops/{shop_id}/cashiers/{login}")]
+pub async fn remove_cashier(
+    state: web::Data<AppState>,
+    op: Operator,
+    path: web::Path<(String, String)>,
+) -> AppResult<HttpResponse> {
+    let now = state.clock.now();
+    let actor = format!("operator:{}", op.login());
+    let (shop_id, login) = path.into_inner();
+    state.db.run(move |db| db.write(|c| accounts::remove_cashier(c, &shop_id, &login, &actor, now))).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Creates a cashier of a shop, or sets a new password: that cashier's open sessions end (401).
 #[utoipa::path(post, path = "/api/v1/shops/{shop_id}/cashiers", tag = "operator", params(("shop_id" = String, Path)), request_body = CashierBody,
     responses((status = 201, body = Cashier), (status = 404, description = "shop_not_found")), security(("bearer" = [])))]
 #[post("/api/v1/shops/{shop_id}/cashiers")]

@@ -156,6 +156,6 @@ pub async fn reconciliation(
 #[utoipa::path(get, path = "/.well-known/report-keys", tag = "public", responses((status = 200, body = azyq_shared::api::VoucherKeys)))]
 #[get("/.well-known/report-keys")]
 pub async fn report_keys(state: web::Data<AppState>) -> AppResult<web::Json<azyq_shared::api::VoucherKeys>> {
-    let key = state.db.run(|db| db.write(keys::report_public)).await?;
+    let key = state.db.read_short(keys::report_public).await?;
     Ok(web::Json(azyq_shared::api::VoucherKeys { keys: vec![key] }))
 }

@@ -34,6 +34,7 @@ pub fn run_due(db: &Db, clock: &dyn Clock, texts: &Texts, export_dir: Option<&Pa
     let mut report = TickReport::default();
     let now = clock.now();
     report.holds_expired = redeem::expire_holds(db, now)?;
+    db.write(|c| crate::domain::accounts::purge_attempts(c, now))?;
     let open = db.read(cycle::open_months)?;
     for month in open {
         let now = clock.now();

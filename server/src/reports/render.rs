@@ -268,6 +268,16 @@ fn generated_at(r: &MinistryReport) -> String {
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
+/// A text cell that a spreadsheet will show as text: one starting with `=`, `+`, `-`, `@`, a tab
+/// or a carriage return would be read as a formula (a shop named `=HYPERLINK(…)` would be a live
+/// link in the ministry's Excel), so it gets a leading `'`, as OWASP's CSV-injection advice says.
+pub fn spreadsheet_safe(text: &str) -> String {
+    match text.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
+        _ => text.to_owned(),
+    }
+}
+
 fn render_csv(report: &MinistryReport) -> anyhow::Result<Vec<u8>> {
     let mut w = csv::WriterBuilder::new().flexible(true).terminator(csv::Terminator::CRLF).from_writer(BOM.to_vec());
     w.write_record(["meta", "header", "from", "to", "generated_at"])?;
@@ -281,7 +291,7 @@ fn render_csv(report: &MinistryReport) -> anyhow::Result<Vec<u8>> {
             let mut record = vec![t.section.to_owned(), "row".to_owned()];
             for v in row {
                 match *v {
-                    Value::Text(s) => record.push(s.to_owned()),
+                    Value::Text(s) => record.push(spreadsheet_safe(s)),
                     Value::Count(n) => record.push(n.to_string()),
                     Value::Tiyn(n) => record.extend([n.to_string(), decimal(n, 2)]),
                     Value::Grams(n) => record.extend([n.to_string(), decimal(n, 3)]),
@@ -498,4 +508,20 @@ fn discount_chart(ws: &mut Worksheet, t: &Table<'_>, at_row: u32) -> anyhow::Res
     chart.y_axis().set_num_format("#,##0");
     ws.insert_chart(at_row, 0, &chart)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn formulas_become_text() {
+        assert_eq!(
+            super::spreadsheet_safe("=HYPERLINK(\"http://evil.example/x\",\"Click\")"),
+            "'=HYPERLINK(\"http://evil.example/x\",\"Click\")"
+        );
+        for risky in ["+1", "-1+2", "@SUM(A1)", "\tx", "\rx"] {
+            assert!(super::spreadsheet_safe(risky).starts_with('\''), "{risky:?}");
+        }
+        assert_eq!(super::spreadsheet_safe("Магазин №1"), "Магазин №1");
+        assert_eq!(super::spreadsheet_safe(""), "");
+    }
 }
