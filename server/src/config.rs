@@ -20,6 +20,10 @@ pub struct Settings {
     pub database_url: String,
     /// Address to listen on.
     pub listen: String,
+    /// `AZYQ_TLS_CERT`: the PEM certificate chain `serve` presents; with `tls_key`, it speaks HTTPS.
+    pub tls_cert: Option<PathBuf>,
+    /// `AZYQ_TLS_KEY`: the PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
     /// HS256 secret of the identity provider whose JWTs the wallet endpoints accept.
     pub wallet_jwt_secret: Option<String>,
     /// Or its Ed25519 public key (PEM) for EdDSA JWTs.
@@ -71,6 +75,8 @@ impl Default for Settings {
         Settings {
             database_url: "sqlite://azyq.db".into(),
             listen: "127.0.0.1:8080".into(),
+            tls_cert: None,
+            tls_key: None,
             wallet_jwt_secret: None,
             wallet_jwt_public_key: None,
             sms_gateway_secret: None,
@@ -123,6 +129,12 @@ impl Settings {
         }
         if let Some(v) = env("AZYQ_LISTEN") {
             s.listen = v;
+        }
+        if let Some(v) = env("AZYQ_TLS_CERT") {
+            s.tls_cert = Some(PathBuf::from(v));
+        }
+        if let Some(v) = env("AZYQ_TLS_KEY") {
+            s.tls_key = Some(PathBuf::from(v));
         }
         if let Some(v) = env("AZYQ_WALLET_JWT_SECRET") {
             s.wallet_jwt_secret = Some(v);
@@ -201,6 +213,7 @@ impl Settings {
             anyhow::bail!("hold_minutes must be 1..1440 and qr_minutes 1..60");
         }
         s.check_resources()?;
+        s.tls()?;
         Ok(s)
     }
 
@@ -231,6 +244,25 @@ impl Settings {
         total.div_ceil(workers.max(1)).max(1)
     }
 
+    /// The certificate and key files `serve` speaks HTTPS with, or `None` for plain HTTP. One
+    /// without the other is an error: half a TLS set-up must not fall back to plain HTTP silently.
+    pub fn tls(&self) -> anyhow::Result<Option<TlsFiles<'_>>> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Ok(Some(TlsFiles { cert, key })),
+            (None, None) => Ok(None),
+            _ => anyhow::bail!("AZYQ_TLS_CERT and AZYQ_TLS_KEY (tls_cert, tls_key) must be given together"),
+        }
+    }
+
+    /// `https` when `serve` speaks TLS, else `http`: the scheme of the server's own URL.
+    pub fn scheme(&self) -> &'static str {
+        if matches!(self.tls(), Ok(Some(_))) {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
     /// The SMS sender named by `sms_sender`.
     pub fn sms_target(&self) -> anyhow::Result<SmsTarget> {
         if let Some(path) = self.sms_sender.strip_prefix("file:") {
@@ -243,6 +275,13 @@ impl Settings {
             anyhow::bail!("AZYQ_SMS_SENDER must be file:PATH or http:URL")
         }
     }
+}
+
+/// The PEM files of the server's own certificate chain and its private key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TlsFiles<'a> {
+    pub cert: &'a Path,
+    pub key: &'a Path,
 }
 
 /// Where outgoing SMS go.
@@ -266,6 +305,20 @@ mod tests {
         assert_eq!(s.sms_target().unwrap(), SmsTarget::Http("http://gw/send".into()));
         s.sms_sender = "smtp:x".into();
         assert!(s.sms_target().is_err());
+    }
+
+    #[test]
+    fn tls_needs_both_files() {
+        let s = Settings::default();
+        assert_eq!((s.tls().unwrap(), s.scheme()), (None, "http"));
+        let s: Settings =
+            toml::from_str("tls_cert = \"/etc/azyq/cert.pem\"\ntls_key = \"/etc/azyq/key.pem\"\n").unwrap();
+        let files = s.tls().unwrap().unwrap();
+        assert_eq!((files.cert, files.key), (Path::new("/etc/azyq/cert.pem"), Path::new("/etc/azyq/key.pem")));
+        assert_eq!(s.scheme(), "https");
+        let half = Settings { tls_key: None, ..s };
+        assert!(half.tls().is_err());
+        assert_eq!(half.scheme(), "http");
     }
 
     #[test]
