@@ -24,13 +24,16 @@ pub struct Settings {
     pub tls_cert: Option<PathBuf>,
     /// `AZYQ_TLS_KEY`: the PEM private key of `tls_cert`.
     pub tls_key: Option<PathBuf>,
+    /// `AZYQ_OUTBOUND_CA_CERT`: a PEM CA that outbound senders trust besides the web PKI's, for
+    /// gateways with certificates of a private CA.
+    pub outbound_ca_cert: Option<PathBuf>,
     /// HS256 secret of the identity provider whose JWTs the wallet endpoints accept.
     pub wallet_jwt_secret: Option<String>,
     /// Or its Ed25519 public key (PEM) for EdDSA JWTs.
     pub wallet_jwt_public_key: Option<String>,
     /// Shared secret the SMS gateway sends in `X-Gateway-Secret`.
     pub sms_gateway_secret: Option<String>,
-    /// `file:PATH` or `http:URL`.
+    /// `file:PATH` or `http:URL` (URL is `http://…` or `https://…`; a bare URL is taken too).
     pub sms_sender: String,
     /// Link to the wallet sent in the confirmation SMS.
     pub wallet_link: String,
@@ -77,6 +80,7 @@ impl Default for Settings {
             listen: "127.0.0.1:8080".into(),
             tls_cert: None,
             tls_key: None,
+            outbound_ca_cert: None,
             wallet_jwt_secret: None,
             wallet_jwt_public_key: None,
             sms_gateway_secret: None,
@@ -135,6 +139,9 @@ impl Settings {
         }
         if let Some(v) = env("AZYQ_TLS_KEY") {
             s.tls_key = Some(PathBuf::from(v));
+        }
+        if let Some(v) = env("AZYQ_OUTBOUND_CA_CERT") {
+            s.outbound_ca_cert = Some(PathBuf::from(v));
         }
         if let Some(v) = env("AZYQ_WALLET_JWT_SECRET") {
             s.wallet_jwt_secret = Some(v);
@@ -266,13 +273,18 @@ impl Settings {
     /// The SMS sender named by `sms_sender`.
     pub fn sms_target(&self) -> anyhow::Result<SmsTarget> {
         if let Some(path) = self.sms_sender.strip_prefix("file:") {
-            Ok(SmsTarget::File(PathBuf::from(path)))
-        } else if let Some(url) = self.sms_sender.strip_prefix("http:") {
-            // `http:URL` where URL itself starts with http:// or https://.
-            let url = if url.starts_with("//") { format!("http:{url}") } else { url.to_owned() };
-            Ok(SmsTarget::Http(url))
+            return Ok(SmsTarget::File(PathBuf::from(path)));
+        }
+        // `http:URL`, where URL starts with http:// or https://, or the URL alone.
+        let url = match self.sms_sender.strip_prefix("http:") {
+            Some(rest) if rest.starts_with("//") => self.sms_sender.as_str(),
+            Some(rest) => rest,
+            None => self.sms_sender.as_str(),
+        };
+        if url.starts_with("http://") || url.starts_with("https://") {
+            Ok(SmsTarget::Http(url.to_owned()))
         } else {
-            anyhow::bail!("AZYQ_SMS_SENDER must be file:PATH or http:URL")
+            anyhow::bail!("AZYQ_SMS_SENDER must be file:PATH or http:URL (URL being http://… or https://…)")
         }
     }
 }
@@ -303,8 +315,12 @@ mod tests {
         assert_eq!(s.sms_target().unwrap(), SmsTarget::Http("https://gw.example/send".into()));
         s.sms_sender = "http://gw/send".into();
         assert_eq!(s.sms_target().unwrap(), SmsTarget::Http("http://gw/send".into()));
-        s.sms_sender = "smtp:x".into();
-        assert!(s.sms_target().is_err());
+        s.sms_sender = "https://gw/send".into();
+        assert_eq!(s.sms_target().unwrap(), SmsTarget::Http("https://gw/send".into()));
+        for bad in ["smtp:x", "http:gw/send", "http:ftp://gw", "gw.example"] {
+            s.sms_sender = bad.into();
+            assert!(s.sms_target().is_err(), "{bad}");
+        }
     }
 
     #[test]

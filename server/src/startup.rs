@@ -16,7 +16,7 @@ use crate::domain::sms::Texts;
 use crate::domain::{accounts, catalog, keys};
 use crate::http::{self, auth::WalletAuth, AppState};
 use crate::jobs;
-use crate::tls;
+use crate::tls::{self, Outbound};
 
 /// The clock the settings ask for: the fake one only when explicitly allowed, and loudly.
 pub fn clock_from(settings: &Settings) -> Arc<dyn Clock> {
@@ -53,7 +53,9 @@ pub async fn serve(settings: Settings, db: Db) -> anyhow::Result<()> {
     let texts = texts_from(&settings);
     // Certificates first: a bad file stops the start before anything else is done.
     let tls = settings.tls()?.map(tls::server_config).transpose()?;
-    let sender: Arc<dyn jobs::sender::Sender> = Arc::from(jobs::sender::from_target(&settings.sms_target()?));
+    let outbound = Outbound::new(settings.outbound_ca_cert.as_deref())?;
+    let sender: Arc<dyn jobs::sender::Sender> =
+        Arc::from(jobs::sender::from_target(&settings.sms_target()?, &outbound));
     let wallet =
         WalletAuth::from_settings(settings.wallet_jwt_secret.as_deref(), settings.wallet_jwt_public_key.as_deref())
             .context("reading the wallet JWT key")?;
