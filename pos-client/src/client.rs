@@ -4,9 +4,14 @@
 //! the answer is lost (a timeout, a dropped connection, a 5xx), the caller sends the same request
 //! with the same key again and the server returns its stored answer. An unknown outcome is resolved
 //! that way, never guessed, so nothing is charged twice.
+//!
+//! Over HTTPS the till trusts the web PKI's roots and, with `--ca-cert`, a private CA ([`Trust`]);
+//! a certificate it cannot verify ends the request before anything is sent ([`ClientError::Certificate`]).
 
 use std::fmt;
 use std::io::Read;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use azyq_shared::api::{
@@ -53,6 +58,96 @@ pub enum ClientError {
     /// A success status whose body could not be read.
     #[error("непонятный ответ сервера: {0}")]
     Protocol(String),
+    /// The server's certificate did not verify: nothing was sent, the server may be an impostor.
+    #[error("сертификат сервера не прошёл проверку ({0:?})")]
+    Certificate(CertificateProblem),
+}
+
+/// Why the till refused a server's certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertificateProblem {
+    /// Signed by a CA the till does not trust (a private CA without `--ca-cert`, or an impostor).
+    UnknownIssuer,
+    /// Expired, or not valid yet.
+    Expired,
+    /// Made for another host name or address than the one in `--server`.
+    WrongName,
+    /// Any other refusal (revoked, malformed, a bad signature).
+    Other,
+}
+
+impl CertificateProblem {
+    fn of(e: &rustls::CertificateError) -> CertificateProblem {
+        use rustls::CertificateError as E;
+        match e {
+            E::UnknownIssuer => CertificateProblem::UnknownIssuer,
+            E::Expired | E::ExpiredContext { .. } | E::NotValidYet | E::NotValidYetContext { .. } => {
+                CertificateProblem::Expired
+            }
+            E::NotValidForName | E::NotValidForNameContext { .. } => CertificateProblem::WrongName,
+            _ => CertificateProblem::Other,
+        }
+    }
+}
+
+/// The certificate authorities the till trusts for HTTPS.
+#[derive(Clone)]
+pub struct Trust(Arc<rustls::ClientConfig>);
+
+impl fmt::Debug for Trust {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Trust").finish_non_exhaustive()
+    }
+}
+
+/// Why a `--ca-cert` file cannot be trusted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CaFileError {
+    /// Not readable, or not PEM.
+    #[error("{0}")]
+    Unreadable(String),
+    /// PEM without a single certificate in it (a key, say).
+    #[error("no certificate")]
+    NoCertificate,
+    /// A certificate that cannot serve as a root.
+    #[error("{0}")]
+    Unusable(String),
+}
+
+impl Trust {
+    /// The web PKI's roots (Mozilla's list, built into the till, as ureq trusts by default) and
+    /// every CA certificate in a PEM file: a shop's private CA.
+    pub fn with_ca_file(path: &Path) -> Result<Trust, CaFileError> {
+        use rustls::pki_types::{pem::PemObject, CertificateDer};
+        let certs = CertificateDer::pem_file_iter(path)
+            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| CaFileError::Unreadable(e.to_string()))?;
+        if certs.is_empty() {
+            return Err(CaFileError::NoCertificate);
+        }
+        let unusable = |e: rustls::Error| CaFileError::Unusable(e.to_string());
+        let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+        for cert in certs {
+            roots.add(cert).map_err(unusable)?;
+        }
+        // ring, as ureq's own default uses: one crypto provider in the till.
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(unusable)?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(Trust(Arc::new(config)))
+    }
+}
+
+/// What every [`Client::new`] of this process trusts besides the web PKI: set once from the
+/// command line.
+static PROCESS_TRUST: OnceLock<Trust> = OnceLock::new();
+
+/// Makes `trust` what every later [`Client::new`] trusts; only the first call counts (the till
+/// reads `--ca-cert` once, at start). Without a call, clients trust the web PKI's roots alone.
+pub fn trust_for_process(trust: Trust) {
+    let _ = PROCESS_TRUST.set(trust);
 }
 
 impl ClientError {
@@ -70,6 +165,8 @@ impl ClientError {
         match self {
             ClientError::Timeout | ClientError::Network(_) | ClientError::Protocol(_) => true,
             ClientError::Api { status, .. } | ClientError::Http { status } => *status >= 500,
+            // The handshake failed before a byte of the request was sent.
+            ClientError::Certificate(_) => false,
         }
     }
 
@@ -139,13 +236,18 @@ impl fmt::Debug for Client {
 }
 
 impl Client {
-    /// A client of the server at `base` (`http://host:port`), not logged in yet.
+    /// A client of the server at `base` (`http://host:port` or `https://…`), not logged in yet,
+    /// trusting what [`trust_for_process`] set.
     pub fn new(base: &str, timeouts: Timeouts) -> Client {
-        let agent = ureq::AgentBuilder::new()
+        let mut agent = ureq::AgentBuilder::new()
             .timeout_connect(timeouts.connect)
             .timeout(timeouts.request)
-            .user_agent(concat!("azyq-pos/", env!("CARGO_PKG_VERSION")))
-            .build();
+            .user_agent(concat!("azyq-pos/", env!("CARGO_PKG_VERSION")));
+        // Without --ca-cert, ureq's default: the web PKI's roots, through rustls with ring.
+        if let Some(trust) = PROCESS_TRUST.get() {
+            agent = agent.tls_config(trust.0.clone());
+        }
+        let agent = agent.build();
         Client { agent, base: base.trim().trim_end_matches('/').to_owned(), bearer: None }
     }
 
@@ -257,6 +359,10 @@ fn transport_error(t: &ureq::Transport) -> ClientError {
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
             if matches!(io.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock) {
                 return ClientError::Timeout;
+            }
+            // rustls' refusal travels inside an io::Error, which hides it from `source()`.
+            if let Some(rustls::Error::InvalidCertificate(c)) = io.get_ref().and_then(|i| i.downcast_ref()) {
+                return ClientError::Certificate(CertificateProblem::of(c));
             }
         }
         source = e.source();

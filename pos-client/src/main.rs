@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use azyq_pos::client::Timeouts;
+use azyq_pos::client::{self, Timeouts, Trust};
 use azyq_pos::headless::{self, Failure, Login};
 use azyq_pos::i18n::{self, Lang, T};
 use azyq_pos::tui;
@@ -27,6 +27,10 @@ struct Cli {
     /// Seconds to wait for a whole request (a lost answer is retried with the same idempotency key).
     #[arg(long, default_value_t = 10, global = true, value_name = "SECS")]
     timeout: u64,
+    /// A PEM file of a private CA to trust for HTTPS, besides the web PKI's roots (a shop's own
+    /// certificate authority). A server certificate that does not verify is always refused.
+    #[arg(long, env = "AZYQ_CA_CERT", global = true, value_name = "PEM")]
+    ca_cert: Option<PathBuf>,
     /// The language of the screen and of the errors: Russian or Kazakh (F12 switches it in the TUI).
     #[arg(long, env = "AZYQ_POS_LANG", value_enum, default_value = "ru", global = true)]
     lang: Lang,
@@ -147,6 +151,15 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(path) = &cli.ca_cert {
+        match Trust::with_ca_file(path) {
+            Ok(trust) => client::trust_for_process(trust),
+            Err(e) => {
+                eprintln!("azyq-pos: {}", i18n::ca_cert_unusable(lang, &path.display().to_string(), &e));
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     let timeouts =
         Timeouts { connect: Duration::from_secs(cli.connect_timeout), request: Duration::from_secs(cli.timeout) };
     let login = |a: &LoginArgs| Login {

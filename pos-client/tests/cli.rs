@@ -97,3 +97,26 @@ fn a_malformed_line_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8(out.stderr).unwrap().contains("КОД:КОЛИЧЕСТВО:ЦЕНА:ЦЕНА_СО_СКИДКОЙ"));
 }
+
+#[test]
+fn a_ca_cert_that_holds_no_certificate_stops_the_till_before_any_request() {
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let run = |ca: &str, lang: &str| {
+        let out = pos()
+            .args(["report", "--server", &format!("https://127.0.0.1:{port}"), "--shop", "S1", "--terminal", "T1"])
+            .args(["--login", "k", "--password-env", "AZYQ_TEST_PW", "--lang", lang])
+            .env("AZYQ_TEST_PW", "pw")
+            .env("AZYQ_CA_CERT", ca)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{ca}");
+        String::from_utf8(out.stderr).unwrap()
+    };
+    let not_pem = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+    let err = run(not_pem, "ru");
+    assert!(err.contains(&format!("в {not_pem} нет сертификата PEM")), "{err}");
+    assert!(!err.contains("Нет связи"), "no request was tried: {err}");
+    assert!(run(not_pem, "kk").contains("ішінде PEM сертификаты жоқ"));
+    let err = run("/surely/missing/ca.pem", "ru");
+    assert!(err.contains("не удалось прочитать /surely/missing/ca.pem"), "{err}");
+}

@@ -20,13 +20,20 @@ pub struct Settings {
     pub database_url: String,
     /// Address to listen on.
     pub listen: String,
+    /// `AZYQ_TLS_CERT`: the PEM certificate chain `serve` presents; with `tls_key`, it speaks HTTPS.
+    pub tls_cert: Option<PathBuf>,
+    /// `AZYQ_TLS_KEY`: the PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// `AZYQ_OUTBOUND_CA_CERT`: a PEM CA that outbound senders trust besides the web PKI's, for
+    /// gateways with certificates of a private CA.
+    pub outbound_ca_cert: Option<PathBuf>,
     /// HS256 secret of the identity provider whose JWTs the wallet endpoints accept.
     pub wallet_jwt_secret: Option<String>,
     /// Or its Ed25519 public key (PEM) for EdDSA JWTs.
     pub wallet_jwt_public_key: Option<String>,
     /// Shared secret the SMS gateway sends in `X-Gateway-Secret`.
     pub sms_gateway_secret: Option<String>,
-    /// `file:PATH` or `http:URL`.
+    /// `file:PATH` or `http:URL` (URL is `http://…` or `https://…`; a bare URL is taken too).
     pub sms_sender: String,
     /// Link to the wallet sent in the confirmation SMS.
     pub wallet_link: String,
@@ -75,6 +82,9 @@ impl Default for Settings {
         Settings {
             database_url: "sqlite://azyq.db".into(),
             listen: "127.0.0.1:8080".into(),
+            tls_cert: None,
+            tls_key: None,
+            outbound_ca_cert: None,
             wallet_jwt_secret: None,
             wallet_jwt_public_key: None,
             sms_gateway_secret: None,
@@ -128,6 +138,15 @@ impl Settings {
         }
         if let Some(v) = env("AZYQ_LISTEN") {
             s.listen = v;
+        }
+        if let Some(v) = env("AZYQ_TLS_CERT") {
+            s.tls_cert = Some(PathBuf::from(v));
+        }
+        if let Some(v) = env("AZYQ_TLS_KEY") {
+            s.tls_key = Some(PathBuf::from(v));
+        }
+        if let Some(v) = env("AZYQ_OUTBOUND_CA_CERT") {
+            s.outbound_ca_cert = Some(PathBuf::from(v));
         }
         if let Some(v) = env("AZYQ_WALLET_JWT_SECRET") {
             s.wallet_jwt_secret = Some(v);
@@ -209,6 +228,7 @@ impl Settings {
             anyhow::bail!("hold_minutes must be 1..1440 and qr_minutes 1..60");
         }
         s.check_resources()?;
+        s.tls()?;
         Ok(s)
     }
 
@@ -239,18 +259,49 @@ impl Settings {
         total.div_ceil(workers.max(1)).max(1)
     }
 
+    /// The certificate and key files `serve` speaks HTTPS with, or `None` for plain HTTP. One
+    /// without the other is an error: half a TLS set-up must not fall back to plain HTTP silently.
+    pub fn tls(&self) -> anyhow::Result<Option<TlsFiles<'_>>> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Ok(Some(TlsFiles { cert, key })),
+            (None, None) => Ok(None),
+            _ => anyhow::bail!("AZYQ_TLS_CERT and AZYQ_TLS_KEY (tls_cert, tls_key) must be given together"),
+        }
+    }
+
+    /// `https` when `serve` speaks TLS, else `http`: the scheme of the server's own URL.
+    pub fn scheme(&self) -> &'static str {
+        if matches!(self.tls(), Ok(Some(_))) {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
     /// The SMS sender named by `sms_sender`.
     pub fn sms_target(&self) -> anyhow::Result<SmsTarget> {
         if let Some(path) = self.sms_sender.strip_prefix("file:") {
-            Ok(SmsTarget::File(PathBuf::from(path)))
-        } else if let Some(url) = self.sms_sender.strip_prefix("http:") {
-            // `http:URL` where URL itself starts with http:// or https://.
-            let url = if url.starts_with("//") { format!("http:{url}") } else { url.to_owned() };
-            Ok(SmsTarget::Http(url))
+            return Ok(SmsTarget::File(PathBuf::from(path)));
+        }
+        // `http:URL`, where URL starts with http:// or https://, or the URL alone.
+        let url = match self.sms_sender.strip_prefix("http:") {
+            Some(rest) if rest.starts_with("//") => self.sms_sender.as_str(),
+            Some(rest) => rest,
+            None => self.sms_sender.as_str(),
+        };
+        if url.starts_with("http://") || url.starts_with("https://") {
+            Ok(SmsTarget::Http(url.to_owned()))
         } else {
-            anyhow::bail!("AZYQ_SMS_SENDER must be file:PATH or http:URL")
+            anyhow::bail!("AZYQ_SMS_SENDER must be file:PATH or http:URL (URL being http://… or https://…)")
         }
     }
+}
+
+/// The PEM files of the server's own certificate chain and its private key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TlsFiles<'a> {
+    pub cert: &'a Path,
+    pub key: &'a Path,
 }
 
 /// Where outgoing SMS go.
@@ -272,8 +323,26 @@ mod tests {
         assert_eq!(s.sms_target().unwrap(), SmsTarget::Http("https://gw.example/send".into()));
         s.sms_sender = "http://gw/send".into();
         assert_eq!(s.sms_target().unwrap(), SmsTarget::Http("http://gw/send".into()));
-        s.sms_sender = "smtp:x".into();
-        assert!(s.sms_target().is_err());
+        s.sms_sender = "https://gw/send".into();
+        assert_eq!(s.sms_target().unwrap(), SmsTarget::Http("https://gw/send".into()));
+        for bad in ["smtp:x", "http:gw/send", "http:ftp://gw", "gw.example"] {
+            s.sms_sender = bad.into();
+            assert!(s.sms_target().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn tls_needs_both_files() {
+        let s = Settings::default();
+        assert_eq!((s.tls().unwrap(), s.scheme()), (None, "http"));
+        let s: Settings =
+            toml::from_str("tls_cert = \"/etc/azyq/cert.pem\"\ntls_key = \"/etc/azyq/key.pem\"\n").unwrap();
+        let files = s.tls().unwrap().unwrap();
+        assert_eq!((files.cert, files.key), (Path::new("/etc/azyq/cert.pem"), Path::new("/etc/azyq/key.pem")));
+        assert_eq!(s.scheme(), "https");
+        let half = Settings { tls_key: None, ..s };
+        assert!(half.tls().is_err());
+        assert_eq!(half.scheme(), "http");
     }
 
     #[test]

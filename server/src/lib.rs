@@ -12,3 +12,4 @@ pub mod jobs;
 pub mod qr;
 pub mod reports;
 pub mod startup;
+pub mod tls;

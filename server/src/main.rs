@@ -200,7 +200,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if settings.sms_gateway_secret.is_none() {
                 settings.sms_gateway_secret = Some(format!("demo-{}", hex_random()));
             }
-            let base = format!("http://{}", settings.listen);
+            let base = format!("{}://{}", settings.scheme(), settings.listen);
             println!("{}", demo::banner(&seeded, &base, &secret, now)?);
             let kit = {
                 let db = db.clone();

@@ -16,6 +16,7 @@ use crate::domain::sms::Texts;
 use crate::domain::{accounts, catalog, keys, secrets};
 use crate::http::{self, auth::WalletAuth, AppState};
 use crate::jobs;
+use crate::tls::{self, Outbound};
 
 /// The clock the settings ask for: the fake one only when explicitly allowed, and loudly.
 pub fn clock_from(settings: &Settings) -> Arc<dyn Clock> {
@@ -50,6 +51,9 @@ pub async fn open_db(settings: &Settings) -> anyhow::Result<Db> {
 pub async fn serve(settings: Settings, db: Db) -> anyhow::Result<()> {
     let clock = clock_from(&settings);
     let texts = texts_from(&settings);
+    // Certificates first: a bad file stops the start before anything else is done.
+    let tls = settings.tls()?.map(tls::server_config).transpose()?;
+    let outbound = Outbound::new(settings.outbound_ca_cert.as_deref())?;
     let target = settings.sms_target()?;
     if let crate::config::SmsTarget::File(path) = &target {
         // Phone numbers: the service's user only (an older version made the file 0644).
@@ -57,7 +61,7 @@ pub async fn serve(settings: Settings, db: Db) -> anyhow::Result<()> {
             secrets::restrict(path, 0o600)?;
         }
     }
-    let sender: Arc<dyn jobs::sender::Sender> = Arc::from(jobs::sender::from_target(&target));
+    let sender: Arc<dyn jobs::sender::Sender> = Arc::from(jobs::sender::from_target(&target, &outbound));
     let wallet =
         WalletAuth::from_settings(settings.wallet_jwt_secret.as_deref(), settings.wallet_jwt_public_key.as_deref())
             .context("reading the wallet JWT key")?;
@@ -109,6 +113,12 @@ pub async fn serve(settings: Settings, db: Db) -> anyhow::Result<()> {
     });
     let listener = TcpListener::bind(&settings.listen).with_context(|| format!("binding {}", settings.listen))?;
     let addr = listener.local_addr()?;
+    if tls.is_none() && !addr.ip().is_loopback() {
+        tracing::warn!(
+            %addr,
+            "plain HTTP on a network address: passwords and tokens cross the network in clear; set AZYQ_TLS_CERT and AZYQ_TLS_KEY"
+        );
+    }
     // Actix's own choice of workers, made explicit because the blocking threads are per worker.
     let workers = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
     let blocking = settings.blocking_threads_per_worker(workers);
@@ -129,12 +139,16 @@ pub async fn serve(settings: Settings, db: Db) -> anyhow::Result<()> {
     // them: under load the pool grew to a hundred threads that mostly waited for a connection or
     // the writer, each with its stack and allocator cache (see `Settings::blocking_threads`).
     .worker_max_blocking_threads(blocking)
-    .listen(listener)?
-    .shutdown_timeout(5)
+    .shutdown_timeout(5);
+    let server = match tls {
+        Some(config) => server.listen_rustls_0_23(listener, config)?,
+        None => server.listen(listener)?,
+    }
     .run();
     // The one line scripts and tests wait for.
-    println!("azyq-server listening on http://{addr}");
-    tracing::info!(%addr, "listening");
+    let scheme = settings.scheme();
+    println!("azyq-server listening on {scheme}://{addr}");
+    tracing::info!(%addr, scheme, "listening");
 
     let scheduler = settings.scheduler.then(|| {
         tokio::spawn(jobs::run_forever(db, clock, texts, sender, kick, settings.tick(), settings.export_dir.clone()))

@@ -1,5 +1,5 @@
 //! Starting the real `azyq-server` binary on a random loopback port against a fresh database, and
-//! speaking HTTP to it.
+//! speaking HTTP (or HTTPS, with a throwaway CA) to it.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -65,6 +65,43 @@ pub fn server_bin() -> String {
     std::env::var("AZYQ_TEST_SERVER_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_azyq-server").to_owned())
 }
 
+/// A throwaway CA and a server certificate it signed for `localhost` and 127.0.0.1, as PEM files
+/// in a test's directory: a shop's private CA, made in a moment.
+pub struct TestCa {
+    pub ca_cert: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl TestCa {
+    pub fn new(dir: &Path) -> TestCa {
+        let ca_key = rcgen::KeyPair::generate().expect("CA key");
+        let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca.distinguished_name.push(rcgen::DnType::CommonName, "Azyq test CA");
+        let ca_cert = ca.self_signed(&ca_key).expect("CA certificate");
+        let key = rcgen::KeyPair::generate().expect("server key");
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .and_then(|server| server.signed_by(&key, &ca_cert, &ca_key))
+            .expect("server certificate");
+        let write = |name: &str, pem: String| {
+            let path = dir.join(name);
+            std::fs::write(&path, pem).expect("PEM file");
+            path
+        };
+        TestCa {
+            ca_cert: write("ca.pem", ca_cert.pem()),
+            cert: write("server.pem", cert.pem()),
+            key: write("server-key.pem", key.serialize_pem()),
+        }
+    }
+
+    /// An agent that trusts this CA, as the server's own senders would with `AZYQ_OUTBOUND_CA_CERT`.
+    pub fn agent(&self, timeout: Duration) -> ureq::Agent {
+        azyq_server::tls::Outbound::new(Some(&self.ca_cert)).expect("the test CA").agent(timeout)
+    }
+}
+
 /// A running server; killed when dropped.
 pub struct Server {
     pub url: String,
@@ -100,15 +137,26 @@ impl Server {
     }
 
     pub fn start_with(db: &TestDb, now: &str, extra_env: &[(&str, &str)]) -> Server {
-        Server::spawn(db, "serve", now, extra_env)
+        Server::spawn(db, "serve", now, extra_env, None)
+    }
+
+    /// Starts `azyq-server serve` speaking HTTPS with `ca`'s server certificate; the test's agent
+    /// trusts `ca`.
+    pub fn start_tls(db: &TestDb, now: &str, ca: &TestCa, extra_env: &[(&str, &str)]) -> Server {
+        Server::spawn(db, "serve", now, extra_env, Some(ca))
     }
 
     /// Starts `azyq-server demo` in the test's directory (where it writes `demo/`).
     pub fn demo(db: &TestDb, now: &str) -> Server {
-        Server::spawn(db, "demo", now, &[])
+        Server::spawn(db, "demo", now, &[], None)
     }
 
-    fn spawn(db: &TestDb, command: &str, now: &str, extra_env: &[(&str, &str)]) -> Server {
+    /// `azyq-server demo` over HTTPS, as [`Server::start_tls`].
+    pub fn demo_tls(db: &TestDb, now: &str, ca: &TestCa) -> Server {
+        Server::spawn(db, "demo", now, &[], Some(ca))
+    }
+
+    fn spawn(db: &TestDb, command: &str, now: &str, extra_env: &[(&str, &str)], tls: Option<&TestCa>) -> Server {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(db.log_file()).expect("log file");
         let mut cmd = Command::new(server_bin());
         base_env(&mut cmd, db);
@@ -117,6 +165,9 @@ impl Server {
             .env("AZYQ_LISTEN", "127.0.0.1:0")
             .env("AZYQ_FAKE_NOW", now)
             .env("AZYQ_ALLOW_FAKE_CLOCK", "1");
+        if let Some(ca) = tls {
+            cmd.env("AZYQ_TLS_CERT", &ca.cert).env("AZYQ_TLS_KEY", &ca.key);
+        }
         for (k, v) in extra_env {
             cmd.env(k, v);
         }
@@ -149,7 +200,8 @@ impl Server {
                 panic!("azyq-server did not start; its log:\n{log}");
             }
         };
-        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).build();
+        let timeout = Duration::from_secs(30);
+        let agent = tls.map_or_else(|| ureq::AgentBuilder::new().timeout(timeout).build(), |ca| ca.agent(timeout));
         let now = now.parse().expect("AZYQ_FAKE_NOW of a test is RFC 3339");
         Server { url, now, child, agent }
     }

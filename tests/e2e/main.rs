@@ -6,6 +6,7 @@ mod hostile;
 mod pg;
 mod pos_cli;
 mod races;
+mod tls;
 
 mod books;
 mod clock;

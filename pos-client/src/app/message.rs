@@ -100,6 +100,9 @@ impl Message {
             ClientError::Timeout => Message::error(T::NoAnswerInTime, T::CheckLinkRetry),
             ClientError::Network(_) => Message::error(T::NoLink, T::CheckNetworkRetry),
             ClientError::Protocol(_) => Message::error(T::BadAnswer, T::RetryThenSupport),
+            ClientError::Certificate(problem) => {
+                Message::error(Phrase::new(|lang| i18n::certificate_refused(lang, *problem)), T::CertificateTodo)
+            }
         }
     }
 
@@ -138,6 +141,7 @@ impl Message {
 mod tests {
     use super::*;
     use crate::app::explain::tests::{names_a_key, ALL};
+    use crate::client::CertificateProblem;
     use azyq_shared::api::{ErrorBody, ErrorDetail};
 
     fn api(code: &str, details: serde_json::Value) -> ClientError {
@@ -181,6 +185,23 @@ mod tests {
     }
 
     #[test]
+    fn a_refused_certificate_says_why_in_both_languages_and_is_no_unknown_outcome() {
+        use CertificateProblem::*;
+        let mut seen = Vec::new();
+        for problem in [UnknownIssuer, Expired, WrongName, Other] {
+            let err = ClientError::Certificate(problem);
+            assert!(!err.outcome_unknown(), "nothing was sent: {problem:?}");
+            let m = Message::for_client_error(&err, None);
+            assert!(m.what.ru.starts_with("Касса не доверяет сертификату сервера ("), "{}", m.what.ru);
+            assert!(m.what.kk.starts_with("Касса сервер сертификатына сенбейді ("), "{}", m.what.kk);
+            assert!(m.todo.ru.contains("--ca-cert") && m.todo.kk.contains("--ca-cert"), "{m:?}");
+            seen.push(m.what);
+        }
+        seen.dedup();
+        assert_eq!(seen.len(), 4, "each problem has its own words: {seen:?}");
+    }
+
+    #[test]
     fn a_script_reads_no_key_in_any_error() {
         let mut errors: Vec<ClientError> = ALL.iter().map(|w| api(w, serde_json::json!({"line": 0}))).collect();
         errors.extend([
@@ -188,6 +209,7 @@ mod tests {
             ClientError::Timeout,
             ClientError::Network("reset".into()),
             ClientError::Protocol("eof".into()),
+            ClientError::Certificate(CertificateProblem::UnknownIssuer),
         ]);
         for err in &errors {
             for lang in Lang::ALL {

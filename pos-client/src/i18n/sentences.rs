@@ -6,6 +6,7 @@ use azyq_shared::Tiyn;
 
 use super::{lower_first, money, per_unit, percent, Lang, T};
 use crate::app::basket::Field;
+use crate::client::{CaFileError, CertificateProblem};
 use crate::qr::QrError;
 
 /// A field of the line editor, as a message names it.
@@ -275,6 +276,39 @@ pub fn password_env(lang: Lang, var: &str) -> String {
         format!("задайте пароль кассира в переменной окружения {var}"),
         format!("кассирдің құпиясөзін {var} орта айнымалысында беріңіз"),
     )
+}
+
+/// The server's certificate was refused: why, and that nothing left the till.
+pub fn certificate_refused(lang: Lang, problem: CertificateProblem) -> String {
+    let why = match problem {
+        CertificateProblem::UnknownIssuer => lang.pick(
+            "он выдан удостоверяющим центром, которому касса не доверяет",
+            "оны касса сенбейтін куәландырушы орталық берген",
+        ),
+        CertificateProblem::Expired => lang
+            .pick("срок его действия истёк или ещё не начался", "оның жарамдылық мерзімі өткен немесе әлі басталмаған"),
+        CertificateProblem::WrongName => lang.pick("он выдан для другого адреса", "ол басқа мекенжайға берілген"),
+        CertificateProblem::Other => lang.pick("он не прошёл проверку", "ол тексеруден өтпеді"),
+    };
+    lang.pick(
+        format!("Касса не доверяет сертификату сервера ({why}): соединение прервано, ничего не отправлено"),
+        format!("Касса сервер сертификатына сенбейді ({why}): байланыс үзілді, ештеңе жіберілмеді"),
+    )
+}
+
+/// A `--ca-cert` file the till cannot trust.
+pub fn ca_cert_unusable(lang: Lang, path: &str, err: &CaFileError) -> String {
+    match err {
+        CaFileError::Unreadable(cause) => file_unreadable(lang, path, cause),
+        CaFileError::NoCertificate => lang.pick(
+            format!("в {path} нет сертификата PEM (-----BEGIN CERTIFICATE-----)"),
+            format!("{path} ішінде PEM сертификаты жоқ (-----BEGIN CERTIFICATE-----)"),
+        ),
+        CaFileError::Unusable(cause) => lang.pick(
+            format!("сертификат из {path} не годится как удостоверяющий центр: {cause}"),
+            format!("{path} ішіндегі сертификат куәландырушы орталық ретінде жарамсыз: {cause}"),
+        ),
+    }
 }
 
 pub fn file_unreadable(lang: Lang, path: &str, cause: &str) -> String {

@@ -1,4 +1,4 @@
-//! Delivering SMS from the outbox: to a JSON-lines file (default) or an HTTP gateway.
+//! Delivering SMS from the outbox: to a JSON-lines file (default) or an HTTP(S) gateway.
 
 use std::fs::OpenOptions;
 use std::io::{BufRead, BufReader, Write};
@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::config::SmsTarget;
 use crate::domain::sms::Claimed;
+use crate::tls::{transport_cause, Outbound};
 
 /// What leaves the server for one SMS. `id` is the outbox id: a gateway deduplicates on it, so a
 /// resend after an unknown outcome never reaches the phone twice.
@@ -30,13 +31,13 @@ pub trait Sender: Send + Sync {
     fn was_delivered(&self, id: i64) -> Option<bool>;
 }
 
-pub fn from_target(target: &SmsTarget) -> Box<dyn Sender> {
+/// The sender for `target`; an HTTP gateway is reached through the server's one [`Outbound`].
+pub fn from_target(target: &SmsTarget, outbound: &Outbound) -> Box<dyn Sender> {
     match target {
         SmsTarget::File(path) => Box::new(FileSender { path: path.clone(), lock: Mutex::new(()) }),
-        SmsTarget::Http(url) => Box::new(HttpSender {
-            url: url.clone(),
-            agent: ureq::AgentBuilder::new().timeout(Duration::from_secs(10)).build(),
-        }),
+        SmsTarget::Http(url) => {
+            Box::new(HttpSender { url: url.clone(), agent: outbound.agent(Duration::from_secs(10)) })
+        }
     }
 }
 
@@ -88,7 +89,7 @@ impl Sender for HttpSender {
             Ok(_) => Ok(()),
             // The error text of ureq may hold the URL but never the body, so no phone leaks.
             Err(ureq::Error::Status(code, _)) => Err(format!("gateway answered {code}")),
-            Err(ureq::Error::Transport(t)) => Err(format!("gateway unreachable: {}", t.kind())),
+            Err(ureq::Error::Transport(t)) => Err(format!("gateway unreachable: {}", transport_cause(&t))),
         }
     }
 
