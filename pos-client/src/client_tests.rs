@@ -1,5 +1,6 @@
 //! The client against a tiny HTTP server on the loopback that answers canned responses.
 
+use azyq_shared::Tiyn;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::mpsc;
@@ -99,8 +100,8 @@ fn basket() -> AuthorizeRequest {
         lines: vec![BasketLineIn {
             code: "4600000000015".into(),
             quantity: 1,
-            shelf_price_tiyn: 10000,
-            reduced_price_tiyn: 8500,
+            shelf_price_tiyn: Tiyn::new(10000),
+            reduced_price_tiyn: Tiyn::new(8500),
         }],
     }
 }
@@ -191,13 +192,13 @@ fn capture_report_and_refund_paths() {
     let (base, seen) =
         serve(vec![Answer::Respond(200, captured), Answer::Respond(200, report), Answer::Respond(200, refund)]);
     let client = Client::new(&base, Timeouts::default());
-    let pay = CaptureRequest { payment: Payment { method: PaymentMethod::Card, paid_tiyn: 8500 } };
+    let pay = CaptureRequest { payment: Payment { method: PaymentMethod::Card, paid_tiyn: Tiyn::new(8500) } };
     assert_eq!(client.capture(7, &IdempotencyKey::new(), &pay).unwrap().receipt.shop_name, "Дәмді");
     assert_eq!(seen.recv().unwrap().request_line, "POST /api/v1/pos/baskets/7/capture HTTP/1.1");
-    assert_eq!(client.daily_report(Some("2026-12-03")).unwrap().paid_tiyn, 8500);
+    assert_eq!(client.daily_report(Some("2026-12-03")).unwrap().paid_tiyn, Tiyn::new(8500));
     assert_eq!(seen.recv().unwrap().request_line, "GET /api/v1/pos/reports/daily?date=2026-12-03 HTTP/1.1");
     let r = client.refund(7, &IdempotencyKey::new(), &RefundRequest::default()).unwrap();
-    assert_eq!(r.refunded_tiyn, 1500);
+    assert_eq!(r.refunded_tiyn, Tiyn::new(1500));
     let seen_refund = seen.recv().unwrap();
     assert_eq!(seen_refund.body, "{}");
 }

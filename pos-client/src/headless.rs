@@ -8,6 +8,7 @@ use azyq_shared::api::{
     AuthorizeRequest, BasketLineIn, CaptureRequest, ErrorCode, LookupResponse, Payment, PaymentMethod, RefundRequest,
     SessionRequest, SessionResponse,
 };
+use azyq_shared::Tiyn;
 use serde::Serialize;
 
 use crate::app::basket::Field;
@@ -113,8 +114,8 @@ pub fn parse_line(text: &str) -> Result<BasketLineIn, String> {
     Ok(BasketLineIn {
         code: code.to_owned(),
         quantity: number(quantity, Field::Quantity)?,
-        shelf_price_tiyn: number(shelf, Field::Shelf)?,
-        reduced_price_tiyn: number(reduced, Field::Reduced)?,
+        shelf_price_tiyn: Tiyn::new(number(shelf, Field::Shelf)?),
+        reduced_price_tiyn: Tiyn::new(number(reduced, Field::Reduced)?),
     })
 }
 
@@ -235,7 +236,7 @@ mod tests {
     fn lines_split_from_the_right() {
         let l = parse_line("010460000000001521AB:C:2:45000:39000").unwrap();
         assert_eq!(l.code, "010460000000001521AB:C");
-        assert_eq!((l.quantity, l.shelf_price_tiyn, l.reduced_price_tiyn), (2, 45_000, 39_000));
+        assert_eq!((l.quantity, l.shelf_price_tiyn, l.reduced_price_tiyn), (2, Tiyn::new(45_000), Tiyn::new(39_000)));
         assert!(parse_line("4600000000015:2:45000").is_err());
         let err = parse_line("4600000000015:x:1:1").unwrap_err();
         assert!(err.contains("количество") && err.contains("саны"), "{err}");

@@ -2,6 +2,7 @@
 //! `azyq-server bench-import`, which times the import and issue of a generated national-size list,
 //! and `azyq-server bench-seed`, which fills a database with such a month for a load test.
 
+use azyq_shared::api::{FamilyStatus, VoucherStatus};
 use std::path::Path;
 use std::time::Instant;
 
@@ -107,7 +108,7 @@ pub fn import_and_issue(settings: &Settings, n: u32, keep: Option<&Path>) -> any
     let issued = db
         .write(|c| {
             with_conn!(c, c => diesel::update(family_months::table.filter(family_months::month.eq(month.as_ref())))
-                .set(family_months::status.eq("consented"))
+                .set(family_months::status.eq(FamilyStatus::Consented))
                 .execute(c))?;
             cycle::issue_vouchers(c, month, cycle::Which::All, "bench", now)
         })
@@ -205,7 +206,7 @@ pub fn seed(url: &str, n: u32, activate: u32, now: DateTime<Utc>) -> anyhow::Res
             .read(|c| {
                 Ok(with_conn!(c, c => vouchers::table
                     .filter(vouchers::month.eq(month.as_ref()))
-                    .filter(vouchers::status.eq("issued"))
+                    .filter(vouchers::status.eq(VoucherStatus::Issued))
                     .order(vouchers::id)
                     .limit(i64::from(activate))
                     .select((vouchers::id, vouchers::iin))

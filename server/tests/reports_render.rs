@@ -4,6 +4,7 @@
 //! are the JSON field names); XLSX is read with calamine and compared cell by cell with the CSV, and
 //! its `Итого` sheet with the totals.
 
+use azyq_shared::Tiyn;
 use std::collections::HashMap;
 use std::io::Cursor;
 
@@ -19,9 +20,9 @@ fn baskets(seed: i64) -> BasketFigures {
         baskets_cancelled: 3 + seed,
         baskets_hold_expired: seed,
         refunds: 2,
-        discount_tiyn: 123_456_789 + seed, // 1,234,567.89 KZT
-        paid_tiyn: 987_654_305 + seed,
-        refunded_tiyn: 5, // 0.05 KZT: the leading zero must survive
+        discount_tiyn: Tiyn::new(123_456_789 + seed), // 1,234,567.89 KZT
+        paid_tiyn: Tiyn::new(987_654_305 + seed),
+        refunded_tiyn: Tiyn::new(5), // 0.05 KZT: the leading zero must survive
     }
 }
 
@@ -29,13 +30,13 @@ fn region(code: &str, seed: i64) -> RegionFigures {
     RegionFigures {
         region: code.into(),
         vouchers_issued: 500 + seed,
-        vouchers_issued_tiyn: (500 + seed) * 393_200,
+        vouchers_issued_tiyn: Tiyn::new((500 + seed) * 393_200),
         vouchers_activated: 450 + seed,
-        vouchers_activated_tiyn: (450 + seed) * 393_200,
+        vouchers_activated_tiyn: Tiyn::new((450 + seed) * 393_200),
         vouchers_lapsed: 50,
-        vouchers_lapsed_tiyn: 50 * 393_200,
+        vouchers_lapsed_tiyn: Tiyn::new(50 * 393_200),
         vouchers_expired: 7,
-        vouchers_expired_tiyn: 1_000_001,
+        vouchers_expired_tiyn: Tiyn::new(1_000_001),
         baskets: baskets(seed),
     }
 }
@@ -90,9 +91,9 @@ fn sample() -> MinistryReport {
             shop("S-0003", "=SUM(A1:A9)", "10", 9),
         ],
         goods: vec![
-            goods("75", "Мука", 12, 0, 10_000),
-            goods("75", "Картофель", 0, 12_345, 4_567),
-            goods("71", "Говядина", 0, 1_001, 99),
+            goods("75", "Мука", 12, 0, Tiyn::new(10_000)),
+            goods("75", "Картофель", 0, 12_345, Tiyn::new(4_567)),
+            goods("71", "Говядина", 0, 1_001, Tiyn::new(99)),
         ],
         consent: vec![
             ConsentFigures {
@@ -219,10 +220,10 @@ fn csv_is_rfc4180_with_bom_and_round_trips() {
 #[test]
 fn negative_and_extreme_amounts_are_exact() {
     let mut report = sample();
-    report.regions[0].baskets.refunded_tiyn = -5;
-    report.regions[1].baskets.discount_tiyn = -123_456;
-    report.regions[2].baskets.paid_tiyn = i64::MIN;
-    report.totals.baskets.paid_tiyn = i64::MAX;
+    report.regions[0].baskets.refunded_tiyn = Tiyn::new(-5);
+    report.regions[1].baskets.discount_tiyn = Tiyn::new(-123_456);
+    report.regions[2].baskets.paid_tiyn = Tiyn::new(i64::MIN);
+    report.totals.baskets.paid_tiyn = Tiyn::new(i64::MAX);
     report.goods[1].grams = 5;
     let bytes = render(&report, Format::Csv).unwrap();
     let text = std::str::from_utf8(&bytes).unwrap();
@@ -336,7 +337,7 @@ fn xlsx_holds_the_same_figures_as_csv() {
 #[test]
 fn figures_a_double_cannot_hold_are_written_as_exact_text() {
     let mut report = sample();
-    report.regions[0].vouchers_issued_tiyn = (1 << 60) + 1;
+    report.regions[0].vouchers_issued_tiyn = Tiyn::new((1 << 60) + 1);
     let mut book: Xlsx<_> = open_workbook_from_rs(Cursor::new(render(&report, Format::Xlsx).unwrap())).unwrap();
     let range = book.worksheet_range("Регионы").unwrap();
     assert_eq!(range.get_value((1, 2)), Some(&Data::String("1152921504606846977".into())));

@@ -3,6 +3,10 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::Tiyn;
+
+pub use crate::states::{BasketStatus, FamilyStatus, MonthStatus, PaymentMethod, Role, Unit, VoucherStatus};
+
 #[cfg(feature = "server")]
 use utoipa::ToSchema;
 
@@ -122,34 +126,6 @@ pub struct SessionRequest {
     pub terminal_id: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "server", derive(ToSchema))]
-pub enum Role {
-    Operator,
-    Viewer,
-    Cashier,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Operator => "operator",
-            Role::Viewer => "viewer",
-            Role::Cashier => "cashier",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "operator" => Some(Role::Operator),
-            "viewer" => Some(Role::Viewer),
-            "cashier" => Some(Role::Cashier),
-            _ => None,
-        }
-    }
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "server", derive(ToSchema))]
 pub struct SessionResponse {
@@ -216,31 +192,6 @@ pub struct CatalogGroups {
     pub groups: Vec<CatalogGroup>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "server", derive(ToSchema))]
-pub enum Unit {
-    Piece,
-    Kg,
-}
-
-impl Unit {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Unit::Piece => "piece",
-            Unit::Kg => "kg",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Unit> {
-        match s {
-            "piece" => Some(Unit::Piece),
-            "kg" => Some(Unit::Kg),
-            _ => None,
-        }
-    }
-}
-
 /// The default discount cap: 15% of the shelf price (Alg. p.12), in basis points.
 pub const DEFAULT_DISCOUNT_CAP_BP: i32 = 1500;
 
@@ -275,9 +226,9 @@ pub struct CatalogReplaced {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "server", derive(ToSchema))]
 pub struct Rates {
-    pub default_tiyn: i64,
+    pub default_tiyn: Tiyn,
     #[serde(default)]
-    pub regions: std::collections::BTreeMap<String, i64>,
+    pub regions: std::collections::BTreeMap<String, Tiyn>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -361,7 +312,7 @@ pub struct MonthClosed {
     pub no_answer: i64,
     pub lapsed: i64,
     pub expired: i64,
-    pub expired_tiyn: i64,
+    pub expired_tiyn: Tiyn,
     pub holds_released: i64,
 }
 
@@ -381,35 +332,6 @@ pub struct SmsInboundResult {
     pub outcome: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "server", derive(ToSchema))]
-pub enum VoucherStatus {
-    Issued,
-    Activated,
-    Exhausted,
-    Lapsed,
-    Expired,
-}
-
-impl VoucherStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            VoucherStatus::Issued => "issued",
-            VoucherStatus::Activated => "activated",
-            VoucherStatus::Exhausted => "exhausted",
-            VoucherStatus::Lapsed => "lapsed",
-            VoucherStatus::Expired => "expired",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<VoucherStatus> {
-        [Self::Issued, Self::Activated, Self::Exhausted, Self::Lapsed, Self::Expired]
-            .into_iter()
-            .find(|v| v.as_str() == s)
-    }
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "server", derive(ToSchema))]
 pub struct Voucher {
@@ -417,8 +339,8 @@ pub struct Voucher {
     pub member_name: String,
     pub month: String,
     pub status: VoucherStatus,
-    pub amount_tiyn: i64,
-    pub balance_tiyn: i64,
+    pub amount_tiyn: Tiyn,
+    pub balance_tiyn: Tiyn,
     pub activated_at: Option<DateTime<Utc>>,
 }
 
@@ -493,8 +415,8 @@ pub struct PosProduct {
     pub name: String,
     pub unit: Unit,
     pub discount_cap_bp: i32,
-    pub last_shelf_price_tiyn: Option<i64>,
-    pub last_reduced_price_tiyn: Option<i64>,
+    pub last_shelf_price_tiyn: Option<Tiyn>,
+    pub last_reduced_price_tiyn: Option<Tiyn>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -521,7 +443,7 @@ pub struct LookupResponse {
     pub holder: String,
     pub month: String,
     pub status: VoucherStatus,
-    pub balance_tiyn: i64,
+    pub balance_tiyn: Tiyn,
     pub token_expires_at: DateTime<Utc>,
 }
 
@@ -532,8 +454,8 @@ pub struct LookupResponse {
 pub struct BasketLineIn {
     pub code: String,
     pub quantity: i64,
-    pub shelf_price_tiyn: i64,
-    pub reduced_price_tiyn: i64,
+    pub shelf_price_tiyn: Tiyn,
+    pub reduced_price_tiyn: Tiyn,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -544,43 +466,13 @@ pub struct AuthorizeRequest {
     pub lines: Vec<BasketLineIn>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "server", derive(ToSchema))]
-pub enum BasketStatus {
-    Authorized,
-    Captured,
-    Cancelled,
-    HoldExpired,
-    PartlyRefunded,
-    Refunded,
-}
-
-impl BasketStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BasketStatus::Authorized => "authorized",
-            BasketStatus::Captured => "captured",
-            BasketStatus::Cancelled => "cancelled",
-            BasketStatus::HoldExpired => "hold_expired",
-            BasketStatus::PartlyRefunded => "partly_refunded",
-            BasketStatus::Refunded => "refunded",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<BasketStatus> {
-        use BasketStatus::*;
-        [Authorized, Captured, Cancelled, HoldExpired, PartlyRefunded, Refunded].into_iter().find(|b| b.as_str() == s)
-    }
-}
-
 /// How much of a basket's discount one voucher carries, and its balance after.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "server", derive(ToSchema))]
 pub struct VoucherCharge {
     pub voucher_id: i64,
-    pub charged_tiyn: i64,
-    pub balance_tiyn: i64,
+    pub charged_tiyn: Tiyn,
+    pub balance_tiyn: Tiyn,
 }
 
 /// A priced basket line, as the server computed it.
@@ -594,14 +486,14 @@ pub struct BasketLine {
     pub name: String,
     pub unit: Unit,
     pub quantity: i64,
-    pub shelf_price_tiyn: i64,
-    pub reduced_price_tiyn: i64,
+    pub shelf_price_tiyn: Tiyn,
+    pub reduced_price_tiyn: Tiyn,
     /// Shelf price × quantity (per kg × grams / 1000, rounded half up).
-    pub shelf_amount_tiyn: i64,
+    pub shelf_amount_tiyn: Tiyn,
     /// What the customer pays for the line.
-    pub to_pay_tiyn: i64,
+    pub to_pay_tiyn: Tiyn,
     /// Charged to the voucher(s): shelf amount − to pay.
-    pub discount_tiyn: i64,
+    pub discount_tiyn: Tiyn,
     pub refunded: bool,
 }
 
@@ -611,35 +503,18 @@ pub struct BasketLine {
 pub struct Authorized {
     pub basket_id: i64,
     pub status: BasketStatus,
-    pub discount_tiyn: i64,
-    pub to_pay_tiyn: i64,
+    pub discount_tiyn: Tiyn,
+    pub to_pay_tiyn: Tiyn,
     pub hold_expires_at: DateTime<Utc>,
     pub vouchers: Vec<VoucherCharge>,
     pub lines: Vec<BasketLine>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "server", derive(ToSchema))]
-pub enum PaymentMethod {
-    Cash,
-    Card,
-}
-
-impl PaymentMethod {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PaymentMethod::Cash => "cash",
-            PaymentMethod::Card => "card",
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "server", derive(ToSchema))]
 pub struct Payment {
     pub method: PaymentMethod,
-    pub paid_tiyn: i64,
+    pub paid_tiyn: Tiyn,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -658,8 +533,8 @@ pub struct Receipt {
     pub terminal_id: String,
     pub captured_at: DateTime<Utc>,
     pub lines: Vec<BasketLine>,
-    pub discount_tiyn: i64,
-    pub to_pay_tiyn: i64,
+    pub discount_tiyn: Tiyn,
+    pub to_pay_tiyn: Tiyn,
     pub payment: Payment,
     pub vouchers: Vec<VoucherCharge>,
 }
@@ -695,7 +570,7 @@ pub struct Refund {
     /// The basket's status after the refund: `partly_refunded` or `refunded`.
     pub status: BasketStatus,
     pub lines: Vec<usize>,
-    pub refunded_tiyn: i64,
+    pub refunded_tiyn: Tiyn,
     pub vouchers: Vec<VoucherCharge>,
 }
 
@@ -706,7 +581,7 @@ pub struct GroupTotal {
     pub group: String,
     pub pieces: i64,
     pub grams: i64,
-    pub discount_tiyn: i64,
+    pub discount_tiyn: Tiyn,
 }
 
 /// The shop's own day at the till.
@@ -719,9 +594,9 @@ pub struct PosDailyReport {
     pub baskets_cancelled: i64,
     pub baskets_hold_expired: i64,
     pub refunds: i64,
-    pub discount_tiyn: i64,
-    pub paid_tiyn: i64,
-    pub refunded_tiyn: i64,
+    pub discount_tiyn: Tiyn,
+    pub paid_tiyn: Tiyn,
+    pub refunded_tiyn: Tiyn,
     pub by_group: Vec<GroupTotal>,
 }
 
@@ -734,8 +609,8 @@ pub struct HistoryBasket {
     pub shop_name: String,
     pub at: DateTime<Utc>,
     pub status: BasketStatus,
-    pub discount_tiyn: i64,
-    pub to_pay_tiyn: i64,
+    pub discount_tiyn: Tiyn,
+    pub to_pay_tiyn: Tiyn,
     pub lines: Vec<BasketLine>,
     pub vouchers: Vec<VoucherCharge>,
 }
@@ -775,13 +650,13 @@ pub struct RegionFigures {
     /// Two-digit region code (first two digits of KATO).
     pub region: String,
     pub vouchers_issued: i64,
-    pub vouchers_issued_tiyn: i64,
+    pub vouchers_issued_tiyn: Tiyn,
     pub vouchers_activated: i64,
-    pub vouchers_activated_tiyn: i64,
+    pub vouchers_activated_tiyn: Tiyn,
     pub vouchers_lapsed: i64,
-    pub vouchers_lapsed_tiyn: i64,
+    pub vouchers_lapsed_tiyn: Tiyn,
     pub vouchers_expired: i64,
-    pub vouchers_expired_tiyn: i64,
+    pub vouchers_expired_tiyn: Tiyn,
     #[serde(flatten)]
     pub baskets: BasketFigures,
 }
@@ -796,11 +671,11 @@ pub struct BasketFigures {
     /// Refund operations (a basket may be refunded line by line in several).
     pub refunds: i64,
     /// Discount charged to vouchers by captured baskets.
-    pub discount_tiyn: i64,
+    pub discount_tiyn: Tiyn,
     /// Paid by recipients for captured baskets.
-    pub paid_tiyn: i64,
+    pub paid_tiyn: Tiyn,
     /// Discount returned to vouchers by refunds.
-    pub refunded_tiyn: i64,
+    pub refunded_tiyn: Tiyn,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -821,7 +696,7 @@ pub struct GoodsFigures {
     pub group: String,
     pub pieces: i64,
     pub grams: i64,
-    pub discount_tiyn: i64,
+    pub discount_tiyn: Tiyn,
 }
 
 /// The consent figures of a region for the month so far.
@@ -863,7 +738,7 @@ pub struct SduFamily {
     pub family_id: String,
     pub kato: String,
     /// `no_phone`, `refused` or `no_answer`.
-    pub status: String,
+    pub status: FamilyStatus,
     pub status_at: DateTime<Utc>,
 }
 
@@ -881,9 +756,9 @@ pub struct ReconciledBasket {
     pub basket_id: i64,
     pub captured_at: DateTime<Utc>,
     pub status: BasketStatus,
-    pub discount_tiyn: i64,
-    pub paid_tiyn: i64,
-    pub refunded_tiyn: i64,
+    pub discount_tiyn: Tiyn,
+    pub paid_tiyn: Tiyn,
+    pub refunded_tiyn: Tiyn,
     pub lines: Vec<BasketLine>,
 }
 
@@ -891,11 +766,11 @@ pub struct ReconciledBasket {
 #[cfg_attr(feature = "server", derive(ToSchema))]
 pub struct ReconciliationTotals {
     pub baskets: i64,
-    pub discount_tiyn: i64,
-    pub paid_tiyn: i64,
-    pub refunded_tiyn: i64,
+    pub discount_tiyn: Tiyn,
+    pub paid_tiyn: Tiyn,
+    pub refunded_tiyn: Tiyn,
     /// What the vouchers owe the shop: discount − refunded.
-    pub net_discount_tiyn: i64,
+    pub net_discount_tiyn: Tiyn,
 }
 
 /// A shop's month for its loan agreement (Alg. p.8-12).

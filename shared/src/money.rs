@@ -7,7 +7,11 @@ use serde::{Deserialize, Serialize};
 /// An amount of money in tiyn. Arithmetic is checked: an overflow is an error, never a wrap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
 #[serde(transparent)]
-#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "server",
+    derive(utoipa::ToSchema, diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)
+)]
+#[cfg_attr(feature = "server", diesel(sql_type = diesel::sql_types::BigInt))]
 pub struct Tiyn(i64);
 
 impl Tiyn {
@@ -76,10 +80,65 @@ impl fmt::Display for Tiyn {
     }
 }
 
+/// `+` and `-` on money panic on overflow (never wrap): for sums of amounts already bounded by
+/// balances and the database's figures. Amounts from a request are combined with the `checked_*`
+/// functions instead, and refused when they overflow.
+impl std::ops::Add for Tiyn {
+    type Output = Tiyn;
+    fn add(self, other: Tiyn) -> Tiyn {
+        match self.checked_add(other) {
+            Some(t) => t,
+            None => panic!("tiyn overflow: {} + {}", self.0, other.0),
+        }
+    }
+}
+
+impl std::ops::Sub for Tiyn {
+    type Output = Tiyn;
+    fn sub(self, other: Tiyn) -> Tiyn {
+        match self.checked_sub(other) {
+            Some(t) => t,
+            None => panic!("tiyn overflow: {} - {}", self.0, other.0),
+        }
+    }
+}
+
+impl std::ops::AddAssign for Tiyn {
+    fn add_assign(&mut self, other: Tiyn) {
+        *self = *self + other;
+    }
+}
+
+impl std::ops::SubAssign for Tiyn {
+    fn sub_assign(&mut self, other: Tiyn) {
+        *self = *self - other;
+    }
+}
+
+impl std::ops::Neg for Tiyn {
+    type Output = Tiyn;
+    fn neg(self) -> Tiyn {
+        Tiyn::ZERO - self
+    }
+}
+
+impl Tiyn {
+    /// The sum, or `None` on overflow (for amounts that come from a request).
+    pub fn checked_sum(items: impl IntoIterator<Item = Tiyn>) -> Option<Tiyn> {
+        items.into_iter().try_fold(Tiyn::ZERO, Tiyn::checked_add)
+    }
+}
+
+impl<'a> std::iter::Sum<&'a Tiyn> for Tiyn {
+    fn sum<I: Iterator<Item = &'a Tiyn>>(iter: I) -> Tiyn {
+        iter.copied().sum()
+    }
+}
+
 impl std::iter::Sum for Tiyn {
     /// Sum that panics on overflow; use only on amounts already bounded by a balance.
     fn sum<I: Iterator<Item = Tiyn>>(iter: I) -> Tiyn {
-        iter.fold(Tiyn::ZERO, |acc, x| acc.checked_add(x).expect("tiyn sum overflow"))
+        iter.fold(Tiyn::ZERO, |acc, x| acc + x)
     }
 }
 

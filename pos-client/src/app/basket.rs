@@ -113,8 +113,8 @@ impl Line {
             unit: product.unit,
             cap_bp: product.discount_cap_bp,
             quantity,
-            shelf: product.last_shelf_price_tiyn.map(Tiyn::new),
-            reduced: product.last_reduced_price_tiyn.map(Tiyn::new),
+            shelf: product.last_shelf_price_tiyn,
+            reduced: product.last_reduced_price_tiyn,
         }
     }
 
@@ -174,8 +174,8 @@ impl Line {
         Some(BasketLineIn {
             code: self.code.clone(),
             quantity: self.quantity,
-            shelf_price_tiyn: self.shelf?.get(),
-            reduced_price_tiyn: self.reduced?.get(),
+            shelf_price_tiyn: self.shelf?,
+            reduced_price_tiyn: self.reduced?,
         })
     }
 
@@ -259,8 +259,8 @@ mod tests {
             name: "Молоко 2,5%".into(),
             unit,
             discount_cap_bp: 1500,
-            last_shelf_price_tiyn: Some(10_000),
-            last_reduced_price_tiyn: Some(8_500),
+            last_shelf_price_tiyn: Some(Tiyn::new(10_000)),
+            last_reduced_price_tiyn: Some(Tiyn::new(8_500)),
         }
     }
 

@@ -1,7 +1,7 @@
 //! Away from the counter flow: refund of a recent basket, and the shop's daily report.
 
 use azyq_shared::api::{PosDailyReport, Refund, RefundRequest};
-use azyq_shared::{BusinessDay, Tiyn};
+use azyq_shared::BusinessDay;
 
 use super::sale::Keyed;
 use super::{edit_text, App, Command, Key, Message, Screen};
@@ -108,7 +108,7 @@ impl App {
         match result {
             Ok(refund) => {
                 self.refund.pending = None;
-                let (basket_id, refunded) = (refund.basket_id, Tiyn::new(refund.refunded_tiyn));
+                let (basket_id, refunded) = (refund.basket_id, refund.refunded_tiyn);
                 let what = Phrase::new(|lang| i18n::refund_done(lang, basket_id, refunded));
                 self.message = Some(Message::done(what, T::GiveMoneyBack));
                 self.refund.done = Some(refund);

@@ -236,7 +236,7 @@ impl App {
             return Vec::new();
         }
         let refusal = match found.status {
-            VoucherStatus::Activated if found.balance_tiyn > 0 => None,
+            VoucherStatus::Activated if found.balance_tiyn > Tiyn::ZERO => None,
             VoucherStatus::Activated | VoucherStatus::Exhausted => Some(ErrorCode::VoucherExhausted),
             VoucherStatus::Issued => Some(ErrorCode::NotActivated),
             VoucherStatus::Lapsed | VoucherStatus::Expired => Some(ErrorCode::MonthClosed),
@@ -252,7 +252,7 @@ impl App {
             voucher_id: found.voucher_id,
             holder,
             month: found.month.clone(),
-            balance: Tiyn::new(found.balance_tiyn),
+            balance: found.balance_tiyn,
             token_expires_at: found.token_expires_at,
         };
         let text = Phrase::new(|lang| i18n::voucher_found(lang, &voucher.holder, &voucher.month, voucher.balance));

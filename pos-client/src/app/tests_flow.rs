@@ -2,6 +2,7 @@
 //! authorise, pay, capture, receipt.
 
 use azyq_shared::api::*;
+use azyq_shared::Tiyn;
 use chrono::{DateTime, Utc};
 
 use super::keyring::tests::{at, document, token};
@@ -24,9 +25,9 @@ pub fn catalog() -> PosCatalog {
     };
     PosCatalog {
         products: vec![
-            p(MILK, "milk", "Молоко 2,5% 1 л", Unit::Piece, Some(45_000), Some(39_000)),
+            p(MILK, "milk", "Молоко 2,5% 1 л", Unit::Piece, Some(Tiyn::new(45_000)), Some(Tiyn::new(39_000))),
             p(FLOUR, "flour", "Мука пшеничная 1 с", Unit::Kg, None, None),
-            p(EGGS, "eggs", "Яйца С1 10 шт", Unit::Piece, Some(80_000), Some(70_000)),
+            p(EGGS, "eggs", "Яйца С1 10 шт", Unit::Piece, Some(Tiyn::new(80_000)), Some(Tiyn::new(70_000))),
         ],
         groups: vec![
             group("milk", "Молоко пастеризованное 2.5% жирности", "Жирлігі 2.5% пастерленген сүт"),
@@ -83,7 +84,7 @@ pub fn refund_of_41() -> App {
 
 /// Refund 1 of basket 41, as the server answers it.
 pub fn refund_of(status: BasketStatus, lines: Vec<usize>, refunded_tiyn: i64, vouchers: Vec<VoucherCharge>) -> Refund {
-    Refund { refund_id: 1, basket_id: 41, status, lines, refunded_tiyn, vouchers }
+    Refund { refund_id: 1, basket_id: 41, status, lines, refunded_tiyn: Tiyn::new(refunded_tiyn), vouchers }
 }
 
 /// Types the characters, without Enter.
@@ -99,7 +100,7 @@ pub fn found(id: i64, balance: i64) -> LookupResponse {
         holder: "Айгерим Бекова".into(),
         month: "2026-12".into(),
         status: VoucherStatus::Activated,
-        balance_tiyn: balance,
+        balance_tiyn: Tiyn::new(balance),
         token_expires_at: at(9, 25),
     }
 }
@@ -122,9 +123,9 @@ pub fn authorized(req: &AuthorizeRequest, basket_id: i64) -> Authorized {
         .enumerate()
         .map(|(index, l)| {
             let p = products.iter().find(|p| l.code.contains(&p.gtin)).unwrap();
-            let amount = |price: i64| match p.unit {
-                Unit::Piece => price * l.quantity,
-                Unit::Kg => azyq_shared::Tiyn::new(price).mul_div_round(l.quantity, 1000).unwrap().get(),
+            let amount = |price: Tiyn| match p.unit {
+                Unit::Piece => price.checked_mul(l.quantity).unwrap(),
+                Unit::Kg => price.mul_div_round(l.quantity, 1000).unwrap(),
             };
             let (shelf, to_pay) = (amount(l.shelf_price_tiyn), amount(l.reduced_price_tiyn));
             BasketLine {
@@ -144,14 +145,18 @@ pub fn authorized(req: &AuthorizeRequest, basket_id: i64) -> Authorized {
             }
         })
         .collect();
-    let discount: i64 = lines.iter().map(|l| l.discount_tiyn).sum();
+    let discount: Tiyn = lines.iter().map(|l| l.discount_tiyn).sum();
     Authorized {
         basket_id,
         status: BasketStatus::Authorized,
         discount_tiyn: discount,
         to_pay_tiyn: lines.iter().map(|l| l.to_pay_tiyn).sum(),
         hold_expires_at: at(9, 31),
-        vouchers: vec![VoucherCharge { voucher_id: 1, charged_tiyn: discount, balance_tiyn: 432_500 - discount }],
+        vouchers: vec![VoucherCharge {
+            voucher_id: 1,
+            charged_tiyn: discount,
+            balance_tiyn: Tiyn::new(432_500) - discount,
+        }],
         lines,
     }
 }
@@ -223,14 +228,14 @@ fn scan_lookup_goods_prices_authorise_capture_receipt() {
             BasketLineIn {
                 code: format!("010{MILK}"),
                 quantity: 2,
-                shelf_price_tiyn: 45_000,
-                reduced_price_tiyn: 39_550
+                shelf_price_tiyn: Tiyn::new(45_000),
+                reduced_price_tiyn: Tiyn::new(39_550)
             },
             BasketLineIn {
                 code: format!("010{FLOUR}3103001250"),
                 quantity: 1250,
-                shelf_price_tiyn: 30_000,
-                reduced_price_tiyn: 26_000
+                shelf_price_tiyn: Tiyn::new(30_000),
+                reduced_price_tiyn: Tiyn::new(26_000)
             },
         ]
     );

@@ -27,8 +27,8 @@ fn labelled(pairs: Vec<(&str, Vec<Span<'static>>)>, width: usize) -> Vec<Line<'s
 }
 
 /// A figure of money after a label.
-fn amount(tiyn: i64, style: Style) -> Vec<Span<'static>> {
-    vec![Span::raw(" "), Span::styled(Tiyn::new(tiyn).to_string(), style)]
+fn amount(tiyn: Tiyn, style: Style) -> Vec<Span<'static>> {
+    vec![Span::raw(" "), Span::styled(tiyn.to_string(), style)]
 }
 
 /// An input field: its label, and its value in a box of `width` that shows the value's end.
@@ -108,7 +108,7 @@ fn voucher_lines(vouchers: &[VoucherCharge], lang: Lang, width: usize) -> Vec<Li
     vouchers
         .iter()
         .flat_map(|v| {
-            let (charged, balance) = (Tiyn::new(v.charged_tiyn), Tiyn::new(v.balance_tiyn));
+            let (charged, balance) = (v.charged_tiyn, v.balance_tiyn);
             flow(words(&i18n::voucher_charged(lang, v.voucher_id, charged, balance), Style::new()), width, 1)
         })
         .collect()
@@ -133,10 +133,10 @@ fn lines_grid(lines: &[BasketLine], lang: Lang, trim: bool) -> Grid {
                     None => l.name.clone(),
                 },
                 i18n::quantity(lang, l.unit, l.quantity),
-                price(Some(Tiyn::new(l.shelf_price_tiyn)), l.unit, trim),
-                price(Some(Tiyn::new(l.reduced_price_tiyn)), l.unit, trim),
-                cell_money(Tiyn::new(l.discount_tiyn), trim),
-                cell_money(Tiyn::new(l.to_pay_tiyn), trim),
+                price(Some(l.shelf_price_tiyn), l.unit, trim),
+                price(Some(l.reduced_price_tiyn), l.unit, trim),
+                cell_money(l.discount_tiyn, trim),
+                cell_money(l.to_pay_tiyn, trim),
             ]);
             if l.refunded {
                 row.style = Style::new().fg(Color::DarkGray).add_modifier(Modifier::CROSSED_OUT);
@@ -216,10 +216,10 @@ pub fn refund(frame: &mut Frame, area: Rect, app: &App) {
         let status = if done.status == BasketStatus::Refunded { T::RefundedFully } else { T::RefundedPartly }.get(lang);
         said.push((i18n::refund_record(lang, done.refund_id, done.basket_id, status), Style::new().green()));
         said.push((format!("{}: {}", T::FieldLines.get(lang), numbers.join(", ")), Style::new()));
-        let back = format!("{} {}", T::BackToVouchers.get(lang), i18n::money(Tiyn::new(done.refunded_tiyn)));
+        let back = format!("{} {}", T::BackToVouchers.get(lang), i18n::money(done.refunded_tiyn));
         said.push((back, Style::new().bold()));
         for v in &done.vouchers {
-            said.push((i18n::voucher_balance(lang, v.voucher_id, Tiyn::new(v.balance_tiyn)), Style::new()));
+            said.push((i18n::voucher_balance(lang, v.voucher_id, v.balance_tiyn), Style::new()));
         }
     }
     for (text, style) in said {
@@ -255,9 +255,9 @@ pub fn report(frame: &mut Frame, area: Rect, app: &App) {
             figure(T::BasketsCancelled, r.baskets_cancelled.to_string()),
             figure(T::HoldsExpired, r.baskets_hold_expired.to_string()),
             figure(T::Refunds, r.refunds.to_string()),
-            figure(T::DiscountByVouchers, Tiyn::new(r.discount_tiyn).to_string()),
-            figure(T::PaidByCustomers, Tiyn::new(r.paid_tiyn).to_string()),
-            figure(T::RefundedToVouchers, Tiyn::new(r.refunded_tiyn).to_string()),
+            figure(T::DiscountByVouchers, r.discount_tiyn.to_string()),
+            figure(T::PaidByCustomers, r.paid_tiyn.to_string()),
+            figure(T::RefundedToVouchers, r.refunded_tiyn.to_string()),
         ],
         usize::from(body.width.saturating_sub(3)),
     );
@@ -278,7 +278,7 @@ pub fn report(frame: &mut Frame, area: Rect, app: &App) {
                     app.group_name(&g.group),
                     g.pieces.to_string(),
                     group_thousands(g.grams),
-                    cell_money(Tiyn::new(g.discount_tiyn), trim),
+                    cell_money(g.discount_tiyn, trim),
                 ])
             })
             .collect(),

@@ -86,7 +86,7 @@ fn receipt() -> App {
 fn refund_done() -> App {
     let mut app = refund_of_41();
     key(&mut app, Key::Enter);
-    let voucher = VoucherCharge { voucher_id: 1, charged_tiyn: -17_000, balance_tiyn: 432_500 };
+    let voucher = VoucherCharge { voucher_id: 1, charged_tiyn: Tiyn::new(-17_000), balance_tiyn: Tiyn::new(432_500) };
     let refund = Refund { refund_id: 5, ..refund_of(BasketStatus::Refunded, vec![0, 1], 17_000, vec![voucher]) };
     reply(&mut app, Reply::Refund(Ok(refund)));
     app
@@ -103,13 +103,13 @@ fn report() -> App {
         baskets_cancelled: 1,
         baskets_hold_expired: 2,
         refunds: 1,
-        discount_tiyn: 1_234_500,
-        paid_tiyn: 9_876_500,
-        refunded_tiyn: 12_000,
+        discount_tiyn: Tiyn::new(1_234_500),
+        paid_tiyn: Tiyn::new(9_876_500),
+        refunded_tiyn: Tiyn::new(12_000),
         by_group: vec![
-            GroupTotal { group: "milk".into(), pieces: 30, grams: 0, discount_tiyn: 180_000 },
-            GroupTotal { group: "flour".into(), pieces: 0, grams: 12_500, discount_tiyn: 50_000 },
-            GroupTotal { group: "retired".into(), pieces: 2, grams: 0, discount_tiyn: 1_700_000 },
+            GroupTotal { group: "milk".into(), pieces: 30, grams: 0, discount_tiyn: Tiyn::new(180_000) },
+            GroupTotal { group: "flour".into(), pieces: 0, grams: 12_500, discount_tiyn: Tiyn::new(50_000) },
+            GroupTotal { group: "retired".into(), pieces: 2, grams: 0, discount_tiyn: Tiyn::new(1_700_000) },
         ],
     };
     reply(&mut app, Reply::Report(Ok(report)));
@@ -129,8 +129,8 @@ fn crowded_sale() -> App {
         name: "Говядина лопаточно-грудная часть, охлаждённая, весовая".into(),
         unit: Unit::Kg,
         discount_cap_bp: 1500,
-        last_shelf_price_tiyn: Some(543_210),
-        last_reduced_price_tiyn: Some(461_729),
+        last_shelf_price_tiyn: Some(Tiyn::new(543_210)),
+        last_reduced_price_tiyn: Some(Tiyn::new(461_729)),
     };
     app.sale.lines.push(basket::Line::new("0104600000000053".into(), None, &beef, 12_345));
     scan(&mut app, &format!("0{FLOUR}"));
@@ -179,7 +179,6 @@ fn every_screen_at_80x24_and_120x40_in_both_languages() {
 
 /// The figures of money the screen shows, from the state it draws.
 fn figures(app: &App) -> Vec<Tiyn> {
-    let t = Tiyn::new;
     let mut out = Vec::new();
     if app.confirm.is_some() || app.sale.edit.is_some() {
         // A window over the screen: what is under it is not shown.
@@ -196,27 +195,27 @@ fn figures(app: &App) -> Vec<Tiyn> {
             out.extend([totals.discount, totals.to_pay]);
         }
         (Screen::Payment, Stage::Authorized { auth, .. }) => {
-            out.extend([t(auth.discount_tiyn), t(auth.to_pay_tiyn)]);
-            out.extend(auth.vouchers.iter().flat_map(|v| [t(v.charged_tiyn), t(v.balance_tiyn)]));
+            out.extend([auth.discount_tiyn, auth.to_pay_tiyn]);
+            out.extend(auth.vouchers.iter().flat_map(|v| [v.charged_tiyn, v.balance_tiyn]));
         }
         (Screen::Receipt, Stage::Captured(c)) => {
             let r = &c.receipt;
             for l in &r.lines {
-                out.extend([l.shelf_price_tiyn, l.reduced_price_tiyn, l.discount_tiyn, l.to_pay_tiyn].map(t));
+                out.extend([l.shelf_price_tiyn, l.reduced_price_tiyn, l.discount_tiyn, l.to_pay_tiyn]);
             }
-            out.extend([t(r.discount_tiyn), t(r.payment.paid_tiyn)]);
-            out.extend(r.vouchers.iter().flat_map(|v| [t(v.charged_tiyn), t(v.balance_tiyn)]));
+            out.extend([r.discount_tiyn, r.payment.paid_tiyn]);
+            out.extend(r.vouchers.iter().flat_map(|v| [v.charged_tiyn, v.balance_tiyn]));
         }
         (Screen::Refund, _) => {
             if let Some(done) = &app.refund.done {
-                out.push(t(done.refunded_tiyn));
-                out.extend(done.vouchers.iter().map(|v| t(v.balance_tiyn)));
+                out.push(done.refunded_tiyn);
+                out.extend(done.vouchers.iter().map(|v| v.balance_tiyn));
             }
         }
         (Screen::Report, _) => {
             if let Some(r) = &app.report.report {
-                out.extend([r.discount_tiyn, r.paid_tiyn, r.refunded_tiyn].map(t));
-                out.extend(r.by_group.iter().map(|g| t(g.discount_tiyn)));
+                out.extend([r.discount_tiyn, r.paid_tiyn, r.refunded_tiyn]);
+                out.extend(r.by_group.iter().map(|g| g.discount_tiyn));
             }
         }
         _ => {}

@@ -1,8 +1,8 @@
 //! The monthly cycle (SPEC §2): consent by SMS, issue, month end. Each step is a state change of a
 //! family-month or a voucher, guarded by its current state, so every step can run again safely.
 
-use azyq_shared::api::{ErrorCode, MonthClosed};
-use azyq_shared::{BusinessDay, Month, Phone};
+use azyq_shared::api::{ErrorCode, MonthClosed, MonthStatus, VoucherStatus};
+use azyq_shared::{BusinessDay, Month, Phone, Tiyn};
 use chrono::{DateTime, Datelike, Days, Utc};
 use diesel::dsl::{exists, not};
 use diesel::prelude::*;
@@ -17,39 +17,7 @@ use crate::db::Conn;
 use crate::error::{AppError, AppResult};
 use crate::with_conn;
 
-/// The family-month state machine: `listed → no_phone | sms_sent → reminded → consented | refused | no_answer`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FamilyStatus {
-    Listed,
-    NoPhone,
-    SmsSent,
-    Reminded,
-    Consented,
-    Refused,
-    NoAnswer,
-}
-
-impl FamilyStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FamilyStatus::Listed => "listed",
-            FamilyStatus::NoPhone => "no_phone",
-            FamilyStatus::SmsSent => "sms_sent",
-            FamilyStatus::Reminded => "reminded",
-            FamilyStatus::Consented => "consented",
-            FamilyStatus::Refused => "refused",
-            FamilyStatus::NoAnswer => "no_answer",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<FamilyStatus> {
-        use FamilyStatus::*;
-        [Listed, NoPhone, SmsSent, Reminded, Consented, Refused, NoAnswer].into_iter().find(|f| f.as_str() == s)
-    }
-
-    /// Still waiting for the applicant's answer.
-    pub const AWAITING: [&'static str; 3] = ["listed", "sms_sent", "reminded"];
-}
+pub use azyq_shared::api::FamilyStatus;
 
 /// The audit id of a family in a month.
 pub fn family_month_id(month: Month, family_id: &str) -> String {
@@ -62,8 +30,15 @@ pub enum Which<'a> {
     Family(&'a str),
 }
 
-fn month_status(conn: &mut Conn, month: Month) -> AppResult<Option<String>> {
+/// The month's status (`None`: no row yet, an open month). A plain read: a transition that must
+/// keep it reads it under its lock ([`lock_month`]).
+pub fn month_status(conn: &mut Conn, month: Month) -> AppResult<Option<MonthStatus>> {
     Ok(with_conn!(conn, c => months::table.find(month.as_ref()).select(months::status).first(c).optional())?)
+}
+
+/// Whether a month is over for its vouchers: closed, or past its last day (Almaty).
+pub fn month_over(status: Option<MonthStatus>, month: Month, now: DateTime<Utc>) -> bool {
+    status == Some(MonthStatus::Closed) || now >= month.end_instant()
 }
 
 fn month_closed_error(month: Month) -> AppError {
@@ -72,11 +47,11 @@ fn month_closed_error(month: Month) -> AppError {
 
 /// Refuses work on a month that has ended or been closed; opens its row on first use.
 pub fn require_open_month(conn: &mut Conn, month: Month, now: DateTime<Utc>) -> AppResult<()> {
-    if month_status(conn, month)?.as_deref() == Some("closed") || now >= month.end_instant() {
+    if month_over(month_status(conn, month)?, month, now) {
         return Err(month_closed_error(month));
     }
     with_conn!(conn, c => diesel::insert_into(months::table)
-        .values((months::month.eq(month.as_ref()), months::status.eq("open")))
+        .values((months::month.eq(month.as_ref()), months::status.eq(MonthStatus::Open)))
         .on_conflict_do_nothing()
         .execute(c))?;
     Ok(())
@@ -85,7 +60,7 @@ pub fn require_open_month(conn: &mut Conn, month: Month, now: DateTime<Utc>) -> 
 /// Months that are open (not yet closed), oldest first.
 pub fn open_months(conn: &mut Conn) -> AppResult<Vec<Month>> {
     let rows: Vec<String> = with_conn!(conn, c => months::table
-        .filter(months::status.eq("open"))
+        .filter(months::status.eq(MonthStatus::Open))
         .order(months::month)
         .select(months::month)
         .load(c))?;
@@ -126,8 +101,7 @@ pub fn issue_vouchers(
     let mut issued = 0;
     for region in regions {
         let amount = rates::rate_for(conn, month, &region)?
-            .ok_or_else(|| AppError::new(ErrorCode::RateNotSet, format!("Для {month} не задан размер ваучера")))?
-            .get();
+            .ok_or_else(|| AppError::new(ErrorCode::RateNotSet, format!("Для {month} не задан размер ваучера")))?;
         let n = with_conn!(conn, c => {
             let mut source = members::table
                 .inner_join(
@@ -149,7 +123,7 @@ pub fn issue_vouchers(
                     family_months::region,
                     amount.into_sql::<diesel::sql_types::BigInt>(),
                     amount.into_sql::<diesel::sql_types::BigInt>(),
-                    "issued".into_sql::<diesel::sql_types::Text>(),
+                    VoucherStatus::Issued.into_sql::<diesel::sql_types::Text>(),
                     ts.into_sql::<diesel::sql_types::Timestamp>(),
                 ))
                 .into_boxed();
@@ -171,7 +145,9 @@ pub fn issue_vouchers(
                 ))
                 .execute(c)
         })?;
-        stats::vouchers(conn, now, &region, VoucherEvent::Issued, n as i64, n as i64 * amount)?;
+        let issued_tiyn =
+            amount.checked_mul(n as i64).ok_or_else(|| AppError::internal(anyhow::anyhow!("issue sum")))?;
+        stats::vouchers(conn, now, &region, VoucherEvent::Issued, n as i64, issued_tiyn)?;
         issued += n;
     }
     // The journal rows are written by the database from the new vouchers: at national scale
@@ -188,7 +164,7 @@ pub fn issue_vouchers(
                     "voucher".into_sql::<diesel::sql_types::Text>(),
                     diesel::dsl::sql::<diesel::sql_types::Text>("CAST(vouchers.id AS TEXT)"),
                     None::<String>.into_sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>(),
-                    "issued".into_sql::<diesel::sql_types::Text>(),
+                    VoucherStatus::Issued.into_sql::<diesel::sql_types::Text>(),
                 )),
         )
         .into_columns((
@@ -238,7 +214,7 @@ fn transition(
             Some(Stamp::Reminder) => diesel::update(target).set((set, family_months::reminder_at.eq(ts))).execute(c),
         })?;
         if let Some(event) = consent_event(to) {
-            for (region, (count, _)) in stats::by_region(current.iter().map(|(_, _, r)| (r.clone(), 0))) {
+            for (region, (count, _)) in stats::by_region(current.iter().map(|(_, _, r)| (r.clone(), Tiyn::ZERO))) {
                 stats::consent(conn, now, month.as_ref(), &region, event, count)?;
             }
         }
@@ -260,7 +236,7 @@ fn transition(
 
 /// One step of the family-month state machine: from which states, to which, stamping which time.
 struct Step<'a> {
-    from: &'a [&'a str],
+    from: &'a [FamilyStatus],
     to: FamilyStatus,
     stamp: Option<Stamp>,
 }
@@ -335,7 +311,7 @@ pub fn queue_consent_requests(
         conn,
         month,
         &listed,
-        Step { from: &["listed"], to: FamilyStatus::SmsSent, stamp: Some(Stamp::StartSms) },
+        Step { from: &[FamilyStatus::Listed], to: FamilyStatus::SmsSent, stamp: Some(Stamp::StartSms) },
         actor,
         now,
     )?;
@@ -366,7 +342,7 @@ pub fn queue_reminders(conn: &mut Conn, texts: &Texts, actor: &str, now: DateTim
             conn,
             month,
             &due,
-            Step { from: &["sms_sent"], to: FamilyStatus::Reminded, stamp: Some(Stamp::Reminder) },
+            Step { from: &[FamilyStatus::SmsSent], to: FamilyStatus::Reminded, stamp: Some(Stamp::Reminder) },
             actor,
             now,
         )?;
@@ -456,7 +432,12 @@ pub fn inbound_sms(
                     month,
                     family,
                     Step {
-                        from: &["listed", "sms_sent", "reminded", "consented"],
+                        from: &[
+                            FamilyStatus::Listed,
+                            FamilyStatus::SmsSent,
+                            FamilyStatus::Reminded,
+                            FamilyStatus::Consented,
+                        ],
                         to: FamilyStatus::Refused,
                         stamp: None,
                     },
@@ -511,18 +492,18 @@ pub fn close_month(conn: &mut Conn, month: Month, actor: &str, now: DateTime<Utc
     // The month alone: tills and the wallet hold it shared for each change of its money, so the
     // close waits for those under way and the ones after it see the month closed.
     with_conn!(conn, c => diesel::insert_into(months::table)
-        .values((months::month.eq(month.as_ref()), months::status.eq("open")))
+        .values((months::month.eq(month.as_ref()), months::status.eq(MonthStatus::Open)))
         .on_conflict_do_nothing()
         .execute(c))?;
     lock_month(conn, month, MonthLock::Exclusive)?;
-    type Counts = (String, Option<chrono::NaiveDateTime>, i64, i64, i64, i64, i64);
+    type Counts = (MonthStatus, Option<chrono::NaiveDateTime>, i64, i64, i64, Tiyn, i64);
     let row: Option<Counts> = with_conn!(conn, c => months::table
         .find(month.as_ref())
         .select((months::status, months::closed_at, months::no_answer, months::lapsed, months::expired, months::expired_tiyn, months::holds_released))
         .first(c)
         .optional())?;
     if let Some((status, _, no_answer, lapsed, expired, expired_tiyn, holds_released)) = &row {
-        if status == "closed" {
+        if *status == MonthStatus::Closed {
             return Ok(MonthClosed {
                 month: month.to_string(),
                 no_answer: *no_answer,
@@ -551,9 +532,9 @@ pub fn close_month(conn: &mut Conn, month: Month, actor: &str, now: DateTime<Utc
     )?
     .len();
 
-    let to_lapse: Vec<(i64, String, i64)> = with_conn!(conn, c => vouchers::table
+    let to_lapse: Vec<(i64, String, Tiyn)> = with_conn!(conn, c => vouchers::table
         .filter(vouchers::month.eq(month.as_ref()))
-        .filter(vouchers::status.eq("issued"))
+        .filter(vouchers::status.eq(VoucherStatus::Issued))
         .select((vouchers::id, vouchers::region, vouchers::amount_tiyn))
         .load(c))?;
     for (region, (count, tiyn)) in stats::by_region(to_lapse.iter().map(|(_, r, a)| (r.clone(), *a))) {
@@ -561,12 +542,12 @@ pub fn close_month(conn: &mut Conn, month: Month, actor: &str, now: DateTime<Utc
     }
     with_conn!(conn, c => diesel::update(vouchers::table
             .filter(vouchers::month.eq(month.as_ref()))
-            .filter(vouchers::status.eq("issued")))
-        .set((vouchers::status.eq("lapsed"), vouchers::closed_at.eq(ts)))
+            .filter(vouchers::status.eq(VoucherStatus::Issued)))
+        .set((vouchers::status.eq(VoucherStatus::Lapsed), vouchers::closed_at.eq(ts)))
         .execute(c))?;
-    let to_expire: Vec<(i64, i64, String)> = with_conn!(conn, c => vouchers::table
+    let to_expire: Vec<(i64, Tiyn, String)> = with_conn!(conn, c => vouchers::table
         .filter(vouchers::month.eq(month.as_ref()))
-        .filter(vouchers::status.eq("activated"))
+        .filter(vouchers::status.eq(VoucherStatus::Activated))
         .select((vouchers::id, vouchers::balance_tiyn, vouchers::region))
         .load(c))?;
     for (region, (count, tiyn)) in stats::by_region(to_expire.iter().map(|(_, b, r)| (r.clone(), *b))) {
@@ -574,22 +555,38 @@ pub fn close_month(conn: &mut Conn, month: Month, actor: &str, now: DateTime<Utc
     }
     with_conn!(conn, c => diesel::update(vouchers::table
             .filter(vouchers::month.eq(month.as_ref()))
-            .filter(vouchers::status.eq("activated")))
+            .filter(vouchers::status.eq(VoucherStatus::Activated)))
         .set((
             vouchers::expired_tiyn.eq(vouchers::balance_tiyn),
-            vouchers::balance_tiyn.eq(0_i64),
-            vouchers::status.eq("expired"),
+            vouchers::balance_tiyn.eq(Tiyn::ZERO),
+            vouchers::status.eq(VoucherStatus::Expired),
             vouchers::closed_at.eq(ts),
         ))
         .execute(c))?;
-    let expired_tiyn: i64 = to_expire.iter().map(|(_, b, _)| *b).sum();
+    let expired_tiyn: Tiyn = to_expire.iter().map(|(_, b, _)| *b).sum();
     let mut journal: Vec<Entry> = to_lapse
         .iter()
-        .map(|(id, _, _)| Entry::new(now, actor, "voucher", id.to_string(), Some("issued"), "lapsed"))
+        .map(|(id, _, _)| {
+            Entry::new(
+                now,
+                actor,
+                "voucher",
+                id.to_string(),
+                Some(VoucherStatus::Issued.as_str()),
+                VoucherStatus::Lapsed.as_str(),
+            )
+        })
         .collect();
     journal.extend(to_expire.iter().map(|(id, b, _)| {
-        Entry::new(now, actor, "voucher", id.to_string(), Some("activated"), "expired")
-            .detail(format!("expired_tiyn={b}"))
+        Entry::new(
+            now,
+            actor,
+            "voucher",
+            id.to_string(),
+            Some(VoucherStatus::Activated.as_str()),
+            VoucherStatus::Expired.as_str(),
+        )
+        .detail(format!("expired_tiyn={}", b.get()))
     }));
     let result = MonthClosed {
         month: month.to_string(),
@@ -599,13 +596,19 @@ pub fn close_month(conn: &mut Conn, month: Month, actor: &str, now: DateTime<Utc
         expired_tiyn,
         holds_released,
     };
-    journal.push(Entry::new(now, actor, "month", month.as_ref(), Some("open"), "closed").detail(format!(
-        "no_answer={} lapsed={} expired={} expired_tiyn={}",
-        result.no_answer, result.lapsed, result.expired, result.expired_tiyn
-    )));
+    journal.push(
+        Entry::new(now, actor, "month", month.as_ref(), Some(MonthStatus::Open.as_str()), MonthStatus::Closed.as_str())
+            .detail(format!(
+                "no_answer={} lapsed={} expired={} expired_tiyn={}",
+                result.no_answer,
+                result.lapsed,
+                result.expired,
+                result.expired_tiyn.get()
+            )),
+    );
     audit::record(conn, &journal)?;
     let values = (
-        months::status.eq("closed"),
+        months::status.eq(MonthStatus::Closed),
         months::closed_at.eq(Some(ts)),
         months::no_answer.eq(result.no_answer),
         months::lapsed.eq(result.lapsed),

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use azyq_shared::api::{BasketStatus, ErrorCode, FeedbackRequest, FeedbackSaved, HistoryBasket};
-use azyq_shared::Iin;
+use azyq_shared::{Iin, Tiyn};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
@@ -18,7 +18,7 @@ use crate::with_conn;
 /// Longest complaint kept, in characters.
 pub const MAX_COMPLAINT: usize = 2_000;
 
-type Row = (i64, String, String, String, String, NaiveDateTime, Option<NaiveDateTime>, i64, i64, String);
+type Row = (i64, String, String, String, String, NaiveDateTime, Option<NaiveDateTime>, Tiyn, Tiyn, BasketStatus);
 
 /// Every basket paid with the family's vouchers: shop, time, lines, status. Newest first.
 pub fn history(conn: &mut Conn, iin: &Iin) -> AppResult<Vec<HistoryBasket>> {
@@ -52,7 +52,7 @@ pub fn history(conn: &mut Conn, iin: &Iin) -> AppResult<Vec<HistoryBasket>> {
             shop_id,
             shop_name,
             at: captured.unwrap_or(created).and_utc(),
-            status: BasketStatus::parse(&status).unwrap_or(BasketStatus::Authorized),
+            status,
             discount_tiyn,
             to_pay_tiyn,
             lines: redeem::lines_of(conn, id)?,

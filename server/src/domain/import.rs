@@ -360,13 +360,20 @@ pub fn import(
         journal.push(Entry::new(now, actor, "family_month", entity_id.clone(), None, FamilyStatus::Listed.as_str()));
         match status {
             FamilyStatus::NoPhone => journal.push(
-                Entry::new(now, actor, "family_month", entity_id, Some("listed"), status.as_str())
+                Entry::new(now, actor, "family_month", entity_id, Some(FamilyStatus::Listed.as_str()), status.as_str())
                     .detail("no applicant phone: reported in the SDU return (Alg. p.17)"),
             ),
             FamilyStatus::Consented => {
                 journal.push(
-                    Entry::new(now, actor, "family_month", entity_id, Some("listed"), status.as_str())
-                        .detail("consent holds from an earlier month"),
+                    Entry::new(
+                        now,
+                        actor,
+                        "family_month",
+                        entity_id,
+                        Some(FamilyStatus::Listed.as_str()),
+                        status.as_str(),
+                    )
+                    .detail("consent holds from an earlier month"),
                 );
                 consented.push(f.family_id.clone());
             }

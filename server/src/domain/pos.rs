@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use azyq_shared::api::{GroupTotal, LookupResponse, PosCatalog, PosDailyReport, PosProduct, Unit, VoucherStatus};
-use azyq_shared::BusinessDay;
+use azyq_shared::api::{BasketStatus, GroupTotal, LookupResponse, PosCatalog, PosDailyReport, PosProduct, Unit};
+use azyq_shared::{BusinessDay, Tiyn};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
@@ -13,7 +13,7 @@ use crate::db::Conn;
 use crate::error::{AppError, AppResult};
 use crate::with_conn;
 
-type CatalogRow = (String, String, String, String, i32, Option<i64>, Option<i64>);
+type CatalogRow = (String, String, String, Unit, i32, Option<Tiyn>, Option<Tiyn>);
 
 /// The SZPT products in force with their caps, this shop's last prices, and the groups' names.
 pub fn catalog(conn: &mut Conn, till: &Till) -> AppResult<PosCatalog> {
@@ -39,7 +39,7 @@ pub fn catalog(conn: &mut Conn, till: &Till) -> AppResult<PosCatalog> {
                 gtin,
                 group,
                 name,
-                unit: Unit::parse(&unit).unwrap_or(Unit::Piece),
+                unit,
                 discount_cap_bp,
                 last_shelf_price_tiyn: shelf,
                 last_reduced_price_tiyn: reduced,
@@ -59,7 +59,7 @@ pub fn lookup(conn: &mut Conn, till: &Till, token: &str, now: DateTime<Utc>) -> 
         voucher_id: v.id,
         holder: redeem::holder(v),
         month: v.month.clone(),
-        status: VoucherStatus::parse(&v.status).unwrap_or(VoucherStatus::Activated),
+        status: v.status,
         balance_tiyn: v.balance_tiyn,
         token_expires_at: presented.fields.expires_at,
     })
@@ -68,7 +68,7 @@ pub fn lookup(conn: &mut Conn, till: &Till, token: &str, now: DateTime<Utc>) -> 
 /// The shop's day at the till: captured baskets and their goods by group, cancellations, refunds.
 pub fn daily(conn: &mut Conn, till: &Till, day: BusinessDay) -> AppResult<PosDailyReport> {
     let date = day.to_string();
-    let captured: Vec<(i64, i64, i64)> = with_conn!(conn, c => baskets::table
+    let captured: Vec<(i64, Tiyn, Tiyn)> = with_conn!(conn, c => baskets::table
         .filter(baskets::shop_id.eq(&till.shop_id))
         .filter(baskets::business_day.eq(&date))
         .select((baskets::id, baskets::discount_tiyn, baskets::paid_tiyn.assume_not_null()))
@@ -77,14 +77,14 @@ pub fn daily(conn: &mut Conn, till: &Till, day: BusinessDay) -> AppResult<PosDai
         day.start_instant().naive_utc(),
         BusinessDay(day.date().succ_opt().unwrap_or(day.date())).start_instant().naive_utc(),
     );
-    let closed: Vec<String> = with_conn!(conn, c => baskets::table
+    let closed: Vec<BasketStatus> = with_conn!(conn, c => baskets::table
         .filter(baskets::shop_id.eq(&till.shop_id))
-        .filter(baskets::status.eq_any(["cancelled", "hold_expired"]))
+        .filter(baskets::status.eq_any([BasketStatus::Cancelled, BasketStatus::HoldExpired]))
         .filter(baskets::closed_at.ge(start))
         .filter(baskets::closed_at.lt(end))
         .select(baskets::status)
         .load(c))?;
-    let refunded: Vec<i64> = with_conn!(conn, c => refunds::table
+    let refunded: Vec<Tiyn> = with_conn!(conn, c => refunds::table
         .inner_join(baskets::table)
         .filter(baskets::shop_id.eq(&till.shop_id))
         .filter(refunds::business_day.eq(&date))
@@ -93,13 +93,18 @@ pub fn daily(conn: &mut Conn, till: &Till, day: BusinessDay) -> AppResult<PosDai
     let ids: Vec<i64> = captured.iter().map(|r| r.0).collect();
     let mut groups: BTreeMap<String, GroupTotal> = BTreeMap::new();
     for chunk in ids.chunks(500) {
-        let lines: Vec<(String, String, i64, i64)> = with_conn!(conn, c => basket_lines::table
+        let lines: Vec<(String, Unit, i64, Tiyn)> = with_conn!(conn, c => basket_lines::table
             .filter(basket_lines::basket_id.eq_any(chunk))
             .select((basket_lines::group_code, basket_lines::unit, basket_lines::quantity, basket_lines::discount_tiyn))
             .load(c))?;
         for (group, unit, quantity, discount) in lines {
-            let g = groups.entry(group.clone()).or_insert(GroupTotal { group, pieces: 0, grams: 0, discount_tiyn: 0 });
-            if unit == "kg" {
+            let g = groups.entry(group.clone()).or_insert(GroupTotal {
+                group,
+                pieces: 0,
+                grams: 0,
+                discount_tiyn: Tiyn::ZERO,
+            });
+            if unit == Unit::Kg {
                 g.grams += quantity;
             } else {
                 g.pieces += quantity;
@@ -111,8 +116,8 @@ pub fn daily(conn: &mut Conn, till: &Till, day: BusinessDay) -> AppResult<PosDai
         date,
         shop_id: till.shop_id.clone(),
         baskets_captured: captured.len() as i64,
-        baskets_cancelled: closed.iter().filter(|s| *s == "cancelled").count() as i64,
-        baskets_hold_expired: closed.iter().filter(|s| *s == "hold_expired").count() as i64,
+        baskets_cancelled: closed.iter().filter(|s| **s == BasketStatus::Cancelled).count() as i64,
+        baskets_hold_expired: closed.iter().filter(|s| **s == BasketStatus::HoldExpired).count() as i64,
         refunds: refunded.len() as i64,
         discount_tiyn: captured.iter().map(|r| r.1).sum(),
         paid_tiyn: captured.iter().map(|r| r.2).sum(),

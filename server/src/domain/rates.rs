@@ -27,13 +27,13 @@ pub fn mrp(year: i32) -> Option<Tiyn> {
 
 /// The amount of one member's voucher in `region` for `month`.
 pub fn rate_for(conn: &mut Conn, month: Month, region: &str) -> AppResult<Option<Tiyn>> {
-    let rows: Vec<(String, i64)> = with_conn!(conn, c => rates::table
+    let rows: Vec<(String, Tiyn)> = with_conn!(conn, c => rates::table
         .filter(rates::month.eq(month.as_ref()))
         .filter(rates::region.eq(region).or(rates::region.eq(DEFAULT_REGION)))
         .select((rates::region, rates::amount_tiyn))
         .load(c))?;
-    let regional = rows.iter().find(|(r, _)| r == region).map(|(_, a)| Tiyn::new(*a));
-    let default = rows.iter().find(|(r, _)| r == DEFAULT_REGION).map(|(_, a)| Tiyn::new(*a));
+    let regional = rows.iter().find(|(r, _)| r == region).map(|(_, a)| *a);
+    let default = rows.iter().find(|(r, _)| r == DEFAULT_REGION).map(|(_, a)| *a);
     Ok(regional.or(default).or_else(|| mrp(month.year())))
 }
 
@@ -54,13 +54,13 @@ pub fn require_any_rate(conn: &mut Conn, month: Month) -> AppResult<()> {
 
 /// Replaces the month's rates.
 pub fn put(conn: &mut Conn, month: Month, body: &Rates, actor: &str, now: DateTime<Utc>) -> AppResult<Rates> {
-    if body.default_tiyn <= 0 {
+    if body.default_tiyn <= Tiyn::ZERO {
         return Err(AppError::validation("default_tiyn", "размер ваучера должен быть больше нуля"));
     }
     let mut rows = vec![(DEFAULT_REGION.to_owned(), body.default_tiyn)];
     for (region, amount) in &body.regions {
         Region::parse(region).map_err(|e| AppError::validation("regions", e.to_string()))?;
-        if *amount <= 0 {
+        if *amount <= Tiyn::ZERO {
             return Err(AppError::validation(
                 "regions",
                 format!("размер для региона {region} должен быть больше нуля"),
@@ -74,20 +74,22 @@ pub fn put(conn: &mut Conn, month: Month, body: &Rates, actor: &str, now: DateTi
         .map(|(r, a)| (rates::month.eq(month.as_ref()), rates::region.eq(r), rates::amount_tiyn.eq(a)))
         .collect();
     with_conn!(conn, c => diesel::insert_into(rates::table).values(&values).execute(c))?;
-    let detail =
-        rows.iter().map(|(r, a)| format!("{}={a}", if r.is_empty() { "default" } else { r })).collect::<Vec<_>>();
+    let detail = rows
+        .iter()
+        .map(|(r, a)| format!("{}={}", if r.is_empty() { "default" } else { r }, a.get()))
+        .collect::<Vec<_>>();
     audit::record(conn, &[Entry::new(now, actor, "rates", month.as_ref(), None, "set").detail(detail.join(" "))])?;
     get(conn, month)
 }
 
 /// The month's rates as set, or the MRP default when none is.
 pub fn get(conn: &mut Conn, month: Month) -> AppResult<Rates> {
-    let rows: Vec<(String, i64)> = with_conn!(conn, c => rates::table
+    let rows: Vec<(String, Tiyn)> = with_conn!(conn, c => rates::table
         .filter(rates::month.eq(month.as_ref()))
         .select((rates::region, rates::amount_tiyn))
         .load(c))?;
     let mut regions = BTreeMap::new();
-    let mut default = mrp(month.year()).map(Tiyn::get);
+    let mut default = mrp(month.year());
     for (region, amount) in rows {
         if region == DEFAULT_REGION {
             default = Some(amount);

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use azyq_shared::api::{BasketLine, Unit};
-use azyq_shared::BusinessDay;
+use azyq_shared::{BusinessDay, Tiyn};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::upsert::excluded;
@@ -49,7 +49,7 @@ pub fn vouchers(
     region: &str,
     event: VoucherEvent,
     count: i64,
-    tiyn: i64,
+    tiyn: Tiyn,
 ) -> AppResult<()> {
     if count == 0 {
         return Ok(());
@@ -85,8 +85,8 @@ pub fn vouchers(
 }
 
 /// Sums (region → (count, tiyn)) from rows of (region, tiyn).
-pub fn by_region(rows: impl IntoIterator<Item = (String, i64)>) -> BTreeMap<String, (i64, i64)> {
-    let mut out: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+pub fn by_region(rows: impl IntoIterator<Item = (String, Tiyn)>) -> BTreeMap<String, (i64, Tiyn)> {
+    let mut out: BTreeMap<String, (i64, Tiyn)> = BTreeMap::new();
     for (region, tiyn) in rows {
         let e = out.entry(region).or_default();
         e.0 += 1;
@@ -140,14 +140,14 @@ pub fn consent(
 pub enum BasketEvent {
     /// Captured: discount charged and amount paid.
     Captured {
-        discount: i64,
-        paid: i64,
+        discount: Tiyn,
+        paid: Tiyn,
     },
     Cancelled,
     HoldExpired,
     /// A refund operation returning this much discount.
     Refunded {
-        tiyn: i64,
+        tiyn: Tiyn,
     },
 }
 
@@ -173,7 +173,7 @@ pub fn captured(
     now: DateTime<Utc>,
     shop_id: &str,
     region: &str,
-    (discount, paid): (i64, i64),
+    (discount, paid): (Tiyn, Tiyn),
     lines: &[BasketLine],
 ) -> AppResult<()> {
     let day = day_of(now);
@@ -206,7 +206,7 @@ fn bump_basket(conn: &mut Conn, day: &str, shop_id: &str, region: &str, event: B
 
 /// Goods of a captured basket: pieces or grams and discount per SZPT group.
 fn goods(conn: &mut Conn, day: &str, shop_id: &str, region: &str, lines: &[BasketLine]) -> AppResult<()> {
-    let mut groups: BTreeMap<&str, (i64, i64, i64)> = BTreeMap::new();
+    let mut groups: BTreeMap<&str, (i64, i64, Tiyn)> = BTreeMap::new();
     for l in lines {
         let g = groups.entry(l.group.as_str()).or_default();
         match l.unit {

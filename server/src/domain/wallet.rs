@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use azyq_shared::api::{ErrorCode, Voucher, VoucherStatus};
-use azyq_shared::{BusinessDay, Iin, Month};
+use azyq_shared::{BusinessDay, Iin, Month, Tiyn};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
@@ -15,43 +15,32 @@ use crate::db::Conn;
 use crate::error::{AppError, AppResult};
 use crate::with_conn;
 
-type VoucherRow = (i64, String, String, String, String, i64, i64, Option<NaiveDateTime>);
-
-fn voucher_columns() -> (
-    vouchers::id,
-    vouchers::member_name,
-    vouchers::month,
-    vouchers::family_id,
-    vouchers::status,
-    vouchers::amount_tiyn,
-    vouchers::balance_tiyn,
-    vouchers::activated_at,
-) {
-    (
-        vouchers::id,
-        vouchers::member_name,
-        vouchers::month,
-        vouchers::family_id,
-        vouchers::status,
-        vouchers::amount_tiyn,
-        vouchers::balance_tiyn,
-        vouchers::activated_at,
-    )
+/// A voucher as the wallet shows it.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = vouchers)]
+struct VoucherRow {
+    id: i64,
+    member_name: String,
+    month: String,
+    family_id: String,
+    status: VoucherStatus,
+    amount_tiyn: Tiyn,
+    balance_tiyn: Tiyn,
+    activated_at: Option<NaiveDateTime>,
 }
 
-fn to_api(row: VoucherRow) -> AppResult<Voucher> {
-    let (id, member_name, month, _family, status, amount_tiyn, balance_tiyn, activated_at) = row;
-    let status = VoucherStatus::parse(&status)
-        .ok_or_else(|| AppError::internal(anyhow::anyhow!("voucher {id} has unknown status")))?;
-    Ok(Voucher {
-        id,
-        member_name,
-        month,
-        status,
-        amount_tiyn,
-        balance_tiyn,
-        activated_at: activated_at.map(|t| t.and_utc()),
-    })
+impl VoucherRow {
+    fn into_api(self) -> Voucher {
+        Voucher {
+            id: self.id,
+            member_name: self.member_name,
+            month: self.month,
+            status: self.status,
+            amount_tiyn: self.amount_tiyn,
+            balance_tiyn: self.balance_tiyn,
+            activated_at: self.activated_at.map(|t| t.and_utc()),
+        }
+    }
 }
 
 /// The (month, family) pairs the recipient belongs to.
@@ -70,9 +59,13 @@ pub fn family_vouchers(conn: &mut Conn, iin: &Iin) -> AppResult<Vec<Voucher>> {
     let rows: Vec<VoucherRow> = with_conn!(conn, c => vouchers::table
         .filter(vouchers::family_id.eq_any(&family_ids))
         .order((vouchers::month.desc(), vouchers::id))
-        .select(voucher_columns())
+        .select(VoucherRow::as_select())
         .load(c))?;
-    rows.into_iter().filter(|r| families.contains(&(r.2.clone(), r.3.clone()))).map(to_api).collect()
+    Ok(rows
+        .into_iter()
+        .filter(|r| families.contains(&(r.month.clone(), r.family_id.clone())))
+        .map(VoucherRow::into_api)
+        .collect())
 }
 
 fn not_found() -> AppError {
@@ -83,12 +76,12 @@ fn not_found() -> AppError {
 /// so that a stranger learns nothing of its existence.
 pub fn own_voucher(conn: &mut Conn, iin: &Iin, id: i64) -> AppResult<Voucher> {
     let row: Option<VoucherRow> =
-        with_conn!(conn, c => vouchers::table.find(id).select(voucher_columns()).first(c).optional())?;
+        with_conn!(conn, c => vouchers::table.find(id).select(VoucherRow::as_select()).first(c).optional())?;
     let row = row.ok_or_else(not_found)?;
-    if !families_of(conn, iin)?.contains(&(row.2.clone(), row.3.clone())) {
+    if !families_of(conn, iin)?.contains(&(row.month.clone(), row.family_id.clone())) {
         return Err(not_found());
     }
-    to_api(row)
+    Ok(row.into_api())
 }
 
 /// Activates a voucher (Alg. p.6): any day of its month, while the family's consent holds.
@@ -101,8 +94,8 @@ pub fn activate(conn: &mut Conn, iin: &Iin, id: i64, now: DateTime<Utc>) -> AppR
         VoucherStatus::Issued => {}
     }
     // Held shared, as a till holds it: the month close waits, or this sees the month closed.
-    let closed = lock_month(conn, month, MonthLock::Shared)?;
-    if closed.as_deref() == Some("closed") || now >= month.end_instant() {
+    let status = lock_month(conn, month, MonthLock::Shared)?;
+    if super::cycle::month_over(status, month, now) {
         return Err(month_closed(month));
     }
     if BusinessDay::of(now).date() < month.first_day() {
@@ -122,13 +115,23 @@ pub fn activate(conn: &mut Conn, iin: &Iin, id: i64, now: DateTime<Utc>) -> AppR
             "Семья не дала согласия на получение ваучера в этом месяце: ответьте 21*1 на SMS",
         ));
     }
-    let changed = with_conn!(conn, c => diesel::update(vouchers::table.filter(vouchers::id.eq(id)).filter(vouchers::status.eq("issued")))
-        .set((vouchers::status.eq("activated"), vouchers::activated_at.eq(now.naive_utc())))
+    let changed = with_conn!(conn, c => diesel::update(vouchers::table.filter(vouchers::id.eq(id)).filter(vouchers::status.eq(VoucherStatus::Issued)))
+        .set((vouchers::status.eq(VoucherStatus::Activated), vouchers::activated_at.eq(now.naive_utc())))
         .execute(c))?;
     if changed == 1 {
         let actor = super::secrets::recipient_actor(conn, iin)?;
-        audit::record(conn, &[Entry::new(now, &actor, "voucher", id.to_string(), Some("issued"), "activated")])?;
-        let (region, amount): (String, i64) =
+        audit::record(
+            conn,
+            &[Entry::new(
+                now,
+                &actor,
+                "voucher",
+                id.to_string(),
+                Some(VoucherStatus::Issued.as_str()),
+                VoucherStatus::Activated.as_str(),
+            )],
+        )?;
+        let (region, amount): (String, Tiyn) =
             with_conn!(conn, c => vouchers::table.find(id).select((vouchers::region, vouchers::amount_tiyn)).first(c))?;
         super::stats::vouchers(conn, now, &region, super::stats::VoucherEvent::Activated, 1, amount)?;
     }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use azyq_shared::api::{BasketFigures, ConsentFigures, GoodsFigures, MinistryReport, RegionFigures, ShopFigures};
-use azyq_shared::BusinessDay;
+use azyq_shared::{BusinessDay, Tiyn};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
@@ -35,8 +35,8 @@ fn add_region(into: &mut RegionFigures, r: &RegionFigures) {
     add_baskets(&mut into.baskets, &r.baskets);
 }
 
-type RegionRow = (String, i64, i64, i64, i64, i64, i64, i64, i64);
-type ShopRow = (String, String, String, i64, i64, i64, i64, i64, i64, i64);
+type RegionRow = (String, i64, Tiyn, i64, Tiyn, i64, Tiyn, i64, Tiyn);
+type ShopRow = (String, String, String, i64, i64, i64, i64, Tiyn, Tiyn, Tiyn);
 
 /// The report for business days `from..=to` (one day for the daily report). Consent figures are
 /// month-to-date at `to`.
@@ -77,7 +77,7 @@ pub fn report(conn: &mut Conn, from: BusinessDay, to: BusinessDay, now: DateTime
             day_shop_stats::refunded_tiyn,
         ))
         .load(c))?;
-    let goods_rows: Vec<(String, String, i64, i64, i64)> = with_conn!(conn, c => day_goods_stats::table
+    let goods_rows: Vec<(String, String, i64, i64, Tiyn)> = with_conn!(conn, c => day_goods_stats::table
         .filter(day_goods_stats::day.ge(&f))
         .filter(day_goods_stats::day.le(&t))
         .select((day_goods_stats::region, day_goods_stats::group_code, day_goods_stats::pieces, day_goods_stats::grams, day_goods_stats::discount_tiyn))

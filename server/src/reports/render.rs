@@ -119,7 +119,7 @@ pub fn render(report: &MinistryReport, format: Format) -> anyhow::Result<Vec<u8>
 enum Value<'a> {
     Text(&'a str),
     Count(i64),
-    Tiyn(i64),
+    Tiyn(azyq_shared::Tiyn),
     Grams(i64),
 }
 
@@ -293,7 +293,7 @@ fn render_csv(report: &MinistryReport) -> anyhow::Result<Vec<u8>> {
                 match *v {
                     Value::Text(s) => record.push(spreadsheet_safe(s)),
                     Value::Count(n) => record.push(n.to_string()),
-                    Value::Tiyn(n) => record.extend([n.to_string(), decimal(n, 2)]),
+                    Value::Tiyn(n) => record.extend([n.get().to_string(), decimal(n.get(), 2)]),
                     Value::Grams(n) => record.extend([n.to_string(), decimal(n, 3)]),
                 }
             }
@@ -451,8 +451,8 @@ fn write_value(ws: &mut Worksheet, row: u32, c: u16, v: Value<'_>, st: &CellStyl
         }
         Value::Count(n) => write_int(ws, row, c, n, &st.int)?,
         Value::Tiyn(n) => {
-            write_int(ws, row, c, n, &st.int)?;
-            write_scaled(ws, row, c + 1, n, 2, &st.tenge)?;
+            write_int(ws, row, c, n.get(), &st.int)?;
+            write_scaled(ws, row, c + 1, n.get(), 2, &st.tenge)?;
         }
         Value::Grams(n) => {
             write_int(ws, row, c, n, &st.int)?;

@@ -1,31 +1,25 @@
-//! Authorise: check every token and line, then hold the discount on the vouchers.
+//! The stateful half of authorise, in the write transaction: each token's voucher as it is now, the
+//! one-basket rule, the family's consent, the balance; then the hold, the lines and the claims.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
-use azyq_shared::api::{
-    AuthorizeRequest, Authorized, BasketLine, BasketLineIn, BasketStatus, ErrorCode, Unit, VoucherCharge, VoucherStatus,
-};
-use azyq_shared::{gs1, mask_name, token, BusinessDay, Month, Tiyn};
+use azyq_shared::api::{Authorized, BasketLine, BasketStatus, ErrorCode, VoucherCharge, VoucherStatus};
+use azyq_shared::{mask_name, token, Month, Tiyn};
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use ed25519_dalek::VerifyingKey;
 
+use super::check::{line_error, verify_token, Checked, Priced};
 use super::locks::{self, MonthLock};
-use super::{shop_of, token_error, Till};
+use super::{moves, Till};
 use crate::db::audit::{self, Entry};
 use crate::db::schema::{
-    basket_lines, basket_vouchers, baskets, catalog_groups, family_months, months, products, serial_claims,
-    shop_prices, token_nonces, vouchers,
+    basket_lines, basket_vouchers, baskets, family_months, serial_claims, shop_prices, token_nonces, vouchers,
 };
 use crate::db::Conn;
-use crate::domain::cycle::FamilyStatus;
-use crate::domain::keys;
+use crate::domain::cycle::{self, FamilyStatus};
 use crate::error::{AppError, AppResult};
 use crate::with_conn;
-
-/// At most this many vouchers (members of one family) and lines in one basket.
-pub const MAX_TOKENS: usize = 16;
-pub const MAX_LINES: usize = 200;
 
 /// A voucher as authorise checks it.
 #[derive(Debug, Clone, Queryable)]
@@ -35,8 +29,8 @@ pub struct VoucherRow {
     pub family_id: String,
     pub member_name: String,
     pub region: String,
-    pub status: String,
-    pub balance_tiyn: i64,
+    pub status: VoucherStatus,
+    pub balance_tiyn: Tiyn,
 }
 
 pub(crate) fn load_voucher(conn: &mut Conn, id: i64) -> AppResult<VoucherRow> {
@@ -75,11 +69,6 @@ pub fn present(
     present_verified(conn, fields, shop_region, now)
 }
 
-/// The stateless half of [`present`]: signature, key and expiry.
-fn verify_token(text: &str, keys: &HashMap<u16, VerifyingKey>, now: DateTime<Utc>) -> AppResult<token::TokenFields> {
-    token::verify(text, |kid| keys.get(&kid).copied(), now).map_err(token_error)
-}
-
 /// The stateful half of [`present`], for a token whose signature is already checked.
 fn present_verified(
     conn: &mut Conn,
@@ -106,21 +95,19 @@ fn present_verified(
         return Err(token_used());
     }
     let month = Month::parse(&voucher.month).map_err(|e| AppError::internal(anyhow::anyhow!("stored month: {e}")))?;
-    let closed: Option<String> =
-        with_conn!(conn, c => months::table.find(month.as_ref()).select(months::status).first(c).optional())?;
-    if closed.as_deref() == Some("closed") || now >= month.end_instant() {
+    if cycle::month_over(cycle::month_status(conn, month)?, month, now) {
         return Err(AppError::new(ErrorCode::MonthClosed, format!("Срок ваучера истёк: месяц {month} закончился")));
     }
-    match VoucherStatus::parse(&voucher.status) {
-        Some(VoucherStatus::Activated) => {}
-        Some(VoucherStatus::Issued) => {
+    match voucher.status {
+        VoucherStatus::Activated => {}
+        VoucherStatus::Issued => {
             return Err(AppError::new(
                 ErrorCode::NotActivated,
                 "Ваучер не активирован: покупатель должен активировать его в приложении",
             ))
         }
-        Some(VoucherStatus::Exhausted) => return Err(exhausted()),
-        _ => {
+        VoucherStatus::Exhausted => return Err(exhausted()),
+        VoucherStatus::Lapsed | VoucherStatus::Expired => {
             return Err(AppError::new(ErrorCode::MonthClosed, format!("Срок ваучера истёк: месяц {month} закончился")))
         }
     }
@@ -133,190 +120,6 @@ fn token_used() -> AppError {
 
 fn exhausted() -> AppError {
     AppError::new(ErrorCode::VoucherExhausted, "Средства ваучера израсходованы")
-}
-
-fn line_error(code: ErrorCode, index: usize, message: impl Into<String>) -> AppError {
-    AppError::new(code, message).with("line", index)
-}
-
-/// Prices one line: amounts for pieces, or per-kg prices times grams / 1000, rounded half up.
-pub fn price_line(unit: Unit, quantity: i64, shelf: Tiyn, reduced: Tiyn) -> Option<(Tiyn, Tiyn)> {
-    match unit {
-        Unit::Piece => Some((shelf.checked_mul(quantity)?, reduced.checked_mul(quantity)?)),
-        Unit::Kg => Some((shelf.mul_div_round(quantity, 1000)?, reduced.mul_div_round(quantity, 1000)?)),
-    }
-}
-
-/// Whether the discount per unit is within the cap, in basis points of the shelf price (Alg. p.12).
-pub fn within_cap(shelf: Tiyn, reduced: Tiyn, cap_bp: i32) -> bool {
-    let discount = i128::from(shelf.get()) - i128::from(reduced.get());
-    discount * 10_000 <= i128::from(shelf.get()) * i128::from(cap_bp)
-}
-
-type ProductRow = (String, String, String, i32, bool);
-
-/// What authorise can judge before it takes the write lock: the request's shape, each token's
-/// signature and expiry, each line's code, product, cap and price. None of it depends on balances,
-/// holds or nonces, so it runs beside other tills' writes, and the one writer only does the
-/// stateful part ([`authorize`]).
-///
-/// Refusals are kept, not returned, so that [`authorize`] answers them in the same order as a
-/// single pass would (a token's state before a line's code) and only after the idempotency key
-/// had its chance to replay a stored answer.
-pub struct Checked(Result<CheckedBasket, AppError>);
-
-struct CheckedBasket {
-    shop_region: String,
-    /// Each token's verdict in scan order.
-    tokens: Vec<Result<token::TokenFields, AppError>>,
-    /// The priced lines, or the first line's refusal.
-    lines: Result<Priced, AppError>,
-}
-
-struct Priced {
-    lines: Vec<BasketLine>,
-    discount: Tiyn,
-    to_pay: Tiyn,
-}
-
-/// The stateless checks of a basket (see [`Checked`]), on a read connection. Only a failure of the
-/// database itself is returned as an error.
-pub fn check(conn: &mut Conn, till: &Till, req: &AuthorizeRequest, now: DateTime<Utc>) -> AppResult<Checked> {
-    if let Err(e) = check_shape(req) {
-        return Ok(Checked(Err(e)));
-    }
-    let shop_region = match shop_of(conn, &till.shop_id) {
-        Ok((_, region)) => region,
-        Err(e) if e.code == ErrorCode::ShopNotFound => return Ok(Checked(Err(e))),
-        Err(e) => return Err(e),
-    };
-    let keys = keys::verifying_keys(conn)?;
-    let tokens = req.tokens.iter().map(|text| verify_token(text, &keys, now)).collect();
-    let lines = match price_lines(conn, &req.lines, now) {
-        Err(e) if e.code == ErrorCode::Internal => return Err(e),
-        other => other,
-    };
-    Ok(Checked(Ok(CheckedBasket { shop_region, tokens, lines })))
-}
-
-fn check_shape(req: &AuthorizeRequest) -> AppResult<()> {
-    if req.tokens.is_empty() || req.tokens.len() > MAX_TOKENS {
-        return Err(AppError::validation("tokens", format!("отсканируйте от 1 до {MAX_TOKENS} QR-кодов ваучеров")));
-    }
-    if req.lines.is_empty() || req.lines.len() > MAX_LINES {
-        return Err(AppError::validation("lines", format!("в покупке от 1 до {MAX_LINES} строк")));
-    }
-    for (i, l) in req.lines.iter().enumerate() {
-        if l.quantity <= 0 {
-            return Err(AppError::validation(&format!("lines[{i}].quantity"), "количество должно быть больше нуля")
-                .with("line", i));
-        }
-        if l.shelf_price_tiyn <= 0 || l.reduced_price_tiyn < 0 || l.reduced_price_tiyn > l.shelf_price_tiyn {
-            return Err(AppError::validation(
-                &format!("lines[{i}].reduced_price_tiyn"),
-                "цена со скидкой должна быть от нуля до обычной цены",
-            )
-            .with("line", i));
-        }
-    }
-    Ok(())
-}
-
-/// The lines: SZPT product, cap, expiry, serial not twice in the basket; priced.
-fn price_lines(conn: &mut Conn, req_lines: &[BasketLineIn], now: DateTime<Utc>) -> AppResult<Priced> {
-    let today = BusinessDay::of(now).date();
-    let mut lines = Vec::with_capacity(req_lines.len());
-    let mut serials_seen = HashSet::new();
-    let mut product_cache: HashMap<String, Option<ProductRow>> = HashMap::new();
-    for (i, l) in req_lines.iter().enumerate() {
-        let code = gs1::parse(&l.code).map_err(|e| {
-            line_error(ErrorCode::CodeInvalid, i, format!("Строка {}: {e}", i + 1)).with("reason", e.reason())
-        })?;
-        let gtin = code.gtin.as_str().to_owned();
-        if !product_cache.contains_key(&gtin) {
-            let row: Option<ProductRow> = with_conn!(conn, c => products::table
-                .inner_join(catalog_groups::table)
-                .filter(products::gtin.eq(&gtin))
-                .select((products::group_code, products::name, products::unit, products::discount_cap_bp, catalog_groups::in_force))
-                .first(c)
-                .optional())?;
-            product_cache.insert(gtin.clone(), row);
-        }
-        let Some((group, name, unit, cap_bp, in_force)) = product_cache[&gtin].clone() else {
-            return Err(line_error(
-                ErrorCode::NotSzptProduct,
-                i,
-                format!("Строка {}: товар {gtin} не входит в перечень СЗПТ", i + 1),
-            ));
-        };
-        if !in_force {
-            return Err(line_error(
-                ErrorCode::NotSzptProduct,
-                i,
-                format!("Строка {}: группа «{group}» больше не входит в перечень СЗПТ", i + 1),
-            ));
-        }
-        if code.expiry.is_some_and(|d| d < today) {
-            return Err(line_error(
-                ErrorCode::ProductExpired,
-                i,
-                format!("Строка {}: срок годности товара истёк", i + 1),
-            ));
-        }
-        let unit = Unit::parse(&unit).unwrap_or(Unit::Piece);
-        if code.serial.is_some() && unit == Unit::Piece && l.quantity != 1 {
-            return Err(AppError::validation(
-                &format!("lines[{i}].quantity"),
-                "товар с серийным кодом продаётся поштучно: количество 1",
-            )
-            .with("line", i));
-        }
-        let (shelf, reduced) = (Tiyn::new(l.shelf_price_tiyn), Tiyn::new(l.reduced_price_tiyn));
-        if !within_cap(shelf, reduced, cap_bp) {
-            let max = shelf.mul_div_round(i64::from(cap_bp), 10_000).unwrap_or(Tiyn::ZERO);
-            return Err(line_error(
-                ErrorCode::DiscountOverCap,
-                i,
-                format!("Строка {}: скидка больше допустимой ({} на единицу)", i + 1, max),
-            )
-            .with("cap_bp", cap_bp)
-            .with("max_discount_tiyn", max.get()));
-        }
-        let (shelf_amount, to_pay) = price_line(unit, l.quantity, shelf, reduced).ok_or_else(|| {
-            AppError::validation(&format!("lines[{i}].quantity"), "слишком большая сумма строки").with("line", i)
-        })?;
-        if let Some(serial) = &code.serial {
-            if !serials_seen.insert((gtin.clone(), serial.clone())) {
-                return Err(line_error(
-                    ErrorCode::CodeAlreadySold,
-                    i,
-                    format!("Строка {}: этот код уже в покупке", i + 1),
-                ));
-            }
-        }
-        lines.push(BasketLine {
-            index: i,
-            gtin,
-            serial: code.serial.clone(),
-            group,
-            name,
-            unit,
-            quantity: l.quantity,
-            shelf_price_tiyn: shelf.get(),
-            reduced_price_tiyn: reduced.get(),
-            shelf_amount_tiyn: shelf_amount.get(),
-            to_pay_tiyn: to_pay.get(),
-            discount_tiyn: shelf_amount.get() - to_pay.get(),
-            refunded: false,
-        });
-    }
-    let sum = |f: fn(&BasketLine) -> i64| lines.iter().try_fold(Tiyn::ZERO, |acc, l| acc.checked_add(Tiyn::new(f(l))));
-    let overflow = || AppError::validation("lines", "слишком большая сумма покупки");
-    let discount = sum(|l| l.discount_tiyn).ok_or_else(overflow)?;
-    let to_pay = sum(|l| l.to_pay_tiyn).ok_or_else(overflow)?;
-    // The shelf total must be representable too (it is what the shop reports).
-    sum(|l| l.shelf_amount_tiyn).ok_or_else(overflow)?;
-    Ok(Priced { lines, discount, to_pay })
 }
 
 /// Authorises a checked basket: places the hold and answers what the customer pays (SPEC §3.3).
@@ -350,22 +153,22 @@ pub(crate) fn authorize(
         presented.push(p);
     }
     let first = &presented[0].voucher;
-    let family_status: Option<String> = with_conn!(conn, c => family_months::table
+    let family_status: Option<FamilyStatus> = with_conn!(conn, c => family_months::table
         .find((&first.month, &first.family_id))
         .select(family_months::status)
         .first(c)
         .optional())?;
-    if family_status.as_deref() != Some(FamilyStatus::Consented.as_str()) {
+    if family_status != Some(FamilyStatus::Consented) {
         return Err(AppError::new(ErrorCode::NoConsent, "Семья отказалась от ваучера в этом месяце"));
     }
     let Priced { lines, discount, to_pay } = checked.lines.as_ref().map_err(AppError::again)?;
     let (discount, to_pay) = (*discount, *to_pay);
 
-    let available: i64 = presented.iter().map(|p| p.voucher.balance_tiyn).sum();
-    if available == 0 && discount.get() > 0 {
+    let available: Tiyn = presented.iter().map(|p| p.voucher.balance_tiyn).sum();
+    if available == Tiyn::ZERO && discount > Tiyn::ZERO {
         return Err(exhausted());
     }
-    if available < discount.get() {
+    if available < discount {
         return Err(insufficient(available));
     }
 
@@ -377,9 +180,9 @@ pub(crate) fn authorize(
             baskets::cashier.eq(&till.login),
             baskets::month.eq(&first.month),
             baskets::family_id.eq(&first.family_id),
-            baskets::status.eq(BasketStatus::Authorized.as_str()),
-            baskets::discount_tiyn.eq(discount.get()),
-            baskets::to_pay_tiyn.eq(to_pay.get()),
+            baskets::status.eq(BasketStatus::Authorized),
+            baskets::discount_tiyn.eq(discount),
+            baskets::to_pay_tiyn.eq(to_pay),
             baskets::created_at.eq(now.naive_utc()),
             baskets::hold_expires_at.eq(hold_expires_at.naive_utc()),
         ))
@@ -387,22 +190,15 @@ pub(crate) fn authorize(
         .get_result(c))?;
 
     // The hold: drawn in the order scanned, each draw one conditional UPDATE.
-    let mut remaining = discount.get();
+    let mut remaining = discount;
     let mut charges = Vec::with_capacity(presented.len());
     for (seq, p) in presented.iter().enumerate() {
         let take = remaining.min(p.voucher.balance_tiyn);
-        if take > 0 {
-            let moved = with_conn!(conn, c => diesel::update(vouchers::table
-                    .filter(vouchers::id.eq(p.voucher.id))
-                    .filter(vouchers::status.eq("activated"))
-                    .filter(vouchers::balance_tiyn.ge(take)))
-                .set((vouchers::balance_tiyn.eq(vouchers::balance_tiyn - take), vouchers::held_tiyn.eq(vouchers::held_tiyn + take)))
-                .execute(c))?;
-            if moved != 1 {
-                // Another till spent it between our read and this update: nothing is held.
-                let now_available = current_balance(conn, &presented)?;
-                return Err(insufficient(now_available));
-            }
+        // Under the voucher's lock the balance read above is current, so this cannot fail; were it
+        // to (a bug), nothing is held and the till hears the balance as it is.
+        if take > Tiyn::ZERO && !moves::hold(conn, p.voucher.id, take)? {
+            let now_available = current_balance(conn, &presented)?;
+            return Err(insufficient(now_available));
         }
         remaining -= take;
         with_conn!(conn, c => diesel::insert_into(basket_vouchers::table)
@@ -462,7 +258,7 @@ pub(crate) fn authorize(
                 basket_lines::serial.eq(l.serial.as_ref()),
                 basket_lines::group_code.eq(&l.group),
                 basket_lines::name.eq(&l.name),
-                basket_lines::unit.eq(l.unit.as_str()),
+                basket_lines::unit.eq(l.unit),
                 basket_lines::quantity.eq(l.quantity),
                 basket_lines::shelf_price_tiyn.eq(l.shelf_price_tiyn),
                 basket_lines::reduced_price_tiyn.eq(l.reduced_price_tiyn),
@@ -484,8 +280,8 @@ pub(crate) fn authorize(
     Ok(Authorized {
         basket_id,
         status: BasketStatus::Authorized,
-        discount_tiyn: discount.get(),
-        to_pay_tiyn: to_pay.get(),
+        discount_tiyn: discount,
+        to_pay_tiyn: to_pay,
         hold_expires_at,
         vouchers: charges,
         lines: lines.clone(),
@@ -505,17 +301,17 @@ fn lock_for(conn: &mut Conn, tokens: &[token::TokenFields]) -> AppResult<()> {
     locks::lock_vouchers(conn, &ids)
 }
 
-fn insufficient(available: i64) -> AppError {
+fn insufficient(available: Tiyn) -> AppError {
     AppError::new(
         ErrorCode::InsufficientBalance,
-        format!("Скидка больше остатка ваучера ({}): уберите часть товаров", Tiyn::new(available)),
+        format!("Скидка больше остатка ваучера ({available}): уберите часть товаров"),
     )
-    .with("balance_tiyn", available)
+    .with("balance_tiyn", available.get())
 }
 
-fn current_balance(conn: &mut Conn, presented: &[Presented]) -> AppResult<i64> {
+fn current_balance(conn: &mut Conn, presented: &[Presented]) -> AppResult<Tiyn> {
     let ids: Vec<i64> = presented.iter().map(|p| p.voucher.id).collect();
-    let balances: Vec<i64> = with_conn!(conn, c => vouchers::table.filter(vouchers::id.eq_any(&ids)).select(vouchers::balance_tiyn).load(c))?;
+    let balances: Vec<Tiyn> = with_conn!(conn, c => vouchers::table.filter(vouchers::id.eq_any(&ids)).select(vouchers::balance_tiyn).load(c))?;
     Ok(balances.iter().sum())
 }
 
@@ -549,28 +345,4 @@ fn remember_prices(conn: &mut Conn, shop_id: &str, lines: &[BasketLine], now: Da
 /// The masked holder name a till may show.
 pub fn holder(voucher: &VoucherRow) -> String {
     mask_name(&voucher.member_name)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn prices_pieces_and_grams_half_up() {
-        assert_eq!(
-            price_line(Unit::Piece, 3, Tiyn::new(50_000), Tiyn::new(45_000)),
-            Some((Tiyn::new(150_000), Tiyn::new(135_000)))
-        );
-        // 1 kg at 499 tiyn, 1 500 g: 748.5 -> 749.
-        assert_eq!(price_line(Unit::Kg, 1_500, Tiyn::new(499), Tiyn::new(425)), Some((Tiyn::new(749), Tiyn::new(638))));
-        assert_eq!(price_line(Unit::Piece, i64::MAX, Tiyn::new(2), Tiyn::new(1)), None);
-    }
-
-    #[test]
-    fn cap_is_exact_at_the_limit() {
-        assert!(within_cap(Tiyn::new(10_000), Tiyn::new(8_500), 1_500));
-        assert!(!within_cap(Tiyn::new(10_000), Tiyn::new(8_499), 1_500));
-        assert!(within_cap(Tiyn::new(333), Tiyn::new(284), 1_500)); // 49 ≤ 49.95
-        assert!(!within_cap(Tiyn::new(333), Tiyn::new(283), 1_500)); // 50 > 49.95
-    }
 }

@@ -1,18 +1,18 @@
 //! Capture (Alg. p.26): the customer paid the reduced total; the hold becomes a charge. And what a
 //! till reads of a basket afterwards: its receipt and state.
 
-use azyq_shared::api::{BasketLine, BasketStatus, Captured, ErrorCode, Payment, PaymentMethod, Receipt};
-use azyq_shared::BusinessDay;
+use azyq_shared::api::{BasketLine, BasketStatus, Captured, ErrorCode, Payment, Receipt};
+use azyq_shared::{BusinessDay, Tiyn};
 use chrono::{DateTime, SubsecRound, Utc};
 use diesel::prelude::*;
 
 use super::locks;
 use super::{
-    charges_of, hold_expired, lines_of, load_basket, open_transition, parts_of, shop_of, state_error, status_of,
-    BasketRow, Till,
+    charges_of, hold_expired, lines_of, load_basket, moves, open_transition, parts_of, shop_of, state_error, BasketRow,
+    Till,
 };
 use crate::db::audit::{self, Entry};
-use crate::db::schema::{baskets, vouchers};
+use crate::db::schema::baskets;
 use crate::db::Conn;
 use crate::domain::stats;
 use crate::error::{AppError, AppResult};
@@ -28,7 +28,7 @@ pub(crate) fn capture(
     now: DateTime<Utc>,
 ) -> AppResult<Captured> {
     let (row, _) = open_transition(conn, Some(till), id)?;
-    match status_of(&row)? {
+    match row.status {
         BasketStatus::Authorized if row.hold_expires_at <= now.naive_utc() => return Err(hold_expired()),
         BasketStatus::Authorized => {}
         BasketStatus::HoldExpired => return Err(hold_expired()),
@@ -37,44 +37,24 @@ pub(crate) fn capture(
     if payment.paid_tiyn != row.to_pay_tiyn {
         return Err(AppError::validation(
             "payment.paid_tiyn",
-            format!(
-                "к оплате {}, а указано {}",
-                azyq_shared::Tiyn::new(row.to_pay_tiyn),
-                azyq_shared::Tiyn::new(payment.paid_tiyn)
-            ),
+            format!("к оплате {}, а указано {}", row.to_pay_tiyn, payment.paid_tiyn),
         ));
     }
     let parts = parts_of(conn, &[id])?;
     let voucher_ids: Vec<i64> = parts.iter().map(|p| p.voucher_id).collect();
     locks::lock_vouchers(conn, &voucher_ids)?;
     for part in &parts {
-        let amount = part.charged;
-        let moved = with_conn!(conn, c => diesel::update(vouchers::table
-                .filter(vouchers::id.eq(part.voucher_id))
-                .filter(vouchers::held_tiyn.ge(amount)))
-            .set((vouchers::held_tiyn.eq(vouchers::held_tiyn - amount), vouchers::charged_tiyn.eq(vouchers::charged_tiyn + amount)))
-            .execute(c))?;
-        if moved != 1 {
-            return Err(AppError::internal(anyhow::anyhow!("voucher {} holds less than basket {id}", part.voucher_id)));
-        }
-        // Spent to the last tiyn, nothing held: the voucher is exhausted.
-        with_conn!(conn, c => diesel::update(vouchers::table
-                .filter(vouchers::id.eq(part.voucher_id))
-                .filter(vouchers::status.eq("activated"))
-                .filter(vouchers::balance_tiyn.eq(0_i64))
-                .filter(vouchers::held_tiyn.eq(0_i64)))
-            .set(vouchers::status.eq("exhausted"))
-            .execute(c))?;
+        moves::charge(conn, part.voucher_id, part.charged, id)?;
     }
     let day = BusinessDay::of(now).to_string();
     // Microseconds, as PostgreSQL keeps them: the receipt answered now is the one read back later.
     let captured_at = now.naive_utc().trunc_subsecs(6);
-    let n = with_conn!(conn, c => diesel::update(baskets::table.filter(baskets::id.eq(id)).filter(baskets::status.eq("authorized")))
+    let n = with_conn!(conn, c => diesel::update(baskets::table.filter(baskets::id.eq(id)).filter(baskets::status.eq(BasketStatus::Authorized)))
         .set((
-            baskets::status.eq(BasketStatus::Captured.as_str()),
+            baskets::status.eq(BasketStatus::Captured),
             baskets::captured_at.eq(captured_at),
             baskets::business_day.eq(&day),
-            baskets::payment_method.eq(payment.method.as_str()),
+            baskets::payment_method.eq(payment.method),
             baskets::paid_tiyn.eq(payment.paid_tiyn),
         ))
         .execute(c))?;
@@ -85,19 +65,23 @@ pub(crate) fn capture(
     let lines = lines_of(conn, id)?;
     stats::captured(conn, now, &row.shop_id, &region, (row.discount_tiyn, payment.paid_tiyn), &lines)?;
     let paid = BasketRow {
-        status: BasketStatus::Captured.as_str().to_owned(),
+        status: BasketStatus::Captured,
         captured_at: Some(captured_at),
-        payment_method: Some(payment.method.as_str().to_owned()),
+        payment_method: Some(payment.method),
         paid_tiyn: Some(payment.paid_tiyn),
         ..row
     };
     audit::record(
         conn,
-        &[Entry::new(now, &till.actor(), "basket", id.to_string(), Some("authorized"), "captured").detail(format!(
-            "paid_tiyn={} method={}",
-            payment.paid_tiyn,
-            payment.method.as_str()
-        ))],
+        &[Entry::new(
+            now,
+            &till.actor(),
+            "basket",
+            id.to_string(),
+            Some(BasketStatus::Authorized.as_str()),
+            BasketStatus::Captured.as_str(),
+        )
+        .detail(format!("paid_tiyn={} method={}", payment.paid_tiyn, payment.method.as_str()))],
     )?;
     tracing::info!(basket_id = id, "basket captured");
     let receipt = receipt_of(conn, &paid, shop_name, lines)?;
@@ -115,14 +99,10 @@ pub fn receipt(conn: &mut Conn, id: i64) -> AppResult<Receipt> {
 /// The receipt of a captured basket whose row, shop name and lines are at hand.
 fn receipt_of(conn: &mut Conn, row: &BasketRow, shop_name: String, lines: Vec<BasketLine>) -> AppResult<Receipt> {
     let id = row.id;
-    let method = match row.payment_method.as_deref() {
-        Some("card") => PaymentMethod::Card,
-        Some("cash") => PaymentMethod::Cash,
-        _ => {
-            return Err(
-                AppError::new(ErrorCode::BasketState, "Покупка ещё не оплачена").with("status", row.status.clone())
-            )
-        }
+    let Some(method) = row.payment_method else {
+        return Err(
+            AppError::new(ErrorCode::BasketState, "Покупка ещё не оплачена").with("status", row.status.as_str())
+        );
     };
     Ok(Receipt {
         basket_id: id,
@@ -133,7 +113,7 @@ fn receipt_of(conn: &mut Conn, row: &BasketRow, shop_name: String, lines: Vec<Ba
         lines,
         discount_tiyn: row.discount_tiyn,
         to_pay_tiyn: row.to_pay_tiyn,
-        payment: Payment { method, paid_tiyn: row.paid_tiyn.unwrap_or(0) },
+        payment: Payment { method, paid_tiyn: row.paid_tiyn.unwrap_or(Tiyn::ZERO) },
         vouchers: charges_of(conn, id)?,
     })
 }
@@ -144,7 +124,7 @@ pub fn basket(conn: &mut Conn, till: &Till, id: i64) -> AppResult<serde_json::Va
     if row.shop_id != till.shop_id {
         return Err(AppError::new(ErrorCode::Forbidden, "Это покупка другого магазина"));
     }
-    let status = status_of(&row)?;
+    let status = row.status;
     let mut v = serde_json::json!({
         "basket_id": id,
         "status": status,

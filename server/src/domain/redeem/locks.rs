@@ -15,6 +15,7 @@
 //! write transaction already holds the whole database (`BEGIN IMMEDIATE`, or the group writer's
 //! one connection), so the same functions are plain reads there.
 
+use azyq_shared::api::MonthStatus;
 use azyq_shared::Month;
 use diesel::prelude::*;
 
@@ -33,7 +34,7 @@ pub enum MonthLock {
 }
 
 /// Locks the month's row and answers its status (`None`: no row yet, an open month).
-pub(crate) fn lock_month(conn: &mut Conn, month: Month, mode: MonthLock) -> AppResult<Option<String>> {
+pub(crate) fn lock_month(conn: &mut Conn, month: Month, mode: MonthLock) -> AppResult<Option<MonthStatus>> {
     let q = months::table.find(month.as_ref()).select(months::status);
     Ok(match conn {
         Conn::Pg(c) => match mode {

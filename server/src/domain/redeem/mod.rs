@@ -8,18 +8,22 @@
 
 mod authorize;
 mod capture;
+mod check;
 mod flow;
 pub(crate) mod locks;
+mod moves;
 mod refund;
 mod release;
 
-pub use authorize::{check, holder, present as authorize_present, Checked};
+pub use authorize::{holder, present as authorize_present};
 pub use capture::{basket, receipt};
+pub use check::{check, price_line, within_cap, Checked, MAX_LINES, MAX_TOKENS};
 pub use flow::{authorize, cancel, capture, expire_holds, refund, Transition};
 pub use release::release_month_holds;
 
-use azyq_shared::api::{BasketLine, BasketStatus, ErrorCode, Unit, VoucherCharge};
+use azyq_shared::api::{BasketLine, BasketStatus, ErrorCode, PaymentMethod, Unit, VoucherCharge};
 use azyq_shared::token::TokenError;
+use azyq_shared::Tiyn;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -77,13 +81,13 @@ pub(crate) struct BasketRow {
     pub shop_id: String,
     pub terminal_id: String,
     pub month: String,
-    pub status: String,
-    pub discount_tiyn: i64,
-    pub to_pay_tiyn: i64,
+    pub status: BasketStatus,
+    pub discount_tiyn: Tiyn,
+    pub to_pay_tiyn: Tiyn,
     pub hold_expires_at: NaiveDateTime,
     pub captured_at: Option<NaiveDateTime>,
-    pub payment_method: Option<String>,
-    pub paid_tiyn: Option<i64>,
+    pub payment_method: Option<PaymentMethod>,
+    pub paid_tiyn: Option<Tiyn>,
     pub created_at: NaiveDateTime,
 }
 
@@ -99,74 +103,58 @@ impl BasketRow {
     }
 }
 
-pub(crate) fn status_of(row: &BasketRow) -> AppResult<BasketStatus> {
-    BasketStatus::parse(&row.status).ok_or_else(|| AppError::internal(anyhow::anyhow!("basket {} status", row.id)))
+/// A basket line as stored.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = basket_lines)]
+struct LineRow {
+    idx: i32,
+    gtin: String,
+    serial: Option<String>,
+    group_code: String,
+    name: String,
+    unit: Unit,
+    quantity: i64,
+    shelf_price_tiyn: Tiyn,
+    reduced_price_tiyn: Tiyn,
+    shelf_amount_tiyn: Tiyn,
+    to_pay_tiyn: Tiyn,
+    discount_tiyn: Tiyn,
+    refunded: bool,
 }
 
-type LineRow = (i32, String, Option<String>, String, String, String, i64, i64, i64, i64, i64, i64, bool);
+impl From<LineRow> for BasketLine {
+    fn from(r: LineRow) -> BasketLine {
+        BasketLine {
+            index: usize::try_from(r.idx).unwrap_or_default(),
+            gtin: r.gtin,
+            serial: r.serial,
+            group: r.group_code,
+            name: r.name,
+            unit: r.unit,
+            quantity: r.quantity,
+            shelf_price_tiyn: r.shelf_price_tiyn,
+            reduced_price_tiyn: r.reduced_price_tiyn,
+            shelf_amount_tiyn: r.shelf_amount_tiyn,
+            to_pay_tiyn: r.to_pay_tiyn,
+            discount_tiyn: r.discount_tiyn,
+            refunded: r.refunded,
+        }
+    }
+}
 
 /// The lines of a basket, in order.
 pub fn lines_of(conn: &mut Conn, basket_id: i64) -> AppResult<Vec<BasketLine>> {
     let rows: Vec<LineRow> = with_conn!(conn, c => basket_lines::table
         .filter(basket_lines::basket_id.eq(basket_id))
         .order(basket_lines::idx)
-        .select((
-            basket_lines::idx,
-            basket_lines::gtin,
-            basket_lines::serial,
-            basket_lines::group_code,
-            basket_lines::name,
-            basket_lines::unit,
-            basket_lines::quantity,
-            basket_lines::shelf_price_tiyn,
-            basket_lines::reduced_price_tiyn,
-            basket_lines::shelf_amount_tiyn,
-            basket_lines::to_pay_tiyn,
-            basket_lines::discount_tiyn,
-            basket_lines::refunded,
-        ))
+        .select(LineRow::as_select())
         .load(c))?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(
-                idx,
-                gtin,
-                serial,
-                group,
-                name,
-                unit,
-                quantity,
-                shelf,
-                reduced,
-                shelf_amount,
-                to_pay,
-                discount,
-                refunded,
-            )| {
-                BasketLine {
-                    index: idx as usize,
-                    gtin,
-                    serial,
-                    group,
-                    name,
-                    unit: Unit::parse(&unit).unwrap_or(Unit::Piece),
-                    quantity,
-                    shelf_price_tiyn: shelf,
-                    reduced_price_tiyn: reduced,
-                    shelf_amount_tiyn: shelf_amount,
-                    to_pay_tiyn: to_pay,
-                    discount_tiyn: discount,
-                    refunded,
-                }
-            },
-        )
-        .collect())
+    Ok(rows.into_iter().map(BasketLine::from).collect())
 }
 
 /// What each voucher carries of a basket (net of refunds), with its balance now, in draw order.
 pub fn charges_of(conn: &mut Conn, basket_id: i64) -> AppResult<Vec<VoucherCharge>> {
-    let rows: Vec<(i64, i64, i64, i64)> = with_conn!(conn, c => basket_vouchers::table
+    let rows: Vec<(i64, Tiyn, Tiyn, Tiyn)> = with_conn!(conn, c => basket_vouchers::table
         .inner_join(vouchers::table)
         .filter(basket_vouchers::basket_id.eq(basket_id))
         .order(basket_vouchers::seq)
@@ -203,7 +191,11 @@ pub(crate) fn hold_expired() -> AppError {
 
 /// Opens a transition of one basket: the month's lock (shared), then the basket's; answers the
 /// basket as it is under the lock, and the month's status. Another shop's basket is 403 (API.md).
-pub(crate) fn open_transition(conn: &mut Conn, till: Option<&Till>, id: i64) -> AppResult<(BasketRow, Option<String>)> {
+pub(crate) fn open_transition(
+    conn: &mut Conn,
+    till: Option<&Till>,
+    id: i64,
+) -> AppResult<(BasketRow, Option<azyq_shared::api::MonthStatus>)> {
     // A basket's month never changes: read it first to know which month to lock.
     let month = load_basket(conn, id)?.month()?;
     let month_status = locks::lock_month(conn, month, locks::MonthLock::Shared)?;
@@ -220,8 +212,8 @@ pub(crate) struct Part {
     pub basket_id: i64,
     pub seq: i32,
     pub voucher_id: i64,
-    pub charged: i64,
-    pub refunded: i64,
+    pub charged: Tiyn,
+    pub refunded: Tiyn,
 }
 
 /// The vouchers the baskets draw on, by basket and in draw order.

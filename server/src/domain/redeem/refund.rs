@@ -4,15 +4,16 @@
 use std::collections::BTreeSet;
 
 use azyq_shared::api::{BasketStatus, ErrorCode, Refund};
-use azyq_shared::BusinessDay;
+use azyq_shared::{BusinessDay, Tiyn};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use super::locks;
-use super::{charges_of, lines_of, open_transition, parts_of, state_error, status_of, Till};
+use super::{charges_of, lines_of, moves, open_transition, parts_of, state_error, Till};
 use crate::db::audit::{self, Entry};
-use crate::db::schema::{basket_lines, basket_vouchers, baskets, refunds, serial_claims, vouchers};
+use crate::db::schema::{basket_lines, basket_vouchers, baskets, refunds, serial_claims};
 use crate::db::Conn;
+use crate::domain::cycle;
 use crate::domain::stats::{self, BasketEvent};
 use crate::error::{AppError, AppResult};
 use crate::with_conn;
@@ -26,13 +27,13 @@ pub(crate) fn refund(
     now: DateTime<Utc>,
 ) -> AppResult<Refund> {
     let (row, month_status) = open_transition(conn, Some(till), id)?;
-    let status = status_of(&row)?;
+    let status = row.status;
     match status {
         BasketStatus::Captured | BasketStatus::PartlyRefunded => {}
         other => return Err(state_error(other, "вернуть")),
     }
     let month = row.month()?;
-    if month_status.as_deref() == Some("closed") || now >= month.end_instant() {
+    if cycle::month_over(month_status, month, now) {
         return Err(AppError::new(
             ErrorCode::MonthClosed,
             format!("Возврат возможен только в месяце покупки ({month})"),
@@ -60,7 +61,7 @@ pub(crate) fn refund(
             Some(_) => {}
         }
     }
-    let amount: i64 = lines.iter().filter(|l| chosen.contains(&l.index)).map(|l| l.discount_tiyn).sum();
+    let amount: Tiyn = lines.iter().filter(|l| chosen.contains(&l.index)).map(|l| l.discount_tiyn).sum();
 
     // Give back to the vouchers, last drawn first.
     let mut parts = parts_of(conn, &[id])?;
@@ -70,21 +71,16 @@ pub(crate) fn refund(
     let mut left = amount;
     for part in parts {
         let give = left.min(part.charged - part.refunded);
-        if give <= 0 {
+        if give <= Tiyn::ZERO {
             continue;
         }
         with_conn!(conn, c => diesel::update(basket_vouchers::table.find((id, part.seq)))
             .set(basket_vouchers::refunded_tiyn.eq(basket_vouchers::refunded_tiyn + give))
             .execute(c))?;
-        with_conn!(conn, c => diesel::update(vouchers::table.filter(vouchers::id.eq(part.voucher_id)))
-            .set((vouchers::balance_tiyn.eq(vouchers::balance_tiyn + give), vouchers::refunded_tiyn.eq(vouchers::refunded_tiyn + give)))
-            .execute(c))?;
-        with_conn!(conn, c => diesel::update(vouchers::table.filter(vouchers::id.eq(part.voucher_id)).filter(vouchers::status.eq("exhausted")))
-            .set(vouchers::status.eq("activated"))
-            .execute(c))?;
+        moves::give_back(conn, part.voucher_id, give)?;
         left -= give;
     }
-    if left != 0 {
+    if left != Tiyn::ZERO {
         return Err(AppError::internal(anyhow::anyhow!("basket {id}: refund exceeds what its vouchers carry")));
     }
     let idx: Vec<i32> = chosen.iter().map(|&i| i as i32).collect();
@@ -122,7 +118,7 @@ pub(crate) fn refund(
         .get_result(c))?;
     audit::record(
         conn,
-        &[Entry::new(now, &till.actor(), "basket", id.to_string(), Some(&row.status), to.as_str())
+        &[Entry::new(now, &till.actor(), "basket", id.to_string(), Some(row.status.as_str()), to.as_str())
             .detail(format!("refund_id={refund_id} refunded_tiyn={amount}"))],
     )?;
     Ok(Refund {

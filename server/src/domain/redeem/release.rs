@@ -8,9 +8,9 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use super::locks::{self, MonthLock};
-use super::{hold_expired, open_transition, parts_of, state_error, status_of, BasketRow, Till};
+use super::{hold_expired, moves, open_transition, parts_of, state_error, BasketRow, Till};
 use crate::db::audit::{self, Entry};
-use crate::db::schema::{baskets, serial_claims, vouchers};
+use crate::db::schema::{baskets, serial_claims};
 use crate::db::Conn;
 use crate::domain::stats::{self, BasketEvent};
 use crate::error::{AppError, AppResult};
@@ -20,7 +20,7 @@ use crate::with_conn;
 /// answers the same; a hold that ran out is `hold_expired` (the caller then releases it as such).
 pub(crate) fn cancel(conn: &mut Conn, till: &Till, id: i64, now: DateTime<Utc>) -> AppResult<BasketState> {
     let (row, _) = open_transition(conn, Some(till), id)?;
-    match status_of(&row)? {
+    match row.status {
         BasketStatus::Cancelled => {}
         BasketStatus::Authorized if row.hold_expires_at <= now.naive_utc() => return Err(hold_expired()),
         BasketStatus::Authorized => {
@@ -106,25 +106,17 @@ fn release(conn: &mut Conn, rows: &[BasketRow], to: BasketStatus, actor: &str, n
             return Err(AppError::internal(anyhow::anyhow!("basket {} left `authorized` under its lock", row.id)));
         }
         for part in parts.iter().filter(|p| p.basket_id == row.id) {
-            let amount = part.charged;
-            let moved = with_conn!(conn, c => diesel::update(vouchers::table
-                    .filter(vouchers::id.eq(part.voucher_id))
-                    .filter(vouchers::held_tiyn.ge(amount)))
-                .set((
-                    vouchers::balance_tiyn.eq(vouchers::balance_tiyn + amount),
-                    vouchers::held_tiyn.eq(vouchers::held_tiyn - amount),
-                ))
-                .execute(c))?;
-            if moved != 1 {
-                return Err(AppError::internal(anyhow::anyhow!(
-                    "voucher {} holds less than basket {}",
-                    part.voucher_id,
-                    row.id
-                )));
-            }
+            moves::release(conn, part.voucher_id, part.charged, row.id)?;
         }
         *by_shop.entry(row.shop_id.as_str()).or_default() += 1;
-        journal.push(Entry::new(now, actor, "basket", row.id.to_string(), Some("authorized"), to.as_str()));
+        journal.push(Entry::new(
+            now,
+            actor,
+            "basket",
+            row.id.to_string(),
+            Some(BasketStatus::Authorized.as_str()),
+            to.as_str(),
+        ));
     }
     for chunk in ids.chunks(500) {
         with_conn!(conn, c => diesel::delete(serial_claims::table.filter(serial_claims::basket_id.eq_any(chunk))).execute(c))?;

@@ -1,0 +1,225 @@
+//! The states and kinds the service stores as text, each an enum whose names are spelled in one
+//! place ([`text_enum!`]); with the `server` feature each is also a diesel type (TEXT on both
+//! databases), so a status column is read and written only through its enum and no string spells
+//! a state outside it. [`Tiyn`](crate::Tiyn) is a diesel BIGINT the same way.
+
+use serde::{Deserialize, Serialize};
+#[cfg(feature = "server")]
+use utoipa::ToSchema;
+
+/// Declares an enum stored as text: serde's snake_case names, `as_str`, `parse`, `ALL`, and (server
+/// feature) its diesel mapping.
+macro_rules! text_enum {
+    ($(#[$m:meta])* pub enum $name:ident { $($(#[$vm:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        #[cfg_attr(feature = "server", derive(ToSchema, diesel::expression::AsExpression, diesel::deserialize::FromSqlRow))]
+        #[cfg_attr(feature = "server", diesel(sql_type = diesel::sql_types::Text))]
+        pub enum $name {
+            $($(#[$vm])* $variant),+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The stored and serialised name.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+
+            pub fn parse(s: &str) -> Option<$name> {
+                Self::ALL.iter().copied().find(|v| v.as_str() == s)
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        #[cfg(feature = "server")]
+        mod_sql::text_sql!($name);
+    };
+}
+
+#[cfg(feature = "server")]
+mod mod_sql {
+    /// ToSql and FromSql of a text enum, for SQLite and PostgreSQL.
+    macro_rules! text_sql {
+        ($name:ident) => {
+            impl diesel::serialize::ToSql<diesel::sql_types::Text, diesel::sqlite::Sqlite> for $name {
+                fn to_sql<'b>(
+                    &'b self,
+                    out: &mut diesel::serialize::Output<'b, '_, diesel::sqlite::Sqlite>,
+                ) -> diesel::serialize::Result {
+                    <str as diesel::serialize::ToSql<diesel::sql_types::Text, diesel::sqlite::Sqlite>>::to_sql(
+                        self.as_str(),
+                        out,
+                    )
+                }
+            }
+
+            impl diesel::serialize::ToSql<diesel::sql_types::Text, diesel::pg::Pg> for $name {
+                fn to_sql<'b>(
+                    &'b self,
+                    out: &mut diesel::serialize::Output<'b, '_, diesel::pg::Pg>,
+                ) -> diesel::serialize::Result {
+                    <str as diesel::serialize::ToSql<diesel::sql_types::Text, diesel::pg::Pg>>::to_sql(
+                        self.as_str(),
+                        out,
+                    )
+                }
+            }
+
+            impl<DB> diesel::deserialize::FromSql<diesel::sql_types::Text, DB> for $name
+            where
+                DB: diesel::backend::Backend,
+                String: diesel::deserialize::FromSql<diesel::sql_types::Text, DB>,
+            {
+                fn from_sql(bytes: DB::RawValue<'_>) -> diesel::deserialize::Result<Self> {
+                    let text = <String as diesel::deserialize::FromSql<diesel::sql_types::Text, DB>>::from_sql(bytes)?;
+                    $name::parse(&text).ok_or_else(|| format!("{} is not a {}", text, stringify!($name)).into())
+                }
+            }
+        };
+    }
+    pub(crate) use text_sql;
+
+    use diesel::sql_types::BigInt;
+
+    use crate::Tiyn;
+
+    impl diesel::serialize::ToSql<BigInt, diesel::sqlite::Sqlite> for Tiyn {
+        fn to_sql<'b>(
+            &'b self,
+            out: &mut diesel::serialize::Output<'b, '_, diesel::sqlite::Sqlite>,
+        ) -> diesel::serialize::Result {
+            out.set_value(self.get());
+            Ok(diesel::serialize::IsNull::No)
+        }
+    }
+
+    impl diesel::serialize::ToSql<BigInt, diesel::pg::Pg> for Tiyn {
+        fn to_sql<'b>(
+            &'b self,
+            out: &mut diesel::serialize::Output<'b, '_, diesel::pg::Pg>,
+        ) -> diesel::serialize::Result {
+            use std::io::Write as _;
+            out.write_all(&self.get().to_be_bytes())?;
+            Ok(diesel::serialize::IsNull::No)
+        }
+    }
+
+    impl<DB> diesel::deserialize::FromSql<BigInt, DB> for Tiyn
+    where
+        DB: diesel::backend::Backend,
+        i64: diesel::deserialize::FromSql<BigInt, DB>,
+    {
+        fn from_sql(bytes: DB::RawValue<'_>) -> diesel::deserialize::Result<Self> {
+            Ok(Tiyn::new(<i64 as diesel::deserialize::FromSql<BigInt, DB>>::from_sql(bytes)?))
+        }
+    }
+}
+
+text_enum! {
+    /// Who a staff session is.
+    pub enum Role {
+        Operator = "operator",
+        Viewer = "viewer",
+        Cashier = "cashier",
+    }
+}
+
+text_enum! {
+    /// How a product is sold: by the piece, or by weight (quantities in grams, prices per kg).
+    pub enum Unit {
+        Piece = "piece",
+        Kg = "kg",
+    }
+}
+
+text_enum! {
+    /// `issued → activated → exhausted`; `issued → lapsed`; `activated → expired` (SPEC §2).
+    pub enum VoucherStatus {
+        Issued = "issued",
+        Activated = "activated",
+        Exhausted = "exhausted",
+        Lapsed = "lapsed",
+        Expired = "expired",
+    }
+}
+
+text_enum! {
+    /// `authorized → captured → (partly) refunded`; `authorized → cancelled | hold_expired`.
+    pub enum BasketStatus {
+        Authorized = "authorized",
+        Captured = "captured",
+        Cancelled = "cancelled",
+        HoldExpired = "hold_expired",
+        PartlyRefunded = "partly_refunded",
+        Refunded = "refunded",
+    }
+}
+
+text_enum! {
+    /// How the customer paid the reduced total.
+    pub enum PaymentMethod {
+        Cash = "cash",
+        Card = "card",
+    }
+}
+
+text_enum! {
+    /// The family-month state machine: `listed → no_phone | sms_sent → reminded → consented |
+    /// refused | no_answer`.
+    pub enum FamilyStatus {
+        Listed = "listed",
+        NoPhone = "no_phone",
+        SmsSent = "sms_sent",
+        Reminded = "reminded",
+        Consented = "consented",
+        Refused = "refused",
+        NoAnswer = "no_answer",
+    }
+}
+
+impl FamilyStatus {
+    /// Still waiting for the applicant's answer.
+    pub const AWAITING: [FamilyStatus; 3] = [FamilyStatus::Listed, FamilyStatus::SmsSent, FamilyStatus::Reminded];
+}
+
+text_enum! {
+    /// A month is open until its close (SPEC §2.7).
+    pub enum MonthStatus {
+        Open = "open",
+        Closed = "closed",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_match_serde() {
+        for s in BasketStatus::ALL {
+            assert_eq!(BasketStatus::parse(s.as_str()), Some(*s));
+            assert_eq!(serde_json::to_value(s).unwrap(), serde_json::json!(s.as_str()));
+        }
+        for s in FamilyStatus::ALL {
+            assert_eq!(serde_json::to_value(s).unwrap(), serde_json::json!(s.as_str()));
+        }
+        for s in VoucherStatus::ALL.iter().chain([].iter()) {
+            assert_eq!(VoucherStatus::parse(s.as_str()), Some(*s));
+        }
+        assert_eq!(Unit::parse("kg"), Some(Unit::Kg));
+        assert_eq!(Unit::parse("litre"), None);
+        assert_eq!(Role::parse("viewer"), Some(Role::Viewer));
+        assert_eq!(MonthStatus::Closed.to_string(), "closed");
+    }
+}
