@@ -30,6 +30,11 @@ impl Tiyn {
         self.0
     }
 
+    /// The amount by reference (diesel binds a parameter by reference to the value it writes).
+    pub fn as_i64_ref(&self) -> &i64 {
+        &self.0
+    }
+
     pub fn checked_add(self, other: Tiyn) -> Option<Tiyn> {
         self.0.checked_add(other.0).map(Tiyn)
     }

@@ -52,27 +52,13 @@ mod mod_sql {
     /// ToSql and FromSql of a text enum, for SQLite and PostgreSQL.
     macro_rules! text_sql {
         ($name:ident) => {
-            impl diesel::serialize::ToSql<diesel::sql_types::Text, diesel::sqlite::Sqlite> for $name {
-                fn to_sql<'b>(
-                    &'b self,
-                    out: &mut diesel::serialize::Output<'b, '_, diesel::sqlite::Sqlite>,
-                ) -> diesel::serialize::Result {
-                    <str as diesel::serialize::ToSql<diesel::sql_types::Text, diesel::sqlite::Sqlite>>::to_sql(
-                        self.as_str(),
-                        out,
-                    )
-                }
-            }
-
-            impl diesel::serialize::ToSql<diesel::sql_types::Text, diesel::pg::Pg> for $name {
-                fn to_sql<'b>(
-                    &'b self,
-                    out: &mut diesel::serialize::Output<'b, '_, diesel::pg::Pg>,
-                ) -> diesel::serialize::Result {
-                    <str as diesel::serialize::ToSql<diesel::sql_types::Text, diesel::pg::Pg>>::to_sql(
-                        self.as_str(),
-                        out,
-                    )
+            impl<DB> diesel::serialize::ToSql<diesel::sql_types::Text, DB> for $name
+            where
+                DB: diesel::backend::Backend,
+                str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+            {
+                fn to_sql<'b>(&'b self, out: &mut diesel::serialize::Output<'b, '_, DB>) -> diesel::serialize::Result {
+                    <str as diesel::serialize::ToSql<diesel::sql_types::Text, DB>>::to_sql(self.as_str(), out)
                 }
             }
 
@@ -90,38 +76,25 @@ mod mod_sql {
     }
     pub(crate) use text_sql;
 
-    use diesel::sql_types::BigInt;
-
     use crate::Tiyn;
 
-    impl diesel::serialize::ToSql<BigInt, diesel::sqlite::Sqlite> for Tiyn {
-        fn to_sql<'b>(
-            &'b self,
-            out: &mut diesel::serialize::Output<'b, '_, diesel::sqlite::Sqlite>,
-        ) -> diesel::serialize::Result {
-            out.set_value(self.get());
-            Ok(diesel::serialize::IsNull::No)
-        }
-    }
-
-    impl diesel::serialize::ToSql<BigInt, diesel::pg::Pg> for Tiyn {
-        fn to_sql<'b>(
-            &'b self,
-            out: &mut diesel::serialize::Output<'b, '_, diesel::pg::Pg>,
-        ) -> diesel::serialize::Result {
-            use std::io::Write as _;
-            out.write_all(&self.get().to_be_bytes())?;
-            Ok(diesel::serialize::IsNull::No)
-        }
-    }
-
-    impl<DB> diesel::deserialize::FromSql<BigInt, DB> for Tiyn
+    impl<DB> diesel::serialize::ToSql<diesel::sql_types::BigInt, DB> for Tiyn
     where
         DB: diesel::backend::Backend,
-        i64: diesel::deserialize::FromSql<BigInt, DB>,
+        i64: diesel::serialize::ToSql<diesel::sql_types::BigInt, DB>,
+    {
+        fn to_sql<'b>(&'b self, out: &mut diesel::serialize::Output<'b, '_, DB>) -> diesel::serialize::Result {
+            <i64 as diesel::serialize::ToSql<diesel::sql_types::BigInt, DB>>::to_sql(self.as_i64_ref(), out)
+        }
+    }
+
+    impl<DB> diesel::deserialize::FromSql<diesel::sql_types::BigInt, DB> for Tiyn
+    where
+        DB: diesel::backend::Backend,
+        i64: diesel::deserialize::FromSql<diesel::sql_types::BigInt, DB>,
     {
         fn from_sql(bytes: DB::RawValue<'_>) -> diesel::deserialize::Result<Self> {
-            Ok(Tiyn::new(<i64 as diesel::deserialize::FromSql<BigInt, DB>>::from_sql(bytes)?))
+            Ok(Tiyn::new(<i64 as diesel::deserialize::FromSql<diesel::sql_types::BigInt, DB>>::from_sql(bytes)?))
         }
     }
 }
