@@ -1,5 +1,7 @@
 //! The headless sub-commands as a script runs them: stdout, stderr and the exit status.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed step fails the test
+
 use std::net::TcpListener;
 use std::process::Command;
 

@@ -1,12 +1,10 @@
-//! Large imports outside HTTP: `azyq-server import` for a list over the API's body limit,
-//! `azyq-server bench-import`, which times the import and issue of a generated national-size list,
+//! Benchmarks of the month's bulk work: `azyq-server bench-import`, which times the import and issue of a generated national-size list,
 //! and `azyq-server bench-seed`, which fills a database with such a month for a load test.
 
 use azyq_shared::api::{FamilyStatus, VoucherStatus};
 use std::path::Path;
 use std::time::Instant;
 
-use azyq_shared::api::{ImportReport, RecipientList};
 use azyq_shared::{BusinessDay, Iin, Month};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -17,20 +15,6 @@ use crate::db::schema::{consents, family_months, vouchers};
 use crate::db::Db;
 use crate::domain::{cycle, import, places, wallet};
 use crate::with_conn;
-
-/// Imports a CSV or JSON list file in one transaction.
-pub fn import_file(db: &Db, month: Month, file: &Path, now: DateTime<Utc>) -> anyhow::Result<ImportReport> {
-    let body = std::fs::read(file)?;
-    let is_json = file.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
-    let (rows, group) = if is_json {
-        let list: RecipientList = serde_json::from_slice(&body)?;
-        let (rows, group) = import::rows_from_json(&list.families);
-        (rows, Some(group))
-    } else {
-        (import::rows_from_csv(&body).map_err(|e| anyhow::anyhow!("{e}"))?, None)
-    };
-    db.write(|c| import::import(c, month, &rows, group.as_deref(), "cli", now)).map_err(|e| anyhow::anyhow!("{e}"))
-}
 
 /// `n` members in families of 1 to 6 (about 3.3 on average), with valid, distinct IINs.
 pub fn generate(n: u32) -> Vec<import::RawRow> {
@@ -85,17 +69,15 @@ pub fn import_and_issue(settings: &Settings, n: u32, keep: Option<&Path>) -> any
     let url = format!("sqlite://{}", path.display());
     let db = Db::connect(&url, 2)?;
     let now: DateTime<Utc> = crate::startup::clock_from(settings).now();
-    let month = BusinessDay::of(now).month().map_err(|e| anyhow::anyhow!("{e}"))?;
-    db.write(|c| places::put_localities(c, &crate::demo::pilot_localities(), "bench", now))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let month = BusinessDay::of(now).month()?;
+    db.write(|c| places::put_localities(c, &crate::demo::pilot_localities(), "bench", now))?;
 
     let t = Instant::now();
     let rows = generate(n);
     let gen = t.elapsed();
 
     let t = Instant::now();
-    let report =
-        db.write(|c| import::import(c, month, &rows, None, "bench", now)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let report = db.write(|c| import::import(c, month, &rows, None, "bench", now))?;
     let import_time = t.elapsed();
     anyhow::ensure!(
         report.rejected.is_empty(),
@@ -105,14 +87,12 @@ pub fn import_and_issue(settings: &Settings, n: u32, keep: Option<&Path>) -> any
 
     // Every family says yes at once (what the SMS webhook does one family at a time).
     let t = Instant::now();
-    let issued = db
-        .write(|c| {
-            with_conn!(c, c => diesel::update(family_months::table.filter(family_months::month.eq(month.as_ref())))
+    let issued = db.write(|c| {
+        with_conn!(c, c => diesel::update(family_months::table.filter(family_months::month.eq(month.as_ref())))
                 .set(family_months::status.eq(FamilyStatus::Consented))
                 .execute(c))?;
-            cycle::issue_vouchers(c, month, cycle::Which::All, "bench", now)
-        })
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        cycle::issue_vouchers(c, month, cycle::Which::All, "bench", now)
+    })?;
     let issue_time = t.elapsed();
     let total = import_time + issue_time;
     let rate = |d: std::time::Duration| f64::from(n) / d.as_secs_f64();
@@ -149,19 +129,16 @@ pub struct Seeded {
 /// ([`cycle::issue_vouchers`]). Activation is [`wallet::activate`], voucher by voucher. So
 /// `azyq-server check` holds on the result. No SMS is queued: a standing consent needs none.
 pub fn seed(url: &str, n: u32, activate: u32, now: DateTime<Utc>) -> anyhow::Result<Seeded> {
-    let fail = |e: crate::error::AppError| anyhow::anyhow!("{e}");
     let db = Db::connect(url, 2)?;
-    let month = BusinessDay::of(now).month().map_err(|e| anyhow::anyhow!("{e}"))?;
-    let listed: i64 = db
-        .read(|c| {
-            Ok(with_conn!(c, c => family_months::table
+    let month = BusinessDay::of(now).month()?;
+    let listed: i64 = db.read(|c| {
+        Ok(with_conn!(c, c => family_months::table
                 .filter(family_months::month.eq(month.as_ref()))
                 .count()
                 .get_result(c))?)
-        })
-        .map_err(fail)?;
+    })?;
     anyhow::ensure!(listed == 0, "{month} already lists {listed} families: seed a fresh database");
-    db.write(|c| places::put_localities(c, &crate::demo::pilot_localities(), "bench", now)).map_err(fail)?;
+    db.write(|c| places::put_localities(c, &crate::demo::pilot_localities(), "bench", now))?;
 
     let t = Instant::now();
     let rows = generate(n);
@@ -183,11 +160,10 @@ pub fn seed(url: &str, n: u32, activate: u32, now: DateTime<Utc>) -> anyhow::Res
             audit::record(c, &journal)?;
         }
         Ok(())
-    })
-    .map_err(fail)?;
+    })?;
     println!("seed: {} families consent ({:.1} s)", family_ids.len(), t.elapsed().as_secs_f64());
 
-    let report = db.write(|c| import::import(c, month, &rows, None, "bench", now)).map_err(fail)?;
+    let report = db.write(|c| import::import(c, month, &rows, None, "bench", now))?;
     anyhow::ensure!(
         report.rejected.is_empty(),
         "generated rows were rejected: {:?}",
@@ -202,17 +178,15 @@ pub fn seed(url: &str, n: u32, activate: u32, now: DateTime<Utc>) -> anyhow::Res
 
     let mut activated = 0;
     if activate > 0 {
-        let ids: Vec<(i64, String)> = db
-            .read(|c| {
-                Ok(with_conn!(c, c => vouchers::table
+        let ids: Vec<(i64, String)> = db.read(|c| {
+            Ok(with_conn!(c, c => vouchers::table
                     .filter(vouchers::month.eq(month.as_ref()))
                     .filter(vouchers::status.eq(VoucherStatus::Issued))
                     .order(vouchers::id)
                     .limit(i64::from(activate))
                     .select((vouchers::id, vouchers::iin))
                     .load(c))?)
-            })
-            .map_err(fail)?;
+        })?;
         // Many activations per transaction: one fsync per chunk instead of one per voucher.
         for chunk in ids.chunks(10_000) {
             db.write(|c| {
@@ -221,8 +195,7 @@ pub fn seed(url: &str, n: u32, activate: u32, now: DateTime<Utc>) -> anyhow::Res
                     wallet::activate(c, &iin, *id, now)?;
                 }
                 Ok(())
-            })
-            .map_err(fail)?;
+            })?;
             activated += chunk.len();
         }
         println!("seed: {activated} vouchers activated ({:.1} s)", t.elapsed().as_secs_f64());

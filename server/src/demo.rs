@@ -147,16 +147,14 @@ pub fn write_till_kit(db: &Db, dir: &std::path::Path, now: DateTime<Utc>) -> any
     let mut written = Vec::new();
     for member in 0..6u32 {
         let iin = demo_iin(member);
-        let vouchers =
-            db.read(|c| crate::domain::wallet::family_vouchers(c, &iin)).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let vouchers = db.read(|c| crate::domain::wallet::family_vouchers(c, &iin))?;
         let Some(v) = vouchers.iter().find(|v| v.member_name == NAMES[member as usize]) else { continue };
-        db.write(|c| crate::domain::wallet::activate(c, &iin, v.id, now)).map_err(|e| anyhow::anyhow!("{e}"))?;
+        db.write(|c| crate::domain::wallet::activate(c, &iin, v.id, now))?;
         for n in 1..=3 {
             let token = db
-                .read(|c| crate::domain::wallet::mint_qr(c, &iin, v.id, chrono::Duration::hours(DEMO_QR_HOURS), now))
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+                .read(|c| crate::domain::wallet::mint_qr(c, &iin, v.id, chrono::Duration::hours(DEMO_QR_HOURS), now))?;
             let path = dir.join(format!("voucher-{}-{n}.png", v.id));
-            std::fs::write(&path, crate::qr::png(&token.token).map_err(|e| anyhow::anyhow!("{e}"))?)?;
+            std::fs::write(&path, crate::qr::png(&token.token)?)?;
             written.push(path);
         }
     }

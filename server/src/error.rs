@@ -1,8 +1,6 @@
-//! The one error type of the server, mapped to the API's error body once.
+//! The one error type of the server (mapped to the API's error body once, in `http::error`).
 
-use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, ResponseError};
-use azyq_shared::api::{ErrorBody, ErrorCode, ErrorDetail};
+use azyq_shared::api::ErrorCode;
 use serde_json::{Map, Value};
 
 /// An answer the client gets instead of a result: a stable code, a sentence, and details.
@@ -78,6 +76,12 @@ impl AppError {
     }
 }
 
+impl std::error::Error for AppError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_ref().map(|e| e.as_ref() as &(dyn std::error::Error + 'static))
+    }
+}
+
 impl std::fmt::Display for AppError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: {}", self.code.as_str(), self.message)?;
@@ -103,21 +107,6 @@ impl From<diesel::r2d2::PoolError> for AppError {
         let mut err = AppError::new(ErrorCode::Unavailable, "База данных недоступна, повторите позже");
         err.source = Some(e.into());
         err
-    }
-}
-
-impl ResponseError for AppError {
-    fn status_code(&self) -> StatusCode {
-        StatusCode::from_u16(self.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        if let Some(source) = &self.source {
-            tracing::error!(code = self.code.as_str(), error = format!("{source:#}"), "request failed");
-        }
-        HttpResponse::build(self.status_code()).json(ErrorBody {
-            error: ErrorDetail { code: self.code, message: self.message.clone(), details: self.details.clone() },
-        })
     }
 }
 

@@ -187,7 +187,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let now = clock.now();
             let seeded = {
                 let db = db.clone();
-                tokio::task::spawn_blocking(move || demo::seed(&db, now)).await?.map_err(|e| anyhow::anyhow!("{e}"))?
+                tokio::task::spawn_blocking(move || demo::seed(&db, now)).await??
             };
             let secret = match &settings.wallet_jwt_secret {
                 Some(s) => s.clone(),
@@ -205,7 +205,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let kit = {
                 let db = db.clone();
                 tokio::task::spawn_blocking(move || {
-                    db.write(|c| keys::ensure_key(c, now)).map_err(|e| anyhow::anyhow!("{e}"))?;
+                    db.write(|c| keys::ensure_key(c, now))?;
                     demo::write_till_kit(&db, std::path::Path::new("demo"), now)
                 })
                 .await??
@@ -227,7 +227,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let db = azyq_server::db::Db::connect(&settings.database_url, 2)?;
             let now = startup::clock_from(&settings).now();
             db.write(|c| azyq_server::domain::accounts::upsert_operator(c, &login, &password, role, now))
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+                ?;
             println!("{} {login} is ready", role.as_str());
             Ok(())
         }
@@ -237,7 +237,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let now = startup::clock_from(&settings).now();
             let closed = db
                 .write(|c| azyq_server::domain::cycle::close_month(c, month, "cli", now))
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+                ?;
             println!("{}", serde_json::to_string_pretty(&closed)?);
             Ok(())
         }
@@ -245,32 +245,31 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let month = Month::parse(&month)?;
             let db = azyq_server::db::Db::connect(&settings.database_url, 2)?;
             let now = startup::clock_from(&settings).now();
-            let report = azyq_server::bench::import_file(&db, month, &file, now)?;
+            let report = azyq_server::domain::import::import_file(&db, month, &file, now)?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }
         Command::Keys { action } => {
             let db = azyq_server::db::Db::connect(&settings.database_url, 2)?;
             let now = startup::clock_from(&settings).now();
-            let fail = |e: azyq_server::error::AppError| anyhow::anyhow!("{e}");
-            db.write(|c| keys::ensure_key(c, now)).map_err(fail)?;
+            db.write(|c| keys::ensure_key(c, now))?;
             match action {
                 KeysAction::Rotate => {
-                    let kid = db.write(|c| keys::rotate(c, now)).map_err(fail)?;
+                    let kid = db.write(|c| keys::rotate(c, now))?;
                     println!("new signing key {kid}");
                 }
                 KeysAction::Retire { kid } => {
-                    db.write(|c| keys::retire(c, kid, now)).map_err(fail)?;
+                    db.write(|c| keys::retire(c, kid, now))?;
                     println!("key {kid} retired");
                 }
                 KeysAction::List => {}
                 KeysAction::RotateSession => {
-                    db.write(|c| azyq_server::domain::accounts::sessions::rotate_session(c, now)).map_err(fail)?;
+                    db.write(|c| azyq_server::domain::accounts::sessions::rotate_session(c, now))?;
                     println!("session secret replaced: every staff session has ended; log in again");
                     return Ok(());
                 }
             }
-            let published = db.read(keys::published).map_err(fail)?;
+            let published = db.read(keys::published)?;
             println!("{}", serde_json::to_string_pretty(&azyq_shared::api::VoucherKeys { keys: published })?);
             Ok(())
         }
@@ -308,30 +307,26 @@ fn report(settings: &Settings, action: ReportAction) -> anyhow::Result<()> {
     use azyq_server::reports::{figures, render, signing};
     let db = azyq_server::db::Db::connect(&settings.database_url, 2)?;
     let now = startup::clock_from(settings).now();
-    let fail = |e: azyq_server::error::AppError| anyhow::anyhow!("{e}");
     let (from, to, format, out) = match action {
         ReportAction::Verify { file } => {
-            let key = db.write(keys::report_key).map_err(fail)?.verifying_key();
+            let key = db.write(keys::report_key)?.verifying_key();
             let verified = signing::verify(&file, |kid| (kid == keys::REPORT_KID).then_some(key))
                 .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
             println!("{}: good (sha256 {}, report key {})", file.display(), verified.sha256, verified.kid);
             return Ok(());
         }
         ReportAction::Daily { date, format, out } => {
-            let day = figures::report_day(&date, "date", now).map_err(fail)?;
+            let day = figures::report_day(&date, "date", now)?;
             (day, day, format, out)
         }
-        ReportAction::Summary { from, to, format, out } => (
-            figures::report_day(&from, "from", now).map_err(fail)?,
-            figures::report_day(&to, "to", now).map_err(fail)?,
-            format,
-            out,
-        ),
+        ReportAction::Summary { from, to, format, out } => {
+            (figures::report_day(&from, "from", now)?, figures::report_day(&to, "to", now)?, format, out)
+        }
     };
     let format: render::Format = format.parse().map_err(|_| anyhow::anyhow!("--format must be csv, xlsx or json"))?;
-    let report = db.read(|c| figures::report(c, from, to, now)).map_err(fail)?;
+    let report = db.read(|c| figures::report(c, from, to, now))?;
     let bytes = render::render(&report, format)?;
-    let key = db.write(keys::report_key).map_err(fail)?;
+    let key = db.write(keys::report_key)?;
     signing::write_signed(&out, &bytes, keys::REPORT_KID, &key)?;
     println!("{} written, with {}.sha256 and {}.sig", out.display(), out.display(), out.display());
     Ok(())
@@ -340,13 +335,11 @@ fn report(settings: &Settings, action: ReportAction) -> anyhow::Result<()> {
 fn check(settings: &Settings) -> anyhow::Result<()> {
     let db = azyq_server::db::Db::connect(&settings.database_url, 2)?;
     let started = std::time::Instant::now();
-    let findings = db
-        .read(|c| {
-            azyq_server::reports::check::run(c, |i, n, rule, took| {
-                eprintln!("check [{i}/{n}] {:.1} s  {rule}", took.as_secs_f64());
-            })
+    let findings = db.read(|c| {
+        azyq_server::reports::check::run(c, |i, n, rule, took| {
+            eprintln!("check [{i}/{n}] {:.1} s  {rule}", took.as_secs_f64());
         })
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    })?;
     let mut bad = 0;
     for f in &findings {
         if !f.mismatches.is_empty() {

@@ -4,6 +4,8 @@
 //! are the JSON field names); XLSX is read with calamine and compared cell by cell with the CSV, and
 //! its `Итого` sheet with the totals.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed step fails the test
+
 use azyq_shared::Tiyn;
 use std::collections::HashMap;
 use std::io::Cursor;

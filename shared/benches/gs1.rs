@@ -2,6 +2,8 @@
 //! the bracketed form and a bare EAN-13.
 //! `cargo bench -p azyq-shared --bench gs1 -- --quick`
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed step fails the test
+
 use std::hint::black_box;
 
 use azyq_shared::gs1;

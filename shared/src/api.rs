@@ -547,6 +547,22 @@ pub struct Captured {
     pub receipt: Receipt,
 }
 
+/// A basket as a till reads it back (after an answer it did not hear): its state, lines, vouchers,
+/// and the receipt once paid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct BasketView {
+    pub basket_id: i64,
+    pub status: BasketStatus,
+    pub discount_tiyn: Tiyn,
+    pub to_pay_tiyn: Tiyn,
+    pub hold_expires_at: DateTime<Utc>,
+    pub lines: Vec<BasketLine>,
+    pub vouchers: Vec<VoucherCharge>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<Receipt>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "server", derive(ToSchema))]
 pub struct BasketState {

@@ -2,6 +2,8 @@
 //! from the code: every `azyq-token-vector` block must sign and verify to exactly what it says,
 //! and every `azyq-token-refused` block must be refused for the reason it gives.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed step fails the test
+
 use std::collections::BTreeMap;
 
 use azyq_shared::token::{self, TokenError, TokenFields, PAYLOAD_LEN, TEXT_LEN};

@@ -105,8 +105,8 @@ fn check_sees_each_corruption(db: &TestDb) {
         db,
         "a capture only for a paid basket",
         &format!(
-            "INSERT INTO idempotency_keys (scope, idem_key, request_hash, status_code, response, created_at) \
-             VALUES ('SHOP-A:capture:{cancelled}', 'forged', 'x', 200, '{{\"status\":\"captured\"}}', '2026-12-06 05:30:00');"
+            "INSERT INTO idempotency_keys (scope, idem_key, request_hash, response, created_at) \
+             VALUES ('SHOP-A:capture:{cancelled}', 'forged', 'x', '{{\"status\":\"captured\"}}', '2026-12-06 05:30:00');"
         ),
         "DELETE FROM idempotency_keys WHERE idem_key = 'forged';",
     );

@@ -1,6 +1,8 @@
 //! End-to-end scenarios: the real `azyq-server` binary on a random port, a fresh database per test,
 //! on SQLite always and on PostgreSQL too (DATABASE_URL_PG, or a throwaway server started here).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed step fails the test
+
 mod helpers;
 mod hostile;
 mod pg;

@@ -149,12 +149,6 @@ impl Db {
         Db::open(url, &DbOptions::with_pool(pool_size))
     }
 
-    /// As [`Db::connect`]; `group_commit` chooses SQLite's shared-commit writer (see [`group`]) or
-    /// one transaction per commit.
-    pub fn connect_with(url: &str, pool_size: u32, group_commit: bool) -> anyhow::Result<Db> {
-        Db::open(url, &DbOptions { group_commit, ..DbOptions::with_pool(pool_size) })
-    }
-
     /// Opens (creating an SQLite file if needed) and migrates the database as `options` say.
     pub fn open(url: &str, options: &DbOptions) -> anyhow::Result<Db> {
         let DbOptions { pool_size, group_commit, sqlite_cache_kib } = *options;
@@ -188,10 +182,6 @@ impl Db {
             None
         };
         Ok(Db { pools: Pools::Sqlite(pool), writer })
-    }
-
-    pub fn is_postgres(&self) -> bool {
-        matches!(self.pools, Pools::Pg(_))
     }
 
     /// Runs `f` in one write transaction: all of it commits, or none. On SQLite the transaction
@@ -268,7 +258,7 @@ impl Db {
         F: FnOnce(&Db) -> Result<T, AppError> + Send + 'static,
     {
         let db = self.clone();
-        actix_web::web::block(move || f(&db))
+        tokio::task::spawn_blocking(move || f(&db))
             .await
             .map_err(|e| AppError::internal(anyhow::anyhow!("blocking task failed: {e}")))?
     }

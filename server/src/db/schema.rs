@@ -278,7 +278,6 @@ diesel::table! {
         scope -> Text,
         idem_key -> Text,
         request_hash -> Text,
-        status_code -> Integer,
         response -> Text,
         created_at -> Timestamp,
     }

@@ -75,7 +75,6 @@ where
             idempotency_keys::scope.eq(scope),
             idempotency_keys::idem_key.eq(key),
             idempotency_keys::request_hash.eq(hash),
-            idempotency_keys::status_code.eq(0),
             idempotency_keys::response.eq(""),
             idempotency_keys::created_at.eq(now.naive_utc()),
         ))
@@ -83,7 +82,7 @@ where
     let answer = effect(conn)?;
     let text = serde_json::to_string(&answer).map_err(AppError::internal)?;
     with_conn!(conn, c => diesel::update(idempotency_keys::table.find((scope, key)))
-        .set((idempotency_keys::status_code.eq(200), idempotency_keys::response.eq(text)))
+        .set(idempotency_keys::response.eq(text))
         .execute(c))?;
     Ok(answer)
 }

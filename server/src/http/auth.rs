@@ -156,6 +156,11 @@ impl Operator {
     pub fn login(&self) -> &str {
         &self.0 .0.sub
     }
+
+    /// How the journal names this operator.
+    pub fn actor(&self) -> String {
+        format!("operator:{}", self.login())
+    }
 }
 
 impl FromRequest for Operator {

@@ -1,6 +1,8 @@
 //! The HTTP API (shared/API.md): one module per audience; handlers parse → call domain → map.
 
 pub mod auth;
+pub mod error;
+pub mod extract;
 pub mod openapi;
 pub mod operator;
 pub mod pos;

@@ -7,7 +7,8 @@ use azyq_shared::api::{
 };
 
 use super::auth::Operator;
-use super::{is_csv, month_param, read_body, AppState};
+use super::extract::MonthPath;
+use super::{is_csv, read_body, AppState};
 use crate::domain::{accounts, catalog, cycle, import, places, rates};
 use crate::error::{AppError, AppResult};
 
@@ -56,11 +57,10 @@ pub async fn create_session(
 pub async fn import_recipients(
     state: web::Data<AppState>,
     op: Operator,
-    month: web::Path<String>,
+    MonthPath(month): MonthPath,
     req: HttpRequest,
     payload: web::Payload,
 ) -> AppResult<web::Json<ImportReport>> {
-    let month = month_param(&month)?;
     let body = read_body(&req, payload).await?;
     let (rows, group) = if is_csv(&req) {
         (import::rows_from_csv(&body)?, None)
@@ -74,7 +74,7 @@ pub async fn import_recipients(
         return Err(import::empty_list());
     }
     let now = state.clock.now();
-    let actor = format!("operator:{}", op.login());
+    let actor = op.actor();
     let report =
         state.db.run(move |db| db.write(|c| import::import(c, month, &rows, group.as_deref(), &actor, now))).await?;
     Ok(web::Json(report))
@@ -87,12 +87,11 @@ pub async fn import_recipients(
 pub async fn consent_requests(
     state: web::Data<AppState>,
     op: Operator,
-    month: web::Path<String>,
+    MonthPath(month): MonthPath,
 ) -> AppResult<web::Json<Queued>> {
-    let month = month_param(&month)?;
     let now = state.clock.now();
     let texts = state.texts.clone();
-    let actor = format!("operator:{}", op.login());
+    let actor = op.actor();
     let queued =
         state.db.run(move |db| db.write(|c| cycle::queue_consent_requests(c, month, &texts, &actor, now))).await?;
     state.sms_kick.notify_one();
@@ -106,11 +105,10 @@ pub async fn consent_requests(
 pub async fn close_month(
     state: web::Data<AppState>,
     op: Operator,
-    month: web::Path<String>,
+    MonthPath(month): MonthPath,
 ) -> AppResult<web::Json<MonthClosed>> {
-    let month = month_param(&month)?;
     let now = state.clock.now();
-    let actor = format!("operator:{}", op.login());
+    let actor = op.actor();
     Ok(web::Json(state.db.run(move |db| db.write(|c| cycle::close_month(c, month, &actor, now))).await?))
 }
 
@@ -124,7 +122,7 @@ pub async fn put_localities(
     body: web::Json<Vec<Locality>>,
 ) -> AppResult<HttpResponse> {
     let now = state.clock.now();
-    let actor = format!("operator:{}", op.login());
+    let actor = op.actor();
     let list = body.into_inner();
     let localities = state.db.run(move |db| db.write(|c| places::put_localities(c, &list, &actor, now))).await?;
     Ok(HttpResponse::Ok().json(azyq_shared::api::Localities { localities }))
@@ -148,7 +146,7 @@ pub async fn put_shop(
     body: web::Json<ShopBody>,
 ) -> AppResult<web::Json<Shop>> {
     let now = state.clock.now();
-    let actor = format!("operator:{}", op.login());
+    let actor = op.actor();
     let (shop_id, body) = (shop_id.into_inner(), body.into_inner());
     Ok(web::Json(state.db.run(move |db| db.write(|c| places::put_shop(c, &shop_id, &body, &actor, now))).await?))
 }
@@ -177,7 +175,7 @@ pub async fn remove_cashier(
     path: web::Path<(String, String)>,
 ) -> AppResult<HttpResponse> {
     let now = state.clock.now();
-    let actor = format!("operator:{}", op.login());
+    let actor = op.actor();
     let (shop_id, login) = path.into_inner();
     state.db.run(move |db| db.write(|c| accounts::remove_cashier(c, &shop_id, &login, &actor, now))).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -194,7 +192,7 @@ pub async fn create_cashier(
     body: web::Json<CashierBody>,
 ) -> AppResult<HttpResponse> {
     let now = state.clock.now();
-    let actor = format!("operator:{}", op.login());
+    let actor = op.actor();
     let (shop_id, body) = (shop_id.into_inner(), body.into_inner());
     let answer = Cashier { shop_id: shop_id.clone(), login: body.login.clone() };
     state
@@ -221,7 +219,7 @@ pub async fn put_groups(
     body: web::Json<CatalogGroups>,
 ) -> AppResult<web::Json<CatalogGroups>> {
     let now = state.clock.now();
-    let actor = format!("operator:{}", op.login());
+    let actor = op.actor();
     let list = body.into_inner().groups;
     let groups = state.db.run(move |db| db.write(|c| catalog::put_groups(c, &list, &actor, now))).await?;
     Ok(web::Json(CatalogGroups { groups }))
@@ -246,7 +244,7 @@ pub async fn put_catalog(
             .products
     };
     let now = state.clock.now();
-    let actor = format!("operator:{}", op.login());
+    let actor = op.actor();
     let products = state.db.run(move |db| db.write(|c| catalog::put_products(c, &list, &actor, now))).await?;
     Ok(web::Json(CatalogReplaced { products }))
 }
@@ -265,13 +263,12 @@ pub async fn get_catalog(state: web::Data<AppState>, _op: Operator) -> AppResult
 pub async fn put_rates(
     state: web::Data<AppState>,
     op: Operator,
-    month: web::Path<String>,
+    MonthPath(month): MonthPath,
     body: web::Json<Rates>,
 ) -> AppResult<web::Json<Rates>> {
-    let month = month_param(&month)?;
     let body = body.into_inner();
     let now = state.clock.now();
-    let actor = format!("operator:{}", op.login());
+    let actor = op.actor();
     Ok(web::Json(state.db.run(move |db| db.write(|c| rates::put(c, month, &body, &actor, now))).await?))
 }
 
@@ -281,8 +278,7 @@ pub async fn put_rates(
 pub async fn get_rates(
     state: web::Data<AppState>,
     _op: Operator,
-    month: web::Path<String>,
+    MonthPath(month): MonthPath,
 ) -> AppResult<web::Json<Rates>> {
-    let month = month_param(&month)?;
     Ok(web::Json(state.db.run(move |db| db.read(|c| rates::get(c, month))).await?))
 }

@@ -2,18 +2,19 @@
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use azyq_shared::api::{
-    AuthorizeRequest, Authorized, BasketState, CaptureRequest, Captured, LookupRequest, LookupResponse, PosCatalog,
-    PosDailyReport, Refund, RefundRequest,
+    AuthorizeRequest, Authorized, BasketState, BasketView, CaptureRequest, Captured, LookupRequest, LookupResponse,
+    PosCatalog, PosDailyReport, Refund, RefundRequest,
 };
 use serde::{Deserialize, Serialize};
 
 use super::auth::Cashier;
+use super::extract::{IdPath, IdempotencyKey};
 use super::AppState;
 use crate::db::Db;
 use crate::domain::idempotency;
 use crate::domain::pos;
 use crate::domain::redeem::{self, Transition};
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(catalog)
@@ -26,26 +27,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(daily);
 }
 
-fn basket_id(raw: &str) -> AppResult<i64> {
-    raw.parse().map_err(|_| AppError::validation("id", "номер покупки — целое число"))
-}
-
-fn idempotency_key(req: &HttpRequest) -> AppResult<Option<String>> {
-    let raw = match req.headers().get("Idempotency-Key") {
-        None => None,
-        Some(v) => {
-            Some(v.to_str().map_err(|_| AppError::validation("Idempotency-Key", "ключ — печатные символы ASCII"))?)
-        }
-    };
-    idempotency::parse_key(raw)
-}
-
 /// Runs a till transition that takes an `Idempotency-Key`: the key and the request's digest come
 /// from the request, the domain step runs on a blocking thread.
 async fn keyed<B, T>(
     state: &AppState,
     who: Cashier,
     req: &HttpRequest,
+    IdempotencyKey(key): IdempotencyKey,
     body: B,
     step: impl FnOnce(&Db, &Transition, B) -> AppResult<T> + Send + 'static,
 ) -> AppResult<T>
@@ -53,7 +41,6 @@ where
     B: Serialize + Send + 'static,
     T: Send + 'static,
 {
-    let key = idempotency_key(req)?;
     let hash = idempotency::request_hash(req.path(), &body);
     let (now, till) = (state.clock.now(), who.0);
     state
@@ -98,25 +85,25 @@ pub async fn authorize(
     state: web::Data<AppState>,
     who: Cashier,
     req: HttpRequest,
+    key: IdempotencyKey,
     body: web::Json<AuthorizeRequest>,
 ) -> AppResult<HttpResponse> {
     let hold = state.hold;
     let answer =
-        keyed(&state, who, &req, body.into_inner(), move |db, t, b| redeem::authorize(db, t, &b, hold)).await?;
+        keyed(&state, who, &req, key, body.into_inner(), move |db, t, b| redeem::authorize(db, t, &b, hold)).await?;
     Ok(HttpResponse::Created().json(answer))
 }
 
 /// A basket's state (and receipt once paid): how a till resolves an outcome it did not hear.
 #[utoipa::path(get, path = "/api/v1/pos/baskets/{id}", tag = "till", params(("id" = i64, Path)),
-    responses((status = 200, description = "basket state, lines, vouchers, receipt when captured"), (status = 403, description = "forbidden"), (status = 404, description = "basket_not_found")),
+    responses((status = 200, body = BasketView), (status = 403, description = "forbidden"), (status = 404, description = "basket_not_found")),
     security(("bearer" = [])))]
 #[get("/api/v1/pos/baskets/{id}")]
 pub async fn get_basket(
     state: web::Data<AppState>,
     who: Cashier,
-    id: web::Path<String>,
-) -> AppResult<web::Json<serde_json::Value>> {
-    let id = basket_id(&id)?;
+    IdPath(id): IdPath,
+) -> AppResult<web::Json<BasketView>> {
     Ok(web::Json(state.db.read_short(move |c| redeem::basket(c, &who.0, id)).await?))
 }
 
@@ -130,12 +117,12 @@ pub async fn capture(
     state: web::Data<AppState>,
     who: Cashier,
     req: HttpRequest,
-    id: web::Path<String>,
+    key: IdempotencyKey,
+    IdPath(id): IdPath,
     body: web::Json<CaptureRequest>,
 ) -> AppResult<web::Json<Captured>> {
-    let id = basket_id(&id)?;
     let step = move |db: &Db, t: &Transition, b: CaptureRequest| redeem::capture(db, t, id, &b.payment);
-    Ok(web::Json(keyed(&state, who, &req, body.into_inner(), step).await?))
+    Ok(web::Json(keyed(&state, who, &req, key, body.into_inner(), step).await?))
 }
 
 /// Cancel: releases the hold.
@@ -143,12 +130,7 @@ pub async fn capture(
     responses((status = 200, body = BasketState), (status = 403, description = "forbidden"), (status = 404, description = "basket_not_found"), (status = 409, description = "basket_state, hold_expired")),
     security(("bearer" = [])))]
 #[post("/api/v1/pos/baskets/{id}/cancel")]
-pub async fn cancel(
-    state: web::Data<AppState>,
-    who: Cashier,
-    id: web::Path<String>,
-) -> AppResult<web::Json<BasketState>> {
-    let id = basket_id(&id)?;
+pub async fn cancel(state: web::Data<AppState>, who: Cashier, IdPath(id): IdPath) -> AppResult<web::Json<BasketState>> {
     let now = state.clock.now();
     Ok(web::Json(state.db.run(move |db| redeem::cancel(db, &who.0, id, now)).await?))
 }
@@ -163,12 +145,12 @@ pub async fn refund(
     state: web::Data<AppState>,
     who: Cashier,
     req: HttpRequest,
-    id: web::Path<String>,
+    key: IdempotencyKey,
+    IdPath(id): IdPath,
     body: web::Json<RefundRequest>,
 ) -> AppResult<web::Json<Refund>> {
-    let id = basket_id(&id)?;
     let step = move |db: &Db, t: &Transition, b: RefundRequest| redeem::refund(db, t, id, b.lines.as_deref());
-    Ok(web::Json(keyed(&state, who, &req, body.into_inner(), step).await?))
+    Ok(web::Json(keyed(&state, who, &req, key, body.into_inner(), step).await?))
 }
 
 #[derive(Debug, Deserialize)]

@@ -4,9 +4,10 @@ use actix_web::{get, post, web, HttpResponse};
 use azyq_shared::api::{FeedbackRequest, FeedbackSaved, History, QrToken, Voucher, Vouchers};
 
 use super::auth::Recipient;
+use super::extract::IdPath;
 use super::AppState;
 use crate::domain::{history, wallet};
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(list_vouchers).service(activate).service(qr).service(qr_png).service(basket_history).service(feedback);
@@ -20,21 +21,12 @@ pub async fn list_vouchers(state: web::Data<AppState>, who: Recipient) -> AppRes
     Ok(web::Json(Vouchers { vouchers }))
 }
 
-pub fn voucher_id(raw: &str) -> AppResult<i64> {
-    raw.parse().map_err(|_| AppError::validation("id", "номер ваучера — целое число"))
-}
-
 /// Activates a voucher of the recipient's family.
 #[utoipa::path(post, path = "/api/v1/wallet/vouchers/{id}/activate", tag = "wallet", params(("id" = i64, Path)),
     responses((status = 200, body = Voucher), (status = 404, description = "voucher_not_found"), (status = 409, description = "month_closed, no_consent, month_not_started")),
     security(("wallet" = [])))]
 #[post("/api/v1/wallet/vouchers/{id}/activate")]
-pub async fn activate(
-    state: web::Data<AppState>,
-    who: Recipient,
-    id: web::Path<String>,
-) -> AppResult<web::Json<Voucher>> {
-    let id = voucher_id(&id)?;
+pub async fn activate(state: web::Data<AppState>, who: Recipient, IdPath(id): IdPath) -> AppResult<web::Json<Voucher>> {
     let now = state.clock.now();
     let voucher = state.db.run(move |db| db.write(|c| wallet::activate(c, &who.iin, id, now))).await?;
     tracing::info!(voucher_id = id, "voucher activated");
@@ -46,8 +38,7 @@ pub async fn activate(
     responses((status = 200, body = QrToken), (status = 404, description = "voucher_not_found"), (status = 409, description = "not_activated, month_closed, voucher_exhausted")),
     security(("wallet" = [])))]
 #[post("/api/v1/wallet/vouchers/{id}/qr")]
-pub async fn qr(state: web::Data<AppState>, who: Recipient, id: web::Path<String>) -> AppResult<web::Json<QrToken>> {
-    let id = voucher_id(&id)?;
+pub async fn qr(state: web::Data<AppState>, who: Recipient, IdPath(id): IdPath) -> AppResult<web::Json<QrToken>> {
     let (now, ttl) = (state.clock.now(), state.qr_ttl);
     Ok(web::Json(state.db.read_short(move |c| wallet::mint_qr(c, &who.iin, id, ttl, now)).await?))
 }
@@ -57,8 +48,7 @@ pub async fn qr(state: web::Data<AppState>, who: Recipient, id: web::Path<String
     responses((status = 200, content_type = "image/png", description = "QR code of a fresh token"), (status = 409, description = "not_activated")),
     security(("wallet" = [])))]
 #[get("/api/v1/wallet/vouchers/{id}/qr.png")]
-pub async fn qr_png(state: web::Data<AppState>, who: Recipient, id: web::Path<String>) -> AppResult<HttpResponse> {
-    let id = voucher_id(&id)?;
+pub async fn qr_png(state: web::Data<AppState>, who: Recipient, IdPath(id): IdPath) -> AppResult<HttpResponse> {
     let (now, ttl) = (state.clock.now(), state.qr_ttl);
     let token = state.db.read_short(move |c| wallet::mint_qr(c, &who.iin, id, ttl, now)).await?;
     let png = crate::qr::png(&token.token)?;
@@ -85,10 +75,9 @@ pub async fn basket_history(state: web::Data<AppState>, who: Recipient) -> AppRe
 pub async fn feedback(
     state: web::Data<AppState>,
     who: Recipient,
-    id: web::Path<String>,
+    IdPath(id): IdPath,
     body: web::Json<FeedbackRequest>,
 ) -> AppResult<web::Json<FeedbackSaved>> {
-    let id: i64 = id.parse().map_err(|_| AppError::validation("id", "номер покупки — целое число"))?;
     let now = state.clock.now();
     let body = body.into_inner();
     Ok(web::Json(state.db.run(move |db| db.write(|c| history::give_feedback(c, &who.iin, id, &body, now))).await?))

@@ -21,8 +21,8 @@ fn exec(db: &Db, sql: &str) -> anyhow::Result<()> {
     db.write(|c| match c {
         Conn::Sqlite(c) => c.batch_execute(sql).map_err(Into::into),
         Conn::Pg(c) => c.batch_execute(sql).map_err(Into::into),
-    })
-    .map_err(|e| anyhow::anyhow!("{e}"))
+    })?;
+    Ok(())
 }
 
 /// Builds the month and prints how long the daily report and `check` take on it.
@@ -33,11 +33,10 @@ pub fn run(lines: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
     let db = Db::connect(&format!("sqlite://{}", path.display()), 2)?;
     let baskets = lines / LINES_PER_BASKET;
     let vouchers = (baskets / 10).max(1);
-    db.write(|c| places::put_localities(c, &crate::demo::pilot_localities(), "bench", now))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    db.write(|c| places::put_localities(c, &crate::demo::pilot_localities(), "bench", now))?;
     let t = Instant::now();
     // The SZPT groups, then shops in the pilot regions, vouchers, baskets, lines, and the day figures.
-    db.write(|c| crate::domain::catalog::seed_groups(c, now)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    db.write(|c| crate::domain::catalog::seed_groups(c, now))?;
     exec(&db, &format!(
         "WITH RECURSIVE s(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM s WHERE x < {SHOPS})
          INSERT INTO shops (shop_id, name, kato, region, address, updated_at)
@@ -84,12 +83,12 @@ pub fn run(lines: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
         size / 1_000_000
     );
 
-    let day = BusinessDay::parse("2026-12-15").map_err(|e| anyhow::anyhow!("{e}"))?;
+    let day = BusinessDay::parse("2026-12-15")?;
     let mut times: Vec<Duration> = Vec::new();
     let mut figures = None;
     for _ in 0..7 {
         let t = Instant::now();
-        let report = db.read(|c| super::figures::report(c, day, day, now)).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let report = db.read(|c| super::figures::report(c, day, day, now))?;
         for format in [super::render::Format::Json, super::render::Format::Csv, super::render::Format::Xlsx] {
             super::render::render(&report, format)?;
         }
@@ -107,11 +106,9 @@ pub fn run(lines: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
         times[6].as_secs_f64() * 1e3
     );
     let t = Instant::now();
-    let findings = db
-        .read(|c| {
-            super::check::run(c, |i, n, rule, took| eprintln!("check [{i}/{n}] {:.1} s  {rule}", took.as_secs_f64()))
-        })
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let findings = db.read(|c| {
+        super::check::run(c, |i, n, rule, took| eprintln!("check [{i}/{n}] {:.1} s  {rule}", took.as_secs_f64()))
+    })?;
     let bad: usize = findings.iter().map(|f| f.mismatches.len()).sum();
     println!("check: {} rules, {bad} mismatches, {:.1} s", findings.len(), t.elapsed().as_secs_f64());
     drop(db);

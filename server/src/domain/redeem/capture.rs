@@ -1,7 +1,7 @@
 //! Capture (Alg. p.26): the customer paid the reduced total; the hold becomes a charge. And what a
 //! till reads of a basket afterwards: its receipt and state.
 
-use azyq_shared::api::{BasketLine, BasketStatus, Captured, ErrorCode, Payment, Receipt};
+use azyq_shared::api::{BasketLine, BasketStatus, BasketView, Captured, ErrorCode, Payment, Receipt};
 use azyq_shared::{BusinessDay, Tiyn};
 use chrono::{DateTime, SubsecRound, Utc};
 use diesel::prelude::*;
@@ -119,23 +119,20 @@ fn receipt_of(conn: &mut Conn, row: &BasketRow, shop_name: String, lines: Vec<Ba
 }
 
 /// A basket as the till may ask for it after an unknown outcome: its state, and the receipt once paid.
-pub fn basket(conn: &mut Conn, till: &Till, id: i64) -> AppResult<serde_json::Value> {
+pub fn basket(conn: &mut Conn, till: &Till, id: i64) -> AppResult<BasketView> {
     let row = load_basket(conn, id)?;
     if row.shop_id != till.shop_id {
         return Err(AppError::new(ErrorCode::Forbidden, "Это покупка другого магазина"));
     }
-    let status = row.status;
-    let mut v = serde_json::json!({
-        "basket_id": id,
-        "status": status,
-        "discount_tiyn": row.discount_tiyn,
-        "to_pay_tiyn": row.to_pay_tiyn,
-        "hold_expires_at": row.hold_expires_at.and_utc(),
-        "lines": lines_of(conn, id)?,
-        "vouchers": charges_of(conn, id)?,
-    });
-    if row.payment_method.is_some() {
-        v["receipt"] = serde_json::to_value(receipt(conn, id)?).map_err(AppError::internal)?;
-    }
-    Ok(v)
+    let receipt = if row.payment_method.is_some() { Some(receipt(conn, id)?) } else { None };
+    Ok(BasketView {
+        basket_id: id,
+        status: row.status,
+        discount_tiyn: row.discount_tiyn,
+        to_pay_tiyn: row.to_pay_tiyn,
+        hold_expires_at: row.hold_expires_at.and_utc(),
+        lines: lines_of(conn, id)?,
+        vouchers: charges_of(conn, id)?,
+        receipt,
+    })
 }

@@ -2,301 +2,29 @@
 //!
 //! The whole upload is one transaction, so a crash leaves the database as before or as after; and
 //! it is idempotent: a family already listed with the same content is accepted and left alone.
+//!
+//! Reading a list ([`parse`]), checking it row by row ([`validate`]), storing what is new (here).
+
+mod parse;
+mod validate;
+
+pub use parse::{rows_from_csv, rows_from_json, RawRow};
+pub use validate::{validate, Family, Known, Member, Validated};
 
 use std::collections::{HashMap, HashSet};
 
-use azyq_shared::api::{parse_birth_date, ErrorCode, FamilyIn, ImportReport, RejectCode, RejectedRow};
-use azyq_shared::{Iin, Kato, Month, Phone};
+use azyq_shared::api::{ErrorCode, ImportReport};
+use azyq_shared::Month;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use sha2::{Digest, Sha256};
 
-use super::cycle::{self, FamilyStatus};
-use super::{rates, stats};
 use crate::db::audit::{self, Entry};
 use crate::db::schema::{consents, family_months, localities, members};
 use crate::db::Conn;
+use crate::domain::cycle::{self, FamilyStatus};
+use crate::domain::{rates, stats};
 use crate::error::{AppError, AppResult};
 use crate::with_conn;
-
-/// One member row as uploaded, with its family's fields beside it (CSV shape).
-#[derive(Debug, Clone, serde::Deserialize)]
-pub struct RawRow {
-    pub family_id: String,
-    pub kato: String,
-    #[serde(default)]
-    pub phone: Option<String>,
-    pub iin: String,
-    pub name: String,
-    pub birth_date: String,
-}
-
-/// Flattens the JSON shape into rows; `group` tells which family object each row came from.
-pub fn rows_from_json(families: &[FamilyIn]) -> (Vec<RawRow>, Vec<usize>) {
-    let mut rows = Vec::new();
-    let mut group = Vec::new();
-    for (i, f) in families.iter().enumerate() {
-        for m in &f.members {
-            rows.push(RawRow {
-                family_id: f.family_id.clone(),
-                kato: f.kato.clone(),
-                phone: f.phone.clone(),
-                iin: m.iin.clone(),
-                name: m.name.clone(),
-                birth_date: m.birth_date.clone(),
-            });
-            group.push(i);
-        }
-    }
-    (rows, group)
-}
-
-/// Reads the CSV shape: `family_id,kato,phone,iin,name,birth_date` with a header row.
-pub fn rows_from_csv(body: &[u8]) -> AppResult<Vec<RawRow>> {
-    let body = body.strip_prefix("\u{feff}".as_bytes()).unwrap_or(body);
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(body);
-    let headers = reader.headers().map_err(|e| AppError::validation("header", format!("заголовок CSV: {e}")))?.clone();
-    let expected = ["family_id", "kato", "phone", "iin", "name", "birth_date"];
-    if headers.iter().collect::<Vec<_>>() != expected {
-        return Err(AppError::validation("header", format!("заголовок CSV должен быть: {}", expected.join(","))));
-    }
-    let mut rows = Vec::new();
-    for (i, rec) in reader.deserialize::<RawRow>().enumerate() {
-        let row = rec.map_err(|e| {
-            AppError::validation(&format!("row {}", i + 1), format!("строка {}: {e}", i + 1)).with("row", i + 1)
-        })?;
-        rows.push(row);
-    }
-    Ok(rows)
-}
-
-/// A family that passed validation.
-#[derive(Debug, Clone)]
-pub struct Family {
-    pub family_id: String,
-    pub kato: Kato,
-    pub phone: Option<Phone>,
-    pub members: Vec<Member>,
-    /// File rows (1-based) of the members, in file order.
-    pub rows: Vec<usize>,
-}
-
-#[derive(Debug, Clone)]
-pub struct Member {
-    pub iin: Iin,
-    pub name: String,
-    pub birth_date: chrono::NaiveDate,
-}
-
-impl Family {
-    /// A digest of everything listed about the family: equal digests mean an identical re-upload.
-    pub fn content_hash(&self) -> String {
-        let mut members: Vec<&Member> = self.members.iter().collect();
-        members.sort_by(|a, b| a.iin.cmp(&b.iin));
-        let mut h = Sha256::new();
-        h.update(self.kato.as_ref());
-        h.update([0]);
-        h.update(self.phone.as_ref().map_or("", |p| p.as_ref()));
-        for m in members {
-            h.update([0]);
-            h.update(m.iin.as_ref());
-            h.update([0]);
-            h.update(m.name.as_bytes());
-            h.update([0]);
-            h.update(m.birth_date.to_string());
-        }
-        hex::encode(h.finalize())
-    }
-}
-
-/// The facts the validator checks rows against.
-pub struct Known<'a> {
-    pub pilot_katos: &'a HashSet<String>,
-    /// Families already listed this month: id → content hash.
-    pub families: &'a HashMap<String, String>,
-    /// Members already listed this month: IIN → family id.
-    pub members: &'a HashMap<String, String>,
-}
-
-/// The outcome of validating an upload: families to list (new or unchanged) and rejected rows.
-pub struct Validated {
-    pub new: Vec<Family>,
-    pub unchanged: usize,
-    pub accepted_rows: usize,
-    pub rejected: Vec<RejectedRow>,
-}
-
-fn reject(row: usize, code: RejectCode, message: impl Into<String>) -> RejectedRow {
-    RejectedRow { row, code, message: message.into() }
-}
-
-/// Validates rows (pure: no I/O). `group[i]` is the family object of row i in a JSON upload, so
-/// that one family id in two objects is told apart from one family over several CSV rows.
-pub fn validate(rows: &[RawRow], group: Option<&[usize]>, known: &Known) -> Validated {
-    // Families in order of first appearance.
-    let mut order: Vec<String> = Vec::new();
-    let mut by_family: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (i, r) in rows.iter().enumerate() {
-        let id = r.family_id.trim();
-        by_family
-            .entry(id)
-            .or_insert_with(|| {
-                order.push(id.to_owned());
-                Vec::new()
-            })
-            .push(i);
-    }
-    let mut rejected = Vec::new();
-    let mut new = Vec::new();
-    let mut unchanged = 0;
-    let mut accepted_rows = 0;
-    // IINs claimed by an earlier family of this upload.
-    let mut claimed: HashMap<String, String> = HashMap::new();
-
-    for family_id in order {
-        let idx = &by_family[family_id.as_str()];
-        let mut errors: Vec<RejectedRow> = Vec::new();
-        let first = &rows[idx[0]];
-        // Control characters (NUL above all, which PostgreSQL cannot store) are refused here, per
-        // row, rather than failing the whole upload at the database.
-        if family_id.is_empty() || family_id.len() > 64 || family_id.chars().any(char::is_control) {
-            errors.push(reject(
-                idx[0] + 1,
-                RejectCode::InvalidMember,
-                "идентификатор семьи: от 1 до 64 печатных символов",
-            ));
-        }
-        if let Some(g) = group {
-            if idx.iter().any(|&i| g[i] != g[idx[0]]) {
-                for &i in idx.iter().filter(|&&i| g[i] != g[idx[0]]) {
-                    errors.push(reject(
-                        i + 1,
-                        RejectCode::FamilyConflict,
-                        format!("семья {family_id} указана в списке дважды"),
-                    ));
-                }
-            }
-        }
-        for &i in &idx[1..] {
-            if rows[i].kato.trim() != first.kato.trim()
-                || rows[i].phone.as_deref().map(str::trim) != first.phone.as_deref().map(str::trim)
-            {
-                errors.push(reject(
-                    i + 1,
-                    RejectCode::FamilyInconsistent,
-                    "у строк одной семьи разные КАТО или телефон",
-                ));
-            }
-        }
-        let kato = match Kato::parse(&first.kato) {
-            Ok(k) if known.pilot_katos.contains(k.as_ref()) => Some(k),
-            Ok(k) => {
-                errors.push(reject(
-                    idx[0] + 1,
-                    RejectCode::NotPilotLocality,
-                    format!("населённый пункт {k} не входит в пилот"),
-                ));
-                None
-            }
-            Err(e) => {
-                errors.push(reject(idx[0] + 1, RejectCode::InvalidKato, e.to_string()));
-                None
-            }
-        };
-        let phone = match first.phone.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
-            None => None,
-            Some(p) => match Phone::parse(p) {
-                Ok(p) => Some(p),
-                Err(e) => {
-                    errors.push(reject(idx[0] + 1, RejectCode::InvalidPhone, e.to_string()));
-                    None
-                }
-            },
-        };
-        let mut family_members = Vec::with_capacity(idx.len());
-        let mut in_family = HashSet::new();
-        for &i in idx {
-            let r = &rows[i];
-            let iin = match Iin::parse(&r.iin) {
-                Ok(iin) => iin,
-                Err(e) => {
-                    errors.push(reject(i + 1, RejectCode::InvalidIin, e.to_string()));
-                    continue;
-                }
-            };
-            let elsewhere = claimed
-                .get(iin.as_ref())
-                .or_else(|| known.members.get(iin.as_ref()))
-                .filter(|other| **other != family_id);
-            if let Some(other) = elsewhere {
-                errors.push(reject(i + 1, RejectCode::MemberInTwoFamilies, format!("ИИН уже указан в семье {other}")));
-                continue;
-            }
-            if !in_family.insert(iin.clone()) {
-                errors.push(reject(i + 1, RejectCode::MemberInTwoFamilies, "ИИН повторяется в семье"));
-                continue;
-            }
-            let name = r.name.trim();
-            let Some(birth_date) = parse_birth_date(&r.birth_date) else {
-                errors.push(reject(i + 1, RejectCode::InvalidMember, "дата рождения должна быть в виде ГГГГ-ММ-ДД"));
-                continue;
-            };
-            if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
-                errors.push(reject(i + 1, RejectCode::InvalidMember, "укажите ФИО (до 200 символов)"));
-                continue;
-            }
-            family_members.push(Member { iin, name: name.to_owned(), birth_date });
-        }
-        if errors.is_empty() {
-            if let (Some(kato), true) = (kato, !family_members.is_empty()) {
-                let family = Family {
-                    family_id: family_id.clone(),
-                    kato,
-                    phone,
-                    members: family_members,
-                    rows: idx.iter().map(|i| i + 1).collect(),
-                };
-                match known.families.get(&family_id) {
-                    Some(hash) if *hash == family.content_hash() => {
-                        unchanged += 1;
-                        accepted_rows += idx.len();
-                    }
-                    Some(_) => {
-                        for &i in idx {
-                            errors.push(reject(
-                                i + 1,
-                                RejectCode::FamilyConflict,
-                                format!("семья {family_id} уже в списке месяца с другими данными"),
-                            ));
-                        }
-                    }
-                    None => {
-                        for m in &family.members {
-                            claimed.insert(m.iin.as_ref().to_owned(), family_id.clone());
-                        }
-                        accepted_rows += idx.len();
-                        new.push(family);
-                    }
-                }
-            }
-        }
-        if !errors.is_empty() {
-            let failed: HashSet<usize> = errors.iter().map(|e| e.row).collect();
-            for &i in idx {
-                if !failed.contains(&(i + 1)) {
-                    errors.push(reject(
-                        i + 1,
-                        RejectCode::FamilyRejected,
-                        format!("семья {family_id} отклонена из-за других строк"),
-                    ));
-                }
-            }
-            rejected.extend(errors);
-        }
-    }
-    rejected.sort_by_key(|r| r.row);
-    Validated { new, unchanged, accepted_rows, rejected }
-}
 
 /// Imports a month's list in the caller's transaction: validates, lists new families, and issues at
 /// once the vouchers of families whose consent holds from an earlier month.
@@ -436,9 +164,31 @@ pub fn empty_list() -> AppError {
     AppError::new(ErrorCode::Validation, "Список пуст").with("field", "families")
 }
 
+/// `azyq-server import`: a CSV or JSON list file (over the API's body limit) in one transaction.
+pub fn import_file(
+    db: &crate::db::Db,
+    month: Month,
+    file: &std::path::Path,
+    now: DateTime<Utc>,
+) -> anyhow::Result<ImportReport> {
+    let body = std::fs::read(file)?;
+    let is_json = file.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    let (rows, group) = if is_json {
+        let list: azyq_shared::api::RecipientList = serde_json::from_slice(&body)?;
+        let (rows, group) = rows_from_json(&list.families);
+        (rows, Some(group))
+    } else {
+        (rows_from_csv(&body)?, None)
+    };
+    Ok(db.write(|c| import(c, month, &rows, group.as_deref(), "cli", now))?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use azyq_shared::api::RejectCode;
+    use azyq_shared::Iin;
+    use std::collections::{HashMap, HashSet};
 
     fn iin(prefix: &str) -> String {
         let mut d = [0u8; 11];

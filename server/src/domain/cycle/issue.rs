@@ -1,0 +1,127 @@
+//! Issue (Alg. p.4, p.23): one voucher per member of a consenting family.
+
+use azyq_shared::api::{ErrorCode, VoucherStatus};
+use azyq_shared::Month;
+use chrono::{DateTime, Utc};
+use diesel::dsl::{exists, not};
+use diesel::prelude::*;
+
+use super::{FamilyStatus, Which};
+use crate::db::schema::{audit_log, family_months, members, vouchers};
+use crate::db::Conn;
+use crate::domain::stats::{self, VoucherEvent};
+use crate::domain::{lock_jobs, rates};
+use crate::error::{AppError, AppResult};
+use crate::with_conn;
+
+/// Issues one voucher per member of consented families (Alg. p.4, p.23): the amount is the rate of
+/// the family's region and month. Idempotent per (member, month): a member with a voucher is skipped.
+pub fn issue_vouchers(
+    conn: &mut Conn,
+    month: Month,
+    which: Which,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> AppResult<usize> {
+    let family_filter = match which {
+        Which::All => None,
+        Which::Family(f) => Some(f.to_owned()),
+    };
+    let regions: Vec<String> = with_conn!(conn, c => {
+        let mut q = family_months::table
+            .filter(family_months::month.eq(month.as_ref()))
+            .filter(family_months::status.eq(FamilyStatus::Consented.as_str()))
+            .select(family_months::region)
+            .distinct()
+            .into_boxed();
+        if let Some(f) = &family_filter {
+            q = q.filter(family_months::family_id.eq(f));
+        }
+        q.load(c)
+    })?;
+    let ts = now.naive_utc();
+    // Issue runs are serialised (lock_jobs), so the vouchers past this id with this stamp are ours.
+    lock_jobs(conn)?;
+    let last_before: i64 =
+        with_conn!(conn, c => vouchers::table.select(diesel::dsl::max(vouchers::id)).first::<Option<i64>>(c))?
+            .unwrap_or(0);
+    let mut issued = 0;
+    for region in regions {
+        let amount = rates::rate_for(conn, month, &region)?
+            .ok_or_else(|| AppError::new(ErrorCode::RateNotSet, format!("Для {month} не задан размер ваучера")))?;
+        let n = with_conn!(conn, c => {
+            let mut source = members::table
+                .inner_join(
+                    family_months::table.on(family_months::month
+                        .eq(members::month)
+                        .and(family_months::family_id.eq(members::family_id))),
+                )
+                .filter(family_months::month.eq(month.as_ref()))
+                .filter(family_months::status.eq(FamilyStatus::Consented.as_str()))
+                .filter(family_months::region.eq(&region))
+                .filter(not(exists(
+                    vouchers::table.filter(vouchers::month.eq(members::month)).filter(vouchers::iin.eq(members::iin)),
+                )))
+                .select((
+                    members::month,
+                    members::family_id,
+                    members::iin,
+                    members::name,
+                    family_months::region,
+                    amount.into_sql::<diesel::sql_types::BigInt>(),
+                    amount.into_sql::<diesel::sql_types::BigInt>(),
+                    VoucherStatus::Issued.into_sql::<diesel::sql_types::Text>(),
+                    ts.into_sql::<diesel::sql_types::Timestamp>(),
+                ))
+                .into_boxed();
+            if let Some(f) = &family_filter {
+                source = source.filter(family_months::family_id.eq(f));
+            }
+            diesel::insert_into(vouchers::table)
+                .values(source)
+                .into_columns((
+                    vouchers::month,
+                    vouchers::family_id,
+                    vouchers::iin,
+                    vouchers::member_name,
+                    vouchers::region,
+                    vouchers::amount_tiyn,
+                    vouchers::balance_tiyn,
+                    vouchers::status,
+                    vouchers::issued_at,
+                ))
+                .execute(c)
+        })?;
+        let issued_tiyn =
+            amount.checked_mul(n as i64).ok_or_else(|| AppError::internal(anyhow::anyhow!("issue sum")))?;
+        stats::vouchers(conn, now, &region, VoucherEvent::Issued, n as i64, issued_tiyn)?;
+        issued += n;
+    }
+    // The journal rows are written by the database from the new vouchers: at national scale
+    // (a million members) that is one statement instead of a million bound rows.
+    with_conn!(conn, c => diesel::insert_into(audit_log::table)
+        .values(
+            vouchers::table
+                .filter(vouchers::id.gt(last_before))
+                .filter(vouchers::month.eq(month.as_ref()))
+                .filter(vouchers::issued_at.eq(ts))
+                .select((
+                    ts.into_sql::<diesel::sql_types::Timestamp>(),
+                    actor.into_sql::<diesel::sql_types::Text>(),
+                    "voucher".into_sql::<diesel::sql_types::Text>(),
+                    diesel::dsl::sql::<diesel::sql_types::Text>("CAST(vouchers.id AS TEXT)"),
+                    None::<String>.into_sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>(),
+                    VoucherStatus::Issued.into_sql::<diesel::sql_types::Text>(),
+                )),
+        )
+        .into_columns((
+            audit_log::at,
+            audit_log::actor,
+            audit_log::entity,
+            audit_log::entity_id,
+            audit_log::from_state,
+            audit_log::to_state,
+        ))
+        .execute(c))?;
+    Ok(issued)
+}
