@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod clock;
+pub mod commands;
 pub mod config;
 pub mod db;
 pub mod demo;

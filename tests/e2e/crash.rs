@@ -3,8 +3,6 @@
 
 use std::time::Duration;
 
-use diesel::prelude::*;
-
 use crate::helpers::*;
 use crate::on_both;
 
@@ -13,20 +11,7 @@ on_both!(killed_import_is_all_or_nothing => killed_import_sqlite, killed_import_
 const MEMBERS: u32 = 60_000;
 
 fn count(db: &TestDb, table: &str) -> i64 {
-    #[derive(QueryableByName)]
-    struct N {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
-    let sql = format!("SELECT COUNT(*) AS n FROM {table}");
-    let rows: Vec<N> = if db.url.starts_with("postgres") {
-        let mut c = diesel::PgConnection::establish(&db.url).expect("connect");
-        diesel::sql_query(sql).load(&mut c).expect("count")
-    } else {
-        let mut c = diesel::SqliteConnection::establish(db.url.trim_start_matches("sqlite://")).expect("open");
-        diesel::sql_query(sql).load(&mut c).expect("count")
-    };
-    rows[0].n
+    db.scalar(&format!("SELECT COUNT(*) AS n FROM {table}"))
 }
 
 fn killed_import_is_all_or_nothing(db: &TestDb) {

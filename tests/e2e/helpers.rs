@@ -43,6 +43,45 @@ impl TestDb {
         Some(TestDb { url, dir: tempfile::tempdir().expect("temp dir") })
     }
 
+    /// Loads the rows of a query, straight from the database (for the books and for corruption
+    /// tests), on whichever backend the test runs.
+    pub fn query<T>(&self, sql: &str) -> Vec<T>
+    where
+        T: diesel::QueryableByName<diesel::pg::Pg> + diesel::QueryableByName<diesel::sqlite::Sqlite> + 'static,
+    {
+        use diesel::{Connection, RunQueryDsl};
+        if self.url.starts_with("postgres") {
+            let mut c = diesel::PgConnection::establish(&self.url).expect("connect to the test PostgreSQL");
+            diesel::sql_query(sql).load(&mut c).unwrap_or_else(|e| panic!("{sql}: {e}"))
+        } else {
+            let mut c = diesel::SqliteConnection::establish(self.url.trim_start_matches("sqlite://")).expect("open");
+            diesel::sql_query(sql).load(&mut c).unwrap_or_else(|e| panic!("{sql}: {e}"))
+        }
+    }
+
+    /// Runs SQL statements straight on the database (to corrupt the books on purpose).
+    pub fn execute(&self, sql: &str) {
+        use diesel::connection::SimpleConnection;
+        use diesel::Connection;
+        if self.url.starts_with("postgres") {
+            let mut c = diesel::PgConnection::establish(&self.url).expect("connect to the test PostgreSQL");
+            c.batch_execute(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        } else {
+            let mut c = diesel::SqliteConnection::establish(self.url.trim_start_matches("sqlite://")).expect("open");
+            c.batch_execute(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        }
+    }
+
+    /// One integer a query answers in a column named `n`.
+    pub fn scalar(&self, sql: &str) -> i64 {
+        #[derive(diesel::QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        self.query::<N>(sql).first().map(|r| r.n).unwrap_or_else(|| panic!("{sql}: no row"))
+    }
+
     pub fn sms_file(&self) -> PathBuf {
         self.dir.path().join("sms.jsonl")
     }

@@ -226,13 +226,5 @@ fn xlsx_sheet(bytes: &[u8], name: &str) -> Vec<Vec<String>> {
 }
 
 fn corrupt_a_balance(db: &TestDb) {
-    use diesel::prelude::*;
-    let sql = "UPDATE vouchers SET balance_tiyn = balance_tiyn + 1 WHERE id = (SELECT MIN(id) FROM vouchers)";
-    if db.url.starts_with("postgres") {
-        let mut c = diesel::PgConnection::establish(&db.url).unwrap();
-        diesel::sql_query(sql).execute(&mut c).unwrap();
-    } else {
-        let mut c = diesel::SqliteConnection::establish(db.url.trim_start_matches("sqlite://")).unwrap();
-        diesel::sql_query(sql).execute(&mut c).unwrap();
-    }
+    db.execute("UPDATE vouchers SET balance_tiyn = balance_tiyn + 1 WHERE id = (SELECT MIN(id) FROM vouchers)");
 }

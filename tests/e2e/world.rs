@@ -135,33 +135,14 @@ pub fn code(pair: &(u16, Value)) -> (u16, String) {
     (pair.0, pair.1["error"]["code"].as_str().unwrap_or("").to_owned())
 }
 
-/// Runs one SQL query returning one integer.
+/// Runs one SQL query returning one integer (in a column named `n`).
 pub fn scalar(db: &TestDb, sql: &str) -> i64 {
-    #[derive(QueryableByName)]
-    struct N {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
-    let rows: Vec<N> = if db.url.starts_with("postgres") {
-        let mut c = diesel::PgConnection::establish(&db.url).expect("connect");
-        diesel::sql_query(sql).load(&mut c).expect("query")
-    } else {
-        let mut c = diesel::SqliteConnection::establish(db.url.trim_start_matches("sqlite://")).expect("open");
-        diesel::sql_query(sql).load(&mut c).expect("query")
-    };
-    rows[0].n
+    db.scalar(sql)
 }
 
 /// Runs SQL statements on the test's database (to corrupt the books on purpose).
 pub fn exec(db: &TestDb, sql: &str) {
-    use diesel::connection::SimpleConnection;
-    if db.url.starts_with("postgres") {
-        let mut c = diesel::PgConnection::establish(&db.url).expect("connect");
-        c.batch_execute(sql).expect("statements");
-    } else {
-        let mut c = diesel::SqliteConnection::establish(db.url.trim_start_matches("sqlite://")).expect("open");
-        c.batch_execute(sql).expect("statements");
-    }
+    db.execute(sql)
 }
 
 /// The books hold: no balance below zero, every voucher's money in exactly one place, held and
@@ -200,14 +181,7 @@ pub fn forge(db: &TestDb, voucher_id: i64, month: &str, issued: &str, expires: &
         #[diesel(sql_type = diesel::sql_types::Text)]
         secret_key: String,
     }
-    let sql = "SELECT kid, secret_key FROM voucher_keys WHERE NOT retired ORDER BY kid DESC LIMIT 1";
-    let rows: Vec<K> = if db.url.starts_with("postgres") {
-        let mut c = diesel::PgConnection::establish(&db.url).expect("connect");
-        diesel::sql_query(sql).load(&mut c).expect("keys")
-    } else {
-        let mut c = diesel::SqliteConnection::establish(db.url.trim_start_matches("sqlite://")).expect("open");
-        diesel::sql_query(sql).load(&mut c).expect("keys")
-    };
+    let rows: Vec<K> = db.query("SELECT kid, secret_key FROM voucher_keys WHERE NOT retired ORDER BY kid DESC LIMIT 1");
     let seed: [u8; 32] = hex::decode(&rows[0].secret_key).unwrap().try_into().unwrap();
     sign_with(&ed25519_dalek::SigningKey::from_bytes(&seed), rows[0].kid as u16, voucher_id, month, issued, expires)
 }

@@ -58,6 +58,23 @@ struct Done {
 }
 
 /// One SQLite write connection shared by all writers of this process.
+///
+/// # Locks
+/// `state` (the connection and the open batch) is taken before `done` (what is durable or failed),
+/// never the other way round; a writer waiting for durability holds only `done` (through the
+/// `committed` condition), so it never stands in the way of the writers queued for the connection.
+///
+/// # Invariants
+/// - `done.durable ≤ written ≤ state.batch`: a batch is made durable only after its COMMIT
+///   returned, and only batches that were opened can commit.
+/// - A writer answers only when its batch is in `done.failed` (error) or `≤ done.durable` (ok),
+///   and `failed` is looked at first: a failed batch number is never covered by a later durable one
+///   in the writer's eyes.
+/// - At most one sync is in flight (`state.syncing`). While it runs, a batch with members is left
+///   open to gather more writers (unless full); whoever closes the turn next commits it — a writer
+///   finding nobody queued behind it, or else the sync thread, which commits any open batch with
+///   members and nobody queued before it syncs again. So no member of a batch waits for a commit
+///   nobody will make.
 pub struct GroupWriter {
     state: Mutex<State>,
     done: Mutex<Done>,
@@ -71,6 +88,9 @@ pub struct GroupWriter {
     wal: Option<File>,
     /// Wakes the sync thread (with the `state` lock) when a batch has committed.
     to_sync: Condvar,
+    /// Tests: milliseconds each WAL sync takes on top of its own, to hold a batch open during it.
+    #[cfg(test)]
+    slow_sync_ms: AtomicU64,
 }
 
 fn sql_error(what: &str, e: impl std::fmt::Display) -> AppError {
@@ -102,6 +122,8 @@ impl GroupWriter {
             written: AtomicU64::new(0),
             wal,
             to_sync: Condvar::new(),
+            #[cfg(test)]
+            slow_sync_ms: AtomicU64::new(0),
         });
         if writer.wal.is_some() {
             let weak = Arc::downgrade(&writer);
@@ -238,6 +260,8 @@ impl GroupWriter {
         st.syncing = true;
         let upto = self.written.load(Ordering::SeqCst);
         drop(st);
+        #[cfg(test)]
+        std::thread::sleep(Duration::from_millis(self.slow_sync_ms.load(Ordering::SeqCst)));
         if let Err(e) = wal.sync_data() {
             tracing::error!(error = %e, "fsync of the SQLite WAL failed: stopping, so that nothing unsynced is acknowledged");
             std::process::abort();
@@ -426,6 +450,42 @@ mod tests {
         assert!(w
             .write(|c| Ok(with_conn!(c, c => diesel::sql_query("INSERT INTO t (k) VALUES (0)").execute(c))?))
             .is_ok());
+    }
+
+    /// A writer that arrives while the WAL is being synced joins a batch left open to gather; with
+    /// nobody behind it, the sync thread commits that batch itself, and the writer is answered once
+    /// it is durable.
+    #[test]
+    fn the_sync_thread_commits_a_batch_left_open_during_a_sync() {
+        let (dir, w) = writer();
+        w.slow_sync_ms.store(300, Ordering::SeqCst);
+        std::thread::scope(|s| {
+            let first = s.spawn(|| {
+                w.write(|c| Ok(with_conn!(c, c => diesel::sql_query("INSERT INTO t (k) VALUES (1)").execute(c))?))
+            });
+            // The first batch is committed and being synced by now.
+            std::thread::sleep(Duration::from_millis(100));
+            assert!(w.lock().syncing, "the first batch's sync is under way");
+            let second = s.spawn(|| {
+                w.write(|c| Ok(with_conn!(c, c => diesel::sql_query("INSERT INTO t (k) VALUES (2)").execute(c))?))
+            });
+            std::thread::sleep(Duration::from_millis(50));
+            {
+                let st = w.lock();
+                assert!(st.open && st.members == 1, "the second writer waits in a batch left open");
+            }
+            first.join().unwrap().unwrap();
+            second.join().unwrap().unwrap();
+        });
+        assert!(w.written.load(Ordering::SeqCst) >= 2 && w.done().durable >= 2);
+        let mut fresh = SqliteConnection::establish(dir.path().join("g.db").to_str().unwrap()).unwrap();
+        #[derive(QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let n: Vec<N> = diesel::sql_query("SELECT COUNT(*) AS n FROM t").load(&mut fresh).unwrap();
+        assert_eq!(n[0].n, 2);
     }
 
     /// A COMMIT that fails fails every writer of its batch (none of them is on disk), and the

@@ -1,0 +1,87 @@
+//! The operator's commands: accounts, month close, large imports, keys, load-test data.
+
+use std::path::Path;
+
+use azyq_shared::api::Role;
+use azyq_shared::Month;
+
+use super::cli::KeysAction;
+use crate::config::Settings;
+use crate::db::Db;
+use crate::domain::{accounts, cycle, import, keys};
+use crate::startup;
+
+fn open(settings: &Settings) -> anyhow::Result<Db> {
+    Db::connect(&settings.database_url, 2)
+}
+
+pub fn create_operator(settings: &Settings, login: &str, role: &str) -> anyhow::Result<()> {
+    let role = match Role::parse(role) {
+        Some(r @ (Role::Operator | Role::Viewer)) => r,
+        _ => anyhow::bail!("--role must be operator or viewer"),
+    };
+    let password = std::env::var("AZYQ_PASSWORD").map_err(|_| anyhow::anyhow!("set the password in AZYQ_PASSWORD"))?;
+    let db = open(settings)?;
+    let now = startup::clock_from(settings).now();
+    db.write(|c| accounts::upsert_operator(c, login, &password, role, now))?;
+    println!("{} {login} is ready", role.as_str());
+    Ok(())
+}
+
+pub fn close_month(settings: &Settings, month: &str) -> anyhow::Result<()> {
+    let month = Month::parse(month)?;
+    let db = open(settings)?;
+    let now = startup::clock_from(settings).now();
+    let closed = db.write(|c| cycle::close_month(c, month, "cli", now))?;
+    println!("{}", serde_json::to_string_pretty(&closed)?);
+    Ok(())
+}
+
+pub fn import(settings: &Settings, month: &str, file: &Path) -> anyhow::Result<()> {
+    let month = Month::parse(month)?;
+    let db = open(settings)?;
+    let now = startup::clock_from(settings).now();
+    let report = import::import_file(&db, month, file, now)?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
+pub fn keys(settings: &Settings, action: KeysAction) -> anyhow::Result<()> {
+    let db = open(settings)?;
+    let now = startup::clock_from(settings).now();
+    db.write(|c| keys::ensure_key(c, now))?;
+    match action {
+        KeysAction::Rotate => {
+            let kid = db.write(|c| keys::rotate(c, now))?;
+            println!("new signing key {kid}");
+        }
+        KeysAction::Retire { kid } => {
+            db.write(|c| keys::retire(c, kid, now))?;
+            println!("key {kid} retired");
+        }
+        KeysAction::List => {}
+        KeysAction::RotateSession => {
+            db.write(|c| accounts::sessions::rotate_session(c, now))?;
+            println!("session secret replaced: every staff session has ended; log in again");
+            return Ok(());
+        }
+    }
+    let published = db.read(keys::published)?;
+    println!("{}", serde_json::to_string_pretty(&azyq_shared::api::VoucherKeys { keys: published })?);
+    Ok(())
+}
+
+pub fn bench_seed(settings: &Settings, members: u32, activate: u32) -> anyhow::Result<()> {
+    let now = startup::clock_from(settings).now();
+    let started = std::time::Instant::now();
+    let seeded = crate::bench::seed(&settings.database_url, members, activate, now)?;
+    println!(
+        "seeded {}: {} families, {} vouchers issued, {} activated, in {:.1} s",
+        seeded.month,
+        seeded.families,
+        seeded.vouchers,
+        seeded.activated,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}

@@ -1,0 +1,62 @@
+//! `serve` and `demo`: the server, and the server with a seeded demo month and a till kit.
+
+use crate::config::Settings;
+use crate::domain::keys;
+use crate::{demo, startup};
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+pub fn serve(settings: Settings) -> anyhow::Result<()> {
+    runtime()?.block_on(async {
+        let db = startup::open_db(&settings).await?;
+        startup::serve(settings, db).await
+    })
+}
+
+fn hex_random() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+pub fn demo(mut settings: Settings) -> anyhow::Result<()> {
+    runtime()?.block_on(async {
+        let db = startup::open_db(&settings).await?;
+        let clock = startup::clock_from(&settings);
+        let now = clock.now();
+        let seeded = {
+            let db = db.clone();
+            tokio::task::spawn_blocking(move || demo::seed(&db, now)).await??
+        };
+        let secret = match &settings.wallet_jwt_secret {
+            Some(s) => s.clone(),
+            None => {
+                let s = format!("demo-{}", hex_random());
+                settings.wallet_jwt_secret = Some(s.clone());
+                s
+            }
+        };
+        if settings.sms_gateway_secret.is_none() {
+            settings.sms_gateway_secret = Some(format!("demo-{}", hex_random()));
+        }
+        let base = format!("{}://{}", settings.scheme(), settings.listen);
+        println!("{}", demo::banner(&seeded, &base, &secret, now)?);
+        let kit = {
+            let db = db.clone();
+            tokio::task::spawn_blocking(move || {
+                db.write(|c| keys::ensure_key(c, now))?;
+                demo::write_till_kit(&db, std::path::Path::new("demo"), now)
+            })
+            .await??
+        };
+        println!(
+            "Till kit in demo/: {} QR codes (valid {} h, one basket each) and products.txt. Start the till:\n  cargo run -p azyq-pos -- --server {base}",
+            kit.len() - 1,
+            demo::DEMO_QR_HOURS
+        );
+        startup::serve(settings, db).await
+    })
+}
