@@ -8,6 +8,8 @@ pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod error;
+#[cfg(test)]
+mod house_rules;
 pub mod http;
 pub mod jobs;
 pub mod qr;

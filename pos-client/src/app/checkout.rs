@@ -192,7 +192,10 @@ impl App {
             Err(e) if e.code() == Some(ErrorCode::HoldExpired) => {
                 self.reopen_after_hold(Message::for_code(ErrorCode::HoldExpired))
             }
-            Err(e) if e.code() == Some(ErrorCode::BasketState) && e.detail_str("status") == Some("captured") => {
+            Err(e)
+                if e.code() == Some(ErrorCode::BasketState)
+                    && e.detail_str("status") == Some(BasketStatus::Captured.as_str()) =>
+            {
                 self.already_captured()
             }
             Err(e) => self.request_failed(&e, T::CancelFailed, T::PressF8Retry),

@@ -178,12 +178,12 @@ fn consent_cells(c: &ConsentFigures) -> Cells<'_> {
     vec![
         ("region", "Регион", Value::Text(&c.region)),
         ("month", "Месяц", Value::Text(&c.month)),
-        ("sms_sent", "SMS отправлено", Value::Count(c.sms_sent)),
+        ("sms_sent", "SMS отправлено", Value::Count(c.sms_sent)), // a column, not a state
         ("reminders", "Напоминаний", Value::Count(c.reminders)),
         ("yes", "Согласились", Value::Count(c.yes)),
         ("no", "Отказались", Value::Count(c.no)),
-        ("no_answer", "Не ответили", Value::Count(c.no_answer)),
-        ("no_phone", "Нет телефона", Value::Count(c.no_phone)),
+        ("no_answer", "Не ответили", Value::Count(c.no_answer)), // a column, not a state
+        ("no_phone", "Нет телефона", Value::Count(c.no_phone)),  // a column, not a state
     ]
 }
 
@@ -208,7 +208,9 @@ fn headers(cells: &Cells<'_>) -> Vec<Header> {
             }
             Value::Grams(_) => {
                 out.push(h(key.into(), format!("{title}, г"), false));
-                out.push(h(key.replace("grams", "kg"), format!("{title}, кг"), false));
+                // The kilogram column's name (a column, not a state).
+                let kg_key = key.replace("grams", "kg"); // not a state
+                out.push(h(kg_key, format!("{title}, кг"), false));
             }
         }
     }
