@@ -52,15 +52,6 @@ pub struct Staff(pub SessionClaims);
 
 type Checked<T> = LocalBoxFuture<'static, Result<T, AppError>>;
 
-impl FromRequest for Staff {
-    type Error = AppError;
-    type Future = Checked<Self>;
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move { staff(&req).await })
-    }
-}
-
 /// The checks of a JWT other than its times: signature, algorithm, audience, required claims.
 /// jsonwebtoken would compare `exp` and `nbf` with the wall clock; ours are compared with the
 /// injected clock instead (see [`TimeClaims::check`]), so a server under `AZYQ_FAKE_NOW` expires
@@ -163,36 +154,34 @@ impl Operator {
     }
 }
 
-impl FromRequest for Operator {
-    type Error = AppError;
-    type Future = Checked<Self>;
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            let s = staff(&req).await?;
-            if s.0.role == Role::Operator {
-                Ok(Operator(s))
-            } else {
-                Err(AppError::forbidden())
-            }
-        })
-    }
+/// A staff session of a given kind: `pick` turns the session into the extractor, or refuses it
+/// (403 for a role that may not).
+fn staff_as<T: 'static>(req: &HttpRequest, pick: fn(Staff) -> Result<T, AppError>) -> Checked<T> {
+    let req = req.clone();
+    Box::pin(async move { pick(staff(&req).await?) })
 }
 
-impl FromRequest for ReportReader {
-    type Error = AppError;
-    type Future = Checked<Self>;
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            let s = staff(&req).await?;
-            match s.0.role {
-                Role::Operator | Role::Viewer => Ok(ReportReader(s)),
-                Role::Cashier => Err(AppError::forbidden()),
+/// Declares a staff extractor by how it picks from a session.
+macro_rules! staff_extractor {
+    ($t:ty, $pick:expr) => {
+        impl FromRequest for $t {
+            type Error = AppError;
+            type Future = Checked<Self>;
+            fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+                staff_as(req, $pick)
             }
-        })
-    }
+        }
+    };
 }
+
+staff_extractor!(Staff, Ok);
+
+staff_extractor!(Operator, |s| if s.0.role == Role::Operator { Ok(Operator(s)) } else { Err(AppError::forbidden()) });
+
+staff_extractor!(ReportReader, |s| match s.0.role {
+    Role::Operator | Role::Viewer => Ok(ReportReader(s)),
+    Role::Cashier => Err(AppError::forbidden()),
+});
 
 #[derive(Deserialize)]
 struct WalletClaims {
@@ -235,22 +224,12 @@ impl FromRequest for Recipient {
 /// A cashier logged in at one shop's terminal.
 pub struct Cashier(pub crate::domain::redeem::Till);
 
-impl FromRequest for Cashier {
-    type Error = AppError;
-    type Future = Checked<Self>;
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            let s = staff(&req).await?;
-            match (s.0.role, s.0.shop_id, s.0.terminal_id) {
-                (Role::Cashier, Some(shop_id), Some(terminal_id)) => {
-                    Ok(Cashier(crate::domain::redeem::Till { shop_id, terminal_id, login: s.0.sub }))
-                }
-                _ => Err(AppError::forbidden()),
-            }
-        })
+staff_extractor!(Cashier, |s| match (s.0.role, s.0.shop_id, s.0.terminal_id) {
+    (Role::Cashier, Some(shop_id), Some(terminal_id)) => {
+        Ok(Cashier(crate::domain::redeem::Till { shop_id, terminal_id, login: s.0.sub }))
     }
-}
+    _ => Err(AppError::forbidden()),
+});
 
 #[cfg(test)]
 mod tests {
