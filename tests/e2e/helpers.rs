@@ -416,6 +416,13 @@ impl Refused {
     pub fn code(&self) -> (u16, ErrorCode) {
         (self.status, self.error.code)
     }
+
+    /// A detail beside code and message (`line`, `field`, `cap_bp`, `balance_tiyn`, …) read as `D`;
+    /// `None` when absent.
+    pub fn detail<D: DeserializeOwned>(&self, name: &str) -> Option<D> {
+        let value = self.error.details.get(name)?;
+        Some(serde_json::from_value(value.clone()).unwrap_or_else(|e| panic!("detail {name}: {e}: {value}")))
+    }
 }
 
 /// A typed answer: the status and the body read as `T` when it succeeded, or the refusal.

@@ -2,7 +2,10 @@
 //! with activated vouchers; and direct access to the database for the books and for minting tokens
 //! with the server's own key (to reach states the wallet would refuse to mint for).
 
-use azyq_shared::api::{ImportReport, QrToken, Role, SessionResponse, Voucher, Vouchers};
+use azyq_shared::api::{
+    Authorized, BasketState, BasketView, Captured, ImportReport, LookupResponse, Payment, PaymentMethod, PosCatalog,
+    PosDailyReport, QrToken, Refund, RefundRequest, Role, SessionResponse, Voucher, Vouchers,
+};
 use azyq_shared::Tiyn;
 use diesel::prelude::*;
 use serde_json::{json, Value};
@@ -129,6 +132,73 @@ pub fn cashier(server: &Server, shop: &str, terminal: &str) -> String {
         .success(200);
     assert_eq!(session.role, Role::Cashier);
     session.token
+}
+
+const BASKETS: &str = "/api/v1/pos/baskets";
+
+/// A session at a till: the till API with typed answers, as a cash register speaks it.
+pub struct Till<'s> {
+    pub server: &'s Server,
+    pub token: String,
+}
+
+impl<'s> Till<'s> {
+    /// The cashier of `shop` logged in at `terminal`.
+    pub fn login(server: &'s Server, shop: &str, terminal: &str) -> Till<'s> {
+        Till { server, token: cashier(server, shop, terminal) }
+    }
+
+    fn post<T: serde::de::DeserializeOwned>(&self, path: &str, key: Option<&str>, body: &Value) -> Reply<T> {
+        let key: Vec<_> = key.map(|k| ("Idempotency-Key", k)).into_iter().collect();
+        self.server.send("POST", path, Some(&self.token), Some(body), &key).typed()
+    }
+
+    pub fn catalog(&self) -> Reply<PosCatalog> {
+        self.server.get_as("/api/v1/pos/catalog", Some(&self.token))
+    }
+
+    pub fn lookup(&self, token: &str) -> Reply<LookupResponse> {
+        self.post("/api/v1/pos/lookup", None, &json!({"token": token}))
+    }
+
+    /// Authorises a basket of `lines` (see [`line`]) on the vouchers of `tokens`, in scan order.
+    pub fn authorize(&self, key: &str, tokens: &[&str], lines: &[Value]) -> Reply<Authorized> {
+        self.post(BASKETS, Some(key), &json!({"tokens": tokens, "lines": lines}))
+    }
+
+    pub fn capture(&self, basket: i64, key: &str, payment: &Payment) -> Reply<Captured> {
+        self.post(&format!("{BASKETS}/{basket}/capture"), Some(key), &json!({"payment": payment}))
+    }
+
+    pub fn cancel(&self, basket: i64) -> Reply<BasketState> {
+        self.post(&format!("{BASKETS}/{basket}/cancel"), None, &json!({}))
+    }
+
+    /// Refunds the lines of these indexes, or (`None`) every line not refunded yet.
+    pub fn refund(&self, basket: i64, key: &str, lines: Option<&[usize]>) -> Reply<Refund> {
+        let body = RefundRequest { lines: lines.map(<[usize]>::to_vec) };
+        self.post(&format!("{BASKETS}/{basket}/refund"), Some(key), &serde_json::to_value(body).unwrap())
+    }
+
+    /// The basket read back.
+    pub fn basket(&self, basket: i64) -> Reply<BasketView> {
+        self.server.get_as(&format!("{BASKETS}/{basket}"), Some(&self.token))
+    }
+
+    /// The shop's day (`date` as the till sends it).
+    pub fn daily(&self, date: &str) -> Reply<PosDailyReport> {
+        self.server.get_as(&format!("/api/v1/pos/reports/daily?date={date}"), Some(&self.token))
+    }
+}
+
+/// A payment in cash of `paid`.
+pub fn cash(paid: Tiyn) -> Payment {
+    Payment { method: PaymentMethod::Cash, paid_tiyn: paid }
+}
+
+/// A payment by card of `paid`.
+pub fn card(paid: Tiyn) -> Payment {
+    Payment { method: PaymentMethod::Card, paid_tiyn: paid }
 }
 
 pub fn line(code: &str, quantity: i64, shelf: i64, reduced: i64) -> Value {
