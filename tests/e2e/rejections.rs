@@ -240,3 +240,33 @@ fn openapi_agrees_with_api_md(doc: &Value) {
     assert!(built.is_empty(), "built now, remove them from NOT_YET_BUILT: {built:?}");
 }
 
+/// docs/api.md is shared/API.md verbatim below its first line, so the copy the tests read cannot
+/// drift from the contract. The original lives outside the repository, in the nearest
+/// `shared/API.md` above the checkout (`../shared/API.md` beside it, or beside the folder of
+/// worktrees); where there is none, as in CI's clean clone, only this comparison is skipped (the
+/// check of the OpenAPI document against docs/api.md still runs).
+#[test]
+fn docs_api_md_is_shared_api_md_verbatim() {
+    let checkout = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let checkout = checkout.canonicalize().unwrap_or(checkout);
+    let Some(original) = checkout.ancestors().skip(1).map(|d| d.join("shared/API.md")).find(|p| p.is_file()) else {
+        eprintln!("SKIPPED: no shared/API.md above {}, nothing to compare docs/api.md with", checkout.display());
+        return;
+    };
+    let contract = std::fs::read_to_string(&original).unwrap_or_else(|e| panic!("{}: {e}", original.display()));
+    let copy = std::fs::read_to_string(API_MD).unwrap_or_else(|e| panic!("{API_MD}: {e}"));
+    let (header, body) = copy.split_once('\n').unwrap_or((&copy, ""));
+    assert!(header.contains("shared/API.md"), "docs/api.md's first line must say where it comes from: {header}");
+    if body != contract {
+        let line = body
+            .lines()
+            .zip(contract.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(body.lines().count().min(contract.lines().count()));
+        panic!(
+            "docs/api.md differs from {} from its line {} on: copy the contract again, keeping the first line",
+            original.display(),
+            line + 2
+        );
+    }
+}
