@@ -3,6 +3,7 @@
 
 use std::sync::{Arc, Barrier};
 
+use azyq_shared::Tiyn;
 use serde_json::{json, Value};
 
 use crate::helpers::*;
@@ -55,7 +56,7 @@ fn contend(db: &TestDb, servers: &[&Server], w: &World) {
     let results = race(servers, &sessions, bodies, keys);
     let (ok, refused) = tally(&results);
     assert_eq!((ok, refused), (4, vec!["insufficient_balance".to_string(); 4]), "{results:?}");
-    assert_eq!(w.balance(servers[0], 0), 432_500 - 4 * 105_000);
+    assert_eq!(w.balance(servers[0], 0), Tiyn::new(432_500 - 4 * 105_000));
     assert_books(db);
     // Capture the four at once too.
     std::thread::scope(|scope| {
@@ -84,7 +85,7 @@ fn contend(db: &TestDb, servers: &[&Server], w: &World) {
     let results = race(servers, &sessions, bodies, keys);
     let (ok, refused) = tally(&results);
     assert_eq!((ok, refused), (1, vec!["code_already_sold".to_string(); TILLS - 1]), "{results:?}");
-    assert_eq!(w.balance(servers[0], 1), 432_500 - 7_500);
+    assert_eq!(w.balance(servers[0], 1), Tiyn::new(432_500 - 7_500));
     assert_books(db);
     check_books(db);
 }
@@ -122,7 +123,7 @@ fn flood_of_retries_with_one_key(db: &TestDb) {
     assert!(results.iter().all(|r| r.0 == 201), "{results:?}");
     assert!(results.iter().all(|r| r.1 == results[0].1), "answers differ");
     assert_eq!(scalar(db, "SELECT COUNT(*) AS n FROM baskets"), 1);
-    assert_eq!(w.balance(&server, 0), 432_500 - 30_000);
+    assert_eq!(w.balance(&server, 0), Tiyn::new(432_500 - 30_000));
     assert_books(db);
     check_books(db);
 }

@@ -7,7 +7,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use azyq_shared::api::{ErrorBody, ErrorCode, ErrorDetail};
 use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
 pub const WALLET_SECRET: &str = "test-wallet-secret";
@@ -245,28 +247,8 @@ impl Server {
         Server { url, now, child, agent }
     }
 
-    /// Sends a request and answers (status, JSON body or Null).
-    pub fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<&Value>) -> (u16, Value) {
-        let mut req = self.agent.request(method, &format!("{}{path}", self.url));
-        if let Some(t) = token {
-            req = req.set("Authorization", &format!("Bearer {t}"));
-        }
-        let res = match body {
-            Some(b) => req.send_json(b.clone()),
-            None => req.call(),
-        };
-        into_pair(res)
-    }
-
-    /// Sends a JSON request with extra headers.
-    pub fn call_with_headers(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<&Value>,
-        headers: &[(&str, &str)],
-    ) -> (u16, Value) {
+    /// A request to `path` with the session's bearer token and extra headers, not yet sent.
+    fn request(&self, method: &str, path: &str, token: Option<&str>, headers: &[(&str, &str)]) -> ureq::Request {
         let mut req = self.agent.request(method, &format!("{}{path}", self.url));
         if let Some(t) = token {
             req = req.set("Authorization", &format!("Bearer {t}"));
@@ -274,10 +256,49 @@ impl Server {
         for (k, v) in headers {
             req = req.set(k, v);
         }
-        into_pair(match body {
+        req
+    }
+
+    /// Sends a request (a JSON body, if any, and extra headers); the answer as it came, to read with
+    /// [`Answer::json`] or, as an API body, [`Answer::typed`].
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let req = self.request(method, path, token, headers);
+        let (status, text) = into_text(match body {
             Some(b) => req.send_json(b.clone()),
             None => req.call(),
-        })
+        });
+        Answer { request: format!("{method} {path}"), status, text }
+    }
+
+    /// Sends a request and answers (status, JSON body or Null).
+    pub fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<&Value>) -> (u16, Value) {
+        self.send(method, path, token, body, &[]).json()
+    }
+
+    /// Sends a request and reads the answer as the API body `T`, or as the refusal it is.
+    pub fn call_as<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Reply<T> {
+        self.send(method, path, token, body, &[]).typed()
+    }
+
+    pub fn get_as<T: DeserializeOwned>(&self, path: &str, token: Option<&str>) -> Reply<T> {
+        self.call_as("GET", path, token, None)
+    }
+
+    pub fn post_as<T: DeserializeOwned>(&self, path: &str, token: Option<&str>, body: &Value) -> Reply<T> {
+        self.call_as("POST", path, token, Some(body))
     }
 
     /// Sends a raw body with a content type.
@@ -289,23 +310,14 @@ impl Server {
         content_type: &str,
         body: &[u8],
     ) -> (u16, Value) {
-        let mut req = self.agent.request(method, &format!("{}{path}", self.url)).set("Content-Type", content_type);
-        if let Some(t) = token {
-            req = req.set("Authorization", &format!("Bearer {t}"));
-        }
-        into_pair(req.send_bytes(body))
+        let (status, text) =
+            into_text(self.request(method, path, token, &[("Content-Type", content_type)]).send_bytes(body));
+        Answer { request: format!("{method} {path}"), status, text }.json()
     }
 
     /// A GET whose body is text (CSV reports): the status and the body as it came.
     pub fn get_text(&self, path: &str, token: &str) -> (u16, String) {
-        let res =
-            self.agent.get(&format!("{}{path}", self.url)).set("Authorization", &format!("Bearer {token}")).call();
-        let res = match res {
-            Ok(r) => r,
-            Err(ureq::Error::Status(_, r)) => r,
-            Err(e) => panic!("transport error: {e}"),
-        };
-        (res.status(), res.into_string().unwrap_or_default())
+        into_text(self.request("GET", path, Some(token), &[]).call())
     }
 
     pub fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
@@ -345,21 +357,102 @@ impl Server {
             .post(&format!("{}/api/v1/sms/inbound", self.url))
             .set("X-Gateway-Secret", GATEWAY_SECRET)
             .send_json(json!({"from": from, "text": text, "received_at": self.now.to_rfc3339()}));
-        let (status, body) = into_pair(res);
-        assert_eq!(status, 200, "{body}");
+        let (status, text) = into_text(res);
+        assert_eq!(status, 200, "{text}");
+        let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         body["outcome"].as_str().unwrap_or_default().to_owned()
     }
 }
 
-fn into_pair(res: Result<ureq::Response, ureq::Error>) -> (u16, Value) {
+/// The status and the body as text of an answer, whatever its status.
+fn into_text(res: Result<ureq::Response, ureq::Error>) -> (u16, String) {
     let res = match res {
         Ok(r) => r,
         Err(ureq::Error::Status(_, r)) => r,
         Err(e) => panic!("transport error: {e}"),
     };
-    let status = res.status();
-    let text = res.into_string().unwrap_or_default();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    (res.status(), res.into_string().unwrap_or_default())
+}
+
+/// An answer as it came.
+pub struct Answer {
+    /// Method and path, to say which request a broken answer came from.
+    request: String,
+    pub status: u16,
+    pub text: String,
+}
+
+impl Answer {
+    /// The status and the body as JSON (Null when it is not JSON).
+    pub fn json(self) -> (u16, Value) {
+        (self.status, serde_json::from_str(&self.text).unwrap_or(Value::Null))
+    }
+
+    /// The body read as the API body `T` when the status is 2xx, or else the refusal with its error
+    /// body; an answer that is neither fails the test, for it breaks the contract.
+    pub fn typed<T: DeserializeOwned>(self) -> Reply<T> {
+        let Answer { request, status, text } = self;
+        let unreadable = |what: &str, e: serde_json::Error| -> ! {
+            panic!("{request} answered {status} with a body that is not {what} ({e}):\n{text}")
+        };
+        if (200..300).contains(&status) {
+            Ok((status, serde_json::from_str(&text).unwrap_or_else(|e| unreadable(std::any::type_name::<T>(), e))))
+        } else {
+            let body: ErrorBody = serde_json::from_str(&text).unwrap_or_else(|e| unreadable("an error body", e));
+            Err(Refused { status, error: body.error })
+        }
+    }
+}
+
+/// An answer the server refused: its status and the `{"error": {...}}` it gave.
+#[derive(Debug)]
+pub struct Refused {
+    pub status: u16,
+    pub error: ErrorDetail,
+}
+
+impl Refused {
+    /// The status and the stable code: what a till matches on.
+    pub fn code(&self) -> (u16, ErrorCode) {
+        (self.status, self.error.code)
+    }
+
+    /// A detail beside code and message (`line`, `field`, `cap_bp`, `balance_tiyn`, …) read as `D`;
+    /// `None` when absent.
+    pub fn detail<D: DeserializeOwned>(&self, name: &str) -> Option<D> {
+        let value = self.error.details.get(name)?;
+        Some(serde_json::from_value(value.clone()).unwrap_or_else(|e| panic!("detail {name}: {e}: {value}")))
+    }
+}
+
+/// A typed answer: the status and the body read as `T` when it succeeded, or the refusal.
+pub type Reply<T> = Result<(u16, T), Refused>;
+
+/// What a test expects of a [`Reply`].
+pub trait Expect<T> {
+    /// The body of a success with this status; anything else fails the test, showing what came.
+    fn success(self, status: u16) -> T;
+    /// The refusal; a success fails the test.
+    fn refused(self) -> Refused;
+}
+
+impl<T: std::fmt::Debug> Expect<T> for Reply<T> {
+    #[track_caller]
+    fn success(self, status: u16) -> T {
+        match self {
+            Ok((s, body)) if s == status => body,
+            Ok((s, body)) => panic!("expected {status}, answered {s}: {body:?}"),
+            Err(refused) => panic!("expected {status}, refused: {refused:?}"),
+        }
+    }
+
+    #[track_caller]
+    fn refused(self) -> Refused {
+        match self {
+            Ok((s, body)) => panic!("expected a refusal, answered {s}: {body:?}"),
+            Err(refused) => refused,
+        }
+    }
 }
 
 /// An `azyq-server` command line with the test environment and the clock at `now`.

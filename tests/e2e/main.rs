@@ -24,9 +24,15 @@ mod security;
 mod till;
 mod world;
 
-/// Declares one test per backend for a scenario `fn(&TestDb)`.
+/// Declares one test per backend for a scenario `fn(&TestDb)`: named as given, or, with the scenario
+/// alone, `<scenario>::sqlite` and `<scenario>::postgres` (a module beside the function).
 #[macro_export]
 macro_rules! on_both {
+    ($scenario:ident) => {
+        mod $scenario {
+            $crate::on_both!(super::$scenario => sqlite, postgres);
+        }
+    };
     ($scenario:path => $sqlite:ident, $postgres:ident) => {
         #[test]
         fn $sqlite() {

@@ -174,9 +174,9 @@ fn every_rejection_has_its_code(db: &TestDb) {
     openapi_agrees_with_api_md(&doc);
 }
 
-/// Endpoints of shared/API.md that this round's issues add and that are not built yet, with the
-/// issue that builds each. The test fails when one of them appears (remove it here) and when any
-/// other endpoint of API.md is missing, so the list can only shrink.
+/// Endpoints of the contract (docs/api.md) that this round's issues add and that are not built yet,
+/// with the issue that builds each. The test fails when one of them appears (remove it here) and
+/// when any other endpoint of the contract is missing, so the list can only shrink.
 const NOT_YET_BUILT: &[&str] = &[
     "GET /metrics",                     // issue 18
     "GET /console/",                    // issue 18
@@ -197,14 +197,14 @@ const NOT_YET_BUILT: &[&str] = &[
     "POST /api/v1/pos/offline-sales",   // issue 17
 ];
 
-/// Every method and path of shared/API.md is in the served OpenAPI document, but for
+/// The contract, vendored into the repository: a first line that says where it comes from, then
+/// shared/API.md verbatim.
+const API_MD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/api.md");
+
+/// Every method and path of the contract (docs/api.md) is in the served OpenAPI document, but for
 /// [`NOT_YET_BUILT`].
 fn openapi_agrees_with_api_md(doc: &Value) {
-    let api_md = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/API.md");
-    let Ok(text) = std::fs::read_to_string(api_md) else {
-        eprintln!("SKIPPED: {api_md} not found");
-        return;
-    };
+    let text = std::fs::read_to_string(API_MD).unwrap_or_else(|e| panic!("{API_MD}: {e}"));
     let mut checked = 0;
     let mut missing = Vec::new();
     for row in text.lines().filter(|l| l.starts_with("| ")) {
@@ -233,9 +233,40 @@ fn openapi_agrees_with_api_md(doc: &Value) {
             method = "";
         }
     }
-    assert!(checked >= 25, "only {checked} endpoints found in API.md: is the table format changed?");
+    assert!(checked >= 25, "only {checked} endpoints found in docs/api.md: is the table format changed?");
     let unexpected: Vec<_> = missing.iter().filter(|m| !NOT_YET_BUILT.contains(&m.as_str())).collect();
-    assert!(unexpected.is_empty(), "API.md has these, the OpenAPI document does not: {unexpected:?}");
+    assert!(unexpected.is_empty(), "docs/api.md has these, the OpenAPI document does not: {unexpected:?}");
     let built: Vec<_> = NOT_YET_BUILT.iter().filter(|m| !missing.iter().any(|x| x == *m)).collect();
     assert!(built.is_empty(), "built now, remove them from NOT_YET_BUILT: {built:?}");
+}
+
+/// docs/api.md is shared/API.md verbatim below its first line, so the copy the tests read cannot
+/// drift from the contract. The original lives outside the repository, in the nearest
+/// `shared/API.md` above the checkout (`../shared/API.md` beside it, or beside the folder of
+/// worktrees); where there is none, as in CI's clean clone, only this comparison is skipped (the
+/// check of the OpenAPI document against docs/api.md still runs).
+#[test]
+fn docs_api_md_is_shared_api_md_verbatim() {
+    let checkout = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let checkout = checkout.canonicalize().unwrap_or(checkout);
+    let Some(original) = checkout.ancestors().skip(1).map(|d| d.join("shared/API.md")).find(|p| p.is_file()) else {
+        eprintln!("SKIPPED: no shared/API.md above {}, nothing to compare docs/api.md with", checkout.display());
+        return;
+    };
+    let contract = std::fs::read_to_string(&original).unwrap_or_else(|e| panic!("{}: {e}", original.display()));
+    let copy = std::fs::read_to_string(API_MD).unwrap_or_else(|e| panic!("{API_MD}: {e}"));
+    let (header, body) = copy.split_once('\n').unwrap_or((&copy, ""));
+    assert!(header.contains("shared/API.md"), "docs/api.md's first line must say where it comes from: {header}");
+    if body != contract {
+        let line = body
+            .lines()
+            .zip(contract.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(body.lines().count().min(contract.lines().count()));
+        panic!(
+            "docs/api.md differs from {} from its line {} on: copy the contract again, keeping the first line",
+            original.display(),
+            line + 2
+        );
+    }
 }

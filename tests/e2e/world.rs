@@ -2,6 +2,11 @@
 //! with activated vouchers; and direct access to the database for the books and for minting tokens
 //! with the server's own key (to reach states the wallet would refuse to mint for).
 
+use azyq_shared::api::{
+    Authorized, BasketState, BasketView, Captured, ImportReport, LookupResponse, Payment, PaymentMethod, PosCatalog,
+    PosDailyReport, QrToken, Refund, RefundRequest, Role, SessionResponse, Voucher, Vouchers,
+};
+use azyq_shared::Tiyn;
 use diesel::prelude::*;
 use serde_json::{json, Value};
 
@@ -59,8 +64,9 @@ pub fn setup(db: &TestDb, server: &Server, seed: u32) -> World {
     let list = json!({"families": [{"family_id": "FAM", "kato": "551010000", "phone": phone, "members": [
         {"iin": iins[0], "name": "Айгерим Бекова", "birth_date": "1990-01-01"},
         {"iin": iins[1], "name": "Ерлан Беков", "birth_date": "1988-01-01"}]}]});
-    let (s, b) = server.post(&format!("/api/v1/months/{}/recipients", server.month()), Some(&op), &list);
-    assert_eq!((s, b["accepted"].as_u64()), (200, Some(2)), "{b}");
+    let report: ImportReport =
+        server.post_as(&format!("/api/v1/months/{}/recipients", server.month()), Some(&op), &list).success(200);
+    assert_eq!(report.accepted, 2, "{report:?}");
     assert_eq!(
         server.post(&format!("/api/v1/months/{}/consent-requests", server.month()), Some(&op), &json!({})).0,
         200
@@ -71,55 +77,128 @@ pub fn setup(db: &TestDb, server: &Server, seed: u32) -> World {
 }
 
 impl World {
-    /// The vouchers of member `m`'s family, as the wallet lists them.
-    pub fn vouchers(&self, server: &Server, m: usize) -> Vec<Value> {
-        let (s, b) = server.get("/api/v1/wallet/vouchers", Some(&server.wallet_token(&self.iins[m])));
-        assert_eq!(s, 200, "{b}");
-        b["vouchers"].as_array().cloned().unwrap_or_default()
+    /// The vouchers of member `m`'s family, as the wallet lists them (members in issue order).
+    pub fn vouchers(&self, server: &Server, m: usize) -> Vec<Voucher> {
+        let list: Vouchers =
+            server.get_as("/api/v1/wallet/vouchers", Some(&server.wallet_token(&self.iins[m]))).success(200);
+        list.vouchers
     }
 
-    /// Member `m`'s own voucher id (members are listed in issue order).
+    /// Member `m`'s own voucher.
+    pub fn voucher(&self, server: &Server, m: usize) -> Voucher {
+        self.vouchers(server, m).swap_remove(m)
+    }
+
     pub fn voucher_id(&self, server: &Server, m: usize) -> i64 {
-        self.vouchers(server, m)[m]["id"].as_i64().unwrap()
+        self.voucher(server, m).id
     }
 
     pub fn activate(&self, server: &Server, m: usize) -> i64 {
         let id = self.voucher_id(server, m);
-        let (s, b) = server.post(
-            &format!("/api/v1/wallet/vouchers/{id}/activate"),
+        let path = format!("/api/v1/wallet/vouchers/{id}/activate");
+        let voucher: Voucher =
+            server.post_as(&path, Some(&server.wallet_token(&self.iins[m])), &json!({})).success(200);
+        voucher.id
+    }
+
+    /// Member `m` asks the wallet for a QR token of their voucher: the token, or the refusal.
+    pub fn mint(&self, server: &Server, m: usize) -> Reply<QrToken> {
+        let id = self.voucher_id(server, m);
+        server.post_as(
+            &format!("/api/v1/wallet/vouchers/{id}/qr"),
             Some(&server.wallet_token(&self.iins[m])),
             &json!({}),
-        );
-        assert_eq!(s, 200, "{b}");
-        id
+        )
     }
 
     /// A fresh QR token for member `m`'s voucher, from the wallet.
     pub fn qr(&self, server: &Server, m: usize) -> String {
-        let id = self.voucher_id(server, m);
-        let (s, b) = server.post(
-            &format!("/api/v1/wallet/vouchers/{id}/qr"),
-            Some(&server.wallet_token(&self.iins[m])),
-            &json!({}),
-        );
-        assert_eq!(s, 200, "{b}");
-        b["token"].as_str().unwrap().to_owned()
+        self.mint(server, m).success(200).token
     }
 
-    pub fn balance(&self, server: &Server, m: usize) -> i64 {
-        self.vouchers(server, m)[m]["balance_tiyn"].as_i64().unwrap()
+    pub fn balance(&self, server: &Server, m: usize) -> Tiyn {
+        self.voucher(server, m).balance_tiyn
     }
 }
 
 /// Logs a cashier of `shop` in.
 pub fn cashier(server: &Server, shop: &str, terminal: &str) -> String {
-    let (s, b) = server.post(
-        "/api/v1/sessions",
-        None,
-        &json!({"shop_id": shop, "terminal_id": terminal, "login": "kassa", "password": CASHIER_PASSWORD}),
-    );
-    assert_eq!((s, b["role"].as_str()), (200, Some("cashier")), "{b}");
-    b["token"].as_str().unwrap().to_owned()
+    let session: SessionResponse = server
+        .post_as(
+            "/api/v1/sessions",
+            None,
+            &json!({"shop_id": shop, "terminal_id": terminal, "login": "kassa", "password": CASHIER_PASSWORD}),
+        )
+        .success(200);
+    assert_eq!(session.role, Role::Cashier);
+    session.token
+}
+
+const BASKETS: &str = "/api/v1/pos/baskets";
+
+/// A session at a till: the till API with typed answers, as a cash register speaks it.
+pub struct Till<'s> {
+    pub server: &'s Server,
+    pub token: String,
+}
+
+impl<'s> Till<'s> {
+    /// The cashier of `shop` logged in at `terminal`.
+    pub fn login(server: &'s Server, shop: &str, terminal: &str) -> Till<'s> {
+        Till { server, token: cashier(server, shop, terminal) }
+    }
+
+    fn post<T: serde::de::DeserializeOwned>(&self, path: &str, key: Option<&str>, body: &Value) -> Reply<T> {
+        let key: Vec<_> = key.map(|k| ("Idempotency-Key", k)).into_iter().collect();
+        self.server.send("POST", path, Some(&self.token), Some(body), &key).typed()
+    }
+
+    pub fn catalog(&self) -> Reply<PosCatalog> {
+        self.server.get_as("/api/v1/pos/catalog", Some(&self.token))
+    }
+
+    pub fn lookup(&self, token: &str) -> Reply<LookupResponse> {
+        self.post("/api/v1/pos/lookup", None, &json!({"token": token}))
+    }
+
+    /// Authorises a basket of `lines` (see [`line`]) on the vouchers of `tokens`, in scan order.
+    pub fn authorize(&self, key: &str, tokens: &[&str], lines: &[Value]) -> Reply<Authorized> {
+        self.post(BASKETS, Some(key), &json!({"tokens": tokens, "lines": lines}))
+    }
+
+    pub fn capture(&self, basket: i64, key: &str, payment: &Payment) -> Reply<Captured> {
+        self.post(&format!("{BASKETS}/{basket}/capture"), Some(key), &json!({"payment": payment}))
+    }
+
+    pub fn cancel(&self, basket: i64) -> Reply<BasketState> {
+        self.post(&format!("{BASKETS}/{basket}/cancel"), None, &json!({}))
+    }
+
+    /// Refunds the lines of these indexes, or (`None`) every line not refunded yet.
+    pub fn refund(&self, basket: i64, key: &str, lines: Option<&[usize]>) -> Reply<Refund> {
+        let body = RefundRequest { lines: lines.map(<[usize]>::to_vec) };
+        self.post(&format!("{BASKETS}/{basket}/refund"), Some(key), &serde_json::to_value(body).unwrap())
+    }
+
+    /// The basket read back.
+    pub fn basket(&self, basket: i64) -> Reply<BasketView> {
+        self.server.get_as(&format!("{BASKETS}/{basket}"), Some(&self.token))
+    }
+
+    /// The shop's day (`date` as the till sends it).
+    pub fn daily(&self, date: &str) -> Reply<PosDailyReport> {
+        self.server.get_as(&format!("/api/v1/pos/reports/daily?date={date}"), Some(&self.token))
+    }
+}
+
+/// A payment in cash of `paid`.
+pub fn cash(paid: Tiyn) -> Payment {
+    Payment { method: PaymentMethod::Cash, paid_tiyn: paid }
+}
+
+/// A payment by card of `paid`.
+pub fn card(paid: Tiyn) -> Payment {
+    Payment { method: PaymentMethod::Card, paid_tiyn: paid }
 }
 
 pub fn line(code: &str, quantity: i64, shelf: i64, reduced: i64) -> Value {
@@ -128,7 +207,7 @@ pub fn line(code: &str, quantity: i64, shelf: i64, reduced: i64) -> Value {
 
 /// A request with an Idempotency-Key.
 pub fn post_keyed(server: &Server, path: &str, token: &str, key: &str, body: &Value) -> (u16, Value) {
-    server.call_with_headers("POST", path, Some(token), Some(body), &[("Idempotency-Key", key)])
+    server.send("POST", path, Some(token), Some(body), &[("Idempotency-Key", key)]).json()
 }
 
 pub fn code(pair: &(u16, Value)) -> (u16, String) {
