@@ -1,7 +1,7 @@
 //! Benchmarks of the month's bulk work: `azyq-server bench-import`, which times the import and issue of a generated national-size list,
 //! and `azyq-server bench-seed`, which fills a database with such a month for a load test.
 
-use azyq_shared::api::{FamilyStatus, VoucherStatus};
+use azyq_shared::api::{ConsentStatus, FamilyStatus, VoucherStatus};
 use std::path::Path;
 use std::time::Instant;
 
@@ -13,7 +13,8 @@ use crate::config::Settings;
 use crate::db::audit::{self, Entry};
 use crate::db::schema::{consents, family_months, vouchers};
 use crate::db::Db;
-use crate::domain::{cycle, import, places, wallet};
+use crate::domain::sms::Policy;
+use crate::domain::{cycle, import, places, programme, wallet};
 use crate::with_conn;
 
 /// `n` members in families of 1 to 6 (about 3.3 on average), with valid, distinct IINs.
@@ -71,13 +72,15 @@ pub fn import_and_issue(settings: &Settings, n: u32, keep: Option<&Path>) -> any
     let now: DateTime<Utc> = crate::startup::clock_from(settings).now();
     let month = BusinessDay::of(now).month()?;
     db.write(|c| places::put_localities(c, &crate::demo::pilot_localities(), "bench", now))?;
+    db.write(|c| programme::cover(c, month, "bench", now))?;
+    let sms = settings.sms_policy()?;
 
     let t = Instant::now();
     let rows = generate(n);
     let gen = t.elapsed();
 
     let t = Instant::now();
-    let report = db.write(|c| import::import(c, month, &rows, None, "bench", now))?;
+    let report = db.write(|c| import::import(c, month, &rows, None, &sms, "bench", now))?;
     let import_time = t.elapsed();
     anyhow::ensure!(
         report.rejected.is_empty(),
@@ -128,7 +131,7 @@ pub struct Seeded {
 /// it consented, counts it in the consent figures, journals it and issues the vouchers
 /// ([`cycle::issue_vouchers`]). Activation is [`wallet::activate`], voucher by voucher. So
 /// `azyq-server check` holds on the result. No SMS is queued: a standing consent needs none.
-pub fn seed(url: &str, n: u32, activate: u32, now: DateTime<Utc>) -> anyhow::Result<Seeded> {
+pub fn seed(url: &str, n: u32, activate: u32, sms: &Policy, now: DateTime<Utc>) -> anyhow::Result<Seeded> {
     let db = Db::connect(url, 2)?;
     let month = BusinessDay::of(now).month()?;
     let listed: i64 = db.read(|c| {
@@ -139,6 +142,7 @@ pub fn seed(url: &str, n: u32, activate: u32, now: DateTime<Utc>) -> anyhow::Res
     })?;
     anyhow::ensure!(listed == 0, "{month} already lists {listed} families: seed a fresh database");
     db.write(|c| places::put_localities(c, &crate::demo::pilot_localities(), "bench", now))?;
+    db.write(|c| programme::cover(c, month, "bench", now))?;
 
     let t = Instant::now();
     let rows = generate(n);
@@ -150,7 +154,9 @@ pub fn seed(url: &str, n: u32, activate: u32, now: DateTime<Utc>) -> anyhow::Res
         for chunk in family_ids.chunks(5_000) {
             let values: Vec<_> = chunk
                 .iter()
-                .map(|f| (consents::family_id.eq(*f), consents::status.eq("given"), consents::updated_at.eq(ts)))
+                .map(|f| {
+                    (consents::family_id.eq(*f), consents::status.eq(ConsentStatus::Given), consents::updated_at.eq(ts))
+                })
                 .collect();
             with_conn!(c, c => diesel::insert_into(consents::table).values(&values).execute(c))?;
             let journal: Vec<Entry> = chunk
@@ -163,7 +169,7 @@ pub fn seed(url: &str, n: u32, activate: u32, now: DateTime<Utc>) -> anyhow::Res
     })?;
     println!("seed: {} families consent ({:.1} s)", family_ids.len(), t.elapsed().as_secs_f64());
 
-    let report = db.write(|c| import::import(c, month, &rows, None, "bench", now))?;
+    let report = db.write(|c| import::import(c, month, &rows, None, sms, "bench", now))?;
     anyhow::ensure!(
         report.rejected.is_empty(),
         "generated rows were rejected: {:?}",

@@ -37,8 +37,11 @@ pub struct Settings {
     pub sms_sender: String,
     /// Link to the wallet sent in the confirmation SMS.
     pub wallet_link: String,
-    /// Help line named in the start SMS.
+    /// `AZYQ_INFO_PHONE`: the information line named in the SMS (the state contact centre, 1414).
     pub info_phone: String,
+    /// `AZYQ_SMS_HOURS`: the Almaty hours in which start SMS, reminders and issue SMS go out,
+    /// `FROM-TO` (default 10-20: from 10:00 up to 20:00).
+    pub sms_hours: String,
     /// Seconds between scheduler runs.
     pub tick_seconds: u64,
     /// `AZYQ_TICK_MILLIS`: milliseconds between scheduler runs, instead of `tick_seconds` (50 at
@@ -91,6 +94,7 @@ impl Default for Settings {
             sms_sender: "file:sms-outbox.jsonl".into(),
             wallet_link: "https://egovmobile.page.link/socwallet".into(),
             info_phone: "1414".into(),
+            sms_hours: "10-20".into(),
             tick_seconds: 30,
             tick_millis: None,
             pool_size: 8,
@@ -166,6 +170,9 @@ impl Settings {
         if let Some(v) = env("AZYQ_INFO_PHONE") {
             s.info_phone = v;
         }
+        if let Some(v) = env("AZYQ_SMS_HOURS") {
+            s.sms_hours = v;
+        }
         if let Some(v) = env_parse("AZYQ_TICK_SECONDS")? {
             s.tick_seconds = v;
         }
@@ -227,9 +234,23 @@ impl Settings {
         if !(1..=24 * 60).contains(&s.hold_minutes) || !(1..=60).contains(&s.qr_minutes) {
             anyhow::bail!("hold_minutes must be 1..1440 and qr_minutes 1..60");
         }
+        s.sms_policy()?;
         s.check_resources()?;
         s.tls()?;
         Ok(s)
+    }
+
+    /// What SMS say and when they may go.
+    pub fn sms_policy(&self) -> anyhow::Result<crate::domain::sms::Policy> {
+        use crate::domain::sms::{Policy, SmsHours, Texts};
+        let hours = SmsHours::parse(&self.sms_hours).map_err(anyhow::Error::msg)?;
+        if self.info_phone.trim().is_empty() || self.info_phone.chars().any(char::is_control) {
+            anyhow::bail!("AZYQ_INFO_PHONE must be a phone number people can call, like 1414");
+        }
+        Ok(Policy {
+            texts: Texts { info_phone: self.info_phone.clone(), wallet_link: self.wallet_link.clone() },
+            hours,
+        })
     }
 
     /// How long a basket's hold lasts.

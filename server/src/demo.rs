@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use azyq_shared::api::{FamilyIn, Locality, MemberIn, Role, ShopBody};
+use azyq_shared::api::{ConsentStatus, FamilyIn, Locality, MemberIn, Role, ShopBody};
 use azyq_shared::{BusinessDay, Iin, Month};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -12,7 +12,8 @@ use rand::Rng;
 
 use crate::db::schema::consents;
 use crate::db::Db;
-use crate::domain::{accounts, catalog, import, places};
+use crate::domain::sms::Policy;
+use crate::domain::{accounts, catalog, import, places, programme};
 use crate::error::AppResult;
 use crate::with_conn;
 
@@ -100,7 +101,7 @@ pub struct Seeded {
 }
 
 /// Seeds the demo month (families 1-9 have consented; 10 and 12 are still asked; 11 has no phone).
-pub fn seed(db: &Db, now: DateTime<Utc>) -> AppResult<Seeded> {
+pub fn seed(db: &Db, sms: &Policy, now: DateTime<Utc>) -> AppResult<Seeded> {
     let month = BusinessDay::of(now).month().map_err(|e| crate::error::AppError::validation("now", e.to_string()))?;
     let seeded =
         Seeded { month, operator_password: password(), viewer_password: password(), cashier_password: password() };
@@ -109,6 +110,9 @@ pub fn seed(db: &Db, now: DateTime<Utc>) -> AppResult<Seeded> {
         accounts::upsert_operator(c, OPERATOR, &seeded.operator_password, Role::Operator, now)?;
         accounts::upsert_operator(c, VIEWER, &seeded.viewer_password, Role::Viewer, now)?;
         places::put_localities(c, &pilot_localities(), "demo", now)?;
+        // The pilot order ran to April 2026 (order p.9); the demo runs in today's month, as if the
+        // programme had been extended to it by agreement.
+        programme::cover(c, month, "demo", now)?;
         places::put_shop(
             c,
             SHOP_ID,
@@ -124,12 +128,12 @@ pub fn seed(db: &Db, now: DateTime<Utc>) -> AppResult<Seeded> {
         // Standing consents, as if given by SMS in an earlier month: import issues their vouchers.
         for f in 1..=9 {
             with_conn!(c, c => diesel::insert_into(consents::table)
-                .values((consents::family_id.eq(format!("DEMO-{f:02}")), consents::status.eq("given"), consents::updated_at.eq(now.naive_utc())))
+                .values((consents::family_id.eq(format!("DEMO-{f:02}")), consents::status.eq(ConsentStatus::Given), consents::updated_at.eq(now.naive_utc())))
                 .on_conflict_do_nothing()
                 .execute(c))?;
         }
         let (rows, group) = import::rows_from_json(&families());
-        import::import(c, month, &rows, Some(&group), "demo", now)?;
+        import::import(c, month, &rows, Some(&group), sms, "demo", now)?;
         Ok(())
     })?;
     Ok(seeded)

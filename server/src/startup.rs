@@ -12,7 +12,6 @@ use azyq_shared::clock::ClockChoice;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::{Db, DbOptions};
-use crate::domain::sms::Texts;
 use crate::domain::{accounts, catalog, keys, secrets};
 use crate::http::{self, auth::WalletAuth, AppState};
 use crate::jobs;
@@ -31,10 +30,6 @@ pub fn clock_from(settings: &Settings) -> Arc<dyn Clock> {
     Arc::from(clock)
 }
 
-pub fn texts_from(settings: &Settings) -> Texts {
-    Texts { info_phone: settings.info_phone.clone(), wallet_link: settings.wallet_link.clone() }
-}
-
 /// Opens and migrates the database, off the async executor.
 pub async fn open_db(settings: &Settings) -> anyhow::Result<Db> {
     let url = settings.database_url.clone();
@@ -50,7 +45,7 @@ pub async fn open_db(settings: &Settings) -> anyhow::Result<Db> {
 /// answers), then HTTP and the scheduler.
 pub async fn serve(settings: Settings, db: Db) -> anyhow::Result<()> {
     let clock = clock_from(&settings);
-    let texts = texts_from(&settings);
+    let sms = settings.sms_policy()?;
     // Certificates first: a bad file stops the start before anything else is done.
     let tls = settings.tls()?.map(tls::server_config).transpose()?;
     let outbound = Outbound::new(settings.outbound_ca_cert.as_deref())?;
@@ -75,7 +70,7 @@ pub async fn serve(settings: Settings, db: Db) -> anyhow::Result<()> {
     }
 
     let session_key = {
-        let (db, clock, texts, scheduler) = (db.clone(), clock.clone(), texts.clone(), settings.scheduler);
+        let (db, clock, sms, scheduler) = (db.clone(), clock.clone(), sms.clone(), settings.scheduler);
         tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<u8>> {
             let now = clock.now();
             db.write(|c| catalog::seed_groups(c, now)).map_err(|e| anyhow::anyhow!("seeding the catalogue: {e}"))?;
@@ -88,7 +83,7 @@ pub async fn serve(settings: Settings, db: Db) -> anyhow::Result<()> {
             // Made now, so that the public `/.well-known/report-keys` only ever reads.
             db.write(keys::report_key).map_err(|e| anyhow::anyhow!("report key: {e}"))?;
             if scheduler {
-                let report = jobs::run_due(&db, clock.as_ref(), &texts, None)
+                let report = jobs::run_due(&db, clock.as_ref(), &sms, None)
                     .map_err(|e| anyhow::anyhow!("catching up on jobs: {e}"))?;
                 tracing::info!(?report, "caught up on due jobs");
             } else {
@@ -103,7 +98,7 @@ pub async fn serve(settings: Settings, db: Db) -> anyhow::Result<()> {
     let state = web::Data::new(AppState {
         db: db.clone(),
         clock: clock.clone(),
-        texts: texts.clone(),
+        sms: sms.clone(),
         sessions: accounts::Sessions::new(session_key),
         wallet,
         sms_gateway_secret: settings.sms_gateway_secret.clone(),
@@ -151,7 +146,7 @@ pub async fn serve(settings: Settings, db: Db) -> anyhow::Result<()> {
     tracing::info!(%addr, scheme, "listening");
 
     let scheduler = settings.scheduler.then(|| {
-        tokio::spawn(jobs::run_forever(db, clock, texts, sender, kick, settings.tick(), settings.export_dir.clone()))
+        tokio::spawn(jobs::run_forever(db, clock, sms, sender, kick, settings.tick(), settings.export_dir.clone()))
     });
     let result = server.await;
     if let Some(s) = scheduler {

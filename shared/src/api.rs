@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::Tiyn;
 
-pub use crate::states::{BasketStatus, FamilyStatus, MonthStatus, PaymentMethod, Role, Unit, VoucherStatus};
+pub use crate::states::{
+    BasketStatus, ConsentStatus, FamilyStatus, MonthStatus, NoticeKind, PaymentMethod, Role, Unit, VoucherStatus,
+};
 
 #[cfg(feature = "server")]
 use utoipa::ToSchema;
@@ -51,6 +53,7 @@ error_codes! {
     HoldExpired => "hold_expired",
     IdempotencyConflict => "idempotency_conflict",
     RateNotSet => "rate_not_set",
+    OutsideProgramme => "outside_programme",
     TokenInvalid => "token_invalid",
     TokenExpired => "token_expired",
     UnknownKey => "unknown_key",
@@ -77,7 +80,7 @@ impl ErrorCode {
             Forbidden => 403,
             NotFound | VoucherNotFound | BasketNotFound | ShopNotFound => 404,
             TokenUsed | NotActivated | MonthClosed | MonthNotStarted | MonthNotEnded | NoConsent | VoucherExhausted
-            | BasketState | HoldExpired | IdempotencyConflict | RateNotSet => 409,
+            | BasketState | HoldExpired | IdempotencyConflict | RateNotSet | OutsideProgramme => 409,
             PayloadTooLarge => 413,
             UnsupportedMediaType => 415,
             TokenInvalid | TokenExpired | UnknownKey | WrongRegion | InsufficientBalance | NotSzptProduct
@@ -348,6 +351,35 @@ pub struct Voucher {
 #[cfg_attr(feature = "server", derive(ToSchema))]
 pub struct Vouchers {
     pub vouchers: Vec<Voucher>,
+}
+
+/// A notice to the family in the wallet (SW p.4, p.7): vouchers issued, an answer recorded, the
+/// month's end near.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct Notification {
+    pub kind: NoticeKind,
+    pub month: String,
+    /// Russian.
+    pub text: String,
+    /// The same in Kazakh.
+    pub text_kk: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct Notifications {
+    /// Newest first.
+    pub notifications: Vec<Notification>,
+}
+
+/// The months the service runs (SPEC §2.8), both inclusive, `YYYY-MM`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct Programme {
+    pub from_month: String,
+    pub to_month: String,
 }
 
 /// Parses `YYYY-MM-DD` birth dates of the recipients list.

@@ -167,6 +167,26 @@ impl FamilyStatus {
 }
 
 text_enum! {
+    /// A family's standing consent (annex: it holds for the period of the service): given by `21*1`,
+    /// withdrawn by `21*2`, ended with the programme (SPEC §2.8).
+    pub enum ConsentStatus {
+        Given = "given",
+        Withdrawn = "withdrawn",
+        Ended = "ended",
+    }
+}
+
+text_enum! {
+    /// What a wallet notice tells the family (SW p.4, p.7; SPEC §2.5).
+    pub enum NoticeKind {
+        VouchersIssued = "vouchers_issued",
+        ConsentRecorded = "consent_recorded",
+        ConsentWithdrawn = "consent_withdrawn",
+        MonthEndsSoon = "month_ends_soon",
+    }
+}
+
+text_enum! {
     /// A month is open until its close (SPEC §2.7).
     pub enum MonthStatus {
         Open = "open",

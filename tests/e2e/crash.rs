@@ -19,7 +19,7 @@ fn killed_import_is_all_or_nothing(db: &TestDb) {
     let now = "2026-12-01T04:00:00Z";
     {
         let server = Server::start(db, now);
-        setup_localities(&server, &server.operator_token());
+        setup_pilot(&server, &server.operator_token());
     }
     let mut csv = String::from("family_id,kato,phone,iin,name,birth_date\n");
     for n in 0..MEMBERS {

@@ -42,7 +42,7 @@ fn month_from_list_to_close(db: &TestDb) {
     // 1 December, 09:00 Almaty: the list comes in; the same list twice changes nothing.
     let server = Server::start(db, "2026-12-01T04:00:00Z");
     let op = server.operator_token();
-    setup_localities(&server, &op);
+    setup_pilot(&server, &op);
     let (s, first) = server.post("/api/v1/months/2026-12/recipients", Some(&op), &list);
     assert_eq!(s, 200, "{first}");
     assert_eq!(first["accepted"], 6);
@@ -57,8 +57,9 @@ fn month_from_list_to_close(db: &TestDb) {
     drop(server);
     assert!(sms_lines(db).is_empty(), "no SMS before the 5th");
 
-    // 5 December: the scheduler sends the start SMS to every family with a phone, on start-up.
-    let server = Server::start(db, "2026-12-05T04:00:00Z");
+    // 5 December, 10:30 Almaty (inside the SMS hours): the scheduler sends the start SMS to every
+    // family with a phone, on start-up.
+    let server = Server::start(db, "2026-12-05T05:30:00Z");
     let lines = wait_for_sms(db, 4);
     assert_eq!(count_kind(&lines, "start"), 4, "{lines:?}");
     let mut to: Vec<&str> = lines.iter().map(|l| l["to"].as_str().unwrap()).collect();
@@ -106,7 +107,7 @@ fn month_from_list_to_close(db: &TestDb) {
     drop(server);
 
     // 10 December: reminders to the two who have not answered; a restart on the 12th adds nothing.
-    let server = Server::start(db, "2026-12-10T04:00:00Z");
+    let server = Server::start(db, "2026-12-10T05:30:00Z");
     let lines = wait_for_sms(db, 9);
     assert_eq!(count_kind(&lines, "reminder"), 2, "{lines:?}");
     drop(server);
@@ -131,7 +132,11 @@ fn month_from_list_to_close(db: &TestDb) {
     );
     assert_eq!((s, b["error"]["code"].as_str()), (409, Some("no_consent")), "{b}");
     let lines = wait_for_sms(db, 11);
-    assert_eq!((count_kind(&lines, "confirmation"), count_kind(&lines, "refusal")), (2, 2), "{lines:?}");
+    assert_eq!(
+        (count_kind(&lines, "confirmation"), count_kind(&lines, "refusal"), count_kind(&lines, "withdrawal")),
+        (2, 1, 1),
+        "{lines:?}"
+    );
     drop(server);
 
     // 1 January 05:00 Almaty: the scheduler closes December on start-up.

@@ -352,11 +352,16 @@ impl Server {
 
     /// An applicant's SMS reply through the gateway webhook, received at the scenario's "now".
     pub fn sms_reply(&self, from: &str, text: &str) -> String {
+        self.sms_reply_at(from, text, &self.now.to_rfc3339())
+    }
+
+    /// A reply the gateway says it received at `received_at` (RFC 3339): the order of answers.
+    pub fn sms_reply_at(&self, from: &str, text: &str, received_at: &str) -> String {
         let res = self
             .agent
             .post(&format!("{}/api/v1/sms/inbound", self.url))
             .set("X-Gateway-Secret", GATEWAY_SECRET)
-            .send_json(json!({"from": from, "text": text, "received_at": self.now.to_rfc3339()}));
+            .send_json(json!({"from": from, "text": text, "received_at": received_at}));
         let (status, text) = into_text(res);
         assert_eq!(status, 200, "{text}");
         let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
@@ -526,13 +531,20 @@ pub fn iin(seed: u32, n: u32) -> String {
         .expect("some k gives a valid IIN")
 }
 
-/// Puts the three pilot localities in place.
-pub fn setup_localities(server: &Server, token: &str) {
+/// The months the tests' programme runs: the pilot order's own period (2026-01..2026-04) extended
+/// over every month a test lists families in, the clock tests' five years back and ahead included.
+pub const PROGRAMME: (&str, &str) = ("2020-01", "2039-12");
+
+/// Puts the three pilot localities in place and extends the programme over the tests' months.
+pub fn setup_pilot(server: &Server, token: &str) {
     let (s, b) = server.put(
         "/api/v1/localities",
         Some(token),
         &json!([{"kato": "111010000", "name": "Кокшетау"}, {"kato": "113220100", "name": "Акколь"}, {"kato": "551010000", "name": "Павлодар"}]),
     );
+    assert_eq!(s, 200, "{b}");
+    let (s, b) =
+        server.put("/api/v1/programme", Some(token), &json!({"from_month": PROGRAMME.0, "to_month": PROGRAMME.1}));
     assert_eq!(s, 200, "{b}");
 }
 

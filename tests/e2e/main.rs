@@ -16,6 +16,7 @@ mod concurrency;
 mod crash;
 mod crash_load;
 mod cycle;
+mod family;
 mod keys;
 mod rejections;
 mod reports;

@@ -43,7 +43,7 @@ impl Arena {
         create_operator(db, "op", "operator");
         let first = Server::start_with(db, now, env);
         let op = first.operator_token();
-        setup_localities(&first, &op);
+        setup_pilot(&first, &op);
         let (s, b) = first.put(
             "/api/v1/shops/SHOP-A",
             Some(&op),
@@ -553,7 +553,7 @@ fn import_races(db: &TestDb) {
     let a = Server::start(db, NOW);
     let b = Server::start(db, NOW);
     let op = a.operator_token();
-    setup_localities(&a, &op);
+    setup_pilot(&a, &op);
     for r in 0..rounds().min(5) {
         let families: Vec<Value> = (0..40)
             .map(|f| {

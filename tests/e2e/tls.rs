@@ -175,7 +175,7 @@ fn sms_reach_an_https_gateway_only_through_the_trusted_ca() {
     // The gateway's CA is not trusted yet: the start SMS is held back, and the log says why.
     let server = Server::start_with(&db, NOW, &[("AZYQ_SMS_SENDER", &sender)]);
     let op = server.operator_token();
-    setup_localities(&server, &op);
+    setup_pilot(&server, &op);
     let phone = "+77015550001";
     let list = json!({"families": [{"family_id": "FAM", "kato": "551010000", "phone": phone, "members": [
         {"iin": iin(32, 1), "name": "Айгерим Бекова", "birth_date": "1990-01-01"}]}]});

@@ -34,20 +34,21 @@ pub fn gtin(body13: &str) -> String {
         .expect("one check digit fits")
 }
 
-pub fn setup(db: &TestDb, server: &Server, seed: u32) -> World {
+/// The pilot, three shops with a cashier `kassa` each (two in Pavlodar, one in Kokshetau) and the
+/// catalogue of milk, flour and potatoes.
+pub fn setup_shops(server: &Server, op: &str) {
     assert_eq!(gtin("0460000000001"), MILK);
-    let op = server.operator_token();
-    setup_localities(server, &op);
+    setup_pilot(server, op);
     for (shop, kato) in [("SHOP-A", "551010000"), ("SHOP-C", "551010000"), ("SHOP-K", "111010000")] {
         let (s, b) = server.put(
             &format!("/api/v1/shops/{shop}"),
-            Some(&op),
+            Some(op),
             &json!({"name": format!("Магазин {shop}"), "kato": kato, "address": "ул. 1"}),
         );
         assert_eq!(s, 200, "{b}");
         let (s, b) = server.post(
             &format!("/api/v1/shops/{shop}/cashiers"),
-            Some(&op),
+            Some(op),
             &json!({"login": "kassa", "password": CASHIER_PASSWORD}),
         );
         assert_eq!(s, 201, "{b}");
@@ -57,8 +58,13 @@ pub fn setup(db: &TestDb, server: &Server, seed: u32) -> World {
         {"gtin": FLOUR, "group": "flour", "name": "Мука 1 с. 2 кг", "unit": "piece", "discount_cap_bp": 1500},
         {"gtin": POTATOES, "group": "potatoes", "name": "Картофель", "unit": "kg", "discount_cap_bp": 2000},
     ]});
-    let (s, b) = server.put("/api/v1/catalog", Some(&op), &catalog);
+    let (s, b) = server.put("/api/v1/catalog", Some(op), &catalog);
     assert_eq!(s, 200, "{b}");
+}
+
+pub fn setup(db: &TestDb, server: &Server, seed: u32) -> World {
+    let op = server.operator_token();
+    setup_shops(server, &op);
     let iins = [iin(seed, 1), iin(seed, 2)];
     let phone = "+77015550001";
     let list = json!({"families": [{"family_id": "FAM", "kato": "551010000", "phone": phone, "members": [

@@ -41,7 +41,7 @@ pub fn import(settings: &Settings, month: &str, file: &Path) -> anyhow::Result<(
     let month = Month::parse(month)?;
     let db = open(settings)?;
     let now = startup::clock_from(settings).now();
-    let report = import::import_file(&db, month, file, now)?;
+    let report = import::import_file(&db, month, file, &settings.sms_policy()?, now)?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
 }
@@ -74,7 +74,7 @@ pub fn keys(settings: &Settings, action: KeysAction) -> anyhow::Result<()> {
 pub fn bench_seed(settings: &Settings, members: u32, activate: u32) -> anyhow::Result<()> {
     let now = startup::clock_from(settings).now();
     let started = std::time::Instant::now();
-    let seeded = crate::bench::seed(&settings.database_url, members, activate, now)?;
+    let seeded = crate::bench::seed(&settings.database_url, members, activate, &settings.sms_policy()?, now)?;
     println!(
         "seeded {}: {} families, {} vouchers issued, {} activated, in {:.1} s",
         seeded.month,

@@ -28,8 +28,8 @@ pub fn demo(mut settings: Settings) -> anyhow::Result<()> {
         let clock = startup::clock_from(&settings);
         let now = clock.now();
         let seeded = {
-            let db = db.clone();
-            tokio::task::spawn_blocking(move || demo::seed(&db, now)).await??
+            let (db, sms) = (db.clone(), settings.sms_policy()?);
+            tokio::task::spawn_blocking(move || demo::seed(&db, &sms, now)).await??
         };
         let secret = match &settings.wallet_jwt_secret {
             Some(s) => s.clone(),

@@ -108,6 +108,7 @@ diesel::table! {
         status_at -> Timestamp,
         start_sms_at -> Nullable<Timestamp>,
         reminder_at -> Nullable<Timestamp>,
+        answer_at -> Nullable<Timestamp>,
     }
 }
 
@@ -314,6 +315,29 @@ diesel::table! {
 }
 
 diesel::table! {
+    notices (id) {
+        id -> BigInt,
+        family_id -> Text,
+        month -> Text,
+        kind -> Text,
+        text -> Text,
+        text_kk -> Text,
+        created_at -> Timestamp,
+        dedup_key -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    programme (id) {
+        id -> Integer,
+        from_month -> Text,
+        to_month -> Text,
+        updated_at -> Timestamp,
+        updated_by -> Text,
+    }
+}
+
+diesel::table! {
     complaints_outbox (id) {
         id -> BigInt,
         basket_id -> BigInt,
@@ -389,6 +413,8 @@ diesel::joinable!(basket_vouchers -> vouchers (voucher_id));
 diesel::joinable!(products -> catalog_groups (group_code));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    notices,
+    programme,
     server_secrets,
     operators,
     login_attempts,

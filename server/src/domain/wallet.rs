@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use azyq_shared::api::{ErrorCode, Voucher, VoucherStatus};
 use azyq_shared::{BusinessDay, Iin, Month, Tiyn};
 use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::dsl::exists;
 use diesel::prelude::*;
 
 use super::cycle::FamilyStatus;
@@ -104,20 +105,34 @@ pub fn activate(conn: &mut Conn, iin: &Iin, id: i64, now: DateTime<Utc>) -> AppR
             format!("Ваучер на {month} можно активировать с {}", month.first_day()),
         ));
     }
-    let family_id: String = with_conn!(conn, c => vouchers::table.find(id).select(vouchers::family_id).first(c))?;
-    let status: String = with_conn!(conn, c => family_months::table
-        .find((month.as_ref(), &family_id))
-        .select(family_months::status)
-        .first(c))?;
-    if status != FamilyStatus::Consented.as_str() {
-        return Err(AppError::new(
-            ErrorCode::NoConsent,
-            "Семья не дала согласия на получение ваучера в этом месяце: ответьте 21*1 на SMS",
-        ));
-    }
-    let changed = with_conn!(conn, c => diesel::update(vouchers::table.filter(vouchers::id.eq(id)).filter(vouchers::status.eq(VoucherStatus::Issued)))
+    // One guarded step: issued, and the family's answer for the month a yes when it commits. A
+    // `21*2` (Alg. p.20) leaves the voucher issued and unactivatable; a later `21*1` in the month
+    // makes it activatable again.
+    let consented = family_months::table
+        .filter(family_months::month.eq(vouchers::month))
+        .filter(family_months::family_id.eq(vouchers::family_id))
+        .filter(family_months::status.eq(FamilyStatus::Consented.as_str()));
+    let changed = with_conn!(conn, c => diesel::update(vouchers::table
+            .filter(vouchers::id.eq(id))
+            .filter(vouchers::status.eq(VoucherStatus::Issued))
+            .filter(exists(consented)))
         .set((vouchers::status.eq(VoucherStatus::Activated), vouchers::activated_at.eq(now.naive_utc())))
         .execute(c))?;
+    if changed == 0 {
+        let now_status: VoucherStatus =
+            with_conn!(conn, c => vouchers::table.find(id).select(vouchers::status).first(c))?;
+        if now_status == VoucherStatus::Issued {
+            return Err(AppError::new(
+                ErrorCode::NoConsent,
+                format!(
+                    "Семья отказалась от ваучеров на {}: чтобы активировать их, отправьте 21*1 до {} включительно",
+                    super::sms::month_ru(month),
+                    super::sms::last_day(month)
+                ),
+            )
+            .with("month", month.as_ref()));
+        }
+    }
     if changed == 1 {
         let actor = super::secrets::recipient_actor(conn, iin)?;
         audit::record(

@@ -21,7 +21,7 @@ use tokio::sync::Notify;
 
 use crate::clock::Clock;
 use crate::db::Db;
-use crate::domain::sms::Texts;
+use crate::domain::sms::Policy;
 use crate::error::AppError;
 use auth::WalletAuth;
 
@@ -32,7 +32,8 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 pub struct AppState {
     pub db: Db,
     pub clock: Arc<dyn Clock>,
-    pub texts: Texts,
+    /// What SMS say and when they may go.
+    pub sms: Policy,
     /// The session secret, reloaded after a rotation elsewhere.
     pub sessions: crate::domain::accounts::Sessions,
     pub wallet: WalletAuth,

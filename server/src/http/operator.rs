@@ -1,15 +1,16 @@
-//! Operator endpoints: lists, consent requests, month close, places, catalogue, rates, sessions.
+//! Operator endpoints: lists, consent requests, month close, places, catalogue, rates, the
+//! programme period, sessions.
 
 use actix_web::{get, post, put, web, HttpRequest, HttpResponse};
 use azyq_shared::api::{
-    Cashier, CashierBody, CatalogGroups, CatalogReplaced, ImportReport, Locality, MonthClosed, Products, Queued, Rates,
-    RecipientList, SessionRequest, SessionResponse, Shop, ShopBody,
+    Cashier, CashierBody, CatalogGroups, CatalogReplaced, ImportReport, Locality, MonthClosed, Products, Programme,
+    Queued, Rates, RecipientList, SessionRequest, SessionResponse, Shop, ShopBody,
 };
 
 use super::auth::Operator;
 use super::extract::MonthPath;
 use super::{is_csv, read_body, AppState};
-use crate::domain::{accounts, catalog, cycle, import, places, rates};
+use crate::domain::{accounts, catalog, cycle, import, places, programme, rates};
 use crate::error::{AppError, AppResult};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -28,7 +29,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(put_catalog)
         .service(get_catalog)
         .service(put_rates)
-        .service(get_rates);
+        .service(get_rates)
+        .service(get_programme)
+        .service(put_programme);
 }
 
 /// Logs in an operator, viewer or cashier.
@@ -73,10 +76,12 @@ pub async fn import_recipients(
     if rows.is_empty() {
         return Err(import::empty_list());
     }
-    let now = state.clock.now();
+    let (now, sms) = (state.clock.now(), state.sms.clone());
     let actor = op.actor();
-    let report =
-        state.db.run(move |db| db.write(|c| import::import(c, month, &rows, group.as_deref(), &actor, now))).await?;
+    let report = state
+        .db
+        .run(move |db| db.write(|c| import::import(c, month, &rows, group.as_deref(), &sms, &actor, now)))
+        .await?;
     Ok(web::Json(report))
 }
 
@@ -90,10 +95,10 @@ pub async fn consent_requests(
     MonthPath(month): MonthPath,
 ) -> AppResult<web::Json<Queued>> {
     let now = state.clock.now();
-    let texts = state.texts.clone();
+    let sms = state.sms.clone();
     let actor = op.actor();
     let queued =
-        state.db.run(move |db| db.write(|c| cycle::queue_consent_requests(c, month, &texts, &actor, now))).await?;
+        state.db.run(move |db| db.write(|c| cycle::queue_consent_requests(c, month, &sms, &actor, now))).await?;
     state.sms_kick.notify_one();
     Ok(web::Json(Queued { queued }))
 }
@@ -281,4 +286,28 @@ pub async fn get_rates(
     MonthPath(month): MonthPath,
 ) -> AppResult<web::Json<Rates>> {
     Ok(web::Json(state.db.run(move |db| db.read(|c| rates::get(c, month))).await?))
+}
+
+/// The months the service runs (SPEC §2.8).
+#[utoipa::path(get, path = "/api/v1/programme", tag = "operator", responses((status = 200, body = Programme)), security(("bearer" = [])))]
+#[get("/api/v1/programme")]
+pub async fn get_programme(state: web::Data<AppState>, _op: Operator) -> AppResult<web::Json<Programme>> {
+    Ok(web::Json(state.db.run(|db| db.read(programme::period)).await?.to_api()))
+}
+
+/// Records the months the service runs (an extension by agreement, Alg. p.30). Outside them no list
+/// is accepted (409 `outside_programme`), no SMS goes and nothing is issued; once they are over,
+/// standing consents end.
+#[utoipa::path(put, path = "/api/v1/programme", tag = "operator", request_body = Programme,
+    responses((status = 200, body = Programme), (status = 400, description = "validation: a month that is not YYYY-MM, an end before the start")),
+    security(("bearer" = [])))]
+#[put("/api/v1/programme")]
+pub async fn put_programme(
+    state: web::Data<AppState>,
+    op: Operator,
+    body: web::Json<Programme>,
+) -> AppResult<web::Json<Programme>> {
+    let period = programme::Period::parse(&body)?;
+    let (now, actor) = (state.clock.now(), op.actor());
+    Ok(web::Json(state.db.run(move |db| db.write(|c| programme::set(c, period, &actor, now))).await?.to_api()))
 }

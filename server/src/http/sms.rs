@@ -36,7 +36,7 @@ pub async fn inbound(
     }
     let body = body.into_inner();
     let now = state.clock.now();
-    let texts = state.texts.clone();
+    let sms = state.sms.clone();
     let outcome = match Phone::parse(&body.from) {
         // A sender we cannot even read is a stranger: counted, nothing kept.
         Err(_) => {
@@ -45,7 +45,13 @@ pub async fn inbound(
                 .run(|db| db.write(|c| sms::bump_counter(c, "sms_inbound_unknown").map(|_| InboundOutcome::Unknown)))
                 .await?
         }
-        Ok(from) => state.db.run(move |db| db.write(|c| cycle::inbound_sms(c, &from, &body.text, &texts, now))).await?,
+        Ok(from) => {
+            let inbound = move |c: &mut crate::db::Conn| {
+                let sms_in = cycle::Inbound { from: &from, text: &body.text, received_at: body.received_at };
+                cycle::inbound_sms(c, &sms_in, &sms, now)
+            };
+            state.db.run(move |db| db.write(inbound)).await?
+        }
     };
     if outcome != InboundOutcome::Unknown {
         state.sms_kick.notify_one();

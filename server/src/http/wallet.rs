@@ -1,16 +1,22 @@
 //! The wallet app's back end: the recipient's vouchers and their activation.
 
 use actix_web::{get, post, web, HttpResponse};
-use azyq_shared::api::{FeedbackRequest, FeedbackSaved, History, QrToken, Voucher, Vouchers};
+use azyq_shared::api::{FeedbackRequest, FeedbackSaved, History, Notifications, QrToken, Voucher, Vouchers};
 
 use super::auth::Recipient;
 use super::extract::IdPath;
 use super::AppState;
-use crate::domain::{history, wallet};
+use crate::domain::{history, notices, wallet};
 use crate::error::AppResult;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(list_vouchers).service(activate).service(qr).service(qr_png).service(basket_history).service(feedback);
+    cfg.service(list_vouchers)
+        .service(activate)
+        .service(qr)
+        .service(qr_png)
+        .service(basket_history)
+        .service(feedback)
+        .service(notifications);
 }
 
 /// The family's vouchers.
@@ -81,4 +87,13 @@ pub async fn feedback(
     let now = state.clock.now();
     let body = body.into_inner();
     Ok(web::Json(state.db.run(move |db| db.write(|c| history::give_feedback(c, &who.iin, id, &body, now))).await?))
+}
+
+/// The family's notices (SW p.4, p.7): vouchers issued, an answer recorded, the month's end near;
+/// newest first.
+#[utoipa::path(get, path = "/api/v1/wallet/notifications", tag = "wallet", responses((status = 200, body = Notifications)), security(("wallet" = [])))]
+#[get("/api/v1/wallet/notifications")]
+pub async fn notifications(state: web::Data<AppState>, who: Recipient) -> AppResult<web::Json<Notifications>> {
+    let notifications = state.db.run(move |db| db.read(|c| notices::of_recipient(c, &who.iin))).await?;
+    Ok(web::Json(Notifications { notifications }))
 }

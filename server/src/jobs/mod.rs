@@ -1,5 +1,6 @@
-//! The scheduler inside `serve`: consent SMS on the 5th, reminders, month close, SMS delivery.
-//! Every job is guarded by the state it changes, so a restart at any moment does what is due once.
+//! The scheduler inside `serve`: consent SMS on the 5th and reminders (inside the SMS hours), the
+//! month's-end notices, month close, the programme's end, SMS delivery. Every job is guarded by
+//! the state it changes, so a restart at any moment does what is due once.
 
 pub mod sender;
 
@@ -11,8 +12,8 @@ use tokio::sync::Notify;
 
 use crate::clock::Clock;
 use crate::db::Db;
-use crate::domain::sms::{self, Texts};
-use crate::domain::{cycle, redeem};
+use crate::domain::sms::{self, Policy};
+use crate::domain::{cycle, notices, programme, redeem};
 use crate::error::AppResult;
 use sender::Sender;
 
@@ -25,28 +26,40 @@ pub struct TickReport {
     pub closed: Vec<Month>,
     pub start_sms: usize,
     pub reminders: usize,
+    pub ends_soon: usize,
+    pub consents_ended: usize,
     pub exported: usize,
 }
 
 /// Runs every job that is due at the clock's now; the report export only when `export_dir` is given
 /// (not on the start-up catch-up, which must stay quick).
-pub fn run_due(db: &Db, clock: &dyn Clock, texts: &Texts, export_dir: Option<&Path>) -> AppResult<TickReport> {
+pub fn run_due(db: &Db, clock: &dyn Clock, sms: &Policy, export_dir: Option<&Path>) -> AppResult<TickReport> {
     let mut report = TickReport::default();
     let now = clock.now();
     report.holds_expired = redeem::expire_holds(db, now)?;
     db.write(|c| crate::domain::accounts::purge_attempts(c, now))?;
+    report.consents_ended = db.write(|c| programme::end_consents_if_over(c, ACTOR, now))?;
     let open = db.read(cycle::open_months)?;
     for month in open {
         let now = clock.now();
         if now >= month.end_instant() {
             db.write(|c| cycle::close_month(c, month, ACTOR, now))?;
             report.closed.push(month);
-        } else if cycle::consent_day_reached(month, now) {
-            report.start_sms += db.write(|c| cycle::queue_consent_requests(c, month, texts, ACTOR, now))?;
+            continue;
+        }
+        report.ends_soon += db.write(|c| notices::month_ends_soon(c, month, now))?;
+        // Start SMS only in the daytime: after a night-time restart they wait for the morning.
+        if cycle::consent_day_reached(month, now)
+            && sms.hours.contains(now)
+            && db.read(|c| programme::covers(c, month))?
+        {
+            report.start_sms += db.write(|c| cycle::queue_consent_requests(c, month, sms, ACTOR, now))?;
         }
     }
     let now = clock.now();
-    report.reminders = db.write(|c| cycle::queue_reminders(c, texts, ACTOR, now))?;
+    if sms.hours.contains(now) {
+        report.reminders = db.write(|c| cycle::queue_reminders(c, sms, ACTOR, now))?;
+    }
     if let Some(dir) = export_dir {
         report.exported = crate::reports::export::export_due(db, dir, clock.now())?.len();
     }
@@ -54,7 +67,7 @@ pub fn run_due(db: &Db, clock: &dyn Clock, texts: &Texts, export_dir: Option<&Pa
 }
 
 /// Delivers due SMS; each attempt's result is recorded in its own transaction with the row.
-pub fn deliver_sms(db: &Db, clock: &dyn Clock, sender: &dyn Sender) -> AppResult<usize> {
+pub fn deliver_sms(db: &Db, clock: &dyn Clock, policy: &Policy, sender: &dyn Sender) -> AppResult<usize> {
     // First resolve claims whose process died mid-send: resend only what provably did not go out.
     for id in db.read(|c| sms::stale_claims(c, clock.now()))? {
         let now = clock.now();
@@ -80,7 +93,7 @@ pub fn deliver_sms(db: &Db, clock: &dyn Clock, sender: &dyn Sender) -> AppResult
                 }
                 Err(e) => {
                     tracing::warn!(sms_id = id, kind = %claimed.kind, error = %e, "SMS delivery failed, will retry");
-                    db.write(|c| sms::mark_failed(c, id, &e, clock.now()))?;
+                    db.write(|c| sms::mark_failed(c, policy, id, &e, clock.now()))?;
                 }
             }
         }
@@ -94,7 +107,7 @@ pub fn deliver_sms(db: &Db, clock: &dyn Clock, sender: &dyn Sender) -> AppResult
 pub async fn run_forever(
     db: Db,
     clock: Arc<dyn Clock>,
-    texts: Texts,
+    policy: Policy,
     sender: Arc<dyn Sender>,
     kick: Arc<Notify>,
     tick: std::time::Duration,
@@ -107,16 +120,16 @@ pub async fn run_forever(
             _ = interval.tick() => true,
             _ = kick.notified() => false,
         };
-        let (db, clock, texts, sender, dir) =
-            (db.clone(), clock.clone(), texts.clone(), sender.clone(), export_dir.clone());
+        let (db, clock, policy, sender, dir) =
+            (db.clone(), clock.clone(), policy.clone(), sender.clone(), export_dir.clone());
         let result = tokio::task::spawn_blocking(move || -> AppResult<()> {
             if full {
-                let report = run_due(&db, clock.as_ref(), &texts, Some(&dir))?;
+                let report = run_due(&db, clock.as_ref(), &policy, Some(&dir))?;
                 if report != TickReport::default() {
                     tracing::info!(?report, "scheduled jobs ran");
                 }
             }
-            deliver_sms(&db, clock.as_ref(), sender.as_ref())?;
+            deliver_sms(&db, clock.as_ref(), &policy, sender.as_ref())?;
             Ok(())
         })
         .await;

@@ -10,12 +10,13 @@ use super::{FamilyStatus, Which};
 use crate::db::schema::{audit_log, family_months, members, vouchers};
 use crate::db::Conn;
 use crate::domain::stats::{self, VoucherEvent};
-use crate::domain::{lock_jobs, rates};
+use crate::domain::{lock_jobs, notices, programme, rates};
 use crate::error::{AppError, AppResult};
 use crate::with_conn;
 
 /// Issues one voucher per member of consented families (Alg. p.4, p.23): the amount is the rate of
 /// the family's region and month. Idempotent per (member, month): a member with a voucher is skipped.
+/// Each family that gets vouchers gets a wallet notice. Outside the programme nothing is issued.
 pub fn issue_vouchers(
     conn: &mut Conn,
     month: Month,
@@ -23,6 +24,9 @@ pub fn issue_vouchers(
     actor: &str,
     now: DateTime<Utc>,
 ) -> AppResult<usize> {
+    if !programme::covers(conn, month)? {
+        return Ok(0);
+    }
     let family_filter = match which {
         Which::All => None,
         Which::Family(f) => Some(f.to_owned()),
@@ -123,5 +127,8 @@ pub fn issue_vouchers(
             audit_log::to_state,
         ))
         .execute(c))?;
+    if issued > 0 {
+        notices::vouchers_issued(conn, month, last_before, ts)?;
+    }
     Ok(issued)
 }

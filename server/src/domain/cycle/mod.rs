@@ -8,7 +8,10 @@ mod consent;
 mod issue;
 
 pub use close::close_month;
-pub use consent::{consent_day_reached, inbound_sms, queue_consent_requests, queue_reminders, InboundOutcome};
+pub use consent::{
+    consent_day_reached, inbound_sms, queue_consent_requests, queue_reminders, queue_to_families, Inbound,
+    InboundOutcome,
+};
 pub use issue::issue_vouchers;
 
 use azyq_shared::api::{ErrorCode, MonthStatus};
@@ -106,11 +109,19 @@ fn transition(
             None => diesel::update(target).set(set).execute(c),
             Some(Stamp::StartSms) => diesel::update(target).set((set, family_months::start_sms_at.eq(ts))).execute(c),
             Some(Stamp::Reminder) => diesel::update(target).set((set, family_months::reminder_at.eq(ts))).execute(c),
+            Some(Stamp::Answer(at)) => diesel::update(target).set((set, family_months::answer_at.eq(at))).execute(c),
         })?;
         if let Some(event) = consent_event(to) {
             for (region, (count, _)) in stats::by_region(current.iter().map(|(_, _, r)| (r.clone(), Tiyn::ZERO))) {
                 stats::consent(conn, now, month.as_ref(), &region, event, count)?;
             }
+        }
+        // A changed answer moves the family from one answer's count to the other's: the month's
+        // yes and no are the families' answers as they stand, not the SMS received.
+        let changed_answer =
+            current.iter().filter_map(|(_, from, r)| Some((r.clone(), answer_event(FamilyStatus::parse(from)?)?)));
+        for (region, event) in changed_answer {
+            stats::consent(conn, now, month.as_ref(), &region, event, -1)?;
         }
         for (family_id, status, _) in current {
             journal.push(Entry::new(
@@ -148,9 +159,20 @@ pub fn consent_event(to: FamilyStatus) -> Option<ConsentEvent> {
     }
 }
 
+/// The answer a family-month's status stands for, if it is one.
+fn answer_event(status: FamilyStatus) -> Option<ConsentEvent> {
+    match status {
+        FamilyStatus::Consented => Some(ConsentEvent::Yes),
+        FamilyStatus::Refused => Some(ConsentEvent::No),
+        _ => None,
+    }
+}
+
 /// Which time column a transition stamps.
 #[derive(Clone, Copy)]
 enum Stamp {
     StartSms,
     Reminder,
+    /// The gateway's `received_at` of the answer that now stands.
+    Answer(chrono::NaiveDateTime),
 }

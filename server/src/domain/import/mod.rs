@@ -13,7 +13,7 @@ pub use validate::{validate, Family, Known, Member, Validated};
 
 use std::collections::{HashMap, HashSet};
 
-use azyq_shared::api::{ErrorCode, ImportReport};
+use azyq_shared::api::{ConsentStatus, ErrorCode, ImportReport};
 use azyq_shared::Month;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -22,23 +22,27 @@ use crate::db::audit::{self, Entry};
 use crate::db::schema::{consents, family_months, localities, members};
 use crate::db::Conn;
 use crate::domain::cycle::{self, FamilyStatus};
-use crate::domain::{rates, stats};
+use crate::domain::sms::{Message, Policy};
+use crate::domain::{programme, rates, stats};
 use crate::error::{AppError, AppResult};
 use crate::with_conn;
 
 /// Imports a month's list in the caller's transaction: validates, lists new families, and issues at
-/// once the vouchers of families whose consent holds from an earlier month.
+/// once the vouchers of families whose consent holds from an earlier month, telling each by SMS
+/// (in the daytime hours) and a wallet notice. A month outside the programme is refused.
 pub fn import(
     conn: &mut Conn,
     month: Month,
     rows: &[RawRow],
     group: Option<&[usize]>,
+    sms: &Policy,
     actor: &str,
     now: DateTime<Utc>,
 ) -> AppResult<ImportReport> {
     // Imports run one at a time (with the other jobs of the cycle): what is read below as already
     // listed is then what the writes below see, so the same list sent twice at once lists once.
     super::lock_jobs(conn)?;
+    programme::require(conn, month)?;
     cycle::require_open_month(conn, month, now)?;
     rates::require_any_rate(conn, month)?;
 
@@ -66,7 +70,7 @@ pub fn import(
         HashSet::new()
     } else {
         with_conn!(conn, c => consents::table
-            .filter(consents::status.eq("given"))
+            .filter(consents::status.eq(ConsentStatus::Given))
             .select(consents::family_id)
             .load::<String>(c))?
         .into_iter()
@@ -148,6 +152,8 @@ pub fn import(
     audit::record(conn, &journal)?;
     let vouchers_issued =
         if consented.is_empty() { 0 } else { cycle::issue_vouchers(conn, month, cycle::Which::All, actor, now)? };
+    // The families whose consent carried over get no start SMS: this one tells them (SW p.4, p.7).
+    cycle::queue_to_families(conn, month, &consented, Message::VouchersIssued { month }, sms, now)?;
     if !validated.rejected.is_empty() {
         tracing::info!(month = %month, rejected = validated.rejected.len(), "recipient rows rejected");
     }
@@ -169,6 +175,7 @@ pub fn import_file(
     db: &crate::db::Db,
     month: Month,
     file: &std::path::Path,
+    sms: &Policy,
     now: DateTime<Utc>,
 ) -> anyhow::Result<ImportReport> {
     let body = std::fs::read(file)?;
@@ -180,7 +187,7 @@ pub fn import_file(
     } else {
         (rows_from_csv(&body)?, None)
     };
-    Ok(db.write(|c| import(c, month, &rows, group.as_deref(), "cli", now))?)
+    Ok(db.write(|c| import(c, month, &rows, group.as_deref(), sms, "cli", now))?)
 }
 
 #[cfg(test)]

@@ -13,11 +13,9 @@ use super::check::{line_error, verify_token, Checked, Priced};
 use super::locks::{self, MonthLock};
 use super::{moves, Till};
 use crate::db::audit::{self, Entry};
-use crate::db::schema::{
-    basket_lines, basket_vouchers, baskets, family_months, serial_claims, shop_prices, token_nonces, vouchers,
-};
+use crate::db::schema::{basket_lines, basket_vouchers, baskets, serial_claims, shop_prices, token_nonces, vouchers};
 use crate::db::Conn;
-use crate::domain::cycle::{self, FamilyStatus};
+use crate::domain::cycle;
 use crate::error::{AppError, AppResult};
 use crate::with_conn;
 
@@ -152,15 +150,9 @@ pub(crate) fn authorize(
         }
         presented.push(p);
     }
+    // An activated voucher stays spendable to the month's end whatever the family answers later
+    // (SPEC §2.4): its money is never stranded mid-purchase. So no consent is asked for here.
     let first = &presented[0].voucher;
-    let family_status: Option<FamilyStatus> = with_conn!(conn, c => family_months::table
-        .find((&first.month, &first.family_id))
-        .select(family_months::status)
-        .first(c)
-        .optional())?;
-    if family_status != Some(FamilyStatus::Consented) {
-        return Err(AppError::new(ErrorCode::NoConsent, "Семья отказалась от ваучера в этом месяце"));
-    }
     let Priced { lines, discount, to_pay } = checked.lines.as_ref().map_err(AppError::again)?;
     let (discount, to_pay) = (*discount, *to_pay);
 
