@@ -1,6 +1,7 @@
 //! `azyq-server demo`: a seeded month a newcomer can try at once — three pilot localities, a shop
-//! with a cashier, the catalogue with demo GTINs, a dozen families (most have consented), and the
-//! logins printed. Seeding is idempotent; a rerun sets fresh passwords and prints them again.
+//! with a cashier in each pilot region, the catalogue with demo GTINs, a dozen families (most have
+//! consented), and the logins printed. Seeding is idempotent; a rerun sets fresh passwords and
+//! prints them again.
 
 use std::fmt::Write as _;
 
@@ -17,8 +18,37 @@ use crate::domain::{accounts, catalog, import, places, programme};
 use crate::error::AppResult;
 use crate::with_conn;
 
-pub const SHOP_ID: &str = "demo-shop-1";
-pub const CASHIER: &str = "kassir1";
+/// A demo shop and its cashier. A voucher sells only in its family's region, so there is one in
+/// each pilot region: Pavlodar (55) and Akmola (11, Kokshetau and Akkol).
+pub struct DemoShop {
+    pub id: &'static str,
+    pub name: &'static str,
+    pub kato: &'static str,
+    pub address: &'static str,
+    pub cashier: &'static str,
+}
+
+pub const SHOPS: [DemoShop; 2] = [
+    DemoShop {
+        id: "demo-shop-1",
+        name: "Демо-магазин «Береке»",
+        kato: "551010000",
+        address: "Павлодар, ул. Лермонтова, 1",
+        cashier: "kassir1",
+    },
+    DemoShop {
+        id: "demo-shop-2",
+        name: "Демо-магазин «Достық»",
+        kato: "111010000",
+        address: "Кокшетау, ул. Абая, 10",
+        cashier: "kassir2",
+    },
+];
+
+/// The demo shop of a locality's region (the KATO's first two digits name the region).
+pub fn shop_of(kato: &str) -> Option<&'static DemoShop> {
+    SHOPS.iter().find(|s| s.kato.get(..2) == kato.get(..2))
+}
 pub const OPERATOR: &str = "operator";
 pub const VIEWER: &str = "viewer";
 
@@ -97,14 +127,19 @@ pub struct Seeded {
     pub month: Month,
     pub operator_password: String,
     pub viewer_password: String,
-    pub cashier_password: String,
+    /// One password per shop of [`SHOPS`], in its order.
+    pub cashier_passwords: Vec<String>,
 }
 
 /// Seeds the demo month (families 1-9 have consented; 10 and 12 are still asked; 11 has no phone).
 pub fn seed(db: &Db, sms: &Policy, now: DateTime<Utc>) -> AppResult<Seeded> {
     let month = BusinessDay::of(now).month().map_err(|e| crate::error::AppError::validation("now", e.to_string()))?;
-    let seeded =
-        Seeded { month, operator_password: password(), viewer_password: password(), cashier_password: password() };
+    let seeded = Seeded {
+        month,
+        operator_password: password(),
+        viewer_password: password(),
+        cashier_passwords: SHOPS.iter().map(|_| password()).collect(),
+    };
     db.write(|c| {
         catalog::seed_groups(c, now)?;
         accounts::upsert_operator(c, OPERATOR, &seeded.operator_password, Role::Operator, now)?;
@@ -113,14 +148,11 @@ pub fn seed(db: &Db, sms: &Policy, now: DateTime<Utc>) -> AppResult<Seeded> {
         // The pilot order ran to April 2026 (order p.9); the demo runs in today's month, as if the
         // programme had been extended to it by agreement.
         programme::cover(c, month, "demo", now)?;
-        places::put_shop(
-            c,
-            SHOP_ID,
-            &ShopBody { name: "Демо-магазин «Береке»".into(), kato: "551010000".into(), address: "Павлодар, ул. Лермонтова, 1".into() },
-            "demo",
-            now,
-        )?;
-        accounts::upsert_cashier(c, SHOP_ID, CASHIER, &seeded.cashier_password, "demo", now)?;
+        for (shop, password) in SHOPS.iter().zip(&seeded.cashier_passwords) {
+            let body = ShopBody { name: shop.name.into(), kato: shop.kato.into(), address: shop.address.into() };
+            places::put_shop(c, shop.id, &body, "demo", now)?;
+            accounts::upsert_cashier(c, shop.id, shop.cashier, password, "demo", now)?;
+        }
         if catalog::products(c)?.is_empty() {
             let products = catalog::parse_products_csv(DEMO_PRODUCTS_CSV.as_bytes())?;
             catalog::put_products(c, &products, "demo", now)?;
@@ -143,13 +175,25 @@ pub fn seed(db: &Db, sms: &Policy, now: DateTime<Utc>) -> AppResult<Seeded> {
 /// own codes last minutes).
 pub const DEMO_QR_HOURS: i64 = 12;
 
-/// Activates the vouchers of the first three demo families and writes QR codes for them into
-/// `dir` (three per voucher: each token is good for one basket), and a list of demo product codes
-/// to type or scan at the till. Returns the files written.
-pub fn write_till_kit(db: &Db, dir: &std::path::Path, now: DateTime<Utc>) -> anyhow::Result<Vec<std::path::PathBuf>> {
+/// The till kit written into `demo/`: QR images, each to be sold at the shop its name begins with.
+pub struct Kit {
+    /// `(shop, image)` for every QR written.
+    pub codes: Vec<(&'static DemoShop, std::path::PathBuf)>,
+    pub products: std::path::PathBuf,
+}
+
+/// Activates the vouchers of the first three demo families (one in each pilot locality) and writes
+/// QR codes for them into `dir` — three per voucher, as each token is good for one basket — named
+/// `{shop}-voucher-{id}-{n}.png` after the demo shop of the family's region, where they sell; and
+/// `products.txt`, demo product codes to type or scan at the till.
+pub fn write_till_kit(db: &Db, dir: &std::path::Path, now: DateTime<Utc>) -> anyhow::Result<Kit> {
     std::fs::create_dir_all(dir)?;
-    let mut written = Vec::new();
+    let families = families();
+    let mut codes = Vec::new();
     for member in 0..6u32 {
+        let family = &families[(member / 2) as usize];
+        let shop =
+            shop_of(&family.kato).ok_or_else(|| anyhow::anyhow!("no demo shop in the region of {}", family.kato))?;
         let iin = demo_iin(member);
         let vouchers = db.read(|c| crate::domain::wallet::family_vouchers(c, &iin))?;
         let Some(v) = vouchers.iter().find(|v| v.member_name == NAMES[member as usize]) else { continue };
@@ -157,15 +201,40 @@ pub fn write_till_kit(db: &Db, dir: &std::path::Path, now: DateTime<Utc>) -> any
         for n in 1..=3 {
             let token = db
                 .read(|c| crate::domain::wallet::mint_qr(c, &iin, v.id, chrono::Duration::hours(DEMO_QR_HOURS), now))?;
-            let path = dir.join(format!("voucher-{}-{n}.png", v.id));
+            let path = dir.join(format!("{}-voucher-{}-{n}.png", shop.id, v.id));
             std::fs::write(&path, crate::qr::png(&token.token)?)?;
-            written.push(path);
+            codes.push((shop, path));
         }
     }
-    let path = dir.join("products.txt");
-    std::fs::write(&path, product_codes())?;
-    written.push(path);
-    Ok(written)
+    let products = dir.join("products.txt");
+    std::fs::write(&products, product_codes())?;
+    Ok(Kit { codes, products })
+}
+
+/// What the demo prints about its till kit: how many codes, and the whole till command for each
+/// shop with the codes that sell there.
+pub fn kit_banner(kit: &Kit, base_url: &str) -> anyhow::Result<String> {
+    let mut s = String::new();
+    writeln!(
+        s,
+        "Till kit in demo/: {} QR codes (valid {} h, one basket each) and products.txt (codes and prices in tenge).",
+        kit.codes.len(),
+        DEMO_QR_HOURS
+    )?;
+    writeln!(s, "Start the till in a second terminal, with the cashier's password above (a voucher sells in its own region only):")?;
+    for shop in &SHOPS {
+        let n = kit.codes.iter().filter(|(s, _)| s.id == shop.id).count();
+        writeln!(
+            s,
+            "  cargo run -p azyq-pos -- --server {base_url} --shop {} --terminal T1 --login {}   # {n} codes demo/{}-*.png",
+            shop.id, shop.cashier, shop.id
+        )?;
+    }
+    writeln!(
+        s,
+        "  (--terminal names this till within its shop: up to 32 letters, digits, '-' or '_'; T1, T2, … will do)"
+    )?;
+    Ok(s)
 }
 
 /// Demo product codes as a scanner would type them, with suggested prices.
@@ -173,13 +242,15 @@ pub fn product_codes() -> String {
     let mut out = String::from(
         "# Demo product codes for azyq-pos: type or paste one into the scan field.\n\
          # Plain EAN-13 = non-serialised goods; (01)…(21)… = a marked, serialised unit (each sells once).\n\
-         # Suggested prices in tiyn: shelf / reduced (cap 15%). Weighed goods: quantity in grams.\n",
+         # Suggested prices in tenge, as the till asks for them: shelf / reduced (the cap is 15%).\n\
+         # Weighed goods: the quantity in grams, the prices per kg.\n",
     );
     let products = crate::domain::catalog::parse_products_csv(DEMO_PRODUCTS_CSV.as_bytes()).unwrap_or_default();
     for (i, p) in products.iter().enumerate() {
         let shelf = 20_000 + 5_000 * (i as i64 % 7);
         let reduced = shelf - shelf * 15 / 100;
-        let unit = if p.unit == azyq_shared::api::Unit::Kg { "per kg" } else { "per piece" };
+        let unit = if p.unit == azyq_shared::api::Unit::Kg { "за кг" } else { "за шт." };
+        let (shelf, reduced) = (tenge(shelf), tenge(reduced));
         let Ok(gtin) = azyq_shared::gs1::Gtin::parse(&p.gtin) else { continue };
         // The EAN-13 printed on the pack is the GTIN-14 without its leading zero.
         let ean13 = gtin.as_str().strip_prefix('0').unwrap_or(gtin.as_str());
@@ -191,6 +262,11 @@ pub fn product_codes() -> String {
         }
     }
     out
+}
+
+/// Tiyn as the till's price field takes them: "200,00".
+fn tenge(tiyn: i64) -> String {
+    format!("{},{:02}", tiyn / 100, tiyn % 100)
 }
 
 /// A wallet JWT for a demo recipient, signed with the configured HS256 secret.
@@ -213,7 +289,9 @@ pub fn banner(seeded: &Seeded, base_url: &str, wallet_secret: &str, now: DateTim
     writeln!(s, "Azyq demo: month {} seeded.", seeded.month)?;
     writeln!(s, "  operator  login {OPERATOR}  password {}", seeded.operator_password)?;
     writeln!(s, "  viewer    login {VIEWER}  password {}", seeded.viewer_password)?;
-    writeln!(s, "  cashier   shop {SHOP_ID}  login {CASHIER}  password {}", seeded.cashier_password)?;
+    for (shop, password) in SHOPS.iter().zip(&seeded.cashier_passwords) {
+        writeln!(s, "  cashier   shop {} ({})  login {}  password {password}", shop.id, shop.address, shop.cashier)?;
+    }
     let token = wallet_token(wallet_secret, &demo_iin(0), now)?;
     writeln!(s, "  wallet token of the first demo recipient (valid 24 h):\n    {token}")?;
     writeln!(s, "Try:")?;
@@ -234,5 +312,34 @@ mod tests {
         for code in codes {
             azyq_shared::gs1::parse(code).unwrap_or_else(|e| panic!("{code}: {e}"));
         }
+    }
+
+    /// The till asks for prices in tenge ("Цена на полке, ₸"): products.txt gives them so, with
+    /// two decimals after a comma, never in tiyn.
+    #[test]
+    fn demo_prices_are_in_tenge_as_the_till_asks() {
+        for line in product_codes().lines().filter(|l| !l.starts_with('#')) {
+            let prices = line.split('\t').nth(2).unwrap();
+            let (pair, unit) = prices.split_once(' ').unwrap();
+            assert!(unit == "за кг" || unit == "за шт.", "{line}");
+            let (shelf, reduced) = pair.split_once('/').unwrap();
+            let tenge = |t: &str| {
+                let (whole, frac) = t.split_once(',').unwrap();
+                assert_eq!(frac.len(), 2, "{line}");
+                whole.parse::<i64>().unwrap() * 100 + frac.parse::<i64>().unwrap()
+            };
+            let (shelf, reduced) = (tenge(shelf), tenge(reduced));
+            assert!((10_000..1_000_000).contains(&shelf), "a shelf price of 100 to 10 000 ₸: {line}");
+            assert!(reduced < shelf && (shelf - reduced) * 100 <= shelf * 15, "{line}");
+        }
+    }
+
+    #[test]
+    fn every_family_of_the_kit_has_a_shop_in_its_region() {
+        for f in families().iter().take(3) {
+            let shop = shop_of(&f.kato).unwrap();
+            assert_eq!(shop.kato[..2], f.kato[..2]);
+        }
+        assert_eq!(shop_of("113220100").map(|s| s.id), Some("demo-shop-2"), "Akkol is in Akmola region");
     }
 }

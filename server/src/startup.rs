@@ -43,7 +43,19 @@ pub async fn open_db(settings: &Settings) -> anyhow::Result<Db> {
 
 /// Runs the server until it is stopped: the due jobs first (so a restart catches up before it
 /// answers), then HTTP and the scheduler.
-pub async fn serve(settings: Settings, db: Db) -> anyhow::Result<()> {
+/// Binds the address to serve on: `HOST:PORT`, or `:PORT` for the loopback (`:0` picks a free
+/// port; `local_addr` tells which).
+pub fn bind(listen: &str) -> anyhow::Result<TcpListener> {
+    let address = match listen.strip_prefix(':') {
+        Some(port) => format!("127.0.0.1:{port}"),
+        None => listen.to_owned(),
+    };
+    TcpListener::bind(&address).with_context(|| {
+        format!("cannot listen on {listen:?}: give HOST:PORT (127.0.0.1:8080) or :PORT (:0 picks a free port)")
+    })
+}
+
+pub async fn serve(settings: Settings, db: Db, listener: TcpListener) -> anyhow::Result<()> {
     let clock = clock_from(&settings);
     let sms = settings.sms_policy()?;
     // Certificates first: a bad file stops the start before anything else is done.
@@ -106,7 +118,6 @@ pub async fn serve(settings: Settings, db: Db) -> anyhow::Result<()> {
         hold: settings.hold(),
         qr_ttl: chrono::Duration::minutes(settings.qr_minutes),
     });
-    let listener = TcpListener::bind(&settings.listen).with_context(|| format!("binding {}", settings.listen))?;
     let addr = listener.local_addr()?;
     if tls.is_none() && !addr.ip().is_loopback() {
         tracing::warn!(

@@ -28,9 +28,18 @@ fn baskets(seed: i64) -> BasketFigures {
     }
 }
 
+/// The names a report puts beside a region code (figures.rs fills them from KATO).
+fn names(code: &str) -> (String, String) {
+    let (ru, kk) = azyq_shared::region_names(code).unwrap();
+    (ru.into(), kk.into())
+}
+
 fn region(code: &str, seed: i64) -> RegionFigures {
+    let (region_name, region_name_kk) = names(code);
     RegionFigures {
         region: code.into(),
+        region_name,
+        region_name_kk,
         vouchers_issued: 500 + seed,
         vouchers_issued_tiyn: Tiyn::new((500 + seed) * 393_200),
         vouchers_activated: 450 + seed,
@@ -72,11 +81,17 @@ fn sample() -> MinistryReport {
         shop_id: id.into(),
         shop_name: name.into(),
         region: region.into(),
+        region_name: names(region).0,
+        region_name_kk: names(region).1,
         baskets: baskets(seed),
     };
     let goods = |region: &str, group: &str, pieces, grams, discount_tiyn| GoodsFigures {
         region: region.into(),
+        region_name: names(region).0,
+        region_name_kk: names(region).1,
         group: group.into(),
+        group_name: format!("{group} (название)"),
+        group_name_kk: format!("{group} (атауы)"),
         pieces,
         grams,
         discount_tiyn,
@@ -100,6 +115,8 @@ fn sample() -> MinistryReport {
         consent: vec![
             ConsentFigures {
                 region: "75".into(),
+                region_name: names("75").0,
+                region_name_kk: names("75").1,
                 month: "2025-03".into(),
                 sms_sent: 800,
                 reminders: 120,
@@ -108,7 +125,14 @@ fn sample() -> MinistryReport {
                 no_answer: 150,
                 no_phone: 12,
             },
-            ConsentFigures { region: "71".into(), month: "2025-03".into(), sms_sent: 1, ..Default::default() },
+            ConsentFigures {
+                region: "71".into(),
+                region_name: names("71").0,
+                region_name_kk: names("71").1,
+                month: "2025-03".into(),
+                sms_sent: 1,
+                ..Default::default()
+            },
         ],
     }
 }
@@ -117,8 +141,12 @@ fn sample() -> MinistryReport {
 type Sections = HashMap<String, Vec<Vec<(String, String)>>>;
 
 fn parse_csv(bytes: &[u8]) -> (Vec<String>, Sections) {
+    parse_csv_with(bytes, b',')
+}
+
+fn parse_csv_with(bytes: &[u8], delimiter: u8) -> (Vec<String>, Sections) {
     let body = bytes.strip_prefix(b"\xEF\xBB\xBF").expect("UTF-8 BOM");
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(body);
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(delimiter).from_reader(body);
     let mut headers: HashMap<String, Vec<String>> = HashMap::new();
     let mut order = Vec::new();
     let mut sections = Sections::new();
@@ -154,7 +182,17 @@ fn parse_csv(bytes: &[u8]) -> (Vec<String>, Sections) {
     (order, sections)
 }
 
-const TEXT: [&str; 5] = ["region", "shop_id", "shop_name", "group", "month"];
+const TEXT: [&str; 9] = [
+    "region",
+    "region_name",
+    "region_name_kk",
+    "shop_id",
+    "shop_name",
+    "group",
+    "group_name",
+    "group_name_kk",
+    "month",
+];
 
 /// `-12.34` → `-1234` for a decimal with exactly `scale` digits after the point.
 fn undecimal(s: &str, scale: usize) -> i64 {
@@ -211,12 +249,43 @@ fn csv_is_rfc4180_with_bom_and_round_trips() {
     assert!(text.starts_with(
         "meta,header,from,to,generated_at\r\nmeta,row,2025-03-14,2025-03-14,2025-03-14T19:00:03.250Z\r\n"
     ));
-    assert!(text.contains("shop,row,S-0001,\"ТОО \"\"Арман\"\", филиал №2\",75,"), "quoting:\n{text}");
+    assert!(
+        text.contains("shop,row,S-0001,\"ТОО \"\"Арман\"\", филиал №2\",75,город Алматы,Алматы қаласы,"),
+        "quoting, and the region's names beside its code:\n{text}"
+    );
     assert!(text.contains(",123456789,1234567.89,"), "tiyn beside tenge");
     assert!(text.contains("shop,row,S-0003,'=SUM(A1:A9),"), "a shop named like a formula stays text:\n{text}");
     assert!(text.contains(",5,0.05\r\n"));
-    assert!(text.contains("goods,row,75,Картофель,0,12345,12.345,4567,45.67\r\n"));
+    assert!(text.contains(
+        "goods,row,75,город Алматы,Алматы қаласы,Картофель,Картофель (название),Картофель (атауы),0,12345,12.345,4567,45.67\r\n"
+    ));
     assert_eq!(csv_to_report(&bytes), report);
+}
+
+/// `csv-ru` is the same file for Excel in a Russian locale: `;` between cells and a decimal comma,
+/// the same cells otherwise.
+#[test]
+fn csv_ru_has_semicolons_and_decimal_commas() {
+    let report = sample();
+    let (ru, plain) = (render(&report, Format::CsvRu).unwrap(), render(&report, Format::Csv).unwrap());
+    let text = std::str::from_utf8(&ru[3..]).unwrap();
+    assert!(text.contains(";123456789;1234567,89;"), "{text}");
+    assert!(text.contains(";Картофель (атауы);0;12345;12,345;4567;45,67\r\n"), "{text}");
+    let (order, sections) = parse_csv_with(&ru, b';');
+    let (plain_order, plain_sections) = parse_csv(&plain);
+    assert_eq!(order, plain_order);
+    for section in order {
+        let (a, b) = (&sections[&section], &plain_sections[&section]);
+        assert_eq!(a.len(), b.len());
+        for (row, plain_row) in a.iter().zip(b) {
+            for ((name, value), (plain_name, plain_value)) in row.iter().zip(plain_row) {
+                assert_eq!(name, plain_name);
+                let decimal = name.ends_with("_kzt") || name == "kg";
+                let expected = if decimal { plain_value.replace('.', ",") } else { plain_value.clone() };
+                assert_eq!(value, &expected, "{section}.{name}");
+            }
+        }
+    }
 }
 
 #[test]
@@ -233,7 +302,7 @@ fn negative_and_extreme_amounts_are_exact() {
         assert!(text.contains(exact), "{exact}");
     }
     assert!(text.contains(",9223372036854775807,92233720368547758.07,"));
-    assert!(text.contains(",Картофель,0,5,0.005,"));
+    assert!(text.contains(",Картофель (атауы),0,5,0.005,"));
     assert_eq!(csv_to_report(&bytes), report);
     assert_eq!(serde_json::from_slice::<MinistryReport>(&render(&report, Format::Json).unwrap()).unwrap(), report);
     render(&report, Format::Xlsx).unwrap();
@@ -309,12 +378,15 @@ fn xlsx_holds_the_same_figures_as_csv() {
     for (c, (name, value)) in csv["total"][0].iter().enumerate().skip(1) {
         assert_cell_is(regions.get_value((below, c as u32)).unwrap(), value, &format!("total row {name}"));
     }
-    let headers: Vec<String> = (0..4).map(|c| regions.get_value((0, c)).unwrap().to_string()).collect();
-    assert_eq!(headers, ["Регион", "Ваучеров выдано", "Выдано на сумму, тиын", "Выдано на сумму, тенге"]);
+    let headers: Vec<String> = (0..6).map(|c| regions.get_value((0, c)).unwrap().to_string()).collect();
+    assert_eq!(
+        headers,
+        ["Код региона", "Регион", "Өңір", "Ваучеров выдано", "Выдано на сумму, тиын", "Выдано на сумму, тенге"]
+    );
 
     // Tenge are formulas over the tiyn cell beside them.
     let formulas = book.worksheet_formula("Регионы").unwrap();
-    assert_eq!(formulas.get_value((1, 3)).map(String::as_str), Some("C2/100"));
+    assert_eq!(formulas.get_value((1, 5)).map(String::as_str), Some("E2/100"));
 
     // The summary: period, then one total figure a row keyed by its JSON name.
     let summary = book.worksheet_range("Итого").unwrap();
@@ -333,7 +405,7 @@ fn xlsx_holds_the_same_figures_as_csv() {
         }
         seen += 1;
     }
-    assert_eq!(seen, totals.as_object().unwrap().len() - 1, "every figure but the region label");
+    assert_eq!(seen, totals.as_object().unwrap().len() - 3, "every figure but the region's code and names");
 }
 
 #[test]
@@ -342,8 +414,8 @@ fn figures_a_double_cannot_hold_are_written_as_exact_text() {
     report.regions[0].vouchers_issued_tiyn = Tiyn::new((1 << 60) + 1);
     let mut book: Xlsx<_> = open_workbook_from_rs(Cursor::new(render(&report, Format::Xlsx).unwrap())).unwrap();
     let range = book.worksheet_range("Регионы").unwrap();
-    assert_eq!(range.get_value((1, 2)), Some(&Data::String("1152921504606846977".into())));
-    assert_eq!(range.get_value((1, 3)), Some(&Data::String("11529215046068469.77".into())));
+    assert_eq!(range.get_value((1, 4)), Some(&Data::String("1152921504606846977".into())));
+    assert_eq!(range.get_value((1, 5)), Some(&Data::String("11529215046068469.77".into())));
 }
 
 #[test]
@@ -352,8 +424,10 @@ fn format_names() {
     assert!("xls".parse::<Format>().is_err());
     assert_eq!(
         "CSV".parse::<Format>().unwrap_err().to_string(),
-        "unknown report format \"CSV\" (expected csv, xlsx or json)"
+        "unknown report format \"CSV\" (expected csv, csv-ru, xlsx or json)"
     );
+    assert_eq!("csv-ru".parse::<Format>().unwrap(), Format::CsvRu);
+    assert_eq!(Format::CsvRu.extension(), "csv");
     assert_eq!(Format::Json.extension(), "json");
     assert_eq!(Format::Xlsx.content_type(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet");
 }

@@ -697,6 +697,11 @@ pub struct FeedbackSaved {
 pub struct RegionFigures {
     /// Two-digit region code (first two digits of KATO).
     pub region: String,
+    /// The region's name in Russian and in Kazakh, beside its code, for people reading.
+    #[serde(default)]
+    pub region_name: String,
+    #[serde(default)]
+    pub region_name_kk: String,
     pub vouchers_issued: i64,
     pub vouchers_issued_tiyn: Tiyn,
     pub vouchers_activated: i64,
@@ -732,6 +737,11 @@ pub struct ShopFigures {
     pub shop_id: String,
     pub shop_name: String,
     pub region: String,
+    /// The region's name in Russian and in Kazakh, beside its code, for people reading.
+    #[serde(default)]
+    pub region_name: String,
+    #[serde(default)]
+    pub region_name_kk: String,
     #[serde(flatten)]
     pub baskets: BasketFigures,
 }
@@ -741,7 +751,17 @@ pub struct ShopFigures {
 #[cfg_attr(feature = "server", derive(ToSchema))]
 pub struct GoodsFigures {
     pub region: String,
+    /// The region's name in Russian and in Kazakh, beside its code, for people reading.
+    #[serde(default)]
+    pub region_name: String,
+    #[serde(default)]
+    pub region_name_kk: String,
+    /// The SZPT group's code, and its names in Russian and in Kazakh.
     pub group: String,
+    #[serde(default)]
+    pub group_name: String,
+    #[serde(default)]
+    pub group_name_kk: String,
     pub pieces: i64,
     pub grams: i64,
     pub discount_tiyn: Tiyn,
@@ -752,6 +772,11 @@ pub struct GoodsFigures {
 #[cfg_attr(feature = "server", derive(ToSchema))]
 pub struct ConsentFigures {
     pub region: String,
+    /// The region's name in Russian and in Kazakh, beside its code, for people reading.
+    #[serde(default)]
+    pub region_name: String,
+    #[serde(default)]
+    pub region_name_kk: String,
     pub month: String,
     /// Start SMS queued (Alg. p.19).
     pub sms_sent: i64,

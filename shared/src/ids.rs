@@ -128,6 +128,11 @@ string_serde!(Kato);
 pub struct Region(String);
 
 impl Region {
+    /// The region's names `(Russian, Kazakh)`, see [`region_names`].
+    pub fn names(&self) -> Option<(&'static str, &'static str)> {
+        region_names(&self.0)
+    }
+
     pub fn parse(s: &str) -> Result<Region, ParseError> {
         if s.len() != 2 || !s.bytes().all(|b| b.is_ascii_digit()) {
             return Err(err("код региона — две первые цифры КАТО"));
@@ -149,6 +154,36 @@ impl FromStr for Region {
     }
 }
 string_serde!(Region);
+
+/// The regions of Kazakhstan by their KATO code (a locality's first two digits), named in Russian
+/// and in Kazakh, for reports that people read.
+const REGIONS: [(&str, &str, &str); 20] = [
+    ("10", "Абайская область", "Абай облысы"),
+    ("11", "Акмолинская область", "Ақмола облысы"),
+    ("15", "Актюбинская область", "Ақтөбе облысы"),
+    ("19", "Алматинская область", "Алматы облысы"),
+    ("23", "Атырауская область", "Атырау облысы"),
+    ("27", "Западно-Казахстанская область", "Батыс Қазақстан облысы"),
+    ("31", "Жамбылская область", "Жамбыл облысы"),
+    ("33", "Жетысуская область", "Жетісу облысы"),
+    ("35", "Карагандинская область", "Қарағанды облысы"),
+    ("39", "Костанайская область", "Қостанай облысы"),
+    ("43", "Кызылординская область", "Қызылорда облысы"),
+    ("47", "Мангистауская область", "Маңғыстау облысы"),
+    ("55", "Павлодарская область", "Павлодар облысы"),
+    ("59", "Северо-Казахстанская область", "Солтүстік Қазақстан облысы"),
+    ("61", "Туркестанская область", "Түркістан облысы"),
+    ("62", "Улытауская область", "Ұлытау облысы"),
+    ("63", "Восточно-Казахстанская область", "Шығыс Қазақстан облысы"),
+    ("71", "город Астана", "Астана қаласы"),
+    ("75", "город Алматы", "Алматы қаласы"),
+    ("79", "город Шымкент", "Шымкент қаласы"),
+];
+
+/// A region's names `(Russian, Kazakh)` by its two-digit code; `None` for a code not in KATO.
+pub fn region_names(code: &str) -> Option<(&'static str, &'static str)> {
+    REGIONS.iter().find(|(c, _, _)| *c == code).map(|&(_, ru, kk)| (ru, kk))
+}
 
 /// A Kazakh mobile number, kept as `+7` and ten digits.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -8,5 +8,5 @@ pub mod money;
 pub mod states;
 pub mod token;
 
-pub use ids::{mask_name, BusinessDay, Iin, Kato, Month, ParseError, Phone, Region, ALMATY};
+pub use ids::{mask_name, region_names, BusinessDay, Iin, Kato, Month, ParseError, Phone, Region, ALMATY};
 pub use money::Tiyn;

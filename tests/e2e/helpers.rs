@@ -84,6 +84,16 @@ impl TestDb {
         self.query::<N>(sql).first().map(|r| r.n).unwrap_or_else(|| panic!("{sql}: no row"))
     }
 
+    /// The one text value `sql` selects as `t`.
+    pub fn scalar_text(&self, sql: &str) -> String {
+        #[derive(diesel::QueryableByName)]
+        struct T {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            t: String,
+        }
+        self.query::<T>(sql).pop().map(|r| r.t).unwrap_or_else(|| panic!("{sql}: no row"))
+    }
+
     pub fn sms_file(&self) -> PathBuf {
         self.dir.path().join("sms.jsonl")
     }
@@ -190,6 +200,10 @@ impl Server {
     /// Starts `azyq-server demo` in the test's directory (where it writes `demo/`).
     pub fn demo(db: &TestDb, now: &str) -> Server {
         Server::spawn(db, "demo", now, &[], None)
+    }
+
+    pub fn demo_with(db: &TestDb, now: &str, extra_env: &[(&str, &str)]) -> Server {
+        Server::spawn(db, "demo", now, extra_env, None)
     }
 
     /// `azyq-server demo` over HTTPS, as [`Server::start_tls`].

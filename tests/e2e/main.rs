@@ -18,6 +18,7 @@ mod crash_load;
 mod cycle;
 mod family;
 mod keys;
+mod newcomer;
 mod rejections;
 mod reports;
 mod roles;

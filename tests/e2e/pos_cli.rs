@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::helpers::*;
 
 /// `azyq-pos`, built beside this test by `cargo test --workspace`.
-fn pos_bin() -> PathBuf {
+pub fn pos_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
     let bin = dir.join("azyq-pos");

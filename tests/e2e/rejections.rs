@@ -104,6 +104,11 @@ fn every_rejection_has_its_code(db: &TestDb) {
     let big = vec![b' '; 1024 * 1024 + 1];
     let r = server.send_raw("POST", "/api/v1/months/2026-12/recipients", Some(&op), "application/json", &big);
     assert_eq!(code(&r), (413, "payload_too_large"));
+    let message = r.1["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("azyq-server import"),
+        "a list too big for the API names the command that takes it: {message}"
+    );
     let r = server.send_raw("PUT", "/api/v1/localities", Some(&op), "application/json", &big);
     assert_eq!(code(&r), (413, "payload_too_large"));
 
@@ -172,6 +177,44 @@ fn every_rejection_has_its_code(db: &TestDb) {
         assert!(doc["paths"].get(path).is_some(), "OpenAPI lacks {path}");
     }
     openapi_agrees_with_api_md(&doc);
+    openapi_is_valid(&doc.to_string());
+}
+
+/// The served document is OpenAPI 3.1 that a generator can use: it parses as such (oas3), every
+/// operationId is unique, every operation answers something, and each one that needs a token says
+/// so and documents the 401, and the staff ones the 403.
+fn openapi_is_valid(text: &str) {
+    let spec = oas3::from_json(text).unwrap_or_else(|e| panic!("not a valid OpenAPI 3.1 document: {e}"));
+    assert!(spec.openapi.starts_with("3.1"), "{}", spec.openapi);
+    let doc: Value = serde_json::from_str(text).unwrap();
+    let mut ids = std::collections::BTreeMap::<String, String>::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let at = format!("{} {path}", method.to_uppercase());
+            let id = op["operationId"].as_str().unwrap_or_else(|| panic!("{at} has no operationId")).to_owned();
+            if let Some(other) = ids.insert(id.clone(), at.clone()) {
+                panic!("operationId {id} is used by {other} and {at}");
+            }
+            let responses = op["responses"].as_object().unwrap_or_else(|| panic!("{at} has no responses"));
+            assert!(responses.keys().any(|k| k.starts_with('2')), "{at} documents no success");
+            let schemes: Vec<&str> = op["security"]
+                .as_array()
+                .map(|s| s.iter().filter_map(|r| r.as_object()).flat_map(|r| r.keys().map(String::as_str)).collect())
+                .unwrap_or_default();
+            let public = path == "/health"
+                || path.starts_with("/.well-known/")
+                || path == "/api/openapi.json"
+                || path == "/api/v1/sms/inbound"
+                || (path == "/api/v1/sessions" && method == "post");
+            assert_eq!(schemes.is_empty(), public, "{at}: security {schemes:?}");
+            if !public {
+                assert!(responses.contains_key("401"), "{at} does not document 401");
+                let staff = schemes.contains(&"bearer");
+                assert_eq!(responses.contains_key("403"), staff, "{at}: 403 for staff operations only");
+            }
+        }
+    }
+    assert!(ids.contains_key("till_daily") && ids.contains_key("reports_daily"), "{ids:?}");
 }
 
 /// Endpoints of the contract (docs/api.md) that this round's issues add and that are not built yet,

@@ -76,7 +76,7 @@ fn reports_match_the_sales(db: &TestDb) {
     // 15 000, paid 80 750 + 85 000), 1 cancelled, 1 refund of 15 000; goods: 1 milk (7 500), 1 500 g
     // potatoes (6 750), 1 flour (15 000); consent: 1 start SMS, 1 yes.
     let region = json!({
-        "region": "55", "vouchers_issued": 2, "vouchers_issued_tiyn": 865_000, "vouchers_activated": 2,
+        "region": "55", "region_name": "Павлодарская область", "region_name_kk": "Павлодар облысы", "vouchers_issued": 2, "vouchers_issued_tiyn": 865_000, "vouchers_activated": 2,
         "vouchers_activated_tiyn": 865_000, "vouchers_lapsed": 0, "vouchers_lapsed_tiyn": 0, "vouchers_expired": 0,
         "vouchers_expired_tiyn": 0, "baskets_captured": 2, "baskets_cancelled": 1, "baskets_hold_expired": 0, "refunds": 1,
         "discount_tiyn": 29_250, "paid_tiyn": 165_750, "refunded_tiyn": 15_000
@@ -86,7 +86,21 @@ fn reports_match_the_sales(db: &TestDb) {
         {"region": "55", "group": "milk", "pieces": 1, "grams": 0, "discount_tiyn": 7_500},
         {"region": "55", "group": "potatoes", "pieces": 0, "grams": 1_500, "discount_tiyn": 6_750},
     ]);
-    let consent = json!([{"region": "55", "month": "2026-12", "sms_sent": 1, "reminders": 0, "yes": 1, "no": 0, "no_answer": 0, "no_phone": 0}]);
+    // People read names beside the codes: the region's, and the SZPT group's as the catalogue has it.
+    let mut goods = goods;
+    for g in goods.as_array_mut().unwrap() {
+        let code = g["group"].as_str().unwrap().to_owned();
+        let (ru, kk) = (
+            db.scalar_text(&format!("SELECT name_ru AS t FROM catalog_groups WHERE code = '{code}'")),
+            db.scalar_text(&format!("SELECT name_kk AS t FROM catalog_groups WHERE code = '{code}'")),
+        );
+        assert!(!ru.is_empty() && ru != code && kk != code, "{code}: {ru} / {kk}");
+        g["region_name"] = json!("Павлодарская область");
+        g["region_name_kk"] = json!("Павлодар облысы");
+        g["group_name"] = json!(ru);
+        g["group_name_kk"] = json!(kk);
+    }
+    let consent = json!([{"region": "55", "region_name": "Павлодарская область", "region_name_kk": "Павлодар облысы", "month": "2026-12", "sms_sent": 1, "reminders": 0, "yes": 1, "no": 0, "no_answer": 0, "no_phone": 0}]);
 
     let viewer = {
         let (_, b) =
@@ -98,6 +112,8 @@ fn reports_match_the_sales(db: &TestDb) {
     assert_eq!(j["regions"], json!([region]));
     let mut total = region.clone();
     total["region"] = json!("total");
+    total["region_name"] = json!("Итого");
+    total["region_name_kk"] = json!("Барлығы");
     assert_eq!(j["totals"], total);
     assert_eq!(j["goods"], goods);
     assert_eq!(j["consent"], consent);

@@ -15,11 +15,7 @@ fn open(settings: &Settings) -> anyhow::Result<Db> {
     Db::connect(&settings.database_url, 2)
 }
 
-pub fn create_operator(settings: &Settings, login: &str, role: &str) -> anyhow::Result<()> {
-    let role = match Role::parse(role) {
-        Some(r @ (Role::Operator | Role::Viewer)) => r,
-        _ => anyhow::bail!("--role must be operator or viewer"),
-    };
+pub fn create_operator(settings: &Settings, login: &str, role: Role) -> anyhow::Result<()> {
     let password = std::env::var("AZYQ_PASSWORD").map_err(|_| anyhow::anyhow!("set the password in AZYQ_PASSWORD"))?;
     let db = open(settings)?;
     let now = startup::clock_from(settings).now();
@@ -28,8 +24,7 @@ pub fn create_operator(settings: &Settings, login: &str, role: &str) -> anyhow::
     Ok(())
 }
 
-pub fn close_month(settings: &Settings, month: &str) -> anyhow::Result<()> {
-    let month = Month::parse(month)?;
+pub fn close_month(settings: &Settings, month: Month) -> anyhow::Result<()> {
     let db = open(settings)?;
     let now = startup::clock_from(settings).now();
     let closed = db.write(|c| cycle::close_month(c, month, "cli", now))?;
@@ -37,12 +32,15 @@ pub fn close_month(settings: &Settings, month: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn import(settings: &Settings, month: &str, file: &Path) -> anyhow::Result<()> {
-    let month = Month::parse(month)?;
+pub fn import(settings: &Settings, month: Month, file: &Path) -> anyhow::Result<()> {
     let db = open(settings)?;
     let now = startup::clock_from(settings).now();
     let report = import::import_file(&db, month, file, &settings.sms_policy()?, now)?;
     println!("{}", serde_json::to_string_pretty(&report)?);
+    if report.accepted == 0 {
+        // A list of which nothing was taken is a failed import, whatever its rows said.
+        anyhow::bail!("nothing imported from {}: {} rows refused (see above)", file.display(), report.rejected.len());
+    }
     Ok(())
 }
 

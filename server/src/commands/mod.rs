@@ -17,8 +17,10 @@ pub fn settings(cli: &Cli) -> anyhow::Result<Settings> {
     if let Some(url) = &cli.database_url {
         s.database_url = url.clone();
     }
-    if let Some(listen) = &cli.listen {
-        s.listen = listen.clone();
+    if let Command::Serve(listen) | Command::Demo(listen) = &cli.command {
+        if let Some(listen) = &listen.listen {
+            s.listen = listen.clone();
+        }
     }
     crate::domain::secrets::init(s.key_dir.as_deref())?;
     Ok(s)
@@ -31,11 +33,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let settings = settings(&cli)?;
     match cli.command {
-        Command::Serve => serve::serve(settings),
-        Command::Demo => serve::demo(settings),
-        Command::CreateOperator { login, role } => admin::create_operator(&settings, &login, &role),
-        Command::CloseMonth { month } => admin::close_month(&settings, &month),
-        Command::Import { month, file } => admin::import(&settings, &month, &file),
+        Command::Serve(_) => serve::serve(settings),
+        Command::Demo(_) => serve::demo(settings),
+        Command::CreateOperator { login, role } => admin::create_operator(&settings, &login, role.into()),
+        Command::CloseMonth { month } => admin::close_month(&settings, month),
+        Command::Import { month, file } => admin::import(&settings, month, &file),
         Command::Keys { action } => admin::keys(&settings, action),
         Command::Report { action } => reports::report(&settings, action),
         Command::Check => reports::check(&settings),

@@ -1,36 +1,58 @@
 //! `report` and `check`: the ministry's signed files, and the proof of the books.
 
-use super::cli::ReportAction;
+use super::cli::{ReportAction, ReportOut, FORMATS};
 use crate::config::Settings;
 use crate::domain::keys;
 use crate::startup;
 
 pub fn report(settings: &Settings, action: ReportAction) -> anyhow::Result<()> {
     use crate::reports::{figures, render, signing};
-    let db = crate::db::Db::connect(&settings.database_url, 2)?;
     let now = startup::clock_from(settings).now();
-    let (from, to, format, out) = match action {
-        ReportAction::Verify { file } => {
-            let key = db.write(keys::report_key)?.verifying_key();
-            let verified = signing::verify(&file, |kid| (kid == keys::REPORT_KID).then_some(key))
-                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-            println!("{}: good (sha256 {}, report key {})", file.display(), verified.sha256, verified.kid);
-            return Ok(());
-        }
-        ReportAction::Daily { date, format, out } => {
+    let (from, to, ReportOut { format, out }) = match action {
+        ReportAction::Verify { file, public_key } => return verify(settings, &file, public_key.as_deref()),
+        ReportAction::Daily { date, out } => {
             let day = figures::report_day(&date, "date", now)?;
-            (day, day, format, out)
+            (day, day, out)
         }
-        ReportAction::Summary { from, to, format, out } => {
-            (figures::report_day(&from, "from", now)?, figures::report_day(&to, "to", now)?, format, out)
+        ReportAction::Summary { from, to, out } => {
+            (figures::report_day(&from, "from", now)?, figures::report_day(&to, "to", now)?, out)
         }
     };
-    let format: render::Format = format.parse().map_err(|_| anyhow::anyhow!("--format must be csv, xlsx or json"))?;
+    let db = crate::db::Db::connect(&settings.database_url, 2)?;
+    let format: render::Format =
+        format.parse().map_err(|_| anyhow::anyhow!("--format must be one of {}", FORMATS.join(", ")))?;
     let report = db.read(|c| figures::report(c, from, to, now))?;
     let bytes = render::render(&report, format)?;
     let key = db.write(keys::report_key)?;
     signing::write_signed(&out, &bytes, keys::REPORT_KID, &key)?;
     println!("{} written, with {}.sha256 and {}.sig", out.display(), out.display(), out.display());
+    Ok(())
+}
+
+/// `report verify`: with the published key alone, or with the key in the server's database — which
+/// must exist: a verification never creates one.
+fn verify(settings: &Settings, file: &std::path::Path, public_key: Option<&str>) -> anyhow::Result<()> {
+    use crate::db::{Db, DbUrl};
+    use crate::reports::{published, signing};
+    let keys = match public_key {
+        Some(source) => published::load(source, &crate::tls::Outbound::new(settings.outbound_ca_cert.as_deref())?)?,
+        None => {
+            if let DbUrl::Sqlite(path) = DbUrl::parse(&settings.database_url)? {
+                if !std::path::Path::new(path).exists() {
+                    anyhow::bail!(
+                        "no database at {path} to read the report key from: give the published key with \
+                         --public-key (the URL of /.well-known/report-keys, or the key)"
+                    );
+                }
+            }
+            let db = Db::connect(&settings.database_url, 2)?;
+            let key = db.read(keys::report_public)?;
+            published::load(&key.public_key, &crate::tls::Outbound::new(None)?)?
+        }
+    };
+    let verified =
+        signing::verify(file, |kid| keys.get(&kid).copied()).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    println!("{}: good (sha256 {}, report key {})", file.display(), verified.sha256, verified.kid);
     Ok(())
 }
 

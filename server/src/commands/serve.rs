@@ -11,7 +11,8 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 pub fn serve(settings: Settings) -> anyhow::Result<()> {
     runtime()?.block_on(async {
         let db = startup::open_db(&settings).await?;
-        startup::serve(settings, db).await
+        let listener = startup::bind(&settings.listen)?;
+        startup::serve(settings, db, listener).await
     })
 }
 
@@ -42,7 +43,9 @@ pub fn demo(mut settings: Settings) -> anyhow::Result<()> {
         if settings.sms_gateway_secret.is_none() {
             settings.sms_gateway_secret = Some(format!("demo-{}", hex_random()));
         }
-        let base = format!("{}://{}", settings.scheme(), settings.listen);
+        // Bound before the banner, so that it names the port `:0` picked.
+        let listener = startup::bind(&settings.listen)?;
+        let base = format!("{}://{}", settings.scheme(), listener.local_addr()?);
         println!("{}", demo::banner(&seeded, &base, &secret, now)?);
         let kit = {
             let db = db.clone();
@@ -52,11 +55,7 @@ pub fn demo(mut settings: Settings) -> anyhow::Result<()> {
             })
             .await??
         };
-        println!(
-            "Till kit in demo/: {} QR codes (valid {} h, one basket each) and products.txt. Start the till:\n  cargo run -p azyq-pos -- --server {base}",
-            kit.len() - 1,
-            demo::DEMO_QR_HOURS
-        );
-        startup::serve(settings, db).await
+        println!("{}", demo::kit_banner(&kit, &base)?);
+        startup::serve(settings, db, listener).await
     })
 }

@@ -107,12 +107,53 @@ impl DbOptions {
 }
 
 /// Which backend a URL names.
-pub fn is_postgres_url(url: &str) -> bool {
-    url.starts_with("postgres://") || url.starts_with("postgresql://")
+/// The database `DATABASE_URL` names: an SQLite file or a PostgreSQL server.
+#[derive(Debug, PartialEq, Eq)]
+pub enum DbUrl<'a> {
+    /// `sqlite://FILE` (or `sqlite:FILE`): the file's path.
+    Sqlite(&'a str),
+    /// `postgres://…` or `postgresql://…`, whole.
+    Postgres(&'a str),
 }
 
-fn sqlite_path(url: &str) -> &str {
-    url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url)
+const SUPPORTED: &str = "use sqlite://FILE (e.g. sqlite://azyq.db) or postgres://USER@HOST:PORT/DATABASE";
+
+impl<'a> DbUrl<'a> {
+    pub fn parse(url: &'a str) -> anyhow::Result<DbUrl<'a>> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DbUrl::Postgres(url));
+        }
+        if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+            if path.is_empty() {
+                anyhow::bail!("DATABASE_URL {url:?} names no file: {SUPPORTED}");
+            }
+            return Ok(DbUrl::Sqlite(path));
+        }
+        // Only the scheme is repeated: the rest of a URL may hold a password.
+        match url.split_once(':').map(|(scheme, _)| scheme) {
+            Some(scheme) if !scheme.is_empty() && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+') => {
+                anyhow::bail!("DATABASE_URL: the scheme {scheme:?} is not supported; {SUPPORTED}")
+            }
+            _ => anyhow::bail!("DATABASE_URL is not a database URL; {SUPPORTED}"),
+        }
+    }
+
+    /// Where it is, for messages: the file, or the server's host, port and database without the
+    /// user or password.
+    pub fn place(&self) -> String {
+        match self {
+            DbUrl::Sqlite(path) => (*path).to_owned(),
+            DbUrl::Postgres(url) => {
+                let rest = url.split_once("://").map_or(*url, |(_, rest)| rest);
+                let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+                rest.split('?').next().unwrap_or(rest).to_owned()
+            }
+        }
+    }
+}
+
+pub fn is_postgres_url(url: &str) -> bool {
+    matches!(DbUrl::parse(url), Ok(DbUrl::Postgres(_)))
 }
 
 /// The database file (it holds personal data, and by default the secrets) and its WAL and shared
@@ -152,15 +193,25 @@ impl Db {
     /// Opens (creating an SQLite file if needed) and migrates the database as `options` say.
     pub fn open(url: &str, options: &DbOptions) -> anyhow::Result<Db> {
         let DbOptions { pool_size, group_commit, sqlite_cache_kib } = *options;
-        if is_postgres_url(url) {
-            let manager = ConnectionManager::<PgConnection>::new(url);
-            let pool =
-                Pool::builder().max_size(pool_size).connection_timeout(Duration::from_secs(10)).build(manager)?;
-            let mut conn = pool.get()?;
-            conn.run_pending_migrations(PG_MIGRATIONS).map_err(|e| anyhow::anyhow!("migrating PostgreSQL: {e}"))?;
-            return Ok(Db { pools: Pools::Pg(pool), writer: None });
-        }
-        let path = sqlite_path(url).to_owned();
+        let parsed = DbUrl::parse(url)?;
+        let path = match parsed {
+            DbUrl::Sqlite(path) => path.to_owned(),
+            DbUrl::Postgres(url) => {
+                // One attempt first, so that a server that cannot be reached is one clear line rather
+                // than the pool's retries logged for ten seconds.
+                if let Err(e) = PgConnection::establish(url) {
+                    let why = e.to_string();
+                    let why = why.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("no answer").to_owned();
+                    anyhow::bail!("cannot connect to PostgreSQL at {}: {why}", parsed.place());
+                }
+                let manager = ConnectionManager::<PgConnection>::new(url);
+                let pool =
+                    Pool::builder().max_size(pool_size).connection_timeout(Duration::from_secs(10)).build(manager)?;
+                let mut conn = pool.get()?;
+                conn.run_pending_migrations(PG_MIGRATIONS).map_err(|e| anyhow::anyhow!("migrating PostgreSQL: {e}"))?;
+                return Ok(Db { pools: Pools::Pg(pool), writer: None });
+            }
+        };
         make_private(&path)?;
         // WAL is a property of the file: set it once, before the pool opens its connections in
         // parallel (changing the journal mode takes the database alone; concurrent changes fail
@@ -261,5 +312,28 @@ impl Db {
         tokio::task::spawn_blocking(move || f(&db))
             .await
             .map_err(|e| AppError::internal(anyhow::anyhow!("blocking task failed: {e}")))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DbUrl;
+
+    #[test]
+    fn database_urls_name_their_scheme_and_place() {
+        assert_eq!(DbUrl::parse("sqlite://azyq.db").unwrap(), DbUrl::Sqlite("azyq.db"));
+        assert_eq!(DbUrl::parse("sqlite:/tmp/a.db").unwrap(), DbUrl::Sqlite("/tmp/a.db"));
+        let pg = DbUrl::parse("postgres://azyq:s3cret@db.local:5433/azyq?sslmode=require").unwrap();
+        assert_eq!(pg.place(), "db.local:5433/azyq", "no user or password in messages");
+        for (url, says) in [
+            ("mysql://root:pw@host/db", "the scheme \"mysql\" is not supported"),
+            ("garbage", "not a database URL"),
+            ("sqlite://", "names no file"),
+            ("", "not a database URL"),
+        ] {
+            let e = DbUrl::parse(url).unwrap_err().to_string();
+            assert!(e.contains(says) && e.contains("sqlite://FILE") && e.contains("postgres://"), "{url}: {e}");
+            assert!(!e.contains("pw@"), "{e}");
+        }
     }
 }

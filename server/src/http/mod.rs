@@ -47,7 +47,12 @@ pub struct AppState {
 }
 
 fn too_large() -> AppError {
-    AppError::new(ErrorCode::PayloadTooLarge, "Тело запроса больше 1 МиБ").with("limit_bytes", BODY_LIMIT)
+    AppError::new(
+        ErrorCode::PayloadTooLarge,
+        "Тело запроса больше 1 МиБ. Большой список получателей загрузите на сервере командой \
+         `azyq-server import --month ГГГГ-ММ ФАЙЛ`",
+    )
+    .with("limit_bytes", BODY_LIMIT)
 }
 
 /// JSON bodies: limited, and every parse error is 400 `validation` with the reason.

@@ -8,7 +8,7 @@ use azyq_shared::{BusinessDay, Tiyn};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
-use crate::db::schema::{day_consent_stats, day_goods_stats, day_region_stats, day_shop_stats, shops};
+use crate::db::schema::{catalog_groups, day_consent_stats, day_goods_stats, day_region_stats, day_shop_stats, shops};
 use crate::db::Conn;
 use crate::error::{AppError, AppResult};
 use crate::with_conn;
@@ -111,7 +111,7 @@ pub fn report(conn: &mut Conn, from: BusinessDay, to: BusinessDay, now: DateTime
             vouchers_lapsed_tiyn: vlt,
             vouchers_expired: ve,
             vouchers_expired_tiyn: vet,
-            baskets: BasketFigures::default(),
+            ..Default::default()
         };
         let e = regions.entry(region.clone()).or_insert_with(|| RegionFigures { region, ..Default::default() });
         add_region(e, &row);
@@ -168,7 +168,7 @@ pub fn report(conn: &mut Conn, from: BusinessDay, to: BusinessDay, now: DateTime
     for r in regions.values() {
         add_region(&mut totals, r);
     }
-    Ok(MinistryReport {
+    let mut report = MinistryReport {
         from: f,
         to: t,
         generated_at: now,
@@ -177,7 +177,44 @@ pub fn report(conn: &mut Conn, from: BusinessDay, to: BusinessDay, now: DateTime
         goods: goods.into_values().collect(),
         consent: consent.into_values().collect(),
         totals,
-    })
+    };
+    name(conn, &mut report)?;
+    Ok(report)
+}
+
+/// A region's names beside its code: KATO's, "Итого" for the totals, the code itself for a code
+/// KATO does not know (so a row is never nameless).
+fn region_names(code: &str) -> (String, String) {
+    match (code, azyq_shared::region_names(code)) {
+        ("total", _) => ("Итого".into(), "Барлығы".into()),
+        (_, Some((ru, kk))) => (ru.into(), kk.into()),
+        (code, None) => (format!("регион {code}"), format!("{code} өңірі")),
+    }
+}
+
+/// Puts the names people read beside the codes: regions everywhere, SZPT groups in the goods.
+fn name(conn: &mut Conn, report: &mut MinistryReport) -> AppResult<()> {
+    let groups: BTreeMap<String, (String, String)> = with_conn!(conn, c => catalog_groups::table
+        .select((catalog_groups::code, catalog_groups::name_ru, catalog_groups::name_kk))
+        .load::<(String, String, String)>(c))?
+    .into_iter()
+    .map(|(code, ru, kk)| (code, (ru, kk)))
+    .collect();
+    for r in report.regions.iter_mut().chain(std::iter::once(&mut report.totals)) {
+        (r.region_name, r.region_name_kk) = region_names(&r.region);
+    }
+    for s in &mut report.shops {
+        (s.region_name, s.region_name_kk) = region_names(&s.region);
+    }
+    for c in &mut report.consent {
+        (c.region_name, c.region_name_kk) = region_names(&c.region);
+    }
+    for g in &mut report.goods {
+        (g.region_name, g.region_name_kk) = region_names(&g.region);
+        (g.group_name, g.group_name_kk) =
+            groups.get(&g.group).cloned().unwrap_or_else(|| (g.group.clone(), g.group.clone()));
+    }
+    Ok(())
 }
 
 /// A report day from the API or CLI: a real date, not in the future (Almaty).

@@ -18,19 +18,24 @@
 //! with two fixed columns: `section` (`meta`, `region`, `shop`, `goods`, `consent`, `total`) and
 //! `kind` (`header` or `row`). Each section has exactly one `header` record, even when it has no
 //! rows, naming its columns; the names are the JSON field names, so a reader maps columns by name.
-//! Sections have different widths: read with `csv::ReaderBuilder::flexible(true)`.
+//! Sections have different widths: read with `csv::ReaderBuilder::flexible(true)`. Beside every
+//! code its names, for people: `region_name` and `region_name_kk` after `region`, `group_name` and
+//! `group_name_kk` after an SZPT `group`.
 //!
 //! ```text
 //! meta,header,from,to,generated_at
 //! meta,row,2025-03-14,2025-03-14,2025-03-15T00:05:00Z
-//! region,header,region,vouchers_issued,vouchers_issued_tiyn,vouchers_issued_kzt,…,refunded_tiyn,refunded_kzt
-//! region,row,75,120,471840000,4718400.00,…
-//! shop,header,shop_id,shop_name,region,baskets_captured,…,discount_tiyn,discount_kzt,…
-//! goods,header,region,group,pieces,grams,kg,discount_tiyn,discount_kzt
-//! consent,header,region,month,sms_sent,reminders,yes,no,no_answer,no_phone
+//! region,header,region,region_name,region_name_kk,vouchers_issued,vouchers_issued_tiyn,vouchers_issued_kzt,…
+//! region,row,55,Павлодарская область,Павлодар облысы,120,471840000,4718400.00,…
+//! shop,header,shop_id,shop_name,region,region_name,region_name_kk,baskets_captured,…,discount_tiyn,discount_kzt,…
+//! goods,header,region,region_name,region_name_kk,group,group_name,group_name_kk,pieces,grams,kg,discount_tiyn,discount_kzt
+//! consent,header,region,region_name,region_name_kk,month,sms_sent,reminders,yes,no,no_answer,no_phone
 //! total,header,<the region columns>
 //! total,row,<report.totals>
 //! ```
+//!
+//! `csv-ru` is the same file for Excel in a Russian locale, which splits cells at `;` and reads a
+//! decimal comma: `;` between cells and `4718400,00`.
 //!
 //! `generated_at` is RFC 3339 in UTC. Text is written as is (a machine file must round-trip), so a
 //! person should open the XLSX, where text cells are never taken for formulas.
@@ -58,7 +63,10 @@ use rust_xlsxwriter::{
 /// A file format the ministry report is rendered in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {
+    /// RFC 4180: commas, a decimal point.
     Csv,
+    /// For Excel in a Russian locale: `;` between cells and a decimal comma, else as `Csv`.
+    CsvRu,
     Xlsx,
     Json,
 }
@@ -67,7 +75,7 @@ impl Format {
     /// The file name extension, without the dot.
     pub fn extension(self) -> &'static str {
         match self {
-            Format::Csv => "csv",
+            Format::Csv | Format::CsvRu => "csv",
             Format::Xlsx => "xlsx",
             Format::Json => "json",
         }
@@ -76,7 +84,7 @@ impl Format {
     /// The HTTP `Content-Type` of a rendered report.
     pub fn content_type(self) -> &'static str {
         match self {
-            Format::Csv => "text/csv; charset=utf-8",
+            Format::Csv | Format::CsvRu => "text/csv; charset=utf-8",
             Format::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             Format::Json => "application/json",
         }
@@ -85,7 +93,7 @@ impl Format {
 
 /// A format name other than `csv`, `xlsx` or `json`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown report format {0:?} (expected csv, xlsx or json)")]
+#[error("unknown report format {0:?} (expected csv, csv-ru, xlsx or json)")]
 pub struct UnknownFormat(pub String);
 
 impl FromStr for Format {
@@ -95,6 +103,7 @@ impl FromStr for Format {
     fn from_str(s: &str) -> Result<Format, UnknownFormat> {
         match s {
             "csv" => Ok(Format::Csv),
+            "csv-ru" => Ok(Format::CsvRu),
             "xlsx" => Ok(Format::Xlsx),
             "json" => Ok(Format::Json),
             other => Err(UnknownFormat(other.to_owned())),
@@ -106,7 +115,8 @@ impl FromStr for Format {
 pub fn render(report: &MinistryReport, format: Format) -> anyhow::Result<Vec<u8>> {
     match format {
         Format::Json => serde_json::to_vec_pretty(report).context("rendering the report as JSON"),
-        Format::Csv => render_csv(report).context("rendering the report as CSV"),
+        Format::Csv => render_csv(report, Csv::RFC4180).context("rendering the report as CSV"),
+        Format::CsvRu => render_csv(report, Csv::RUSSIAN_EXCEL).context("rendering the report as CSV for Excel"),
         Format::Xlsx => render_xlsx(report).context("rendering the report as XLSX"),
     }
 }
@@ -140,7 +150,9 @@ fn basket_cells(b: &BasketFigures, out: &mut Cells<'_>) {
 
 fn region_cells(r: &RegionFigures) -> Cells<'_> {
     let mut out = vec![
-        ("region", "Регион", Value::Text(&r.region)),
+        ("region", "Код региона", Value::Text(&r.region)),
+        ("region_name", "Регион", Value::Text(&r.region_name)),
+        ("region_name_kk", "Өңір", Value::Text(&r.region_name_kk)),
         ("vouchers_issued", "Ваучеров выдано", Value::Count(r.vouchers_issued)),
         ("vouchers_issued_tiyn", "Выдано на сумму", Value::Tiyn(r.vouchers_issued_tiyn)),
         ("vouchers_activated", "Ваучеров активировано", Value::Count(r.vouchers_activated)),
@@ -158,7 +170,9 @@ fn shop_cells(s: &ShopFigures) -> Cells<'_> {
     let mut out = vec![
         ("shop_id", "ID магазина", Value::Text(&s.shop_id)),
         ("shop_name", "Магазин", Value::Text(&s.shop_name)),
-        ("region", "Регион", Value::Text(&s.region)),
+        ("region", "Код региона", Value::Text(&s.region)),
+        ("region_name", "Регион", Value::Text(&s.region_name)),
+        ("region_name_kk", "Өңір", Value::Text(&s.region_name_kk)),
     ];
     basket_cells(&s.baskets, &mut out);
     out
@@ -166,8 +180,12 @@ fn shop_cells(s: &ShopFigures) -> Cells<'_> {
 
 fn goods_cells(g: &GoodsFigures) -> Cells<'_> {
     vec![
-        ("region", "Регион", Value::Text(&g.region)),
-        ("group", "Группа СЗПТ", Value::Text(&g.group)),
+        ("region", "Код региона", Value::Text(&g.region)),
+        ("region_name", "Регион", Value::Text(&g.region_name)),
+        ("region_name_kk", "Өңір", Value::Text(&g.region_name_kk)),
+        ("group", "Код группы СЗПТ", Value::Text(&g.group)),
+        ("group_name", "Группа СЗПТ", Value::Text(&g.group_name)),
+        ("group_name_kk", "ӘМАТ тобы", Value::Text(&g.group_name_kk)),
         ("pieces", "Продано штук", Value::Count(g.pieces)),
         ("grams", "Продано на вес", Value::Grams(g.grams)),
         ("discount_tiyn", "Скидка", Value::Tiyn(g.discount_tiyn)),
@@ -176,7 +194,9 @@ fn goods_cells(g: &GoodsFigures) -> Cells<'_> {
 
 fn consent_cells(c: &ConsentFigures) -> Cells<'_> {
     vec![
-        ("region", "Регион", Value::Text(&c.region)),
+        ("region", "Код региона", Value::Text(&c.region)),
+        ("region_name", "Регион", Value::Text(&c.region_name)),
+        ("region_name_kk", "Өңір", Value::Text(&c.region_name_kk)),
         ("month", "Месяц", Value::Text(&c.month)),
         ("sms_sent", "SMS отправлено", Value::Count(c.sms_sent)), // a column, not a state
         ("reminders", "Напоминаний", Value::Count(c.reminders)),
@@ -254,10 +274,14 @@ fn totals(r: &MinistryReport) -> Table<'_> {
 /// `value / 10^scale` as an exact decimal: `decimal(-5, 2)` is `-0.05`. Integer arithmetic only, so
 /// no amount is ever rounded; `unsigned_abs` keeps `i64::MIN` right.
 fn decimal(value: i64, scale: u32) -> String {
+    decimal_with(value, scale, '.')
+}
+
+fn decimal_with(value: i64, scale: u32, point: char) -> String {
     let unit = 10u64.pow(scale);
     let abs = value.unsigned_abs();
     let sign = if value < 0 { "-" } else { "" };
-    format!("{sign}{}.{:0width$}", abs / unit, abs % unit, width = scale as usize)
+    format!("{sign}{}{point}{:0width$}", abs / unit, abs % unit, width = scale as usize)
 }
 
 fn generated_at(r: &MinistryReport) -> String {
@@ -280,8 +304,25 @@ pub fn spreadsheet_safe(text: &str) -> String {
     }
 }
 
-fn render_csv(report: &MinistryReport) -> anyhow::Result<Vec<u8>> {
-    let mut w = csv::WriterBuilder::new().flexible(true).terminator(csv::Terminator::CRLF).from_writer(BOM.to_vec());
+/// The punctuation of a CSV dialect.
+#[derive(Clone, Copy)]
+struct Csv {
+    delimiter: u8,
+    point: char,
+}
+
+impl Csv {
+    const RFC4180: Csv = Csv { delimiter: b',', point: '.' };
+    /// Excel in a Russian locale splits at `;` and reads `1234,50` as a number.
+    const RUSSIAN_EXCEL: Csv = Csv { delimiter: b';', point: ',' };
+}
+
+fn render_csv(report: &MinistryReport, dialect: Csv) -> anyhow::Result<Vec<u8>> {
+    let mut w = csv::WriterBuilder::new()
+        .flexible(true)
+        .delimiter(dialect.delimiter)
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(BOM.to_vec());
     w.write_record(["meta", "header", "from", "to", "generated_at"])?;
     w.write_record(["meta", "row", &report.from, &report.to, &generated_at(report)])?;
     let [regions, shops, goods, consent] = sections(report);
@@ -295,8 +336,8 @@ fn render_csv(report: &MinistryReport) -> anyhow::Result<Vec<u8>> {
                 match *v {
                     Value::Text(s) => record.push(spreadsheet_safe(s)),
                     Value::Count(n) => record.push(n.to_string()),
-                    Value::Tiyn(n) => record.extend([n.get().to_string(), decimal(n.get(), 2)]),
-                    Value::Grams(n) => record.extend([n.to_string(), decimal(n, 3)]),
+                    Value::Tiyn(n) => record.extend([n.get().to_string(), decimal_with(n.get(), 2, dialect.point)]),
+                    Value::Grams(n) => record.extend([n.to_string(), decimal_with(n, 3, dialect.point)]),
                 }
             }
             w.write_record(&record)?;

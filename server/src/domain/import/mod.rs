@@ -178,14 +178,16 @@ pub fn import_file(
     sms: &Policy,
     now: DateTime<Utc>,
 ) -> anyhow::Result<ImportReport> {
-    let body = std::fs::read(file)?;
+    use anyhow::Context as _;
+    let body = std::fs::read(file).with_context(|| format!("cannot read the list {}", file.display()))?;
     let is_json = file.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
     let (rows, group) = if is_json {
-        let list: azyq_shared::api::RecipientList = serde_json::from_slice(&body)?;
+        let list: azyq_shared::api::RecipientList = serde_json::from_slice(&body)
+            .with_context(|| format!("{} is not a recipients list in JSON", file.display()))?;
         let (rows, group) = rows_from_json(&list.families);
         (rows, Some(group))
     } else {
-        (rows_from_csv(&body)?, None)
+        (rows_from_csv(&body).with_context(|| format!("{} is not a recipients list in CSV", file.display()))?, None)
     };
     Ok(db.write(|c| import(c, month, &rows, group.as_deref(), sms, "cli", now))?)
 }
