@@ -11,7 +11,9 @@ use std::collections::HashMap;
 use std::io::Cursor;
 
 use azyq_server::reports::render::{render, Format};
-use azyq_shared::api::{BasketFigures, ConsentFigures, GoodsFigures, MinistryReport, RegionFigures, ShopFigures};
+use azyq_shared::api::{
+    BasketFigures, ConsentFigures, GoodsFigures, MinistryReport, RegionFigures, ShopFeedback, ShopFigures,
+};
 use calamine::{open_workbook_from_rs, Data, Reader, Xlsx};
 use chrono::{TimeZone, Utc};
 use serde_json::{Map, Value};
@@ -73,6 +75,7 @@ fn sample() -> MinistryReport {
         shop_name: name.into(),
         region: region.into(),
         baskets: baskets(seed),
+        feedback: ShopFeedback::new(seed, seed * 4, seed / 2),
     };
     let goods = |region: &str, group: &str, pieces, grams, discount_tiyn| GoodsFigures {
         region: region.into(),
@@ -154,7 +157,7 @@ fn parse_csv(bytes: &[u8]) -> (Vec<String>, Sections) {
     (order, sections)
 }
 
-const TEXT: [&str; 5] = ["region", "shop_id", "shop_name", "group", "month"];
+const TEXT: [&str; 6] = ["region", "shop_id", "shop_name", "group", "month", "rating_average"];
 
 /// `-12.34` → `-1234` for a decimal with exactly `scale` digits after the point.
 fn undecimal(s: &str, scale: usize) -> i64 {

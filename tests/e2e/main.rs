@@ -16,6 +16,7 @@ mod concurrency;
 mod crash;
 mod crash_load;
 mod cycle;
+mod deliveries;
 mod keys;
 mod rejections;
 mod reports;

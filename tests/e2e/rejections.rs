@@ -187,10 +187,7 @@ const NOT_YET_BUILT: &[&str] = &[
     "DELETE /api/v1/recalls/{id}",      // issue 15
     "GET /api/v1/programme",            // issue 14
     "PUT /api/v1/programme",            // issue 14
-    "GET /api/v1/deliveries",           // issue 14
-    "GET /api/v1/complaints",           // issue 14
     "GET /api/v1/reports/signals",      // issue 15
-    "POST /api/v1/wallet/complaints",   // issue 14
     "GET /api/v1/wallet/notifications", // issue 14
     "GET /api/v1/pos/recalls",          // issue 15
     "GET /api/v1/pos/offline-pack",     // issue 17

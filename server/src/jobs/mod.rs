@@ -1,6 +1,9 @@
-//! The scheduler inside `serve`: consent SMS on the 5th, reminders, month close, SMS delivery.
+//! The scheduler inside `serve`: consent SMS on the 5th, reminders, month close, SMS delivery;
+//! the deliveries (complaints, reports) have a loop of their own in [`deliver`].
 //! Every job is guarded by the state it changes, so a restart at any moment does what is due once.
 
+pub mod deliver;
+pub mod jsonl;
 pub mod sender;
 
 use std::path::Path;
@@ -26,6 +29,8 @@ pub struct TickReport {
     pub start_sms: usize,
     pub reminders: usize,
     pub exported: usize,
+    /// Deliveries queued by the sweep (SDU returns of closed months, older complaints).
+    pub deliveries_queued: usize,
 }
 
 /// Runs every job that is due at the clock's now; the report export only when `export_dir` is given
@@ -45,6 +50,7 @@ pub fn run_due(db: &Db, clock: &dyn Clock, texts: &Texts, export_dir: Option<&Pa
             report.start_sms += db.write(|c| cycle::queue_consent_requests(c, month, texts, ACTOR, now))?;
         }
     }
+    report.deliveries_queued = deliver::queue_owed(db, clock.now())?;
     let now = clock.now();
     report.reminders = db.write(|c| cycle::queue_reminders(c, texts, ACTOR, now))?;
     if let Some(dir) = export_dir {

@@ -25,7 +25,7 @@
 //! meta,row,2025-03-14,2025-03-14,2025-03-15T00:05:00Z
 //! region,header,region,vouchers_issued,vouchers_issued_tiyn,vouchers_issued_kzt,…,refunded_tiyn,refunded_kzt
 //! region,row,75,120,471840000,4718400.00,…
-//! shop,header,shop_id,shop_name,region,baskets_captured,…,discount_tiyn,discount_kzt,…
+//! shop,header,shop_id,shop_name,region,baskets_captured,…,discount_tiyn,discount_kzt,…,ratings,rating_sum,rating_average,complaints
 //! goods,header,region,group,pieces,grams,kg,discount_tiyn,discount_kzt
 //! consent,header,region,month,sms_sent,reminders,yes,no,no_answer,no_phone
 //! total,header,<the region columns>
@@ -161,6 +161,12 @@ fn shop_cells(s: &ShopFigures) -> Cells<'_> {
         ("region", "Регион", Value::Text(&s.region)),
     ];
     basket_cells(&s.baskets, &mut out);
+    out.extend([
+        ("ratings", "Оценок получено", Value::Count(s.feedback.ratings)),
+        ("rating_sum", "Сумма оценок", Value::Count(s.feedback.rating_sum)),
+        ("rating_average", "Средняя оценка", Value::Text(&s.feedback.rating_average)),
+        ("complaints", "Жалоб", Value::Count(s.feedback.complaints)),
+    ]);
     out
 }
 
