@@ -33,6 +33,8 @@ use crate::tls::{transport_cause, Outbound};
 
 /// How long one HTTP try may take, connection and answer (reports are a few hundred KiB at most).
 const HTTP_TIMEOUT: Duration = Duration::from_secs(30);
+// A live try must never be overtaken: its claim outlasts the longest try, with room to spare.
+const _: () = assert!(4 * HTTP_TIMEOUT.as_secs() as i64 <= deliveries::LEASE_SECONDS);
 
 /// Items taken per pass.
 const BATCH: i64 = 100;
@@ -186,7 +188,7 @@ pub fn deliver_due(db: &Db, clock: &dyn Clock, dests: &Destinations) -> AppResul
         match outcome {
             Ok(()) => {
                 db.write(|c| deliveries::mark_delivered(c, item.id, clock.now()))?;
-                tracing::info!(delivery_id = item.id, kind = %item.kind, key = %item.key, attempt = item.attempt, "delivered");
+                tracing::info!(delivery_id = item.id, kind = %item.kind, key = %item.key, attempt = item.attempt, "delivery accepted by its destination");
                 pass.delivered += 1;
             }
             Err(e) => {
