@@ -23,6 +23,7 @@ on_both!(a_failing_receiver_gets_each_complaint_once => complaints_http_sqlite, 
 on_both!(reports_survive_a_kill_mid_delivery => reports_kill_sqlite, reports_kill_postgres);
 on_both!(reports_reach_the_file_once => reports_file_sqlite, reports_file_postgres);
 on_both!(two_servers_deliver_each_complaint_once => deliveries_two_servers_sqlite, deliveries_two_servers_postgres);
+on_both!(a_bad_destination_stops_the_start => bad_destination_sqlite, bad_destination_postgres);
 
 /// The scheduler and the delivery loop every 200 ms, so the tests wait little.
 const FAST: (&str, &str) = ("AZYQ_TICK_MILLIS", "200");
@@ -479,6 +480,15 @@ fn late_world(db: &TestDb, env: &[(&str, &str)]) -> World {
     w
 }
 
+/// Waits until December's SDU return and the reports of the 30th and 31st are delivered.
+fn december_delivered(server: &Server, op: &str) -> Vec<Value> {
+    wait_until(
+        "the SDU return and the reports delivered",
+        || deliveries(server, op),
+        |l| all_delivered(l, "sdu_return", 1) && all_delivered(l, "daily_report", 2),
+    )
+}
+
 fn reports_survive_a_kill_mid_delivery(db: &TestDb) {
     // The first request is held until the server is killed; later ones are accepted.
     let (url, rx) = receiver(vec![Reply::Hold]);
@@ -503,11 +513,7 @@ fn reports_survive_a_kill_mid_delivery(db: &TestDb) {
     // Restarted past the claim's lease: resent with the same key, accepted; then the days' reports.
     let server = Server::start_with(db, &later(NEW_YEAR, 600), &env);
     let op = server.operator_token();
-    let list = wait_until(
-        "the SDU return and the reports delivered",
-        || deliveries(&server, &op),
-        |l| all_delivered(l, "sdu_return", 1) && all_delivered(l, "daily_report", 2),
-    );
+    let list = december_delivered(&server, &op);
     let sdu = list.iter().find(|d| d["kind"] == "sdu_return").unwrap();
     assert_eq!((&sdu["attempts"], &sdu["key"]), (&json!(2), &json!("2026-12")), "{sdu}");
     let days: Vec<&str> =
@@ -565,11 +571,7 @@ fn reports_reach_the_file_once(db: &TestDb) {
     late_world(db, &[FAST]);
     let server = Server::start_with(db, NEW_YEAR, &[FAST]);
     let op = server.operator_token();
-    wait_until(
-        "the reports in the file",
-        || deliveries(&server, &op),
-        |l| all_delivered(l, "sdu_return", 1) && all_delivered(l, "daily_report", 2),
-    );
+    december_delivered(&server, &op);
     let written = lines(&report_file(db));
     let kinds: Vec<(&str, &str)> =
         written.iter().map(|l| (l["kind"].as_str().unwrap(), l["key"].as_str().unwrap())).collect();
@@ -590,11 +592,7 @@ fn reports_reach_the_file_once(db: &TestDb) {
     );
     let server = Server::start_with(db, &later(NEW_YEAR, 600), &[FAST]);
     let op = server.operator_token();
-    let list = wait_until(
-        "the crashed try resolved",
-        || deliveries(&server, &op),
-        |l| all_delivered(l, "daily_report", 2) && all_delivered(l, "sdu_return", 1),
-    );
+    let list = december_delivered(&server, &op);
     let resolved = list.iter().find(|d| d["key"] == "2026-12-31").unwrap();
     assert_eq!(resolved["attempts"], 2, "{resolved}");
     assert_eq!(lines(&report_file(db)).len(), 3, "nothing written twice");
@@ -620,4 +618,33 @@ fn two_servers_deliver_each_complaint_once(db: &TestDb) {
     ids.sort_unstable();
     ids.dedup();
     assert_eq!((written.len(), ids.len()), (20, 20), "each complaint written once");
+}
+
+/// A bad destination stops `serve` at start, naming the setting; nothing is listening.
+fn a_bad_destination_stops_the_start(db: &TestDb) {
+    for (setting, value) in [("AZYQ_OTINISH_SENDER", "ftp://otinish.example"), ("AZYQ_REPORT_DELIVERY", "file:")] {
+        let mut child = crate::helpers::cli(db, NOW)
+            .arg("serve")
+            .env("AZYQ_LISTEN", "127.0.0.1:0")
+            .env(setting, value)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("serve started with {setting}={value}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let mut stderr = String::new();
+        child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+        assert!(!status.success(), "{setting}={value}");
+        assert!(stderr.contains(setting) && stderr.contains("file:PATH"), "{stderr}");
+    }
 }

@@ -103,13 +103,18 @@ fn complainant(conn: &mut Conn, iin: &Iin, family: Option<(&str, &str)>) -> AppR
     let Some((name, month, family_id)) = member else {
         return Ok((Complainant { iin: Some(iin.as_ref().to_owned()), name: None, phone: None }, None));
     };
-    let phone: Option<String> = with_conn!(conn, c => family_months::table
-        .find((&month, &family_id))
+    let phone = family_phone(conn, &month, &family_id)?;
+    Ok((Complainant { iin: Some(iin.as_ref().to_owned()), name: Some(name), phone }, Some(family_id)))
+}
+
+/// The phone a family gave on the month's list, if any.
+fn family_phone(conn: &mut Conn, month: &str, family_id: &str) -> AppResult<Option<String>> {
+    Ok(with_conn!(conn, c => family_months::table
+        .find((month, family_id))
         .select(family_months::phone)
         .first(c)
         .optional())?
-    .flatten();
-    Ok((Complainant { iin: Some(iin.as_ref().to_owned()), name: Some(name), phone }, Some(family_id)))
+    .flatten())
 }
 
 /// A complaint to file.
@@ -273,13 +278,8 @@ pub fn queue_unqueued(conn: &mut Conn, now: DateTime<Utc>) -> AppResult<usize> {
             .select((complaints::basket_id, complaints::shop_id, complaints::region, complaints::family_id, complaints::month, complaints::occurred_on, complaints::text, complaints::created_at))
             .first(c))?;
         let (shop, _) = route(conn, &shop_id)?;
-        let phone: Option<String> = match &family_id {
-            Some(f) => with_conn!(conn, c => family_months::table
-                .find((&month, f))
-                .select(family_months::phone)
-                .first(c)
-                .optional())?
-            .flatten(),
+        let phone = match &family_id {
+            Some(f) => family_phone(conn, &month, f)?,
             None => None,
         };
         let rating: Option<i32> = match basket_id {

@@ -27,46 +27,44 @@ pub enum Period {
 
 /// Per shop: ratings (count, sum, average) and complaints, for the period; only shops with any.
 pub fn by_shop(conn: &mut Conn, period: Period, shop: Option<&str>) -> AppResult<BTreeMap<String, ShopFeedback>> {
-    let (ratings, filed): (Vec<(String, i32)>, Vec<String>) = match period {
+    // Days are instants [start, end) in UTC; a month is the baskets' and complaints' own column.
+    let (days, month) = match period {
         Period::Days { from, to } => {
             let start = from.start_instant().naive_utc();
             let end = to.date().checked_add_days(Days::new(1)).map(|d| BusinessDay(d).start_instant().naive_utc());
-            let end = end.unwrap_or(NaiveDateTime::MAX);
-            let ratings: Vec<(String, i32)> = with_conn!(conn, c => {
-                let q = feedback::table
-                    .inner_join(baskets::table.on(baskets::id.eq(feedback::basket_id)))
-                    .filter(feedback::created_at.ge(start))
-                    .filter(feedback::created_at.lt(end))
-                    .select((baskets::shop_id, feedback::rating))
-                    .into_boxed();
-                match shop { Some(s) => q.filter(baskets::shop_id.eq(s)), None => q }.load(c)
-            })?;
-            let filed: Vec<String> = with_conn!(conn, c => {
-                let q = complaints::table
-                    .filter(complaints::created_at.ge(start))
-                    .filter(complaints::created_at.lt(end))
-                    .select(complaints::shop_id)
-                    .into_boxed();
-                match shop { Some(s) => q.filter(complaints::shop_id.eq(s)), None => q }.load(c)
-            })?;
-            (ratings, filed)
+            (Some((start, end.unwrap_or(NaiveDateTime::MAX))), None)
         }
-        Period::Month(month) => {
-            let ratings: Vec<(String, i32)> = with_conn!(conn, c => {
-                let q = feedback::table
-                    .inner_join(baskets::table.on(baskets::id.eq(feedback::basket_id)))
-                    .filter(baskets::month.eq(month.as_ref()))
-                    .select((baskets::shop_id, feedback::rating))
-                    .into_boxed();
-                match shop { Some(s) => q.filter(baskets::shop_id.eq(s)), None => q }.load(c)
-            })?;
-            let filed: Vec<String> = with_conn!(conn, c => {
-                let q = complaints::table.filter(complaints::month.eq(month.as_ref())).select(complaints::shop_id).into_boxed();
-                match shop { Some(s) => q.filter(complaints::shop_id.eq(s)), None => q }.load(c)
-            })?;
-            (ratings, filed)
-        }
+        Period::Month(m) => (None, Some(m.to_string())),
     };
+    let ratings: Vec<(String, i32)> = with_conn!(conn, c => {
+        let mut q = feedback::table
+            .inner_join(baskets::table.on(baskets::id.eq(feedback::basket_id)))
+            .select((baskets::shop_id, feedback::rating))
+            .into_boxed();
+        if let Some((start, end)) = days {
+            q = q.filter(feedback::created_at.ge(start)).filter(feedback::created_at.lt(end));
+        }
+        if let Some(m) = &month {
+            q = q.filter(baskets::month.eq(m));
+        }
+        if let Some(s) = shop {
+            q = q.filter(baskets::shop_id.eq(s));
+        }
+        q.load(c)
+    })?;
+    let filed: Vec<String> = with_conn!(conn, c => {
+        let mut q = complaints::table.select(complaints::shop_id).into_boxed();
+        if let Some((start, end)) = days {
+            q = q.filter(complaints::created_at.ge(start)).filter(complaints::created_at.lt(end));
+        }
+        if let Some(m) = &month {
+            q = q.filter(complaints::month.eq(m));
+        }
+        if let Some(s) = shop {
+            q = q.filter(complaints::shop_id.eq(s));
+        }
+        q.load(c)
+    })?;
     let mut sums: BTreeMap<String, (i64, i64, i64)> = BTreeMap::new();
     for (shop_id, rating) in ratings {
         let e = sums.entry(shop_id).or_default();
