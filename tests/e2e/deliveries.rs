@@ -156,8 +156,10 @@ fn complaints_reach_otinish_once(db: &TestDb) {
     assert_eq!((&p["complainant"]["iin"], &p["complainant"]["name"]), (&json!(w.iins[1]), &json!("Ерлан Беков")));
     assert_eq!((&p["akimat"]["region"], &p["shop"]["locality"]), (&json!("11"), &json!("Кокшетау")));
 
-    // The operator sees them delivered, where to, after one attempt.
-    let list = deliveries(&server, &op);
+    // The operator sees them delivered (the line is written before the row records it), where to,
+    // after one attempt.
+    let list =
+        wait_until("three recorded delivered", || deliveries(&server, &op), |l| all_delivered(l, "complaint", 3));
     let complaints: Vec<&Value> = list.iter().filter(|d| d["kind"] == "complaint").collect();
     assert_eq!(complaints.len(), 3, "{list:?}");
     let file = format!("file:{}", otinish_file(db).display());
