@@ -35,6 +35,12 @@ pub struct Settings {
     pub sms_gateway_secret: Option<String>,
     /// `file:PATH` or `http:URL` (URL is `http://…` or `https://…`; a bare URL is taken too).
     pub sms_sender: String,
+    /// `AZYQ_OTINISH_SENDER`: where complaints go to e-Otinish, `file:PATH` or `http:URL`; by
+    /// default `otinish-outbox.jsonl` beside the SMS outbox file.
+    pub otinish_sender: Option<String>,
+    /// `AZYQ_REPORT_DELIVERY`: where the daily reports and SDU returns go, `file:PATH` or
+    /// `http:URL`; by default `report-deliveries.jsonl` beside the SMS outbox file.
+    pub report_delivery: Option<String>,
     /// Link to the wallet sent in the confirmation SMS.
     pub wallet_link: String,
     /// `AZYQ_INFO_PHONE`: the information line named in the SMS (the state contact centre, 1414).
@@ -92,6 +98,8 @@ impl Default for Settings {
             wallet_jwt_public_key: None,
             sms_gateway_secret: None,
             sms_sender: "file:sms-outbox.jsonl".into(),
+            otinish_sender: None,
+            report_delivery: None,
             wallet_link: "https://egovmobile.page.link/socwallet".into(),
             info_phone: "1414".into(),
             sms_hours: "10-20".into(),
@@ -163,6 +171,12 @@ impl Settings {
         }
         if let Some(v) = env("AZYQ_SMS_SENDER") {
             s.sms_sender = v;
+        }
+        if let Some(v) = env("AZYQ_OTINISH_SENDER") {
+            s.otinish_sender = Some(v);
+        }
+        if let Some(v) = env("AZYQ_REPORT_DELIVERY") {
+            s.report_delivery = Some(v);
         }
         if let Some(v) = env("AZYQ_WALLET_LINK") {
             s.wallet_link = v;
@@ -301,21 +315,32 @@ impl Settings {
 
     /// The SMS sender named by `sms_sender`.
     pub fn sms_target(&self) -> anyhow::Result<SmsTarget> {
-        if let Some(path) = self.sms_sender.strip_prefix("file:") {
-            return Ok(SmsTarget::File(PathBuf::from(path)));
-        }
-        // `http:URL`, where URL starts with http:// or https://, or the URL alone.
-        let url = match self.sms_sender.strip_prefix("http:") {
-            Some(rest) if rest.starts_with("//") => self.sms_sender.as_str(),
-            Some(rest) => rest,
-            None => self.sms_sender.as_str(),
-        };
-        if url.starts_with("http://") || url.starts_with("https://") {
-            Ok(SmsTarget::Http(url.to_owned()))
-        } else {
-            anyhow::bail!("AZYQ_SMS_SENDER must be file:PATH or http:URL (URL being http://… or https://…)")
-        }
+        Target::parse("AZYQ_SMS_SENDER", &self.sms_sender)
     }
+
+    /// Where complaints go to e-Otinish (`otinish_sender`) and where the reports go
+    /// (`report_delivery`); a setting left out is a file beside the SMS outbox file.
+    pub fn delivery_targets(&self) -> anyhow::Result<DeliveryTargets> {
+        let beside_sms = |name: &str| match self.sms_target() {
+            Ok(Target::File(sms)) => Target::File(sms.with_file_name(name)),
+            _ => Target::File(PathBuf::from(name)),
+        };
+        let pick = |setting: &str, value: &Option<String>, default: &str| match value {
+            Some(v) => Target::parse(setting, v),
+            None => Ok(beside_sms(default)),
+        };
+        Ok(DeliveryTargets {
+            otinish: pick("AZYQ_OTINISH_SENDER", &self.otinish_sender, "otinish-outbox.jsonl")?,
+            reports: pick("AZYQ_REPORT_DELIVERY", &self.report_delivery, "report-deliveries.jsonl")?,
+        })
+    }
+}
+
+/// Where the deliveries go (SPEC §6): complaints to e-Otinish, reports to the ministry and the SDU.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryTargets {
+    pub otinish: Target,
+    pub reports: Target,
 }
 
 /// The PEM files of the server's own certificate chain and its private key.
@@ -325,11 +350,41 @@ pub struct TlsFiles<'a> {
     pub key: &'a Path,
 }
 
-/// Where outgoing SMS go.
+/// Where something the server sends goes: a JSON-lines file, or an HTTP(S) receiver.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SmsTarget {
+pub enum Target {
     File(PathBuf),
     Http(String),
+}
+
+/// Where outgoing SMS go.
+pub type SmsTarget = Target;
+
+impl Target {
+    /// `file:PATH`, or `http:URL` where URL starts with http:// or https:// (the URL alone is taken
+    /// too); anything else is an error naming the setting.
+    pub fn parse(setting: &str, value: &str) -> anyhow::Result<Target> {
+        if let Some(path) = value.strip_prefix("file:") {
+            if path.is_empty() {
+                anyhow::bail!("{setting}: file: needs a path (file:PATH)");
+            }
+            return Ok(Target::File(PathBuf::from(path)));
+        }
+        let url = match value.strip_prefix("http:") {
+            Some(rest) if rest.starts_with("//") => value,
+            Some(rest) => rest,
+            None => value,
+        };
+        let host = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"));
+        match host {
+            Some(rest) if !rest.is_empty() && !rest.starts_with('/') && !url.chars().any(char::is_whitespace) => {
+                Ok(Target::Http(url.to_owned()))
+            }
+            _ => anyhow::bail!(
+                "{setting} must be file:PATH or http:URL (URL being http://… or https://…), not {value:?}"
+            ),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -349,6 +404,30 @@ mod tests {
         for bad in ["smtp:x", "http:gw/send", "http:ftp://gw", "gw.example"] {
             s.sms_sender = bad.into();
             assert!(s.sms_target().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn delivery_targets_default_beside_the_sms_file_and_refuse_nonsense() {
+        let mut s = Settings { sms_sender: "file:/var/azyq/sms.jsonl".into(), ..Settings::default() };
+        let t = s.delivery_targets().unwrap();
+        assert_eq!(t.otinish, Target::File("/var/azyq/otinish-outbox.jsonl".into()));
+        assert_eq!(t.reports, Target::File("/var/azyq/report-deliveries.jsonl".into()));
+        assert_eq!(
+            Settings::default().delivery_targets().unwrap().otinish,
+            Target::File("otinish-outbox.jsonl".into())
+        );
+        s.sms_sender = "https://gw/send".into();
+        assert_eq!(s.delivery_targets().unwrap().reports, Target::File("report-deliveries.jsonl".into()));
+        s.otinish_sender = Some("http:https://otinish.example/api/complaints".into());
+        s.report_delivery = Some("file:/srv/out.jsonl".into());
+        let t = s.delivery_targets().unwrap();
+        assert_eq!(t.otinish, Target::Http("https://otinish.example/api/complaints".into()));
+        assert_eq!(t.reports, Target::File("/srv/out.jsonl".into()));
+        for bad in ["ftp://x", "file:", "http:", "https://", "http:///path", "otinish.example", "http://a b"] {
+            s.otinish_sender = Some(bad.into());
+            let err = s.delivery_targets().unwrap_err().to_string();
+            assert!(err.contains("AZYQ_OTINISH_SENDER"), "{bad}: {err}");
         }
     }
 

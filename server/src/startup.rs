@@ -69,6 +69,15 @@ pub async fn serve(settings: Settings, db: Db, listener: TcpListener) -> anyhow:
         }
     }
     let sender: Arc<dyn jobs::sender::Sender> = Arc::from(jobs::sender::from_target(&target, &outbound));
+    // Complaints hold personal data, reports are the ministry's: files for the service's user only.
+    let delivery_targets = settings.delivery_targets()?;
+    for target in [&delivery_targets.otinish, &delivery_targets.reports] {
+        if let crate::config::Target::File(path) = target {
+            if path.exists() {
+                secrets::restrict(path, 0o600)?;
+            }
+        }
+    }
     let wallet =
         WalletAuth::from_settings(settings.wallet_jwt_secret.as_deref(), settings.wallet_jwt_public_key.as_deref())
             .context("reading the wallet JWT key")?;
@@ -81,9 +90,9 @@ pub async fn serve(settings: Settings, db: Db, listener: TcpListener) -> anyhow:
         tracing::warn!("no AZYQ_SMS_GATEWAY_SECRET: the inbound SMS webhook will refuse every call");
     }
 
-    let session_key = {
+    let (session_key, report_key) = {
         let (db, clock, sms, scheduler) = (db.clone(), clock.clone(), sms.clone(), settings.scheduler);
-        tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<u8>> {
+        tokio::task::spawn_blocking(move || -> anyhow::Result<(Vec<u8>, ed25519_dalek::SigningKey)> {
             let now = clock.now();
             db.write(|c| catalog::seed_groups(c, now)).map_err(|e| anyhow::anyhow!("seeding the catalogue: {e}"))?;
             let moved = db.write(secrets::move_out_of_database).map_err(|e| anyhow::anyhow!("key folder: {e}"))?;
@@ -93,7 +102,7 @@ pub async fn serve(settings: Settings, db: Db, listener: TcpListener) -> anyhow:
             let key = db.write(accounts::session_secret).map_err(|e| anyhow::anyhow!("session secret: {e}"))?;
             db.write(|c| keys::ensure_key(c, now)).map_err(|e| anyhow::anyhow!("voucher keys: {e}"))?;
             // Made now, so that the public `/.well-known/report-keys` only ever reads.
-            db.write(keys::report_key).map_err(|e| anyhow::anyhow!("report key: {e}"))?;
+            let report_key = db.write(keys::report_key).map_err(|e| anyhow::anyhow!("report key: {e}"))?;
             if scheduler {
                 let report = jobs::run_due(&db, clock.as_ref(), &sms, None)
                     .map_err(|e| anyhow::anyhow!("catching up on jobs: {e}"))?;
@@ -101,10 +110,12 @@ pub async fn serve(settings: Settings, db: Db, listener: TcpListener) -> anyhow:
             } else {
                 tracing::info!("AZYQ_SCHEDULER is off: this process answers requests only");
             }
-            Ok(key)
+            Ok((key, report_key))
         })
         .await??
     };
+    let destinations = Arc::new(jobs::deliver::Destinations::new(&delivery_targets, &outbound, &report_key));
+    let delivery_kick = Arc::new(Notify::new());
 
     let kick = Arc::new(Notify::new());
     let state = web::Data::new(AppState {
@@ -117,6 +128,8 @@ pub async fn serve(settings: Settings, db: Db, listener: TcpListener) -> anyhow:
         sms_kick: kick.clone(),
         hold: settings.hold(),
         qr_ttl: chrono::Duration::minutes(settings.qr_minutes),
+        delivery_kick: delivery_kick.clone(),
+        delivery_routes: destinations.routes.clone(),
     });
     let addr = listener.local_addr()?;
     if tls.is_none() && !addr.ip().is_loopback() {
@@ -157,11 +170,21 @@ pub async fn serve(settings: Settings, db: Db, listener: TcpListener) -> anyhow:
     tracing::info!(%addr, scheme, "listening");
 
     let scheduler = settings.scheduler.then(|| {
-        tokio::spawn(jobs::run_forever(db, clock, sms, sender, kick, settings.tick(), settings.export_dir.clone()))
+        let deliveries = tokio::spawn(jobs::deliver::run_forever(
+            db.clone(),
+            clock.clone(),
+            destinations,
+            delivery_kick,
+            settings.tick(),
+        ));
+        let jobs =
+            tokio::spawn(jobs::run_forever(db, clock, sms, sender, kick, settings.tick(), settings.export_dir.clone()));
+        (jobs, deliveries)
     });
     let result = server.await;
-    if let Some(s) = scheduler {
-        s.abort();
+    if let Some((jobs, deliveries)) = scheduler {
+        jobs.abort();
+        deliveries.abort();
     }
     result.map_err(Into::into)
 }

@@ -11,7 +11,9 @@ use std::collections::HashMap;
 use std::io::Cursor;
 
 use azyq_server::reports::render::{render, Format};
-use azyq_shared::api::{BasketFigures, ConsentFigures, GoodsFigures, MinistryReport, RegionFigures, ShopFigures};
+use azyq_shared::api::{
+    BasketFigures, ConsentFigures, GoodsFigures, MinistryReport, RegionFigures, ShopFeedback, ShopFigures,
+};
 use calamine::{open_workbook_from_rs, Data, Reader, Xlsx};
 use chrono::{TimeZone, Utc};
 use serde_json::{Map, Value};
@@ -84,6 +86,7 @@ fn sample() -> MinistryReport {
         region_name: names(region).0,
         region_name_kk: names(region).1,
         baskets: baskets(seed),
+        feedback: ShopFeedback::new(seed, seed * 4, seed / 2),
     };
     let goods = |region: &str, group: &str, pieces, grams, discount_tiyn| GoodsFigures {
         region: region.into(),
@@ -182,7 +185,7 @@ fn parse_csv_with(bytes: &[u8], delimiter: u8) -> (Vec<String>, Sections) {
     (order, sections)
 }
 
-const TEXT: [&str; 9] = [
+const TEXT: [&str; 10] = [
     "region",
     "region_name",
     "region_name_kk",
@@ -192,6 +195,7 @@ const TEXT: [&str; 9] = [
     "group_name",
     "group_name_kk",
     "month",
+    "rating_average",
 ];
 
 /// `-12.34` → `-1234` for a decimal with exactly `scale` digits after the point.

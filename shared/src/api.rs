@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use crate::Tiyn;
 
 pub use crate::states::{
-    BasketStatus, ConsentStatus, FamilyStatus, MonthStatus, NoticeKind, PaymentMethod, Role, Unit, VoucherStatus,
+    BasketStatus, ConsentStatus, DeliveryKind, DeliveryStatus, FamilyStatus, MonthStatus, NoticeKind, PaymentMethod,
+    Role, Unit, VoucherStatus,
 };
 
 #[cfg(feature = "server")]
@@ -405,6 +406,20 @@ mod tests {
         .unwrap();
         assert_eq!(json, r#"{"error":{"code":"validation","message":"x","field":"month"}}"#);
     }
+
+    #[test]
+    fn rating_averages_are_exact_to_the_cent() {
+        assert_eq!(average_2dp(13, 3), "4.33");
+        assert_eq!(average_2dp(14, 3), "4.67");
+        assert_eq!(average_2dp(9, 2), "4.50");
+        assert_eq!(average_2dp(5, 1), "5.00");
+        assert_eq!(average_2dp(1, 8), "0.13"); // 0.125 rounds half up
+        assert_eq!(average_2dp(0, 0), "");
+        assert_eq!(average_2dp(i64::MAX, 1), format!("{}.00", i64::MAX));
+        let mut f = ShopFeedback::new(2, 9, 1);
+        f.add(&ShopFeedback::new(1, 4, 0));
+        assert_eq!(f, ShopFeedback { ratings: 3, rating_sum: 13, rating_average: "4.33".into(), complaints: 1 });
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -744,6 +759,48 @@ pub struct ShopFigures {
     pub region_name_kk: String,
     #[serde(flatten)]
     pub baskets: BasketFigures,
+    /// Ratings and complaints the shop received in the period (Alg. p.29).
+    #[serde(flatten)]
+    pub feedback: ShopFeedback,
+}
+
+/// What recipients said of a shop (Alg. p.29): ratings (1-5) and complaints, counted. The
+/// average is `rating_sum / ratings` written with two decimals, rounded half up from the exact
+/// integers (empty when there is no rating); no floating point is involved.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct ShopFeedback {
+    pub ratings: i64,
+    pub rating_sum: i64,
+    pub rating_average: String,
+    pub complaints: i64,
+}
+
+impl ShopFeedback {
+    /// The summary of `ratings` ratings adding up to `rating_sum`, and `complaints` complaints.
+    pub fn new(ratings: i64, rating_sum: i64, complaints: i64) -> ShopFeedback {
+        ShopFeedback { ratings, rating_sum, rating_average: average_2dp(rating_sum, ratings), complaints }
+    }
+
+    /// Adds another period's or shop's figures (the average is made again from the sums).
+    pub fn add(&mut self, other: &ShopFeedback) {
+        *self = ShopFeedback::new(
+            self.ratings + other.ratings,
+            self.rating_sum + other.rating_sum,
+            self.complaints + other.complaints,
+        );
+    }
+}
+
+/// `sum / count` with two decimals, rounded half up, by integer arithmetic: `average_2dp(13, 3)`
+/// is `4.33`, `average_2dp(9, 2)` is `4.50`; empty for no count.
+pub fn average_2dp(sum: i64, count: i64) -> String {
+    if count <= 0 || sum < 0 {
+        return String::new();
+    }
+    let (sum, count) = (i128::from(sum), i128::from(count));
+    let hundredths = (sum * 200 + count) / (2 * count);
+    format!("{}.{:02}", hundredths / 100, hundredths % 100)
 }
 
 /// Goods sold (captured) in a region by SZPT group: pieces, or grams for goods sold by weight.
@@ -855,4 +912,113 @@ pub struct ShopReconciliation {
     pub month: String,
     pub baskets: Vec<ReconciledBasket>,
     pub totals: ReconciliationTotals,
+    /// Ratings of the month's baskets and complaints about the month, summarised.
+    #[serde(default)]
+    pub feedback: ShopFeedback,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Complaints and deliveries (SPEC §3.8, §6).
+
+/// A complaint about a shop without a basket (a family refused at the till, Alg. p.29).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct ComplaintRequest {
+    pub shop_id: String,
+    pub text: String,
+    /// The day it happened, `YYYY-MM-DD` (Asia/Almaty): not in the future.
+    pub occurred_on: String,
+}
+
+/// The akimat a complaint is routed to through e-Otinish: that of the shop's region.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct Akimat {
+    /// Two-digit region code (the first two digits of the shop's KATO).
+    pub region: String,
+    pub name: String,
+}
+
+/// A filed complaint, as the wallet is answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct ComplaintFiled {
+    pub complaint_id: i64,
+    pub shop_id: String,
+    pub occurred_on: String,
+    pub akimat: Akimat,
+}
+
+/// Where a delivery stands, as the operator sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct DeliveryState {
+    pub status: DeliveryStatus,
+    pub attempts: i32,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+/// One complaint in the operator's list: no IIN, no phone; the complainant's name masked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct ComplaintView {
+    pub complaint_id: i64,
+    pub basket_id: Option<i64>,
+    /// The rating given with the basket's complaint, if any.
+    pub rating: Option<i32>,
+    pub shop_id: String,
+    pub shop_name: String,
+    pub occurred_on: String,
+    pub filed_at: DateTime<Utc>,
+    /// "А*** Б***"; null for complaints filed before the complainant was recorded.
+    pub complainant: Option<String>,
+    pub text: String,
+    pub akimat: Akimat,
+    /// Null only for a moment, until the scheduler queues an older complaint.
+    pub delivery: Option<DeliveryState>,
+}
+
+/// A shop's ratings of a month (ratings of the month's baskets).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct ShopRatings {
+    pub shop_id: String,
+    pub shop_name: String,
+    pub region: String,
+    #[serde(flatten)]
+    pub feedback: ShopFeedback,
+}
+
+/// `GET /api/v1/complaints?month=`: the month's complaints and the shops' ratings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct Complaints {
+    pub month: String,
+    pub complaints: Vec<ComplaintView>,
+    pub ratings: Vec<ShopRatings>,
+}
+
+/// One thing the service owes another party, and how its delivery stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct Delivery {
+    pub id: i64,
+    pub kind: DeliveryKind,
+    /// The day (`daily_report`), month (`sdu_return`) or complaint id (`complaint`).
+    pub key: String,
+    /// Where it goes (or went): `file:PATH` or `http:URL` (without credentials or query).
+    pub destination: String,
+    pub status: DeliveryStatus,
+    pub attempts: i32,
+    /// Why the last try failed; never personal data.
+    pub last_error: Option<String>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct Deliveries {
+    pub deliveries: Vec<Delivery>,
 }

@@ -194,6 +194,27 @@ text_enum! {
     }
 }
 
+text_enum! {
+    /// What the service owes another party (SPEC §6, deliveries): a complaint for e-Otinish, a
+    /// day's report for the ministry, a month's SDU return.
+    pub enum DeliveryKind {
+        Complaint = "complaint",
+        DailyReport = "daily_report",
+        SduReturn = "sdu_return",
+    }
+}
+
+text_enum! {
+    /// A delivery's state: `pending` (not tried yet, or its last try's outcome was unknown and is
+    /// being resolved), `failed` (the last try failed; retried with back-off, never dropped),
+    /// `delivered` (final).
+    pub enum DeliveryStatus {
+        Pending = "pending",
+        Failed = "failed",
+        Delivered = "delivered",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,5 +235,9 @@ mod tests {
         assert_eq!(Unit::parse("litre"), None);
         assert_eq!(Role::parse("viewer"), Some(Role::Viewer));
         assert_eq!(MonthStatus::Closed.to_string(), "closed");
+        assert_eq!(DeliveryKind::parse("daily_report"), Some(DeliveryKind::DailyReport));
+        for s in DeliveryStatus::ALL {
+            assert_eq!(serde_json::to_value(s).unwrap(), serde_json::json!(s.as_str()));
+        }
     }
 }

@@ -16,6 +16,7 @@ mod concurrency;
 mod crash;
 mod crash_load;
 mod cycle;
+mod deliveries;
 mod family;
 mod keys;
 mod newcomer;

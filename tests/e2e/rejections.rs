@@ -228,10 +228,7 @@ const NOT_YET_BUILT: &[&str] = &[
     "POST /api/v1/recalls",           // issue 15
     "GET /api/v1/recalls",            // issue 15
     "DELETE /api/v1/recalls/{id}",    // issue 15
-    "GET /api/v1/deliveries",         // issue 14
-    "GET /api/v1/complaints",         // issue 14
     "GET /api/v1/reports/signals",    // issue 15
-    "POST /api/v1/wallet/complaints", // issue 14
     "GET /api/v1/pos/recalls",        // issue 15
     "GET /api/v1/pos/offline-pack",   // issue 17
     "POST /api/v1/pos/offline-sales", // issue 17

@@ -338,14 +338,36 @@ diesel::table! {
 }
 
 diesel::table! {
-    complaints_outbox (id) {
+    complaints (id) {
         id -> BigInt,
-        basket_id -> BigInt,
+        basket_id -> Nullable<BigInt>,
         shop_id -> Text,
+        region -> Text,
+        family_id -> Nullable<Text>,
+        month -> Text,
+        occurred_on -> Text,
         text -> Text,
-        status -> Text,
+        complainant -> Nullable<Text>,
+        complainant_masked -> Nullable<Text>,
+        dedup_key -> Nullable<Text>,
         created_at -> Timestamp,
-        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    deliveries (id) {
+        id -> BigInt,
+        kind -> Text,
+        delivery_key -> Text,
+        payload -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        claimed_until -> Nullable<Timestamp>,
+        destination -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        delivered_at -> Nullable<Timestamp>,
     }
 }
 
@@ -443,7 +465,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     refunds,
     shop_prices,
     feedback,
-    complaints_outbox,
+    complaints,
+    deliveries,
     day_region_stats,
     day_shop_stats,
     day_goods_stats,

@@ -3,20 +3,18 @@
 use std::collections::HashSet;
 
 use azyq_shared::api::{BasketStatus, ErrorCode, FeedbackRequest, FeedbackSaved, HistoryBasket};
-use azyq_shared::{Iin, Tiyn};
+use azyq_shared::{BusinessDay, Iin, Tiyn};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
+use super::complaints::{self, BasketComplaint};
 use super::redeem::{self};
 use super::wallet::families_of;
 use crate::db::audit::{self, Entry};
-use crate::db::schema::{baskets, complaints_outbox, feedback, shops};
+use crate::db::schema::{baskets, feedback, shops};
 use crate::db::Conn;
 use crate::error::{AppError, AppResult};
 use crate::with_conn;
-
-/// Longest complaint kept, in characters.
-pub const MAX_COMPLAINT: usize = 2_000;
 
 type Row = (i64, String, String, String, String, NaiveDateTime, Option<NaiveDateTime>, Tiyn, Tiyn, BasketStatus);
 
@@ -62,7 +60,8 @@ pub fn history(conn: &mut Conn, iin: &Iin) -> AppResult<Vec<HistoryBasket>> {
     Ok(out)
 }
 
-/// Rates the shop of a paid basket, once; a complaint goes to the e-Otinish outbox.
+/// Rates the shop of a paid basket, once; a complaint is filed with it and queued for e-Otinish,
+/// routed to the akimat of the shop's region.
 pub fn give_feedback(
     conn: &mut Conn,
     iin: &Iin,
@@ -73,17 +72,20 @@ pub fn give_feedback(
     if !(1..=5).contains(&req.rating) {
         return Err(AppError::validation("rating", "оценка от 1 до 5"));
     }
-    let complaint = req.complaint.as_deref().map(str::trim).filter(|c| !c.is_empty());
-    if complaint.is_some_and(|c| c.chars().count() > MAX_COMPLAINT) {
-        return Err(AppError::validation("complaint", format!("жалоба не длиннее {MAX_COMPLAINT} символов")));
-    }
-    let row: Option<(String, String, String, String)> = with_conn!(conn, c => baskets::table
+    let complaint = match req.complaint.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+        Some(text) => Some(super::text::free_text("complaint", text, complaints::MAX_TEXT)?), // a field, not a state
+        None => None,
+    };
+    type Row = (String, String, String, String, Option<NaiveDateTime>, NaiveDateTime);
+    let row: Option<Row> = with_conn!(conn, c => baskets::table
         .find(basket_id)
-        .select((baskets::month, baskets::family_id, baskets::shop_id, baskets::status))
+        .select((baskets::month, baskets::family_id, baskets::shop_id, baskets::status, baskets::captured_at, baskets::created_at))
         .first(c)
         .optional())?;
     let families = families_of(conn, iin)?;
-    let Some((_, _, shop_id, status)) = row.filter(|r| families.contains(&(r.0.clone(), r.1.clone()))) else {
+    let Some((month, family_id, shop_id, status, captured_at, created_at)) =
+        row.filter(|r| families.contains(&(r.0.clone(), r.1.clone())))
+    else {
         return Err(redeem::basket_not_found());
     };
     if !matches!(
@@ -98,7 +100,7 @@ pub fn give_feedback(
         .values((
             feedback::basket_id.eq(basket_id),
             feedback::rating.eq(req.rating),
-            feedback::complaint.eq(complaint),
+            feedback::complaint.eq(&complaint),
             feedback::created_at.eq(now.naive_utc()),
         ))
         .on_conflict_do_nothing()
@@ -106,16 +108,18 @@ pub fn give_feedback(
     if inserted != 1 {
         return Err(AppError::new(ErrorCode::BasketState, "Отзыв об этой покупке уже оставлен").with("status", "rated"));
     }
-    if let Some(text) = complaint {
-        with_conn!(conn, c => diesel::insert_into(complaints_outbox::table)
-            .values((
-                complaints_outbox::basket_id.eq(basket_id),
-                complaints_outbox::shop_id.eq(&shop_id),
-                complaints_outbox::text.eq(text),
-                complaints_outbox::status.eq("pending"),
-                complaints_outbox::created_at.eq(now.naive_utc()),
-            ))
-            .execute(c))?;
+    if let Some(text) = &complaint {
+        let paid_on = BusinessDay::of(captured_at.unwrap_or(created_at).and_utc());
+        let filed = BasketComplaint {
+            basket_id,
+            shop_id: &shop_id,
+            month: &month,
+            family_id: &family_id,
+            rating: req.rating,
+            paid_on,
+            text,
+        };
+        complaints::file_with_basket(conn, iin, &filed, now)?;
     }
     let actor = super::secrets::recipient_actor(conn, iin)?;
     audit::record(

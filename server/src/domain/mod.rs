@@ -2,7 +2,10 @@
 
 pub mod accounts;
 pub mod catalog;
+pub mod complaints;
 pub mod cycle;
+pub mod deliveries;
+pub mod feedback;
 pub mod history;
 pub mod idempotency;
 pub mod import;

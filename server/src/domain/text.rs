@@ -23,6 +23,19 @@ pub fn label(field: &str, value: &str, max: usize) -> AppResult<String> {
     Ok(v.to_owned())
 }
 
+/// Free text a person wrote (a complaint): trimmed, 1 to `max` characters, line breaks and tabs
+/// kept, no other control characters; `\r\n` becomes `\n`.
+pub fn free_text(field: &str, value: &str, max: usize) -> AppResult<String> {
+    let v = value.trim().replace("\r\n", "\n");
+    if v.is_empty() || v.chars().count() > max {
+        return Err(AppError::validation(field, format!("{field}: от 1 до {max} символов")));
+    }
+    if v.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err(AppError::validation(field, format!("{field}: управляющие символы недопустимы")));
+    }
+    Ok(v)
+}
+
 /// An identifier: 1 to [`IDENT_MAX`] characters, no spaces, no control characters.
 pub fn ident<'a>(field: &str, value: &'a str) -> AppResult<&'a str> {
     if value.is_empty()
@@ -49,6 +62,10 @@ mod tests {
         assert!(ident("shop_id", "SHOP-A").is_ok());
         for bad in ["", "a b", "a\tb", &"x".repeat(IDENT_MAX + 1)] {
             assert!(ident("shop_id", bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(free_text("text", " Кассир\r\nне принял\tваучер ", 50).unwrap(), "Кассир\nне принял\tваучер");
+        for bad in ["", " \n ", "a\u{0}b", "a\u{1b}[31m", "a\rb", &"я".repeat(51)] {
+            assert!(free_text("text", bad, 50).is_err(), "{bad:?}");
         }
     }
 }

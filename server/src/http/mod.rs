@@ -1,6 +1,7 @@
 //! The HTTP API (shared/API.md): one module per audience; handlers parse → call domain → map.
 
 pub mod auth;
+pub mod deliveries;
 pub mod error;
 pub mod extract;
 pub mod openapi;
@@ -44,6 +45,10 @@ pub struct AppState {
     pub hold: chrono::Duration,
     /// How long a wallet QR token is valid.
     pub qr_ttl: chrono::Duration,
+    /// Wakes the delivery loop after a request queued a delivery (a complaint).
+    pub delivery_kick: Arc<Notify>,
+    /// Where each kind of delivery goes, as the operator is shown it.
+    pub delivery_routes: crate::domain::deliveries::Routes,
 }
 
 fn too_large() -> AppError {
@@ -117,7 +122,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(sms::routes)
         .configure(wallet::routes)
         .configure(pos::routes)
-        .configure(reports::routes);
+        .configure(reports::routes)
+        .configure(deliveries::routes);
 }
 
 /// JSON 404 for paths that are not part of the API.

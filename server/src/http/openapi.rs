@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{operator, pos, public, reports, sms, wallet};
+use super::{deliveries, operator, pos, public, reports, sms, wallet};
 
 struct Security;
 
@@ -49,6 +49,9 @@ impl Modify for Security {
         wallet::basket_history,
         wallet::feedback,
         wallet::notifications,
+        wallet::complain,
+        deliveries::list_deliveries,
+        deliveries::list_complaints,
         pos::catalog,
         pos::lookup,
         pos::authorize,

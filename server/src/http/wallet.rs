@@ -1,12 +1,15 @@
 //! The wallet app's back end: the recipient's vouchers and their activation.
 
 use actix_web::{get, post, web, HttpResponse};
-use azyq_shared::api::{FeedbackRequest, FeedbackSaved, History, Notifications, QrToken, Voucher, Vouchers};
+use azyq_shared::api::{
+    ComplaintFiled, ComplaintRequest, FeedbackRequest, FeedbackSaved, History, Notifications, QrToken, Voucher,
+    Vouchers,
+};
 
 use super::auth::Recipient;
-use super::extract::IdPath;
+use super::extract::{IdPath, IdempotencyKey};
 use super::AppState;
-use crate::domain::{history, notices, wallet};
+use crate::domain::{complaints, history, idempotency, notices, secrets, wallet};
 use crate::error::AppResult;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -16,7 +19,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(qr_png)
         .service(basket_history)
         .service(feedback)
-        .service(notifications);
+        .service(notifications)
+        .service(complain);
 }
 
 /// The family's vouchers.
@@ -86,7 +90,46 @@ pub async fn feedback(
 ) -> AppResult<web::Json<FeedbackSaved>> {
     let now = state.clock.now();
     let body = body.into_inner();
-    Ok(web::Json(state.db.run(move |db| db.write(|c| history::give_feedback(c, &who.iin, id, &body, now))).await?))
+    let saved = state.db.run(move |db| db.write(|c| history::give_feedback(c, &who.iin, id, &body, now))).await?;
+    if saved.complaint_queued {
+        state.delivery_kick.notify_one();
+    }
+    Ok(web::Json(saved))
+}
+
+/// A complaint about a shop without a basket (a family refused at the till), routed to the akimat
+/// of the shop's region and queued for e-Otinish. A double tap files it once (and an
+/// `Idempotency-Key`, when sent, answers its first answer).
+#[utoipa::path(post, path = "/api/v1/wallet/complaints", tag = "wallet", request_body = ComplaintRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "optional; 1 to 64 printable ASCII characters")),
+    responses((status = 201, body = ComplaintFiled), (status = 400, description = "validation: empty or over-long text, control characters, a day in the future or before the programme"),
+        (status = 401), (status = 404, description = "shop_not_found"), (status = 409, description = "idempotency_conflict")),
+    security(("wallet" = [])))]
+#[post("/api/v1/wallet/complaints")]
+pub async fn complain(
+    state: web::Data<AppState>,
+    who: Recipient,
+    IdempotencyKey(key): IdempotencyKey,
+    body: web::Json<ComplaintRequest>,
+) -> AppResult<HttpResponse> {
+    let now = state.clock.now();
+    let body = body.into_inner();
+    let hash = idempotency::request_hash("/api/v1/wallet/complaints", &body);
+    let filed = state
+        .db
+        .run(move |db| {
+            db.write_retrying(|c| {
+                // Keys are the recipient's own: another recipient's same key is another request.
+                let scope = format!("wallet_complaints/{}", secrets::recipient_actor(c, &who.iin)?);
+                idempotency::once(c, &scope, key.as_deref(), &hash, now, |c| {
+                    complaints::file_without_basket(c, &who.iin, &body, now)
+                })
+            })
+        })
+        .await?;
+    state.delivery_kick.notify_one();
+    tracing::info!(complaint_id = filed.complaint_id, region = %filed.akimat.region, "complaint filed");
+    Ok(HttpResponse::Created().json(filed))
 }
 
 /// The family's notices (SW p.4, p.7): vouchers issued, an answer recorded, the month's end near;

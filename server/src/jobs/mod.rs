@@ -1,7 +1,10 @@
 //! The scheduler inside `serve`: consent SMS on the 5th and reminders (inside the SMS hours), the
-//! month's-end notices, month close, the programme's end, SMS delivery. Every job is guarded by
-//! the state it changes, so a restart at any moment does what is due once.
+//! month's-end notices, month close, the programme's end, SMS delivery; the deliveries
+//! (complaints, reports) have a loop of their own in [`deliver`]. Every job is guarded by the
+//! state it changes, so a restart at any moment does what is due once.
 
+pub mod deliver;
+pub mod jsonl;
 pub mod sender;
 
 use std::path::Path;
@@ -29,6 +32,8 @@ pub struct TickReport {
     pub ends_soon: usize,
     pub consents_ended: usize,
     pub exported: usize,
+    /// Deliveries queued by the sweep (SDU returns of closed months, older complaints).
+    pub deliveries_queued: usize,
 }
 
 /// Runs every job that is due at the clock's now; the report export only when `export_dir` is given
@@ -56,6 +61,7 @@ pub fn run_due(db: &Db, clock: &dyn Clock, sms: &Policy, export_dir: Option<&Pat
             report.start_sms += db.write(|c| cycle::queue_consent_requests(c, month, sms, ACTOR, now))?;
         }
     }
+    report.deliveries_queued = deliver::queue_owed(db, clock.now())?;
     let now = clock.now();
     if sms.hours.contains(now) {
         report.reminders = db.write(|c| cycle::queue_reminders(c, sms, ACTOR, now))?;

@@ -1,14 +1,11 @@
 //! Delivering SMS from the outbox: to a JSON-lines file (default) or an HTTP(S) gateway.
 
-use std::fs::OpenOptions;
-use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::jsonl::JsonLines;
 use crate::config::SmsTarget;
 use crate::domain::sms::Claimed;
 use crate::tls::{transport_cause, Outbound};
@@ -34,7 +31,7 @@ pub trait Sender: Send + Sync {
 /// The sender for `target`; an HTTP gateway is reached through the server's one [`Outbound`].
 pub fn from_target(target: &SmsTarget, outbound: &Outbound) -> Box<dyn Sender> {
     match target {
-        SmsTarget::File(path) => Box::new(FileSender { path: path.clone(), lock: Mutex::new(()) }),
+        SmsTarget::File(path) => Box::new(FileSender { file: JsonLines::new(path.clone(), "the SMS file") }),
         SmsTarget::Http(url) => {
             Box::new(HttpSender { url: url.clone(), agent: outbound.agent(Duration::from_secs(10)) })
         }
@@ -43,8 +40,7 @@ pub fn from_target(target: &SmsTarget, outbound: &Outbound) -> Box<dyn Sender> {
 
 /// Appends one JSON line per SMS and syncs it to disk before the outbox marks it sent.
 pub struct FileSender {
-    path: PathBuf,
-    lock: Mutex<()>,
+    file: JsonLines,
 }
 
 impl Sender for FileSender {
@@ -57,22 +53,11 @@ impl Sender for FileSender {
             sent_at: now,
         })
         .map_err(|e| e.to_string())?;
-        let _guard = self.lock.lock().map_err(|_| "sender lock poisoned".to_owned())?;
-        let mut f = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-            .map_err(|e| format!("opening the SMS file: {}", e.kind()))?;
-        f.write_all(format!("{line}\n").as_bytes()).map_err(|e| format!("writing the SMS file: {}", e.kind()))?;
-        f.sync_data().map_err(|e| format!("syncing the SMS file: {}", e.kind()))
+        self.file.append(line.as_bytes())
     }
 
     fn was_delivered(&self, id: i64) -> Option<bool> {
-        let Ok(f) = std::fs::File::open(&self.path) else { return Some(false) };
-        let found = BufReader::new(f).lines().map_while(Result::ok).any(|line| {
-            serde_json::from_str::<serde_json::Value>(&line).ok().and_then(|v| v.get("id")?.as_i64()) == Some(id)
-        });
-        Some(found)
+        Some(self.file.holds_id(id))
     }
 }
 

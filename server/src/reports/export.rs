@@ -1,6 +1,8 @@
 //! The automatic export: after each business day closes (00:00 Asia/Almaty) the day's report is
-//! written into the export folder in all three formats, each signed and checksummed. A day is
-//! marked done only after its files are on disk, so a restart redoes at most an unfinished day.
+//! written into the export folder in all three formats, each signed and checksummed, and queued
+//! for delivery to the ministry (a `daily_report` delivery carrying the same files). A day is
+//! marked done, and its delivery queued, in one transaction after its files are on disk, so a
+//! restart redoes at most an unfinished day and queues each day's delivery once.
 
 use std::path::{Path, PathBuf};
 
@@ -8,13 +10,15 @@ use azyq_shared::BusinessDay;
 use chrono::{DateTime, Days, Utc};
 use diesel::prelude::*;
 
+use super::delivery::ReportFiles;
 use super::render::{self, Format};
 use super::{figures, signing};
 use crate::db::schema::{day_consent_stats, day_region_stats, day_shop_stats, job_runs};
 use crate::db::Db;
-use crate::domain::keys;
+use crate::domain::{deliveries, keys};
 use crate::error::{AppError, AppResult};
 use crate::with_conn;
+use azyq_shared::api::DeliveryKind;
 
 const JOB: &str = "daily_export";
 /// Days exported per scheduler run at most, so a long-stopped server catches up in steps.
@@ -25,8 +29,11 @@ pub fn file_name(day: BusinessDay, format: Format) -> String {
     format!("azyq-daily-{day}.{}", format.extension())
 }
 
+/// A day's report files as written: (path, name, bytes), in the order CSV, XLSX, JSON.
+pub type DayFiles = Vec<(PathBuf, String, Vec<u8>)>;
+
 /// Renders, signs and writes one day's report in every format; answers the files written.
-pub fn write_day(db: &Db, dir: &Path, day: BusinessDay, now: DateTime<Utc>) -> AppResult<Vec<PathBuf>> {
+pub fn write_day(db: &Db, dir: &Path, day: BusinessDay, now: DateTime<Utc>) -> AppResult<DayFiles> {
     let report = db.read(|c| figures::report(c, day, day, now))?;
     let key = db.write(keys::report_key)?;
     std::fs::create_dir_all(dir)
@@ -34,9 +41,10 @@ pub fn write_day(db: &Db, dir: &Path, day: BusinessDay, now: DateTime<Utc>) -> A
     let mut written = Vec::new();
     for format in [Format::Csv, Format::Xlsx, Format::Json] {
         let bytes = render::render(&report, format).map_err(AppError::internal)?;
-        let path = dir.join(file_name(day, format));
+        let name = file_name(day, format);
+        let path = dir.join(&name);
         signing::write_signed(&path, &bytes, keys::REPORT_KID, &key).map_err(AppError::internal)?;
-        written.push(path);
+        written.push((path, name, bytes));
     }
     Ok(written)
 }
@@ -54,7 +62,8 @@ fn first_day(db: &Db) -> AppResult<Option<String>> {
     })
 }
 
-/// Exports every closed business day not yet exported. Idempotent; survives a restart.
+/// Exports every closed business day not yet exported, and queues each one's delivery.
+/// Idempotent; survives a restart.
 pub fn export_due(db: &Db, dir: &Path, now: DateTime<Utc>) -> AppResult<Vec<BusinessDay>> {
     let Some(first) = first_day(db)? else { return Ok(Vec::new()) };
     let first = BusinessDay::parse(&first).map_err(|e| AppError::internal(anyhow::anyhow!("stats day: {e}")))?;
@@ -68,13 +77,16 @@ pub fn export_due(db: &Db, dir: &Path, now: DateTime<Utc>) -> AppResult<Vec<Busi
     let mut day = first;
     while day < today && exported.len() < MAX_DAYS_PER_RUN {
         if !done.contains(&day.to_string()) {
-            write_day(db, dir, day, now)?;
+            let written = write_day(db, dir, day, now)?;
+            let files: Vec<(String, Vec<u8>)> = written.into_iter().map(|(_, name, bytes)| (name, bytes)).collect();
             let key = day.to_string();
             db.write(|c| {
                 with_conn!(c, c => diesel::insert_into(job_runs::table)
                     .values((job_runs::job.eq(JOB), job_runs::job_key.eq(&key), job_runs::done_at.eq(now.naive_utc())))
                     .on_conflict_do_nothing()
                     .execute(c))?;
+                let payload = ReportFiles::sealed(&files, keys::REPORT_KID, &keys::report_key(c)?);
+                deliveries::enqueue(c, DeliveryKind::DailyReport, &key, &payload, now)?;
                 Ok(())
             })?;
             tracing::info!(%day, "daily report exported");

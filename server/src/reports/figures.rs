@@ -10,6 +10,7 @@ use diesel::prelude::*;
 
 use crate::db::schema::{catalog_groups, day_consent_stats, day_goods_stats, day_region_stats, day_shop_stats, shops};
 use crate::db::Conn;
+use crate::domain::feedback::Period;
 use crate::error::{AppError, AppResult};
 use crate::with_conn;
 
@@ -138,6 +139,17 @@ pub fn report(conn: &mut Conn, from: BusinessDay, to: BusinessDay, now: DateTime
             ..Default::default()
         });
         add_baskets(&mut s.baskets, &b);
+    }
+    // What recipients said of the shops in these days; a shop rated but without sales gets a row.
+    let said = crate::domain::feedback::by_shop(conn, Period::Days { from, to }, None)?;
+    let unknown: Vec<&String> = said.keys().filter(|s| !shops_by_id.contains_key(*s)).collect();
+    let names = crate::domain::feedback::shop_names(conn, &unknown)?;
+    for (shop_id, feedback) in said {
+        let s = shops_by_id.entry(shop_id.clone()).or_insert_with(|| {
+            let (shop_name, region) = names.get(&shop_id).cloned().unwrap_or_default();
+            ShopFigures { shop_id, shop_name, region, ..Default::default() }
+        });
+        s.feedback = feedback;
     }
     let mut goods: BTreeMap<(String, String), GoodsFigures> = BTreeMap::new();
     for (region, group, pieces, grams, discount) in goods_rows {

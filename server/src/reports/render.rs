@@ -27,7 +27,7 @@
 //! meta,row,2025-03-14,2025-03-14,2025-03-15T00:05:00Z
 //! region,header,region,region_name,region_name_kk,vouchers_issued,vouchers_issued_tiyn,vouchers_issued_kzt,…
 //! region,row,55,Павлодарская область,Павлодар облысы,120,471840000,4718400.00,…
-//! shop,header,shop_id,shop_name,region,region_name,region_name_kk,baskets_captured,…,discount_tiyn,discount_kzt,…
+//! shop,header,shop_id,shop_name,region,region_name,region_name_kk,baskets_captured,…,discount_tiyn,discount_kzt,…,ratings,rating_sum,rating_average,complaints
 //! goods,header,region,region_name,region_name_kk,group,group_name,group_name_kk,pieces,grams,kg,discount_tiyn,discount_kzt
 //! consent,header,region,region_name,region_name_kk,month,sms_sent,reminders,yes,no,no_answer,no_phone
 //! total,header,<the region columns>
@@ -175,6 +175,12 @@ fn shop_cells(s: &ShopFigures) -> Cells<'_> {
         ("region_name_kk", "Өңір", Value::Text(&s.region_name_kk)),
     ];
     basket_cells(&s.baskets, &mut out);
+    out.extend([
+        ("ratings", "Оценок получено", Value::Count(s.feedback.ratings)),
+        ("rating_sum", "Сумма оценок", Value::Count(s.feedback.rating_sum)),
+        ("rating_average", "Средняя оценка", Value::Text(&s.feedback.rating_average)),
+        ("complaints", "Жалоб", Value::Count(s.feedback.complaints)),
+    ]);
     out
 }
 

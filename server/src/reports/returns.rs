@@ -9,6 +9,7 @@ use diesel::prelude::*;
 
 use crate::db::schema::{baskets, family_months, refunds};
 use crate::db::Conn;
+use crate::domain::feedback::Period;
 use crate::domain::redeem;
 use crate::error::AppResult;
 use crate::with_conn;
@@ -64,5 +65,15 @@ pub fn reconciliation(conn: &mut Conn, shop_id: &str, month: Month) -> AppResult
         });
     }
     totals.net_discount_tiyn = totals.discount_tiyn - totals.refunded_tiyn;
-    Ok(ShopReconciliation { shop_id: shop_id.to_owned(), shop_name, month: month.to_string(), baskets: out, totals })
+    let feedback = crate::domain::feedback::by_shop(conn, Period::Month(month), Some(shop_id))?
+        .remove(shop_id)
+        .unwrap_or_default();
+    Ok(ShopReconciliation {
+        shop_id: shop_id.to_owned(),
+        shop_name,
+        month: month.to_string(),
+        baskets: out,
+        totals,
+        feedback,
+    })
 }

@@ -38,6 +38,13 @@ pub fn seal(bytes: &[u8], kid: u16, key: &SigningKey) -> (String, String) {
     (hex::encode(Sha256::digest(bytes)), format!("kid={kid} {}", B64.encode(key.sign(bytes).to_bytes())))
 }
 
+/// The contents of `FILE.sha256` and `FILE.sig` for a file named `name` holding `bytes` (formats
+/// in the module docs): what [`write_signed`] writes beside it, and what a delivery carries.
+pub fn sidecars(name: &str, bytes: &[u8], kid: u16, key: &SigningKey) -> (String, String) {
+    let (sha256, signature) = seal(bytes, kid, key);
+    (format!("{sha256}  {name}\n"), format!("{signature}\n"))
+}
+
 /// Writes `FILE`, `FILE.sha256` and `FILE.sig` (formats in the module docs).
 ///
 /// Each is first written in full to a temporary file in the same folder and fsynced, then renamed
@@ -48,9 +55,7 @@ pub fn seal(bytes: &[u8], kid: u16, key: &SigningKey) -> (String, String) {
 pub fn write_signed(path: &Path, bytes: &[u8], kid: u16, key: &SigningKey) -> anyhow::Result<()> {
     let name = file_name(path)?;
     let dir = folder(path);
-    let (sha256, signature) = seal(bytes, kid, key);
-    let checksum = format!("{sha256}  {name}\n");
-    let signature = format!("{signature}\n");
+    let (checksum, signature) = sidecars(&name, bytes, kid, key);
     let (sha_path, sig_path) = (sidecar(path, "sha256"), sidecar(path, "sig"));
 
     // All three are on disk before anything is replaced, so e.g. a full disk leaves the old set whole.
