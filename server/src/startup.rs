@@ -111,6 +111,8 @@ pub async fn serve(settings: Settings, db: Db) -> anyhow::Result<()> {
         hold: settings.hold(),
         qr_ttl: chrono::Duration::minutes(settings.qr_minutes),
     });
+    crate::metrics::install()?;
+    let metrics_access = web::Data::new(http::metrics::MetricsAccess { token: settings.metrics_token.clone() });
     let listener = TcpListener::bind(&settings.listen).with_context(|| format!("binding {}", settings.listen))?;
     let addr = listener.local_addr()?;
     if tls.is_none() && !addr.ip().is_loopback() {
@@ -126,12 +128,14 @@ pub async fn serve(settings: Settings, db: Db) -> anyhow::Result<()> {
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .app_data(metrics_access.clone())
             .app_data(http::json_config())
             .app_data(http::path_config())
             .app_data(http::query_config())
             .wrap(middleware::from_fn(refuse_control_characters))
             .wrap(middleware::from_fn(log_request))
             .configure(http::routes)
+            .configure(crate::console::routes)
             .default_service(web::to(http::not_found))
     })
     .workers(workers)
@@ -150,10 +154,12 @@ pub async fn serve(settings: Settings, db: Db) -> anyhow::Result<()> {
     println!("azyq-server listening on {scheme}://{addr}");
     tracing::info!(%addr, scheme, "listening");
 
+    let upkeep = tokio::spawn(crate::metrics::upkeep_forever());
     let scheduler = settings.scheduler.then(|| {
         tokio::spawn(jobs::run_forever(db, clock, texts, sender, kick, settings.tick(), settings.export_dir.clone()))
     });
     let result = server.await;
+    upkeep.abort();
     if let Some(s) = scheduler {
         s.abort();
     }
@@ -183,7 +189,7 @@ async fn refuse_control_characters(
 }
 
 /// One log line per request: method, path, status, time. Never bodies or query strings (they may
-/// hold personal data).
+/// hold personal data). And the request in the metrics, by its route pattern.
 async fn log_request(
     req: actix_web::dev::ServiceRequest,
     next: middleware::Next<impl actix_web::body::MessageBody>,
@@ -192,7 +198,9 @@ async fn log_request(
     let method = req.method().clone();
     let path = req.path().to_owned();
     let res = next.call(req).await?;
-    tracing::info!(%method, %path, status = res.status().as_u16(), ms = started.elapsed().as_millis() as u64, "request");
+    let (status, took) = (res.status().as_u16(), started.elapsed());
+    crate::metrics::request(&method, res.request().match_pattern(), status, took);
+    tracing::info!(%method, %path, status, ms = took.as_millis() as u64, "request");
     Ok(res)
 }
 

@@ -11,6 +11,7 @@ pub mod places;
 pub mod pos;
 pub mod rates;
 pub mod redeem;
+pub mod roster;
 pub mod secrets;
 pub mod sms;
 pub mod stats;

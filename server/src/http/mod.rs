@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod metrics;
 pub mod openapi;
 pub mod operator;
 pub mod pos;
@@ -111,7 +112,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(sms::routes)
         .configure(wallet::routes)
         .configure(pos::routes)
-        .configure(reports::routes);
+        .configure(reports::routes)
+        .configure(metrics::routes);
 }
 
 /// JSON 404 for paths that are not part of the API.

@@ -38,6 +38,12 @@ pub fn seal(bytes: &[u8], kid: u16, key: &SigningKey) -> (String, String) {
     (hex::encode(Sha256::digest(bytes)), format!("kid={kid} {}", B64.encode(key.sign(bytes).to_bytes())))
 }
 
+/// The texts of `FILE.sha256` and `FILE.sig` for a sealed file named `name` (formats in the module
+/// docs): what [`write_signed`] writes, and what the console offers for download beside a report.
+pub fn sidecars(sha256: &str, signature: &str, name: &str) -> (String, String) {
+    (format!("{sha256}  {name}\n"), format!("{signature}\n"))
+}
+
 /// Writes `FILE`, `FILE.sha256` and `FILE.sig` (formats in the module docs).
 ///
 /// Each is first written in full to a temporary file in the same folder and fsynced, then renamed
@@ -49,8 +55,7 @@ pub fn write_signed(path: &Path, bytes: &[u8], kid: u16, key: &SigningKey) -> an
     let name = file_name(path)?;
     let dir = folder(path);
     let (sha256, signature) = seal(bytes, kid, key);
-    let checksum = format!("{sha256}  {name}\n");
-    let signature = format!("{signature}\n");
+    let (checksum, signature) = sidecars(&sha256, &signature, &name);
     let (sha_path, sig_path) = (sidecar(path, "sha256"), sidecar(path, "sig"));
 
     // All three are on disk before anything is replaced, so e.g. a full disk leaves the old set whole.

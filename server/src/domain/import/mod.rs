@@ -8,7 +8,7 @@
 mod parse;
 mod validate;
 
-pub use parse::{rows_from_csv, rows_from_json, RawRow};
+pub use parse::{rows_from_csv, rows_from_json, rows_from_upload, RawRow};
 pub use validate::{validate, Family, Known, Member, Validated};
 
 use std::collections::{HashMap, HashSet};
@@ -173,13 +173,7 @@ pub fn import_file(
 ) -> anyhow::Result<ImportReport> {
     let body = std::fs::read(file)?;
     let is_json = file.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
-    let (rows, group) = if is_json {
-        let list: azyq_shared::api::RecipientList = serde_json::from_slice(&body)?;
-        let (rows, group) = rows_from_json(&list.families);
-        (rows, Some(group))
-    } else {
-        (rows_from_csv(&body)?, None)
-    };
+    let (rows, group) = rows_from_upload(&body, is_json)?;
     Ok(db.write(|c| import(c, month, &rows, group.as_deref(), "cli", now))?)
 }
 
