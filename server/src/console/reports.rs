@@ -76,7 +76,7 @@ pub fn goods_bars(report: &MinistryReport, names: &Names, lang: Lang) -> Vec<Bar
         .into_iter()
         .map(|(code, tiyn)| Bar::new(names.group(code, lang), tiyn.get(), tiyn.to_string(), Tone::Neutral))
         .collect();
-    bars.sort_by(|a, b| b.value.cmp(&a.value));
+    bars.sort_by_key(|b| std::cmp::Reverse(b.value));
     bars
 }
 
