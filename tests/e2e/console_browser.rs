@@ -1,15 +1,31 @@
 //! The console in a real browser (headless Chromium): what an operator and a ministry viewer do, by
-//! keyboard and mouse, on SQLite. It also writes the README's screenshots to `docs/screenshots/`.
+//! keyboard and mouse, on SQLite and PostgreSQL. The SQLite run also writes the README's
+//! screenshots to `docs/screenshots/` (one run only: the two run at the same time).
 
 use std::path::{Path, PathBuf};
 
 use crate::browser::Browser;
 use crate::console::sale;
 use crate::helpers::*;
+use crate::on_both;
 use crate::world;
 
-fn screenshots() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots")
+on_both!(operator_and_viewer_in_a_browser => browser_sqlite, browser_postgres);
+
+/// Where the README's screenshots go: written by the SQLite run only.
+struct Shots(Option<PathBuf>);
+
+impl Shots {
+    fn for_db(db: &TestDb) -> Shots {
+        let readme = !db.url.starts_with("postgres");
+        Shots(readme.then(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots")))
+    }
+
+    fn take(&self, b: &Browser, name: &str) {
+        if let Some(dir) = &self.0 {
+            b.screenshot(&dir.join(name));
+        }
+    }
 }
 
 /// The figure of a row of a figures table (`<th>label</th><td>figure</td>`).
@@ -20,14 +36,14 @@ fn figure(b: &Browser, table: &str, label: &str) -> String {
         .unwrap_or_else(|| panic!("no row {label} in {table}: {rows:?}"))
 }
 
-#[test]
-fn operator_and_viewer_in_a_browser() {
-    let db = TestDb::sqlite();
-    create_operator(&db, "op", "operator");
-    create_operator(&db, "minister", "viewer");
-    let server = Server::start(&db, world::NOW);
-    let Some(b) = Browser::start("operator_and_viewer_in_a_browser", &server.url) else { return };
-    let w = world::setup(&db, &server, 43);
+fn operator_and_viewer_in_a_browser(db: &TestDb) {
+    create_operator(db, "op", "operator");
+    create_operator(db, "minister", "viewer");
+    let server = Server::start(db, world::NOW);
+    let kind = if db.url.starts_with("postgres") { "postgres" } else { "sqlite" };
+    let Some(b) = Browser::start(&format!("console_browser_{kind}"), &server.url) else { return };
+    let shots = Shots::for_db(db);
+    let w = world::setup(db, &server, 43);
     w.activate(&server, 0);
     sale(&server, &w);
     let month = server.month();
@@ -35,7 +51,7 @@ fn operator_and_viewer_in_a_browser() {
     // Log in, from the keyboard: the address sends to the form, Enter submits it.
     b.open("/console/");
     assert_eq!(b.path(), "/console/login");
-    b.screenshot(&screenshots().join("login.png"));
+    shots.take(&b, "login.png");
     b.fill("#login", "op");
     b.fill("#password", OPERATOR_PASSWORD);
     b.keys("#password", "\u{E007}");
@@ -44,7 +60,7 @@ fn operator_and_viewer_in_a_browser() {
     assert_eq!(session.http_only(), Some(true));
     assert_eq!(format!("{:?}", session.same_site()), "Some(Strict)");
     assert!(b.text("h1").contains("Месяцы"));
-    b.screenshot(&screenshots().join("months.png"));
+    shots.take(&b, "months.png");
 
     // Upload a list with refused rows; read them in the row report.
     let mut bad_iin = iin(43, 9);
@@ -70,7 +86,7 @@ fn operator_and_viewer_in_a_browser() {
     assert_eq!(refused.len(), 2, "{refused:?}");
     assert!(refused[0].starts_with("3") && refused[0].contains("not_pilot_locality"), "{refused:?}");
     assert!(refused[1].starts_with("4") && refused[1].contains("invalid_iin"), "{refused:?}");
-    b.screenshot(&screenshots().join("month-upload.png"));
+    shots.take(&b, "month-upload.png");
 
     // The funnel moves with the SMS answers.
     assert_eq!(figure(&b, ".figures", "В списке"), "3");
@@ -85,13 +101,13 @@ fn operator_and_viewer_in_a_browser() {
     assert_eq!(figure(&b, ".figures", "Отказались"), "1");
     assert_eq!(figure(&b, ".figures", "Ждём ответа"), "0");
     assert_eq!(figure(&b, "#voucher-figures", "Выдано"), "3");
-    b.screenshot(&screenshots().join("month.png"));
+    shots.take(&b, "month.png");
 
     // The day's report: charts, and a file with its checksum and signature that verify.
     let day = azyq_shared::BusinessDay::of(server.now).to_string();
     b.open(&format!("/console/reports?date={day}"));
     assert!(b.has("#daily-report svg rect"), "charts are drawn");
-    b.screenshot(&screenshots().join("reports.png"));
+    shots.take(&b, "reports.png");
     let name = format!("azyq-daily-{day}.csv");
     for part in ["", ".sha256", ".sig"] {
         b.click(&format!(
@@ -104,7 +120,7 @@ fn operator_and_viewer_in_a_browser() {
         ));
         b.downloaded(&format!("{name}{part}"));
     }
-    let out = cli(&db, world::NOW).args(["report", "verify"]).arg(b.downloads.path().join(&name)).output().unwrap();
+    let out = cli(db, world::NOW).args(["report", "verify"]).arg(b.downloads.path().join(&name)).output().unwrap();
     assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
 
     // A cashier made and removed from the shops page.
@@ -117,14 +133,14 @@ fn operator_and_viewer_in_a_browser() {
     let login =
         serde_json::json!({"shop_id": "SHOP-C", "terminal_id": "T1", "login": "nova", "password": "nova-password-1"});
     assert_eq!(server.post("/api/v1/sessions", None, &login).0, 200);
-    b.screenshot(&screenshots().join("shops.png"));
+    shots.take(&b, "shops.png");
     b.click("form[action='/console/shops/SHOP-C/cashiers/nova/remove'] button");
     assert!(!b.text("#shops").contains("nova"));
     assert_eq!(server.post("/api/v1/sessions", None, &login).0, 401);
 
     b.open("/console/catalog");
     assert!(b.text("main").contains(world::MILK));
-    b.screenshot(&screenshots().join("catalog.png"));
+    shots.take(&b, "catalog.png");
 
     // Kazakh, and back.
     b.click("a[hreflang=kk]");
