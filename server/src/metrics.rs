@@ -9,7 +9,7 @@
 //! | `azyq_sales_total`, `azyq_sales_discount_tiyn_total` | counter | baskets captured, and the discount they charged |
 //! | `azyq_holds_released_total{reason}` | counter | holds released: `cancel` or `expired` |
 //! | `azyq_refunds_total`, `azyq_refunds_tiyn_total` | counter | refund operations, and the discount they returned |
-//! | `azyq_outbox_depth{outbox}` | gauge | messages waiting to go out (`sms`), read at each scrape |
+//! | `azyq_outbox_depth{outbox}` | gauge | messages waiting to go out (`sms`, `complaints`), read at each scrape |
 //! | `azyq_group_commit_batch_size` | histogram | SQLite: transactions that shared one commit |
 //! | `azyq_db_pool_wait_seconds` | histogram | time a request waited for a database connection |
 //! | `azyq_db_pool_timeouts_total` | counter | waits for a connection that gave up |
@@ -84,15 +84,20 @@ pub fn render(outboxes: &[(&'static str, i64)]) -> String {
     HANDLE.get().map(PrometheusHandle::render).unwrap_or_default()
 }
 
-/// The outboxes' depths now: SMS not yet sent (deliveries join when they exist).
+/// The outboxes' depths now: SMS not yet sent, complaints not yet handed to e-Otinish (report
+/// deliveries join when they exist).
 pub fn outbox_depths(conn: &mut crate::db::Conn) -> crate::error::AppResult<Vec<(&'static str, i64)>> {
-    use crate::db::schema::sms_outbox;
+    use crate::db::schema::{complaints_outbox, sms_outbox};
     use diesel::prelude::*;
     let sms: i64 = crate::with_conn!(conn, c => sms_outbox::table
         .filter(sms_outbox::status.eq_any(["pending", "sending"]))
         .count()
         .get_result(c))?;
-    Ok(vec![("sms", sms)])
+    let complaints: i64 = crate::with_conn!(conn, c => complaints_outbox::table
+        .filter(complaints_outbox::sent_at.is_null())
+        .count()
+        .get_result(c))?;
+    Ok(vec![("sms", sms), ("complaints", complaints)])
 }
 
 /// One answered request.

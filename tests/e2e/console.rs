@@ -92,8 +92,8 @@ impl Jar {
     }
 }
 
-/// A sale at SHOP-A's till: authorised and paid.
-pub fn sale(server: &Server, w: &World) {
+/// A sale at SHOP-A's till: authorised and paid. Answers the basket's id.
+pub fn sale(server: &Server, w: &World) -> i64 {
     let till = cashier(server, "SHOP-A", "T1");
     let body = json!({"tokens": [w.qr(server, 0)], "lines": [line(world::MILK, 2, 50_000, 42_500)]});
     let (s, b) = post_keyed(server, "/api/v1/pos/baskets", &till, "console-sale", &body);
@@ -102,6 +102,7 @@ pub fn sale(server: &Server, w: &World) {
     let pay = json!({"payment": {"method": "cash", "paid_tiyn": b["to_pay_tiyn"]}});
     let (s, b) = post_keyed(server, &format!("/api/v1/pos/baskets/{id}/capture"), &till, "console-pay", &pay);
     assert_eq!(s, 200, "{b}");
+    id
 }
 
 /// Every form the console has, with a path that exists.
@@ -121,7 +122,15 @@ fn console_pages_and_rules(db: &TestDb) {
     let server = Server::start(db, world::NOW);
     let w = world::setup(db, &server, 41);
     w.activate(&server, 0);
-    sale(&server, &w);
+    let basket = sale(&server, &w);
+    // The recipient rates the purchase and complains: the operator reads it on the complaints page.
+    let feedback = json!({"rating": 2, "complaint": "Кассир <b>не дал</b> чек"});
+    let (s, b) = server.post(
+        &format!("/api/v1/wallet/baskets/{basket}/feedback"),
+        Some(&server.wallet_token(&w.iins[0])),
+        &feedback,
+    );
+    assert_eq!(s, 200, "{b}");
 
     // Without a session every page sends to the log-in form; the form sets the CSRF cookie.
     let mut op = Jar::new(&server);
@@ -176,7 +185,7 @@ fn console_pages_and_rules(db: &TestDb) {
     for (path, marker) in [
         ("/console/shops", "SHOP-A"),
         ("/console/catalog", "04600000000015"),
-        ("/console/complaints", "ещё нет"),
+        ("/console/complaints", "Кассир &#60;b&#62;не дал&#60;/b&#62; чек"),
         ("/console/deliveries", "ещё нет"),
     ] {
         let p = op.get(path);
@@ -259,6 +268,7 @@ fn console_pages_and_rules(db: &TestDb) {
         "azyq_sales_total 1",
         "azyq_sales_discount_tiyn_total 15000",
         "azyq_outbox_depth{outbox=\"sms\"}",
+        "azyq_outbox_depth{outbox=\"complaints\"} 1",
         "azyq_db_pool_wait_seconds_bucket",
     ] {
         assert!(text.contains(needle), "{needle} missing from /metrics:\n{text}");

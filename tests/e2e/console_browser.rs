@@ -45,7 +45,10 @@ fn operator_and_viewer_in_a_browser(db: &TestDb) {
     let shots = Shots::for_db(db);
     let w = world::setup(db, &server, 43);
     w.activate(&server, 0);
-    sale(&server, &w);
+    let basket = sale(&server, &w);
+    let feedback = serde_json::json!({"rating": 3, "complaint": "Долго ждали кассира"});
+    let wallet = server.wallet_token(&w.iins[0]);
+    assert_eq!(server.post(&format!("/api/v1/wallet/baskets/{basket}/feedback"), Some(&wallet), &feedback).0, 200);
     let month = server.month();
 
     // Log in, from the keyboard: the address sends to the form, Enter submits it.
@@ -141,6 +144,9 @@ fn operator_and_viewer_in_a_browser(db: &TestDb) {
     b.open("/console/catalog");
     assert!(b.text("main").contains(world::MILK));
     shots.take(&b, "catalog.png");
+    b.open("/console/complaints");
+    assert!(b.text("#complaints").contains("Долго ждали кассира"), "{}", b.text("main"));
+    shots.take(&b, "complaints.png");
 
     // Kazakh, and back.
     b.click("a[hreflang=kk]");

@@ -174,6 +174,15 @@ pub struct Texts {
     pub recalls: &'static str,
 
     pub complaints_title: &'static str,
+    pub complaints_help: &'static str,
+    pub complaints_latest: &'static str,
+    pub no_complaints: &'static str,
+    pub filed_at: &'static str,
+    pub basket: &'static str,
+    pub rating: &'static str,
+    pub complaint_text: &'static str,
+    pub complaint_queued: &'static str,
+    pub complaint_sent: &'static str,
     pub deliveries_title: &'static str,
     pub not_in_this_version: &'static str,
 
@@ -326,6 +335,15 @@ pub static RU: Texts = Texts {
     recalls: "Отзывы товаров",
 
     complaints_title: "Жалобы",
+    complaints_help: "Жалобы, оставленные получателями вместе с оценкой покупки; каждая уходит в e-Otinish.",
+    complaints_latest: "Последние, не больше",
+    no_complaints: "Жалоб пока нет.",
+    filed_at: "Когда (Алматы)",
+    basket: "Покупка",
+    rating: "Оценка",
+    complaint_text: "Текст жалобы",
+    complaint_queued: "ждёт отправки в e-Otinish",
+    complaint_sent: "отправлена в e-Otinish",
     deliveries_title: "Доставки",
     not_in_this_version: "Этого в данной версии Azyq ещё нет.",
 
@@ -478,6 +496,15 @@ pub static KK: Texts = Texts {
     recalls: "Тауарларды кері шақыру",
 
     complaints_title: "Шағымдар",
+    complaints_help: "Алушылар сатып алуды бағалағанда қалдырған шағымдар; әрқайсысы e-Otinish-ке жіберіледі.",
+    complaints_latest: "Соңғылары, көп дегенде",
+    no_complaints: "Әзірге шағым жоқ.",
+    filed_at: "Қашан (Алматы)",
+    basket: "Сатып алу",
+    rating: "Баға",
+    complaint_text: "Шағым мәтіні",
+    complaint_queued: "e-Otinish-ке жіберілуін күтуде",
+    complaint_sent: "e-Otinish-ке жіберілді",
     deliveries_title: "Жөнелтілімдер",
     not_in_this_version: "Бұл Azyq нұсқасында әлі жоқ.",
 

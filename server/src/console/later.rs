@@ -1,5 +1,5 @@
-//! Pages whose features are not in this version yet (complaints and deliveries, issue 14): each
-//! says so plainly, for the operator only, and shows no figures. When the feature lands, its page
+//! Pages whose features are not in this version yet (deliveries, issue 14): each says so plainly,
+//! for the operator only, and shows no figures. When the feature lands, its page
 //! becomes a module of its own and leaves this list.
 
 use actix_web::http::StatusCode;
@@ -10,7 +10,7 @@ use super::session::Ctx;
 use super::{html, respond, Chrome, Section};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/complaints", web::get().to(complaints)).route("/deliveries", web::get().to(deliveries));
+    cfg.route("/deliveries", web::get().to(deliveries));
 }
 
 #[derive(Template)]
@@ -24,10 +24,6 @@ fn later(ctx: &Ctx, req: &HttpRequest, section: Section, title: &'static str) ->
         .operator()
         .and_then(|_| html(StatusCode::OK, &LaterPage { c: Chrome::new(ctx, req, Some(section), title) }));
     respond(ctx, req, result)
-}
-
-async fn complaints(ctx: Ctx, req: HttpRequest) -> HttpResponse {
-    later(&ctx, &req, Section::Complaints, ctx.t.complaints_title)
 }
 
 async fn deliveries(ctx: Ctx, req: HttpRequest) -> HttpResponse {

@@ -10,6 +10,7 @@ pub mod i18n;
 pub mod session;
 
 mod catalog;
+mod complaints;
 mod later;
 mod login;
 pub(crate) mod months;
@@ -269,6 +270,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(reports::routes)
             .configure(shops::routes)
             .configure(catalog::routes)
+            .configure(complaints::routes)
             .configure(later::routes)
             .default_service(web::to(not_found)),
     );

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod check;
+pub mod complaints;
 pub mod export;
 pub mod figures;
 pub mod months;
