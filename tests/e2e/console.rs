@@ -10,6 +10,7 @@ use crate::on_both;
 use crate::world::{self, cashier, line, post_keyed, World};
 
 on_both!(console_pages_and_rules => console_sqlite, console_postgres);
+on_both!(demo_in_the_console => demo_console_sqlite, demo_console_postgres);
 
 /// A browser without a browser: a cookie jar and no redirects followed.
 pub struct Jar {
@@ -312,4 +313,46 @@ fn metrics_token_and_json_logs() {
     let out = cli(&db, world::NOW).env("AZYQ_LOG_FORMAT", "xml").arg("check").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("AZYQ_LOG_FORMAT must be json or text"));
+}
+
+/// The operator password the demo printed last.
+fn demo_operator_password(db: &TestDb) -> String {
+    let banner = std::fs::read_to_string(db.log_file()).unwrap();
+    banner
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with("operator  login operator"))
+        .and_then(|l| l.split_whitespace().last())
+        .unwrap_or_else(|| panic!("the demo prints the operator's password:\n{banner}"))
+        .to_owned()
+}
+
+/// What the README promises a newcomer: `azyq-server demo`, log in with the printed operator
+/// password, and see the demo month's funnel and the day's sales as charts.
+fn demo_in_the_console(db: &TestDb) {
+    let server = Server::demo(db, world::NOW);
+    let banner = std::fs::read_to_string(db.log_file()).unwrap();
+    // (The banner names the configured address: port 0 here, which the OS chose.)
+    assert!(
+        banner.lines().any(|l| l.starts_with("Web console: http://127.0.0.1:") && l.contains("/console/")),
+        "{banner}"
+    );
+    let mut op = Jar::new(&server);
+    assert_eq!(op.log_in("operator", &demo_operator_password(db)).status, 303);
+    let home = op.get("/console/");
+    assert_eq!(home.status, 200, "{}", home.body);
+    // Twelve families listed, nine with a standing consent; three baskets sold today.
+    for (label, figure) in [("В списке", "12"), ("Согласились", "9"), ("Нет телефона", "1")]
+    {
+        let row = format!("<th scope=\"row\">{label}</th><td class=\"num\">{figure}</td>");
+        assert!(home.body.contains(&row), "{label} {figure} missing:\n{}", home.body);
+    }
+    assert!(home.body.contains("id=\"today-captured\">3<"), "{}", home.body);
+    assert!(home.body.matches("<svg").count() >= 2, "the funnel and the day's sales as charts");
+    // A second start the same day sells nothing more.
+    drop(server);
+    let server = Server::demo(db, world::NOW);
+    let mut op = Jar::new(&server);
+    assert_eq!(op.log_in("operator", &demo_operator_password(db)).status, 303);
+    assert!(op.get("/console/").body.contains("id=\"today-captured\">3<"));
 }

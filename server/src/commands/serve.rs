@@ -44,14 +44,19 @@ pub fn demo(mut settings: Settings) -> anyhow::Result<()> {
         }
         let base = format!("{}://{}", settings.scheme(), settings.listen);
         println!("{}", demo::banner(&seeded, &base, &secret, now)?);
-        let kit = {
+        let hold = settings.hold();
+        let (kit, sold) = {
             let db = db.clone();
             tokio::task::spawn_blocking(move || {
                 db.write(|c| keys::ensure_key(c, now))?;
-                demo::write_till_kit(&db, std::path::Path::new("demo"), now)
+                let kit = demo::write_till_kit(&db, std::path::Path::new("demo"), now)?;
+                anyhow::Ok((kit, demo::sell_today(&db, hold, now)?))
             })
             .await??
         };
+        if sold > 0 {
+            println!("Sold {sold} demo baskets at {} today: see them in the console's reports.", demo::SECOND_SHOP_ID);
+        }
         println!(
             "Till kit in demo/: {} QR codes (valid {} h, one basket each) and products.txt. Start the till:\n  cargo run -p azyq-pos -- --server {base}",
             kit.len() - 1,
