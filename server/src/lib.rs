@@ -14,6 +14,7 @@ mod house_rules;
 pub mod http;
 pub mod jobs;
 pub mod metrics;
+pub mod progress;
 pub mod qr;
 pub mod reports;
 pub mod startup;

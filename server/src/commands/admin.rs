@@ -41,7 +41,11 @@ pub fn import(settings: &Settings, month: &str, file: &Path) -> anyhow::Result<(
     let month = Month::parse(month)?;
     let db = open(settings)?;
     let now = startup::clock_from(settings).now();
+    // One transaction: a spinner with the time it has taken, not a count of rows.
+    let progress = crate::progress::Progress::new("import", 0);
+    progress.step(0, &format!("{} into {month}", file.display()));
     let report = import::import_file(&db, month, file, now)?;
+    progress.finish();
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
 }
