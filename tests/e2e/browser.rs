@@ -127,12 +127,44 @@ impl Browser {
         });
     }
 
-    /// Clicks what `css` finds.
+    /// Clicks what `css` finds: a link or a button that leads to another page, whose loading it
+    /// waits for (a mark left on this page is gone and the next one is complete), however slow
+    /// the machine.
     pub fn click(&self, css: &str) {
+        self.script("window.azyqLeaving = true", vec![]);
+        self.click_only(css);
+        self.wait_until(&format!("a new page after clicking {css}"), || {
+            self.rt
+                .block_on(
+                    self.client().execute(
+                        "return window.azyqLeaving === undefined && document.readyState === 'complete'",
+                        vec![],
+                    ),
+                )
+                .ok()
+                == Some(Value::Bool(true))
+        });
+    }
+
+    /// Clicks what `css` finds and waits for nothing (a download stays on the page).
+    pub fn click_only(&self, css: &str) {
         self.rt.block_on(async {
             let e = self.client().find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
             e.click().await.unwrap();
         });
+    }
+
+    /// Waits (bounded) until the browser is at `path` (after a form sent with Enter, say).
+    pub fn wait_path(&self, path: &str) {
+        self.wait_until(&format!("the page {path} (at {})", self.path()), || self.path() == path);
+    }
+
+    fn wait_until(&self, what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !done() {
+            assert!(Instant::now() < deadline, "waited 20 s for {what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Presses a key in the field `css` finds (a keyboard user's Enter, say).

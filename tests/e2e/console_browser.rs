@@ -58,7 +58,7 @@ fn operator_and_viewer_in_a_browser(db: &TestDb) {
     b.fill("#login", "op");
     b.fill("#password", OPERATOR_PASSWORD);
     b.keys("#password", "\u{E007}");
-    assert_eq!(b.path(), "/console/");
+    b.wait_path("/console/");
     let session = b.cookie("azyq_session").expect("the session cookie");
     assert_eq!(session.http_only(), Some(true));
     assert_eq!(format!("{:?}", session.same_site()), "Some(Strict)");
@@ -113,7 +113,7 @@ fn operator_and_viewer_in_a_browser(db: &TestDb) {
     shots.take(&b, "reports.png");
     let name = format!("azyq-daily-{day}.csv");
     for part in ["", ".sha256", ".sig"] {
-        b.click(&format!(
+        b.click_only(&format!(
             "#daily-report .downloads a[href*='format=csv']{}",
             match part {
                 "" => ":not([href*='part='])",
@@ -182,10 +182,7 @@ fn operator_and_viewer_in_a_browser(db: &TestDb) {
              document.body.appendChild(f); f.submit();",
             vec![serde_json::Value::String(action.clone())],
         );
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while b.path() != action && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
+        b.wait_path(&action);
         assert!(b.text("main").contains("forbidden"), "{action}: {}", b.text("main"));
     }
     b.open("/console/shops");

@@ -45,7 +45,8 @@ const WIDTH: u32 = 640;
 const FONT: &str = "sans-serif";
 const INK: RGBColor = RGBColor(0x22, 0x2b, 0x36);
 
-// Integer ranges are inclusive in plotters: `0..n - 1` segmented is n rows, one per bar.
+// Integer ranges are inclusive in plotters: `0..n - 1` segmented is n rows, one per bar. A range
+// of one value (`0..0`) has no width to map onto, so a single bar gets an empty second row.
 
 /// Draws into an SVG string; an error of plotters (it has none for SVG text) gives no chart.
 fn svg(size: (u32, u32), draw: impl FnOnce(&DrawingArea<SVGBackend, plotters::coord::Shift>) -> Option<()>) -> String {
@@ -62,7 +63,7 @@ fn svg(size: (u32, u32), draw: impl FnOnce(&DrawingArea<SVGBackend, plotters::co
 
 /// Bars across, one per category, the figure at each bar's end.
 pub fn bars_across(bars: &[Bar]) -> String {
-    let n = bars.len().max(1);
+    let n = bars.len().max(2);
     let height = 16 + 32 * n as u32;
     // Labels are drawn by the browser; give them room by their length in characters.
     let longest = bars.iter().map(|b| b.label.chars().count()).max().unwrap_or(4);
@@ -125,7 +126,7 @@ pub fn bars_across(bars: &[Bar]) -> String {
 
 /// Bars up, one per day (labels are the days' numbers or dates as given).
 pub fn bars_up(bars: &[Bar]) -> String {
-    let n = bars.len().max(1);
+    let n = bars.len().max(2);
     let max = bars.iter().map(|b| b.value).max().unwrap_or(0).max(1) as f64;
     let every = n.div_ceil(16).max(1);
     svg((WIDTH, 260), |root| {
@@ -192,5 +193,10 @@ mod tests {
         assert!(days.contains("<rect"), "{days}");
         // Nothing to draw is still a chart (empty axes), never a panic.
         assert!(bars_across(&[]).starts_with("<svg"));
+        // One bar is drawn, with its label: no range without width, no NaN.
+        let one = bars_across(&[Bar::new("Павлодар", 15_000, "150,00", Tone::Good)]);
+        assert!(!one.contains("NaN") && one.contains("Павлодар") && one.contains("fill=\"#2E7D32\""), "{one}");
+        let day = bars_up(&[Bar::new("06.12", 15_000, "150,00", Tone::Good)]);
+        assert!(!day.contains("NaN") && day.contains("06.12") && day.contains("fill=\"#2E7D32\""), "{day}");
     }
 }
