@@ -15,6 +15,7 @@ use crate::db::schema::{consents, family_months, vouchers};
 use crate::db::Db;
 use crate::domain::sms::Policy;
 use crate::domain::{cycle, import, places, programme, wallet};
+use crate::progress::Progress;
 use crate::with_conn;
 
 /// `n` members in families of 1 to 6 (about 3.3 on average), with valid, distinct IINs.
@@ -75,10 +76,13 @@ pub fn import_and_issue(settings: &Settings, n: u32, keep: Option<&Path>) -> any
     db.write(|c| programme::cover(c, month, "bench", now))?;
     let sms = settings.sms_policy()?;
 
+    let progress = Progress::new("bench-import", 3);
+    progress.step(0, &format!("generating {n} members"));
     let t = Instant::now();
     let rows = generate(n);
     let gen = t.elapsed();
 
+    progress.step(1, "importing");
     let t = Instant::now();
     let report = db.write(|c| import::import(c, month, &rows, None, &sms, "bench", now))?;
     let import_time = t.elapsed();
@@ -89,6 +93,7 @@ pub fn import_and_issue(settings: &Settings, n: u32, keep: Option<&Path>) -> any
     );
 
     // Every family says yes at once (what the SMS webhook does one family at a time).
+    progress.step(2, "issuing vouchers");
     let t = Instant::now();
     let issued = db.write(|c| {
         with_conn!(c, c => diesel::update(family_months::table.filter(family_months::month.eq(month.as_ref())))
@@ -97,6 +102,8 @@ pub fn import_and_issue(settings: &Settings, n: u32, keep: Option<&Path>) -> any
         cycle::issue_vouchers(c, month, cycle::Which::All, "bench", now)
     })?;
     let issue_time = t.elapsed();
+    progress.step(3, "done");
+    progress.finish();
     let total = import_time + issue_time;
     let rate = |d: std::time::Duration| f64::from(n) / d.as_secs_f64();
     println!("members: {n}, families: {}, generated in {:.2} s", report.new_families, gen.as_secs_f64());
@@ -149,9 +156,11 @@ pub fn seed(url: &str, n: u32, activate: u32, sms: &Policy, now: DateTime<Utc>) 
     let mut family_ids: Vec<&str> = rows.iter().map(|r| r.family_id.as_str()).collect();
     family_ids.dedup();
     // The standing consent, as `cycle::set_consent` writes it for a family that answers yes.
+    const CONSENT_CHUNK: usize = 5_000;
+    let progress = Progress::new("bench-seed consents", family_ids.len().div_ceil(CONSENT_CHUNK) as u64);
     db.write(|c| {
         let ts = now.naive_utc();
-        for chunk in family_ids.chunks(5_000) {
+        for (i, chunk) in family_ids.chunks(CONSENT_CHUNK).enumerate() {
             let values: Vec<_> = chunk
                 .iter()
                 .map(|f| {
@@ -164,12 +173,17 @@ pub fn seed(url: &str, n: u32, activate: u32, sms: &Policy, now: DateTime<Utc>) 
                 .map(|f| Entry::new(now, "bench", "consent", *f, None, "given").detail("bench-seed: standing consent"))
                 .collect();
             audit::record(c, &journal)?;
+            progress.step(i as u64 + 1, &format!("{} families", (i * CONSENT_CHUNK + chunk.len())));
         }
         Ok(())
     })?;
+    progress.finish();
     println!("seed: {} families consent ({:.1} s)", family_ids.len(), t.elapsed().as_secs_f64());
 
+    let progress = Progress::new("bench-seed", 0);
+    progress.step(0, &format!("importing {} members and issuing their vouchers", rows.len()));
     let report = db.write(|c| import::import(c, month, &rows, None, sms, "bench", now))?;
+    progress.finish();
     anyhow::ensure!(
         report.rejected.is_empty(),
         "generated rows were rejected: {:?}",
@@ -194,6 +208,7 @@ pub fn seed(url: &str, n: u32, activate: u32, sms: &Policy, now: DateTime<Utc>) 
                     .load(c))?)
         })?;
         // Many activations per transaction: one fsync per chunk instead of one per voucher.
+        let progress = Progress::new("bench-seed activations", ids.len() as u64);
         for chunk in ids.chunks(10_000) {
             db.write(|c| {
                 for (id, iin) in chunk {
@@ -203,7 +218,9 @@ pub fn seed(url: &str, n: u32, activate: u32, sms: &Policy, now: DateTime<Utc>) 
                 Ok(())
             })?;
             activated += chunk.len();
+            progress.step(activated as u64, "vouchers activated");
         }
+        progress.finish();
         println!("seed: {activated} vouchers activated ({:.1} s)", t.elapsed().as_secs_f64());
     }
     Ok(Seeded { month, families: report.new_families, vouchers: report.vouchers_issued, activated })

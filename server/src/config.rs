@@ -81,6 +81,9 @@ pub struct Settings {
     /// export, SMS delivery) in this process. Every job is safe to run on every replica; `false`
     /// leaves a replica to answer requests only.
     pub scheduler: bool,
+    /// `AZYQ_METRICS_TOKEN`: the bearer token `GET /metrics` asks for; without it only loopback
+    /// clients may scrape.
+    pub metrics_token: Option<String>,
     /// `AZYQ_FAKE_NOW`: start the clock here (only with `AZYQ_ALLOW_FAKE_CLOCK=1`).
     pub fake_now: Option<DateTime<Utc>>,
     pub allow_fake_clock: bool,
@@ -115,6 +118,7 @@ impl Default for Settings {
             group_commit: true,
             key_dir: None,
             scheduler: true,
+            metrics_token: None,
             fake_now: None,
             allow_fake_clock: false,
         }
@@ -222,6 +226,9 @@ impl Settings {
         }
         if let Some(v) = env_parse("AZYQ_QR_MINUTES")? {
             s.qr_minutes = v;
+        }
+        if let Some(v) = env("AZYQ_METRICS_TOKEN") {
+            s.metrics_token = Some(v);
         }
         if let Some(v) = env_parse("AZYQ_FAKE_NOW")? {
             s.fake_now = Some(v);

@@ -237,6 +237,78 @@ pub fn kit_banner(kit: &Kit, base_url: &str) -> anyhow::Result<String> {
     Ok(s)
 }
 
+/// The demo's suggested shelf and reduced price (cap 15 %) of the `i`-th demo product, in tiyn.
+fn suggested_price(i: usize) -> (i64, i64) {
+    let shelf = 20_000 + 5_000 * (i as i64 % 7);
+    (shelf, shelf - shelf * 15 / 100)
+}
+
+/// The demo's second shop, in Kokshetau, where the demo itself sells a few baskets today (its
+/// cashier sells the Akmola region's QR codes of the till kit too).
+pub const SECOND_SHOP_ID: &str = SHOPS[1].id;
+const SECOND_CASHIER: &str = SHOPS[1].cashier;
+
+/// What the demo sells at its second shop today: (member, [(product index, pieces)]). The members
+/// are of families in the Akmola region (Kokshetau, Akkol), as the shop is.
+const DEMO_SALES: &[(u32, &[(usize, i64)])] = &[(2, &[(0, 2), (1, 1)]), (4, &[(2, 3)]), (8, &[(4, 1), (3, 2)])];
+
+/// A few sales at the second demo shop today, paid in cash, so the console's report of the day
+/// has figures and charts. Made once a day: a rerun the same day sells nothing more. Returns the
+/// baskets sold.
+pub fn sell_today(db: &Db, hold: chrono::Duration, now: DateTime<Utc>) -> anyhow::Result<usize> {
+    use crate::db::schema::baskets;
+    use crate::domain::{idempotency, redeem, wallet};
+    use azyq_shared::api::{AuthorizeRequest, BasketLineIn, Payment, PaymentMethod};
+    use azyq_shared::Tiyn;
+
+    let since = BusinessDay::of(now).start_instant().naive_utc();
+    let sold: i64 = db.read(|c| {
+        Ok(with_conn!(c, c => baskets::table
+            .filter(baskets::shop_id.eq(SECOND_SHOP_ID))
+            .filter(baskets::created_at.ge(since))
+            .count()
+            .get_result(c))?)
+    })?;
+    if sold > 0 {
+        return Ok(0);
+    }
+    let products = catalog::parse_products_csv(DEMO_PRODUCTS_CSV.as_bytes())?;
+    let till =
+        redeem::Till { shop_id: SECOND_SHOP_ID.into(), terminal_id: "demo-till".into(), login: SECOND_CASHIER.into() };
+    let mut baskets_sold = 0;
+    for (member, lines) in DEMO_SALES {
+        let iin = demo_iin(*member);
+        let vouchers = db.read(|c| wallet::family_vouchers(c, &iin))?;
+        let Some(v) = vouchers.iter().find(|v| v.member_name == NAMES[*member as usize]) else { continue };
+        if v.status == azyq_shared::api::VoucherStatus::Issued {
+            db.write(|c| wallet::activate(c, &iin, v.id, now))?;
+        }
+        let token = db.read(|c| wallet::mint_qr(c, &iin, v.id, chrono::Duration::minutes(5), now))?;
+        let lines = lines
+            .iter()
+            .filter_map(|(i, quantity)| {
+                let (shelf, reduced) = suggested_price(*i);
+                products.get(*i).map(|p| BasketLineIn {
+                    code: p.gtin.clone(),
+                    quantity: *quantity,
+                    shelf_price_tiyn: Tiyn::new(shelf),
+                    reduced_price_tiyn: Tiyn::new(reduced),
+                })
+            })
+            .collect();
+        let req = AuthorizeRequest { tokens: vec![token.token], lines };
+        let hash = idempotency::request_hash("demo:authorize", &req);
+        let t = redeem::Transition { till: &till, key: None, hash: &hash, now };
+        let held = redeem::authorize(db, &t, &req, hold)?;
+        let payment = Payment { method: PaymentMethod::Cash, paid_tiyn: held.to_pay_tiyn };
+        let hash = idempotency::request_hash("demo:capture", &payment);
+        let t = redeem::Transition { till: &till, key: None, hash: &hash, now };
+        redeem::capture(db, &t, held.basket_id, &payment)?;
+        baskets_sold += 1;
+    }
+    Ok(baskets_sold)
+}
+
 /// Demo product codes as a scanner would type them, with suggested prices.
 pub fn product_codes() -> String {
     let mut out = String::from(
@@ -247,8 +319,7 @@ pub fn product_codes() -> String {
     );
     let products = crate::domain::catalog::parse_products_csv(DEMO_PRODUCTS_CSV.as_bytes()).unwrap_or_default();
     for (i, p) in products.iter().enumerate() {
-        let shelf = 20_000 + 5_000 * (i as i64 % 7);
-        let reduced = shelf - shelf * 15 / 100;
+        let (shelf, reduced) = suggested_price(i);
         let unit = if p.unit == azyq_shared::api::Unit::Kg { "за кг" } else { "за шт." };
         let (shelf, reduced) = (tenge(shelf), tenge(reduced));
         let Ok(gtin) = azyq_shared::gs1::Gtin::parse(&p.gtin) else { continue };
@@ -294,6 +365,7 @@ pub fn banner(seeded: &Seeded, base_url: &str, wallet_secret: &str, now: DateTim
     }
     let token = wallet_token(wallet_secret, &demo_iin(0), now)?;
     writeln!(s, "  wallet token of the first demo recipient (valid 24 h):\n    {token}")?;
+    writeln!(s, "Web console: {base_url}/console/ (log in as operator or viewer above)")?;
     writeln!(s, "Try:")?;
     writeln!(s, "  curl -s -H 'Authorization: Bearer {token}' {base_url}/api/v1/wallet/vouchers")?;
     Ok(s)

@@ -131,6 +131,8 @@ pub async fn serve(settings: Settings, db: Db, listener: TcpListener) -> anyhow:
         delivery_kick: delivery_kick.clone(),
         delivery_routes: destinations.routes.clone(),
     });
+    crate::metrics::install()?;
+    let metrics_access = web::Data::new(http::metrics::MetricsAccess { token: settings.metrics_token.clone() });
     let addr = listener.local_addr()?;
     if tls.is_none() && !addr.ip().is_loopback() {
         tracing::warn!(
@@ -145,12 +147,14 @@ pub async fn serve(settings: Settings, db: Db, listener: TcpListener) -> anyhow:
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .app_data(metrics_access.clone())
             .app_data(http::json_config())
             .app_data(http::path_config())
             .app_data(http::query_config())
             .wrap(middleware::from_fn(refuse_control_characters))
             .wrap(middleware::from_fn(log_request))
             .configure(http::routes)
+            .configure(crate::console::routes)
             .default_service(web::to(http::not_found))
     })
     .workers(workers)
@@ -169,6 +173,7 @@ pub async fn serve(settings: Settings, db: Db, listener: TcpListener) -> anyhow:
     println!("azyq-server listening on {scheme}://{addr}");
     tracing::info!(%addr, scheme, "listening");
 
+    let upkeep = tokio::spawn(crate::metrics::upkeep_forever());
     let scheduler = settings.scheduler.then(|| {
         let deliveries = tokio::spawn(jobs::deliver::run_forever(
             db.clone(),
@@ -182,6 +187,7 @@ pub async fn serve(settings: Settings, db: Db, listener: TcpListener) -> anyhow:
         (jobs, deliveries)
     });
     let result = server.await;
+    upkeep.abort();
     if let Some((jobs, deliveries)) = scheduler {
         jobs.abort();
         deliveries.abort();
@@ -212,7 +218,7 @@ async fn refuse_control_characters(
 }
 
 /// One log line per request: method, path, status, time. Never bodies or query strings (they may
-/// hold personal data).
+/// hold personal data). And the request in the metrics, by its route pattern.
 async fn log_request(
     req: actix_web::dev::ServiceRequest,
     next: middleware::Next<impl actix_web::body::MessageBody>,
@@ -221,7 +227,9 @@ async fn log_request(
     let method = req.method().clone();
     let path = req.path().to_owned();
     let res = next.call(req).await?;
-    tracing::info!(%method, %path, status = res.status().as_u16(), ms = started.elapsed().as_millis() as u64, "request");
+    let (status, took) = (res.status().as_u16(), started.elapsed());
+    crate::metrics::request(&method, res.request().match_pattern(), status, took);
+    tracing::info!(%method, %path, status, ms = took.as_millis() as u64, "request");
     Ok(res)
 }
 

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed step fails the test
 
+mod browser;
 mod helpers;
 mod hostile;
 mod pg;
@@ -13,6 +14,8 @@ mod tls;
 mod books;
 mod clock;
 mod concurrency;
+mod console;
+mod console_browser;
 mod crash;
 mod crash_load;
 mod cycle;

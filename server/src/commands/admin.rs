@@ -35,7 +35,11 @@ pub fn close_month(settings: &Settings, month: Month) -> anyhow::Result<()> {
 pub fn import(settings: &Settings, month: Month, file: &Path) -> anyhow::Result<()> {
     let db = open(settings)?;
     let now = startup::clock_from(settings).now();
+    // One transaction: a spinner with the time it has taken, not a count of rows.
+    let progress = crate::progress::Progress::new("import", 0);
+    progress.step(0, &format!("{} into {month}", file.display()));
     let report = import::import_file(&db, month, file, &settings.sms_policy()?, now)?;
+    progress.finish();
     println!("{}", serde_json::to_string_pretty(&report)?);
     if report.accepted == 0 {
         // A list of which nothing was taken is a failed import, whatever its rows said.

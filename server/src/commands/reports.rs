@@ -3,6 +3,7 @@
 use super::cli::{ReportAction, ReportOut, FORMATS};
 use crate::config::Settings;
 use crate::domain::keys;
+use crate::progress::Progress;
 use crate::startup;
 
 pub fn report(settings: &Settings, action: ReportAction) -> anyhow::Result<()> {
@@ -21,10 +22,15 @@ pub fn report(settings: &Settings, action: ReportAction) -> anyhow::Result<()> {
     let db = crate::db::Db::connect(&settings.database_url, 2)?;
     let format: render::Format =
         format.parse().map_err(|_| anyhow::anyhow!("--format must be one of {}", FORMATS.join(", ")))?;
+    let progress = Progress::new("report", 0);
+    progress.step(0, &format!("reading the figures {from} .. {to}"));
     let report = db.read(|c| figures::report(c, from, to, now))?;
+    progress.step(0, &format!("rendering {}", format.extension()));
     let bytes = render::render(&report, format)?;
+    progress.step(0, "signing");
     let key = db.write(keys::report_key)?;
     signing::write_signed(&out, &bytes, keys::REPORT_KID, &key)?;
+    progress.finish();
     println!("{} written, with {}.sha256 and {}.sig", out.display(), out.display(), out.display());
     Ok(())
 }
@@ -59,11 +65,7 @@ fn verify(settings: &Settings, file: &std::path::Path, public_key: Option<&str>)
 pub fn check(settings: &Settings) -> anyhow::Result<()> {
     let db = crate::db::Db::connect(&settings.database_url, 2)?;
     let started = std::time::Instant::now();
-    let findings = db.read(|c| {
-        crate::reports::check::run(c, |i, n, rule, took| {
-            eprintln!("check [{i}/{n}] {:.1} s  {rule}", took.as_secs_f64());
-        })
-    })?;
+    let findings = crate::reports::check::run_shown(&db)?;
     let mut bad = 0;
     for f in &findings {
         if !f.mismatches.is_empty() {

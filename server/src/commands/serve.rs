@@ -47,14 +47,19 @@ pub fn demo(mut settings: Settings) -> anyhow::Result<()> {
         let listener = startup::bind(&settings.listen)?;
         let base = format!("{}://{}", settings.scheme(), listener.local_addr()?);
         println!("{}", demo::banner(&seeded, &base, &secret, now)?);
-        let kit = {
+        let hold = settings.hold();
+        let (kit, sold) = {
             let db = db.clone();
             tokio::task::spawn_blocking(move || {
                 db.write(|c| keys::ensure_key(c, now))?;
-                demo::write_till_kit(&db, std::path::Path::new("demo"), now)
+                let kit = demo::write_till_kit(&db, std::path::Path::new("demo"), now)?;
+                anyhow::Ok((kit, demo::sell_today(&db, hold, now)?))
             })
             .await??
         };
+        if sold > 0 {
+            println!("Sold {sold} demo baskets at {} today: see them in the console's reports.", demo::SECOND_SHOP_ID);
+        }
         println!("{}", demo::kit_banner(&kit, &base)?);
         startup::serve(settings, db, listener).await
     })

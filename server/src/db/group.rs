@@ -233,6 +233,7 @@ impl GroupWriter {
             return false;
         }
         self.written.fetch_max(batch, Ordering::SeqCst);
+        crate::metrics::group_commit(st.members);
         true
     }
 

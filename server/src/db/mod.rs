@@ -205,8 +205,11 @@ impl Db {
                     anyhow::bail!("cannot connect to PostgreSQL at {}: {why}", parsed.place());
                 }
                 let manager = ConnectionManager::<PgConnection>::new(url);
-                let pool =
-                    Pool::builder().max_size(pool_size).connection_timeout(Duration::from_secs(10)).build(manager)?;
+                let pool = Pool::builder()
+                    .max_size(pool_size)
+                    .connection_timeout(Duration::from_secs(10))
+                    .event_handler(Box::new(crate::metrics::PoolEvents))
+                    .build(manager)?;
                 let mut conn = pool.get()?;
                 conn.run_pending_migrations(PG_MIGRATIONS).map_err(|e| anyhow::anyhow!("migrating PostgreSQL: {e}"))?;
                 return Ok(Db { pools: Pools::Pg(pool), writer: None });
@@ -222,6 +225,7 @@ impl Db {
             .max_size(pool_size)
             .connection_timeout(Duration::from_secs(10))
             .connection_customizer(Box::new(SqlitePragmas::new(sqlite_cache_kib)))
+            .event_handler(Box::new(crate::metrics::PoolEvents))
             .build(manager)?;
         let mut conn = pool.get()?;
         conn.run_pending_migrations(SQLITE_MIGRATIONS).map_err(|e| anyhow::anyhow!("migrating SQLite: {e}"))?;
@@ -238,6 +242,14 @@ impl Db {
     /// Runs `f` in one write transaction: all of it commits, or none. On SQLite the transaction
     /// takes the write lock up front (BEGIN IMMEDIATE) so that two writers never deadlock.
     pub fn write<T>(&self, f: impl FnOnce(&mut Conn) -> Result<T, AppError>) -> Result<T, AppError> {
+        // Business counters noted by `f` count only if it commits (see `crate::metrics`).
+        crate::metrics::transaction_begins();
+        let result = self.write_once(f);
+        crate::metrics::transaction_ended(result.is_ok());
+        result
+    }
+
+    fn write_once<T>(&self, f: impl FnOnce(&mut Conn) -> Result<T, AppError>) -> Result<T, AppError> {
         if let Some(writer) = &self.writer {
             return writer.write(f);
         }

@@ -146,6 +146,17 @@ pub fn parse_products_csv(text: &[u8]) -> AppResult<Vec<Product>> {
     Ok(out)
 }
 
+/// A product list as uploaded: JSON `{"products":[…]}` or CSV.
+pub fn products_from_upload(body: &[u8], json: bool) -> AppResult<Vec<Product>> {
+    if json {
+        Ok(serde_json::from_slice::<azyq_shared::api::Products>(body)
+            .map_err(|e| AppError::validation("body", format!("неверный JSON: {e}")))?
+            .products)
+    } else {
+        parse_products_csv(body)
+    }
+}
+
 /// Replaces the product list. Every product must name a group in force.
 pub fn put_products(conn: &mut Conn, list: &[Product], actor: &str, now: DateTime<Utc>) -> AppResult<usize> {
     let groups: HashSet<String> = groups_in_force(conn)?.into_iter().map(|g| g.code).collect();

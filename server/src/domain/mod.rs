@@ -16,6 +16,7 @@ pub mod pos;
 pub mod programme;
 pub mod rates;
 pub mod redeem;
+pub mod roster;
 pub mod secrets;
 pub mod sms;
 pub mod stats;

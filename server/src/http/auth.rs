@@ -106,8 +106,12 @@ fn decode_session(token: &str, secret: &[u8]) -> Result<SessionClaims, jsonwebto
 /// A staff session: a token signed with our secret, within its times on our clock, whose account
 /// still stands as the token says (see [`accounts::sessions::still_valid`]).
 async fn staff(req: &HttpRequest) -> Result<Staff, AppError> {
-    let st = state(req)?;
-    let token = bearer(req)?;
+    session(state(req)?, bearer(req)?).await
+}
+
+/// The staff session a token stands for, checked as [`staff`] checks a bearer token (the web
+/// console's cookie carries the same token, so the same revocation ends it).
+pub async fn session(st: &AppState, token: &str) -> Result<Staff, AppError> {
     let invalid = || AppError::unauthorized("Недействительный токен сессии");
     let claims = match decode_session(token, &st.sessions.secret()) {
         Ok(c) => c,

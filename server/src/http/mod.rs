@@ -4,6 +4,7 @@ pub mod auth;
 pub mod deliveries;
 pub mod error;
 pub mod extract;
+pub mod metrics;
 pub mod openapi;
 pub mod operator;
 pub mod pos;
@@ -123,7 +124,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(wallet::routes)
         .configure(pos::routes)
         .configure(reports::routes)
-        .configure(deliveries::routes);
+        .configure(deliveries::routes)
+        .configure(metrics::routes);
 }
 
 /// JSON 404 for paths that are not part of the API.

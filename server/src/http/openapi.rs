@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{deliveries, operator, pos, public, reports, sms, wallet};
+use super::{deliveries, metrics, operator, pos, public, reports, sms, wallet};
 
 struct Security;
 
@@ -65,6 +65,8 @@ impl Modify for Security {
         reports::sdu_return,
         reports::reconciliation,
         reports::report_keys,
+        metrics::metrics,
+        crate::console::months::index,
     ),
     components(schemas(azyq_shared::api::ErrorBody, azyq_shared::api::ErrorCode, azyq_shared::api::RejectCode)),
     modifiers(&Security)

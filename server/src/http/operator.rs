@@ -11,7 +11,7 @@ use super::auth::Operator;
 use super::extract::MonthPath;
 use super::{is_csv, read_body, AppState};
 use crate::domain::{accounts, catalog, cycle, import, places, programme, rates};
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(create_session)
@@ -65,17 +65,7 @@ pub async fn import_recipients(
     payload: web::Payload,
 ) -> AppResult<web::Json<ImportReport>> {
     let body = read_body(&req, payload).await?;
-    let (rows, group) = if is_csv(&req) {
-        (import::rows_from_csv(&body)?, None)
-    } else {
-        let list: RecipientList =
-            serde_json::from_slice(&body).map_err(|e| AppError::validation("body", format!("неверный JSON: {e}")))?;
-        let (rows, group) = import::rows_from_json(&list.families);
-        (rows, Some(group))
-    };
-    if rows.is_empty() {
-        return Err(import::empty_list());
-    }
+    let (rows, group) = import::rows_from_upload(&body, !is_csv(&req))?;
     let (now, sms) = (state.clock.now(), state.sms.clone());
     let actor = op.actor();
     let report = state
@@ -241,13 +231,7 @@ pub async fn put_catalog(
     payload: web::Payload,
 ) -> AppResult<web::Json<CatalogReplaced>> {
     let body = read_body(&req, payload).await?;
-    let list = if is_csv(&req) {
-        catalog::parse_products_csv(&body)?
-    } else {
-        serde_json::from_slice::<Products>(&body)
-            .map_err(|e| AppError::validation("body", format!("неверный JSON: {e}")))?
-            .products
-    };
+    let list = catalog::products_from_upload(&body, !is_csv(&req))?;
     let now = state.clock.now();
     let actor = op.actor();
     let products = state.db.run(move |db| db.write(|c| catalog::put_products(c, &list, &actor, now))).await?;

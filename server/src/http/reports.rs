@@ -21,14 +21,14 @@ fn format_param(raw: Option<&str>) -> AppResult<Format> {
 }
 
 /// A report rendered in a format, with its SHA-256 and signature.
-struct Signed {
-    bytes: Vec<u8>,
-    sha256: String,
-    signature: String,
+pub(crate) struct Signed {
+    pub bytes: Vec<u8>,
+    pub sha256: String,
+    pub signature: String,
 }
 
 /// Renders and signs a report (runs on the blocking pool: XLSX takes a moment).
-fn render_signed(db: &crate::db::Db, report: &MinistryReport, format: Format) -> AppResult<Signed> {
+pub(crate) fn render_signed(db: &crate::db::Db, report: &MinistryReport, format: Format) -> AppResult<Signed> {
     let bytes = render::render(report, format).map_err(AppError::internal)?;
     let key = db.write(keys::report_key)?;
     let (sha256, signature) = signing::seal(&bytes, keys::REPORT_KID, &key);

@@ -34,6 +34,8 @@ pub fn run(lines: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
     let baskets = lines / LINES_PER_BASKET;
     let vouchers = (baskets / 10).max(1);
     db.write(|c| places::put_localities(c, &crate::demo::pilot_localities(), "bench", now))?;
+    let progress = crate::progress::Progress::new("bench-report", 0);
+    progress.step(0, &format!("building a month of {lines} basket lines"));
     let t = Instant::now();
     // The SZPT groups, then shops in the pilot regions, vouchers, baskets, lines, and the day figures.
     db.write(|c| crate::domain::catalog::seed_groups(c, now))?;
@@ -76,6 +78,7 @@ pub fn run(lines: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
          SELECT '2026-12-01', region, COUNT(*), SUM(amount_tiyn), COUNT(*), SUM(amount_tiyn) FROM vouchers GROUP BY region;"
     ))?;
     let built = t.elapsed();
+    progress.finish();
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     println!(
         "month built: {lines} basket lines, {baskets} baskets, {vouchers} vouchers, {SHOPS} shops in {:.1} s ({} MB)",
@@ -86,7 +89,9 @@ pub fn run(lines: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
     let day = BusinessDay::parse("2026-12-15")?;
     let mut times: Vec<Duration> = Vec::new();
     let mut figures = None;
-    for _ in 0..7 {
+    let progress = crate::progress::Progress::new("bench-report daily report", 7);
+    for run in 0..7 {
+        progress.step(run, "figures, JSON, CSV, XLSX");
         let t = Instant::now();
         let report = db.read(|c| super::figures::report(c, day, day, now))?;
         for format in [super::render::Format::Json, super::render::Format::Csv, super::render::Format::Xlsx] {
@@ -95,6 +100,7 @@ pub fn run(lines: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
         times.push(t.elapsed());
         figures = Some(report.totals);
     }
+    progress.finish();
     times.sort();
     if let Some(t) = figures {
         println!("day 2026-12-15: {} baskets, discount {} tiyn", t.baskets.baskets_captured, t.baskets.discount_tiyn);
@@ -106,9 +112,7 @@ pub fn run(lines: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
         times[6].as_secs_f64() * 1e3
     );
     let t = Instant::now();
-    let findings = db.read(|c| {
-        super::check::run(c, |i, n, rule, took| eprintln!("check [{i}/{n}] {:.1} s  {rule}", took.as_secs_f64()))
-    })?;
+    let findings = super::check::run_shown(&db)?;
     let bad: usize = findings.iter().map(|f| f.mismatches.len()).sum();
     println!("check: {} rules, {bad} mismatches, {:.1} s", findings.len(), t.elapsed().as_secs_f64());
     drop(db);

@@ -202,11 +202,26 @@ pub struct Finding {
 }
 
 /// Runs every rule; `progress` hears each rule's name and time as it finishes.
+/// [`run`] on a database, its progress shown rule by rule (see [`crate::progress`]).
+pub fn run_shown(db: &crate::db::Db) -> anyhow::Result<Vec<Finding>> {
+    let progress = crate::progress::Progress::new("check", steps() as u64);
+    let findings = db.read(|c| {
+        run(c, |i, _, rule, took| progress.step(i as u64, &format!("{rule} ({:.1} s)", took.as_secs_f64())))
+    })?;
+    progress.finish();
+    Ok(findings)
+}
+
+/// How many steps [`run`] reports: its rules, and the refunded-once check.
+pub fn steps() -> usize {
+    RULES.len() + 1
+}
+
 pub fn run(
     conn: &mut Conn,
     mut progress: impl FnMut(usize, usize, &str, std::time::Duration),
 ) -> AppResult<Vec<Finding>> {
-    let total = RULES.len() + 1;
+    let total = steps();
     let mut out = Vec::with_capacity(total);
     for (i, rule) in RULES.iter().enumerate() {
         let started = Instant::now();

@@ -2,9 +2,11 @@
 
 pub mod bench;
 pub mod check;
+pub mod complaints;
 pub mod delivery;
 pub mod export;
 pub mod figures;
+pub mod months;
 pub mod published;
 pub mod render;
 pub mod returns;

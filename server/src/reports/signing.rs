@@ -42,6 +42,12 @@ pub fn seal(bytes: &[u8], kid: u16, key: &SigningKey) -> (String, String) {
 /// in the module docs): what [`write_signed`] writes beside it, and what a delivery carries.
 pub fn sidecars(name: &str, bytes: &[u8], kid: u16, key: &SigningKey) -> (String, String) {
     let (sha256, signature) = seal(bytes, kid, key);
+    sealed_sidecars(&sha256, &signature, name)
+}
+
+/// The texts of `FILE.sha256` and `FILE.sig` for a file already sealed ([`seal`]): what the
+/// console offers for download beside a report.
+pub fn sealed_sidecars(sha256: &str, signature: &str, name: &str) -> (String, String) {
     (format!("{sha256}  {name}\n"), format!("{signature}\n"))
 }
 

@@ -8,7 +8,7 @@
 mod parse;
 mod validate;
 
-pub use parse::{rows_from_csv, rows_from_json, RawRow};
+pub use parse::{rows_from_csv, rows_from_json, rows_from_upload, RawRow};
 pub use validate::{validate, Family, Known, Member, Validated};
 
 use std::collections::{HashMap, HashSet};
@@ -181,14 +181,9 @@ pub fn import_file(
     use anyhow::Context as _;
     let body = std::fs::read(file).with_context(|| format!("cannot read the list {}", file.display()))?;
     let is_json = file.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
-    let (rows, group) = if is_json {
-        let list: azyq_shared::api::RecipientList = serde_json::from_slice(&body)
-            .with_context(|| format!("{} is not a recipients list in JSON", file.display()))?;
-        let (rows, group) = rows_from_json(&list.families);
-        (rows, Some(group))
-    } else {
-        (rows_from_csv(&body).with_context(|| format!("{} is not a recipients list in CSV", file.display()))?, None)
-    };
+    let (rows, group) = rows_from_upload(&body, is_json).with_context(|| {
+        format!("{} is not a recipients list in {}", file.display(), if is_json { "JSON" } else { "CSV" })
+    })?;
     Ok(db.write(|c| import(c, month, &rows, group.as_deref(), sms, "cli", now))?)
 }
 

@@ -36,6 +36,23 @@ pub fn rows_from_json(families: &[FamilyIn]) -> (Vec<RawRow>, Vec<usize>) {
     (rows, group)
 }
 
+/// A list file as uploaded, JSON (`{"families":[…]}`) or CSV: its rows, and for JSON which family
+/// object each row came from. An empty list is refused.
+pub fn rows_from_upload(body: &[u8], json: bool) -> AppResult<(Vec<RawRow>, Option<Vec<usize>>)> {
+    let (rows, group) = if json {
+        let list: azyq_shared::api::RecipientList =
+            serde_json::from_slice(body).map_err(|e| AppError::validation("body", format!("неверный JSON: {e}")))?;
+        let (rows, group) = rows_from_json(&list.families);
+        (rows, Some(group))
+    } else {
+        (rows_from_csv(body)?, None)
+    };
+    if rows.is_empty() {
+        return Err(super::empty_list());
+    }
+    Ok((rows, group))
+}
+
 /// Reads the CSV shape: `family_id,kato,phone,iin,name,birth_date` with a header row.
 pub fn rows_from_csv(body: &[u8]) -> AppResult<Vec<RawRow>> {
     let body = body.strip_prefix("\u{feff}".as_bytes()).unwrap_or(body);

@@ -12,6 +12,7 @@ use crate::db::schema::baskets;
 use crate::db::Db;
 use crate::domain::idempotency;
 use crate::error::AppResult;
+use crate::metrics::{self, Event};
 use crate::with_conn;
 
 /// Who asks for a transition, under which idempotency key, at what time.
@@ -36,7 +37,9 @@ pub fn authorize(db: &Db, t: &Transition, req: &AuthorizeRequest, hold: Duration
     // the write transaction then only does what depends on balances and nonces.
     let checked = db.read(|c| super::check(c, t.till, req, t.now))?;
     idempotency::write_once(db, &t.scope("authorize"), t.key, t.hash, t.now, |c| {
-        authorize_step::authorize(c, t.till, &checked, hold, t.now)
+        let authorized = authorize_step::authorize(c, t.till, &checked, hold, t.now)?;
+        metrics::on_commit(Event::Hold);
+        Ok(authorized)
     })
 }
 
@@ -44,7 +47,9 @@ pub fn authorize(db: &Db, t: &Transition, req: &AuthorizeRequest, hold: Duration
 pub fn capture(db: &Db, t: &Transition, id: i64, payment: &Payment) -> AppResult<Captured> {
     expire_if_ran_out(db, id, t.now)?;
     let result = idempotency::write_once(db, &t.scope(&format!("capture:{id}")), t.key, t.hash, t.now, |c| {
-        capture_step::capture(c, t.till, id, payment, t.now)
+        let captured = capture_step::capture(c, t.till, id, payment, t.now)?;
+        metrics::on_commit(Event::Sale { discount: captured.receipt.discount_tiyn });
+        Ok(captured)
     });
     released_if_expired(db, id, t.now, result)
 }
@@ -52,14 +57,20 @@ pub fn capture(db: &Db, t: &Transition, id: i64, payment: &Payment) -> AppResult
 /// Cancel: releases the hold.
 pub fn cancel(db: &Db, till: &Till, id: i64, now: DateTime<Utc>) -> AppResult<BasketState> {
     expire_if_ran_out(db, id, now)?;
-    let result = db.write_retrying(|c| release::cancel(c, till, id, now));
+    let result = db.write_retrying(|c| {
+        let state = release::cancel(c, till, id, now)?;
+        metrics::on_commit(Event::Released { expired: false, count: 1 });
+        Ok(state)
+    });
     released_if_expired(db, id, now, result)
 }
 
 /// Refund a captured basket, whole (`None`) or the given lines.
 pub fn refund(db: &Db, t: &Transition, id: i64, lines: Option<&[usize]>) -> AppResult<Refund> {
     idempotency::write_once(db, &t.scope(&format!("refund:{id}")), t.key, t.hash, t.now, |c| {
-        refund_step::refund(c, t.till, id, lines, t.now)
+        let refund = refund_step::refund(c, t.till, id, lines, t.now)?;
+        metrics::on_commit(Event::Refund { tiyn: refund.refunded_tiyn });
+        Ok(refund)
     })
 }
 
@@ -67,12 +78,19 @@ pub fn refund(db: &Db, t: &Transition, id: i64, lines: Option<&[usize]>) -> AppR
 pub fn expire_holds(db: &Db, now: DateTime<Utc>) -> AppResult<usize> {
     let mut total = 0;
     loop {
-        let n = db.write_retrying(|c| release::expire_holds(c, now, None))?;
+        let n = db.write_retrying(|c| expire(c, now, None))?;
         total += n;
         if n < release::SWEEP_BATCH {
             return Ok(total);
         }
     }
+}
+
+/// Releases holds that ran out (one basket's, or a sweep's batch), counting them.
+fn expire(c: &mut crate::db::Conn, now: DateTime<Utc>, id: Option<i64>) -> AppResult<usize> {
+    let n = release::expire_holds(c, now, id)?;
+    metrics::on_commit(Event::Released { expired: true, count: n as u64 });
+    Ok(n)
 }
 
 /// A transition refused because the hold ran out meanwhile leaves the hold released (its own
@@ -96,7 +114,7 @@ fn expire_if_ran_out(db: &Db, id: i64, now: DateTime<Utc>) -> AppResult<()> {
             .get_result(c))?)
     })?;
     if ran_out > 0 {
-        db.write_retrying(|c| release::expire_holds(c, now, Some(id)))?;
+        db.write_retrying(|c| expire(c, now, Some(id)))?;
     }
     Ok(())
 }
