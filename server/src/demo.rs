@@ -168,7 +168,8 @@ pub fn write_till_kit(db: &Db, dir: &std::path::Path, now: DateTime<Utc>) -> any
 pub fn product_codes() -> String {
     let mut out = String::from(
         "# Demo product codes for azyq-pos: type or paste one into the scan field.\n\
-         # Plain EAN-13 = non-serialised goods; (01)…(21)… = a marked, serialised unit (each sells once).\n\
+         # Plain EAN-13 = non-serialised goods; (01)…(21)… = a marked, serialised unit (each sells once);\n\
+         # 2X PPPPP WWWWW C = an in-store scale label (PLU, weight in grams): its weight is the quantity.\n\
          # Suggested prices in tiyn: shelf / reduced (cap 15%). Weighed goods: quantity in grams.\n",
     );
     let products = crate::domain::catalog::parse_products_csv(DEMO_PRODUCTS_CSV.as_bytes()).unwrap_or_default();
@@ -180,6 +181,10 @@ pub fn product_codes() -> String {
         // The EAN-13 printed on the pack is the GTIN-14 without its leading zero.
         let ean13 = gtin.as_str().strip_prefix('0').unwrap_or(gtin.as_str());
         out.push_str(&format!("{ean13}\t{}\t{shelf}/{reduced} {unit}\n", p.name));
+        let label = p.plu.as_deref().and_then(|plu| azyq_shared::gs1::Plu::parse(plu).ok());
+        if let Some(label) = label.and_then(|plu| azyq_shared::gs1::ScaleLabel::weight(0, plu, 1_250)) {
+            out.push_str(&format!("{label}\t{} (scale label, 1 250 g)\t{shelf}/{reduced} {unit}\n", p.name));
+        }
         if p.group == "milk" || p.group == "butter" {
             for serial in ["DEMO0001", "DEMO0002", "DEMO0003"] {
                 out.push_str(&format!("(01){gtin}(21){serial}\t{} (serialised)\t{shelf}/{reduced} {unit}\n", p.name));

@@ -110,6 +110,7 @@ pub async fn serve(settings: Settings, db: Db) -> anyhow::Result<()> {
         sms_kick: kick.clone(),
         hold: settings.hold(),
         qr_ttl: chrono::Duration::minutes(settings.qr_minutes),
+        shop_hours: settings.shop_hours()?,
     });
     let listener = TcpListener::bind(&settings.listen).with_context(|| format!("binding {}", settings.listen))?;
     let addr = listener.local_addr()?;

@@ -17,10 +17,15 @@ mod crash;
 mod crash_load;
 mod cycle;
 mod keys;
+mod limits;
+mod recalls;
 mod rejections;
 mod reports;
 mod roles;
+mod scale;
 mod security;
+mod shop;
+mod signals;
 mod till;
 mod world;
 

@@ -52,10 +52,14 @@ pub enum Command {
     },
     /// Prove the books: every voucher's money, every basket, every report figure. Exit 1 on any mismatch.
     Check,
-    /// Benchmark: a month of N basket lines in a fresh SQLite file; times the daily report and `check`.
+    /// Benchmark: a month of N basket lines in a fresh SQLite file; times the daily report, the
+    /// signals report and `check`.
     BenchReport {
         #[arg(long, default_value_t = 10_000_000)]
         lines: i64,
+        /// Keep the month's database at this path (to time `report signals` on it from outside).
+        #[arg(long)]
+        keep: Option<PathBuf>,
     },
     /// Voucher-token signing keys.
     Keys {
@@ -99,6 +103,15 @@ pub enum ReportAction {
         from: String,
         #[arg(long)]
         to: String,
+        #[arg(long, default_value = "csv")]
+        format: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// The signals report of a month (fraud and error signals per shop).
+    Signals {
+        #[arg(long)]
+        month: String,
         #[arg(long, default_value = "csv")]
         format: String,
         #[arg(long)]

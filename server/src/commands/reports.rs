@@ -24,6 +24,24 @@ pub fn report(settings: &Settings, action: ReportAction) -> anyhow::Result<()> {
         ReportAction::Summary { from, to, format, out } => {
             (figures::report_day(&from, "from", now)?, figures::report_day(&to, "to", now)?, format, out)
         }
+        ReportAction::Signals { month, format, out } => {
+            let month = azyq_shared::Month::parse(&month).map_err(|e| anyhow::anyhow!("--month: {e}"))?;
+            let format: render::Format =
+                format.parse().map_err(|_| anyhow::anyhow!("--format must be csv, xlsx or json"))?;
+            let hours = settings.shop_hours()?;
+            let report = db.read(|c| crate::reports::signals::month_report(c, month, hours, now))?;
+            let bytes = crate::reports::signals::render(&report, hours, format)?;
+            let key = db.write(keys::report_key)?;
+            signing::write_signed(&out, &bytes, keys::REPORT_KID, &key)?;
+            println!(
+                "{} written ({} shops), with {}.sha256 and {}.sig",
+                out.display(),
+                report.shops.len(),
+                out.display(),
+                out.display()
+            );
+            return Ok(());
+        }
     };
     let format: render::Format = format.parse().map_err(|_| anyhow::anyhow!("--format must be csv, xlsx or json"))?;
     let report = db.read(|c| figures::report(c, from, to, now))?;

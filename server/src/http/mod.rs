@@ -8,6 +8,7 @@ pub mod operator;
 pub mod pos;
 pub mod public;
 pub mod reports;
+pub mod shop_rules;
 pub mod sms;
 pub mod wallet;
 
@@ -43,6 +44,8 @@ pub struct AppState {
     pub hold: chrono::Duration,
     /// How long a wallet QR token is valid.
     pub qr_ttl: chrono::Duration,
+    /// The usual shop hours (Almaty), for the `outside_hours` signal.
+    pub shop_hours: crate::domain::signals::ShopHours,
 }
 
 fn too_large() -> AppError {
@@ -111,7 +114,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(sms::routes)
         .configure(wallet::routes)
         .configure(pos::routes)
-        .configure(reports::routes);
+        .configure(reports::routes)
+        .configure(shop_rules::routes);
 }
 
 /// JSON 404 for paths that are not part of the API.

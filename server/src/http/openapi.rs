@@ -67,6 +67,7 @@ pub struct ApiDoc;
 
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
+    doc.merge(super::shop_rules::ShopRulesDoc::openapi());
     // The document describes itself too.
     doc.paths.paths.entry("/api/openapi.json".into()).or_insert_with(|| {
         utoipa::openapi::path::PathItem::new(

@@ -36,7 +36,7 @@ fn add_region(into: &mut RegionFigures, r: &RegionFigures) {
 }
 
 type RegionRow = (String, i64, Tiyn, i64, Tiyn, i64, Tiyn, i64, Tiyn);
-type ShopRow = (String, String, String, i64, i64, i64, i64, Tiyn, Tiyn, Tiyn);
+type ShopRow = (String, String, String, (i64, i64, i64, i64, Tiyn, Tiyn, Tiyn), (i64, i64));
 
 /// The report for business days `from..=to` (one day for the daily report). Consent figures are
 /// month-to-date at `to`.
@@ -68,13 +68,16 @@ pub fn report(conn: &mut Conn, from: BusinessDay, to: BusinessDay, now: DateTime
             day_shop_stats::shop_id,
             shops::name,
             day_shop_stats::region,
-            day_shop_stats::baskets_captured,
-            day_shop_stats::baskets_cancelled,
-            day_shop_stats::baskets_hold_expired,
-            day_shop_stats::refunds,
-            day_shop_stats::discount_tiyn,
-            day_shop_stats::paid_tiyn,
-            day_shop_stats::refunded_tiyn,
+            (
+                day_shop_stats::baskets_captured,
+                day_shop_stats::baskets_cancelled,
+                day_shop_stats::baskets_hold_expired,
+                day_shop_stats::refunds,
+                day_shop_stats::discount_tiyn,
+                day_shop_stats::paid_tiyn,
+                day_shop_stats::refunded_tiyn,
+            ),
+            (day_shop_stats::refused_over_limit, day_shop_stats::refused_recalled),
         ))
         .load(c))?;
     let goods_rows: Vec<(String, String, i64, i64, Tiyn)> = with_conn!(conn, c => day_goods_stats::table
@@ -117,7 +120,9 @@ pub fn report(conn: &mut Conn, from: BusinessDay, to: BusinessDay, now: DateTime
         add_region(e, &row);
     }
     let mut shops_by_id: BTreeMap<String, ShopFigures> = BTreeMap::new();
-    for (shop_id, shop_name, region, captured, cancelled, expired, refunds, discount, paid, refunded) in shop_rows {
+    for (shop_id, shop_name, region, (captured, cancelled, expired, refunds, discount, paid, refunded), refused) in
+        shop_rows
+    {
         let b = BasketFigures {
             baskets_captured: captured,
             baskets_cancelled: cancelled,
@@ -138,6 +143,8 @@ pub fn report(conn: &mut Conn, from: BusinessDay, to: BusinessDay, now: DateTime
             ..Default::default()
         });
         add_baskets(&mut s.baskets, &b);
+        s.refused_over_limit += refused.0;
+        s.refused_recalled += refused.1;
     }
     let mut goods: BTreeMap<(String, String), GoodsFigures> = BTreeMap::new();
     for (region, group, pieces, grams, discount) in goods_rows {
@@ -177,6 +184,8 @@ pub fn report(conn: &mut Conn, from: BusinessDay, to: BusinessDay, now: DateTime
         goods: goods.into_values().collect(),
         consent: consent.into_values().collect(),
         totals,
+        recalls: super::signals::recall_refusals(conn, from, to)?,
+        signals: super::signals::shops(conn, from, to, None)?,
     })
 }
 

@@ -6,4 +6,5 @@ pub mod export;
 pub mod figures;
 pub mod render;
 pub mod returns;
+pub mod signals;
 pub mod signing;
