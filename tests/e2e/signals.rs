@@ -142,7 +142,7 @@ fn signals_of_a_seeded_month(db: &TestDb) {
     assert_eq!(counts(&summary["signals"][1]), counts(&shops[1]));
     assert_eq!(shop_row(&summary, "SHOP-A")["refused_over_limit"], 1);
     // A month before: no shop. Bad month or format: 400. A cashier: 403.
-    let (s, empty) = server.get("/api/v1/reports/signals?month=2026-11", Some(&w.op));
+    let (s, empty) = server.get("/api/v1/reports/signals?month=2026-11", Some(&vw));
     assert_eq!((s, empty["shops"].clone()), (200, json!([])));
     assert_eq!(code(&server.get("/api/v1/reports/signals?month=2026-13", Some(&vw))), (400, "validation".into()));
     assert_eq!(code(&server.get("/api/v1/reports/signals", Some(&vw))), (400, "validation".into()));
