@@ -40,6 +40,9 @@ CREATE TABLE recalls (
     lifted_by TEXT
 );
 CREATE INDEX recalls_gtin ON recalls (gtin, lifted_at);
+-- One recall in force per GTIN and batch (every batch: ''), so that placing one is a single
+-- guarded insert however many operators try at once.
+CREATE UNIQUE INDEX recalls_in_force ON recalls (gtin, COALESCE(batch, '')) WHERE lifted_at IS NULL;
 
 -- Every refusal a till was answered that the reports count, one row each (what `check` proves the
 -- counters against). Written in the transaction that stores the answer.

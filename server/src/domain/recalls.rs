@@ -51,15 +51,11 @@ fn to_api((id, gtin, batch, reason, created_at): RecallRow) -> Recall {
 }
 
 /// Places a recall. The same GTIN and batch recalled twice while in force is refused, naming the
-/// recall that stands.
+/// recall that stands: the insert itself decides (a unique index over the recalls in force), so two
+/// operators at once cannot both place it.
 pub fn create(conn: &mut Conn, req: &RecallRequest, actor: &str, now: DateTime<Utc>) -> AppResult<Recall> {
     let p = parse(req)?;
-    let standing = in_force_for(conn, p.gtin.as_str())?.into_iter().find(|r| r.batch == p.batch);
-    if let Some(r) = standing {
-        return Err(AppError::validation("gtin", format!("этот товар (и партия) уже отозван: отзыв №{}", r.id))
-            .with("recall_id", r.id));
-    }
-    let id: i64 = with_conn!(conn, c => diesel::insert_into(recalls::table)
+    let id: Option<i64> = with_conn!(conn, c => diesel::insert_into(recalls::table)
         .values((
             recalls::gtin.eq(p.gtin.as_str()),
             recalls::batch.eq(p.batch.as_deref()),
@@ -67,8 +63,19 @@ pub fn create(conn: &mut Conn, req: &RecallRequest, actor: &str, now: DateTime<U
             recalls::created_at.eq(now.naive_utc()),
             recalls::created_by.eq(actor),
         ))
+        .on_conflict_do_nothing()
         .returning(recalls::id)
-        .get_result(c))?;
+        .get_result(c)
+        .optional())?;
+    let Some(id) = id else {
+        let standing = in_force_for(conn, p.gtin.as_str())?.into_iter().find(|r| r.batch == p.batch);
+        let mut e = AppError::validation("gtin", "этот товар (и партия) уже отозван");
+        if let Some(r) = standing {
+            e = AppError::validation("gtin", format!("этот товар (и партия) уже отозван: отзыв №{}", r.id))
+                .with("recall_id", r.id);
+        }
+        return Err(e);
+    };
     audit::record(
         conn,
         &[Entry::new(now, actor, "recall", id.to_string(), None, "in_force").detail(format!(

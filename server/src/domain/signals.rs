@@ -235,15 +235,18 @@ pub fn authorized(conn: &mut Conn, sale: &Sale, hours: ShopHours, now: DateTime<
     if !hours.usual(now) {
         fired.push(SignalCode::OutsideHours);
     }
-    let day = today.to_string();
-    for code in &fired {
-        bump(conn, &day, sale.shop_id, *code, 1)?;
-    }
+    let mut counts: Vec<(SignalCode, i64)> = fired.iter().map(|c| (*c, 1)).collect();
     if small_reached > 0 {
-        bump(conn, &day, sale.shop_id, SignalCode::SmallBaskets, i64::try_from(small_reached).unwrap_or(i64::MAX))?;
-        fired.push(SignalCode::SmallBaskets);
+        counts.push((SignalCode::SmallBaskets, i64::try_from(small_reached).unwrap_or(i64::MAX)));
     }
-    Ok(fired)
+    // The counters in key order (day, shop, code), as every transition writes them (see
+    // `redeem::locks`), so that two sales at one shop never wait on each other crosswise.
+    counts.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+    let day = today.to_string();
+    for (code, n) in &counts {
+        bump(conn, &day, sale.shop_id, *code, *n)?;
+    }
+    Ok(counts.into_iter().map(|(c, _)| c).collect())
 }
 
 #[cfg(test)]
