@@ -206,7 +206,7 @@ fn reports_match_the_sales(db: &TestDb) {
     assert!(text.contains("MISMATCH"), "{text}");
 }
 
-fn get_bytes(server: &Server, path: &str, token: &str) -> Vec<u8> {
+pub(crate) fn get_bytes(server: &Server, path: &str, token: &str) -> Vec<u8> {
     let res = ureq::get(&format!("{}{path}", server.url))
         .set("Authorization", &format!("Bearer {token}"))
         .call()

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::*;
 use crate::on_both;
-use crate::reports::{csv_sections, xlsx_sheet};
+use crate::reports::{csv_sections, get_bytes, xlsx_sheet};
 use crate::shop::*;
 use crate::world::*;
 
@@ -125,7 +125,7 @@ fn signals_of_a_seeded_month(db: &TestDb) {
             assert_eq!(row[*c], n.to_string(), "CSV {id} {c}");
         }
     }
-    let xlsx = xlsx_bytes(&server, "/api/v1/reports/signals?month=2026-12&format=xlsx", &vw);
+    let xlsx = get_bytes(&server, "/api/v1/reports/signals?month=2026-12&format=xlsx", &vw);
     let sheet = xlsx_sheet(&xlsx, "Сигналы");
     assert_eq!(sheet.len(), 3, "{sheet:?}");
     for ((id, want), row) in expected.iter().zip(&sheet[1..]) {
@@ -163,12 +163,4 @@ fn signals_of_a_seeded_month(db: &TestDb) {
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     assert_eq!(csv_sections(&std::fs::read(&out).unwrap())["signal"], sections["signal"]);
     check_books(db);
-}
-
-fn xlsx_bytes(server: &Server, path: &str, token: &str) -> Vec<u8> {
-    let res =
-        ureq::get(&format!("{}{path}", server.url)).set("Authorization", &format!("Bearer {token}")).call().unwrap();
-    let mut bytes = Vec::new();
-    std::io::Read::read_to_end(&mut res.into_reader(), &mut bytes).unwrap();
-    bytes
 }

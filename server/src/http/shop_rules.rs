@@ -11,7 +11,6 @@ use super::extract::IdPath;
 use super::{month_param, AppState};
 use crate::domain::{limits, recalls};
 use crate::error::{AppError, AppResult};
-use crate::reports::render::Format;
 use crate::reports::signals;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -112,27 +111,16 @@ pub async fn signals_report(
     _who: ReportReader,
     q: web::Query<SignalsQuery>,
 ) -> AppResult<HttpResponse> {
-    let format: Format = q
-        .format
-        .as_deref()
-        .unwrap_or("json")
-        .parse()
-        .map_err(|_| AppError::validation("format", "формат отчёта: json, csv или xlsx"))?;
+    let format = super::reports::format_param(q.format.as_deref())?;
     let month =
         month_param(q.month.as_deref().ok_or_else(|| AppError::validation("month", "укажите месяц: ?month=ГГГГ-ММ"))?)?;
     let (now, hours) = (state.clock.now(), state.shop_hours);
-    let bytes = state
+    let signed = state
         .db
         .run(move |db| {
             let report = db.read(|c| signals::month_report(c, month, hours, now))?;
-            signals::render(&report, hours, format).map_err(AppError::internal)
+            super::reports::sign(db, signals::render(&report, hours, format).map_err(AppError::internal)?)
         })
         .await?;
-    Ok(HttpResponse::Ok()
-        .content_type(format.content_type())
-        .insert_header((
-            "Content-Disposition",
-            format!("attachment; filename=\"azyq-signals-{month}.{}\"", format.extension()),
-        ))
-        .body(bytes))
+    Ok(super::reports::signed_response(signed, format, &format!("azyq-signals-{month}")))
 }
