@@ -102,7 +102,7 @@ pub fn login(args: &Login) -> Result<(Client, SessionResponse), Failure> {
     Ok((client, session))
 }
 
-/// `CODE:QTY:SHELF:REDUCED`, prices in tiyn. Split from the right: a GS1 serial may hold ':'.
+/// `CODE:QTY:SHELF:REDUCED`, prices in tiyn; QTY may be empty for a scale label. Split from the right: a GS1 serial may hold ':'.
 /// Its errors are in both languages: clap calls it before `--lang` is known.
 pub fn parse_line(text: &str) -> Result<BasketLineIn, String> {
     let mut parts = text.rsplitn(4, ':');
@@ -114,7 +114,8 @@ pub fn parse_line(text: &str) -> Result<BasketLineIn, String> {
     let number = |s: &str, field: Field| s.trim().parse::<i64>().map_err(|_| i18n::not_a_whole_number(field, s));
     Ok(BasketLineIn {
         code: code.to_owned(),
-        quantity: number(quantity, Field::Quantity)?,
+        // Left empty (`CODE::SHELF:REDUCED`) for a scale label: the label's weight.
+        quantity: if quantity.trim().is_empty() { 0 } else { number(quantity, Field::Quantity)? },
         shelf_price_tiyn: Tiyn::new(number(shelf, Field::Shelf)?),
         reduced_price_tiyn: Tiyn::new(number(reduced, Field::Reduced)?),
     })
@@ -209,7 +210,11 @@ fn precheck(lang: Lang, lines: &[BasketLineIn], catalog: &PosCatalog, recalls: &
             },
             Ok(Scanned::Label(label)) => {
                 match catalog.products.iter().find(|p| p.plu.as_deref() == Some(label.plu.as_str())) {
-                    Some(p) => (Line { quantity: l.quantity, ..Line::from_label(&label, p) }, None),
+                    Some(p) => {
+                        // No quantity (0): the label's weight, as the server takes it.
+                        let line = Line::from_label(&label, p);
+                        (Line { quantity: if l.quantity == 0 { line.quantity } else { l.quantity }, ..line }, None)
+                    }
                     None => continue,
                 }
             }

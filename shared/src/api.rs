@@ -531,6 +531,9 @@ pub struct LookupResponse {
 #[cfg_attr(feature = "server", derive(ToSchema))]
 pub struct BasketLineIn {
     pub code: String,
+    /// Pieces, or grams. For a scale label it may be left out (or 0): the label's weight is the
+    /// quantity, and any other number is refused.
+    #[serde(default)]
     pub quantity: i64,
     pub shelf_price_tiyn: Tiyn,
     pub reduced_price_tiyn: Tiyn,

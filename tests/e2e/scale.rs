@@ -40,6 +40,17 @@ fn scale_labels(db: &TestDb) {
     assert_eq!(l["shelf_amount_tiyn"], 37_500);
     pay(&server, &till, &r.1);
     assert_eq!(w.balance(&server, 0), 432_500 - 5_625);
+    // The weight may be left out: the label says it. Another code may not leave it out.
+    let no_quantity = |code: &str| json!([{"code": code, "shelf_price_tiyn": 30_000, "reduced_price_tiyn": 25_500}]);
+    let r = sell(&server, &w, &till, 0, "label-no-quantity", no_quantity(&potatoes));
+    assert_eq!(
+        (r.0, r.1["lines"][0]["quantity"].as_i64(), r.1["discount_tiyn"].as_i64()),
+        (201, Some(1_250), Some(5_625)),
+        "{}",
+        r.1
+    );
+    let r = sell(&server, &w, &till, 0, "gtin-no-quantity", no_quantity(POTATOES));
+    assert_eq!(refusal(&r), (400, "validation".into(), Some(0), Some("lines[0].quantity".into())), "{}", r.1);
 
     // A quantity other than the label's weight.
     let r = sell(&server, &w, &till, 0, "other-weight", json!([line(&potatoes, 1_000, 30_000, 25_500)]));

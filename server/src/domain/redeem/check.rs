@@ -125,7 +125,10 @@ fn check_shape(req: &AuthorizeRequest) -> AppResult<()> {
         return Err(AppError::validation("lines", format!("в покупке от 1 до {MAX_LINES} строк")));
     }
     for (i, l) in req.lines.iter().enumerate() {
-        if l.quantity <= 0 {
+        // A scale label (even one with a wrong check digit, refused later as `code_invalid`) may
+        // leave its weight out: the label says it.
+        let label = !matches!(gs1::ScaleLabel::read(&l.code), Ok(None));
+        if l.quantity < 0 || (l.quantity == 0 && !label) {
             return Err(AppError::validation(&format!("lines[{i}].quantity"), "количество должно быть больше нуля")
                 .with("line", i));
         }
@@ -256,9 +259,15 @@ fn price_lines(
             .into());
         }
         let unit = Unit::parse(&unit).unwrap_or(Unit::Piece);
+        let mut quantity = l.quantity;
         if let Scanned::Label(label) = &scanned {
-            // The label is the scale's word for the weight: a line may not say otherwise.
-            if unit != Unit::Kg || l.quantity != i64::from(label.grams) {
+            // The label is the scale's word for the weight: a line may leave it out, not say
+            // otherwise.
+            let grams = i64::from(label.grams);
+            if quantity == 0 {
+                quantity = grams;
+            }
+            if unit != Unit::Kg || quantity != grams {
                 return Err(AppError::validation(
                     &format!("lines[{i}].quantity"),
                     format!("вес строки — вес на этикетке весов: {} г", label.grams),
@@ -290,7 +299,7 @@ fn price_lines(
             return Err(Refused { error, counted: Some(counted) });
         }
         let serial = code.and_then(|c| c.serial.clone());
-        if serial.is_some() && unit == Unit::Piece && l.quantity != 1 {
+        if serial.is_some() && unit == Unit::Piece && quantity != 1 {
             return Err(AppError::validation(
                 &format!("lines[{i}].quantity"),
                 "товар с серийным кодом продаётся поштучно: количество 1",
@@ -323,7 +332,7 @@ fn price_lines(
             .with("max_discount_tiyn", max.get())
             .into());
         }
-        let (shelf_amount, to_pay) = price_line(unit, l.quantity, shelf, reduced).ok_or_else(|| {
+        let (shelf_amount, to_pay) = price_line(unit, quantity, shelf, reduced).ok_or_else(|| {
             AppError::validation(&format!("lines[{i}].quantity"), "слишком большая сумма строки").with("line", i)
         })?;
         if let Some(serial) = &serial {
@@ -348,7 +357,7 @@ fn price_lines(
             group,
             name,
             unit,
-            quantity: l.quantity,
+            quantity,
             shelf_price_tiyn: shelf,
             reduced_price_tiyn: reduced,
             shelf_amount_tiyn: shelf_amount,
