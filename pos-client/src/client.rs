@@ -16,7 +16,8 @@ use std::time::Duration;
 
 use azyq_shared::api::{
     AuthorizeRequest, Authorized, BasketState, CaptureRequest, Captured, ErrorBody, ErrorCode, LookupRequest,
-    LookupResponse, PosCatalog, PosDailyReport, Refund, RefundRequest, SessionRequest, SessionResponse, VoucherKeys,
+    LookupResponse, PosCatalog, PosDailyReport, Recalls, Refund, RefundRequest, SessionRequest, SessionResponse,
+    VoucherKeys,
 };
 use rand::RngCore;
 use serde::de::DeserializeOwned;
@@ -265,6 +266,11 @@ impl Client {
     /// The SZPT products with caps and the shop's last prices.
     pub fn catalog(&self) -> Result<PosCatalog, ClientError> {
         self.send::<(), _>("GET", "/api/v1/pos/catalog", None, None)
+    }
+
+    /// The recalls in force, to warn at the scan.
+    pub fn recalls(&self) -> Result<Recalls, ClientError> {
+        self.send::<(), _>("GET", "/api/v1/pos/recalls", None, None)
     }
 
     /// The public keys of the voucher-token signers (public, no session needed).

@@ -5,13 +5,14 @@ use std::thread;
 use std::time::Duration;
 
 use azyq_shared::api::{
-    AuthorizeRequest, BasketLineIn, CaptureRequest, ErrorCode, LookupResponse, Payment, PaymentMethod, RefundRequest,
-    SessionRequest, SessionResponse,
+    AuthorizeRequest, BasketLineIn, CaptureRequest, ErrorCode, LookupResponse, Payment, PaymentMethod, PosCatalog,
+    Recall, RefundRequest, SessionRequest, SessionResponse,
 };
+use azyq_shared::gs1::{self, Gtin, Scanned};
 use azyq_shared::Tiyn;
 use serde::Serialize;
 
-use crate::app::basket::Field;
+use crate::app::basket::{Field, Incomplete, Line};
 use crate::app::{KeyRing, Message};
 use crate::client::{Client, ClientError, IdempotencyKey, Timeouts};
 use crate::i18n::{self, Lang, T};
@@ -101,7 +102,7 @@ pub fn login(args: &Login) -> Result<(Client, SessionResponse), Failure> {
     Ok((client, session))
 }
 
-/// `CODE:QTY:SHELF:REDUCED`, prices in tiyn. Split from the right: a GS1 serial may hold ':'.
+/// `CODE:QTY:SHELF:REDUCED`, prices in tiyn; QTY may be empty for a scale label. Split from the right: a GS1 serial may hold ':'.
 /// Its errors are in both languages: clap calls it before `--lang` is known.
 pub fn parse_line(text: &str) -> Result<BasketLineIn, String> {
     let mut parts = text.rsplitn(4, ':');
@@ -113,7 +114,8 @@ pub fn parse_line(text: &str) -> Result<BasketLineIn, String> {
     let number = |s: &str, field: Field| s.trim().parse::<i64>().map_err(|_| i18n::not_a_whole_number(field, s));
     Ok(BasketLineIn {
         code: code.to_owned(),
-        quantity: number(quantity, Field::Quantity)?,
+        // Left empty (`CODE::SHELF:REDUCED`) for a scale label: the label's weight.
+        quantity: if quantity.trim().is_empty() { 0 } else { number(quantity, Field::Quantity)? },
         shelf_price_tiyn: Tiyn::new(number(shelf, Field::Shelf)?),
         reduced_price_tiyn: Tiyn::new(number(reduced, Field::Reduced)?),
     })
@@ -157,6 +159,11 @@ pub fn sale(
 ) -> Result<String, Failure> {
     let (client, _) = login(args)?;
     let lang = args.lang;
+    // What the till refuses itself, before anything is sent: a price over the region's limit,
+    // recalled goods, a scale label's weight changed.
+    let catalog = client.catalog().map_err(|e| Failure::of(lang, T::CatalogNotLoaded.get(lang), &e))?;
+    let recalls = client.recalls().map_err(|e| Failure::of(lang, T::RecallsNotLoaded.get(lang), &e))?;
+    precheck(lang, &lines, &catalog, &recalls.recalls)?;
     let keys = client.keys().map_err(|e| Failure::of(lang, T::DoingKeys.get(lang), &e))?;
     let ring = KeyRing::from_document(&keys);
     let mut lookups = Vec::with_capacity(tokens.len());
@@ -188,6 +195,52 @@ pub fn sale(
         None
     };
     json(lang, &SaleOutput { lookups, authorized, captured })
+}
+
+/// The lines as the till would build them from the same scans, refused where the TUI would not
+/// send them: a shelf price over the limit, a label line of another weight, recalled goods.
+/// Unknown products and unreadable codes are left to the server, which names them.
+fn precheck(lang: Lang, lines: &[BasketLineIn], catalog: &PosCatalog, recalls: &[Recall]) -> Result<(), Failure> {
+    let product = |gtin: &str| catalog.products.iter().find(|p| Gtin::parse(&p.gtin).is_ok_and(|g| g.as_str() == gtin));
+    for (i, l) in lines.iter().enumerate() {
+        let (line, batch) = match gs1::scan(&l.code) {
+            Ok(Scanned::Product(code)) => match product(code.gtin.as_str()) {
+                Some(p) => (Line::new(l.code.clone(), code.serial.clone(), p, l.quantity), code.batch.clone()),
+                None => continue,
+            },
+            Ok(Scanned::Label(label)) => {
+                match catalog.products.iter().find(|p| p.plu.as_deref() == Some(label.plu.as_str())) {
+                    Some(p) => {
+                        // No quantity (0): the label's weight, as the server takes it.
+                        let line = Line::from_label(&label, p);
+                        (Line { quantity: if l.quantity == 0 { line.quantity } else { l.quantity }, ..line }, None)
+                    }
+                    None => continue,
+                }
+            }
+            Err(_) => continue,
+        };
+        let gtin = Gtin::parse(&line.gtin).map(|g| g.as_str().to_owned()).unwrap_or_else(|_| line.gtin.clone());
+        if let Some(r) = recalls.iter().find(|r| r.covers(&gtin, batch.as_deref())) {
+            let what = i18n::line_says(lang, i + 1, &i18n::recalled(lang, &r.reason)).replace('\u{a0}', " ");
+            return Err(Failure {
+                message: what,
+                code: Some(ErrorCode::ProductRecalled.as_str()),
+                outcome_unknown: false,
+            });
+        }
+        let line = Line { shelf: Some(l.shelf_price_tiyn), reduced: Some(l.reduced_price_tiyn), ..line };
+        let code = match line.incomplete() {
+            Some(Incomplete::OverLimit(..)) => ErrorCode::PriceOverLimit,
+            Some(Incomplete::LabelWeight(_)) => ErrorCode::Validation,
+            _ => continue,
+        };
+        if let Some(why) = line.incomplete() {
+            let what = i18n::line_says(lang, i + 1, &why.text(lang)).replace('\u{a0}', " ");
+            return Err(Failure { message: what, code: Some(code.as_str()), outcome_unknown: false });
+        }
+    }
+    Ok(())
 }
 
 pub fn cancel(args: &Login, basket_id: i64) -> Result<String, Failure> {

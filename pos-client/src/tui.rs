@@ -156,6 +156,7 @@ pub fn execute_command(client: &mut Client, command: Command, timeouts: Timeouts
         }
         Command::FetchKeys => Reply::Keys(client.keys()),
         Command::FetchCatalog => Reply::Catalog(client.catalog()),
+        Command::FetchRecalls => Reply::Recalls(client.recalls()),
         Command::Lookup { token } => {
             let result = client.lookup(&token);
             Reply::Lookup { token, result }

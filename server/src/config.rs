@@ -69,6 +69,9 @@ pub struct Settings {
     pub hold_seconds: Option<i64>,
     /// Minutes a wallet QR token is valid.
     pub qr_minutes: i64,
+    /// `AZYQ_SHOP_HOURS`: the usual shop hours, Almaty time, `HH-HH` (`07-23`: 07:00 to 22:59); a
+    /// sale outside them counts as the `outside_hours` signal.
+    pub shop_hours: String,
     /// Where the daily reports are exported after each business day.
     pub export_dir: PathBuf,
     /// SQLite: concurrent writes share one durable commit (see `db::group`).
@@ -114,6 +117,7 @@ impl Default for Settings {
             hold_minutes: 10,
             hold_seconds: None,
             qr_minutes: 5,
+            shop_hours: "07-23".into(),
             export_dir: PathBuf::from("exports"),
             group_commit: true,
             key_dir: None,
@@ -230,6 +234,9 @@ impl Settings {
         if let Some(v) = env("AZYQ_METRICS_TOKEN") {
             s.metrics_token = Some(v);
         }
+        if let Some(v) = env("AZYQ_SHOP_HOURS") {
+            s.shop_hours = v;
+        }
         if let Some(v) = env_parse("AZYQ_FAKE_NOW")? {
             s.fake_now = Some(v);
         }
@@ -258,6 +265,7 @@ impl Settings {
         s.sms_policy()?;
         s.check_resources()?;
         s.tls()?;
+        s.shop_hours()?;
         Ok(s)
     }
 
@@ -272,6 +280,11 @@ impl Settings {
             texts: Texts { info_phone: self.info_phone.clone(), wallet_link: self.wallet_link.clone() },
             hours,
         })
+    }
+
+    /// The usual shop hours (`shop_hours`, `AZYQ_SHOP_HOURS`).
+    pub fn shop_hours(&self) -> anyhow::Result<crate::domain::signals::ShopHours> {
+        self.shop_hours.parse().map_err(|e: String| anyhow::anyhow!("AZYQ_SHOP_HOURS: {e}"))
     }
 
     /// How long a basket's hold lasts.

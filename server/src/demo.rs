@@ -255,7 +255,7 @@ const DEMO_SALES: &[(u32, &[(usize, i64)])] = &[(2, &[(0, 2), (1, 1)]), (4, &[(2
 /// A few sales at the second demo shop today, paid in cash, so the console's report of the day
 /// has figures and charts. Made once a day: a rerun the same day sells nothing more. Returns the
 /// baskets sold.
-pub fn sell_today(db: &Db, hold: chrono::Duration, now: DateTime<Utc>) -> anyhow::Result<usize> {
+pub fn sell_today(db: &Db, rules: crate::domain::redeem::SaleRules, now: DateTime<Utc>) -> anyhow::Result<usize> {
     use crate::db::schema::baskets;
     use crate::domain::{idempotency, redeem, wallet};
     use azyq_shared::api::{AuthorizeRequest, BasketLineIn, Payment, PaymentMethod};
@@ -299,7 +299,7 @@ pub fn sell_today(db: &Db, hold: chrono::Duration, now: DateTime<Utc>) -> anyhow
         let req = AuthorizeRequest { tokens: vec![token.token], lines };
         let hash = idempotency::request_hash("demo:authorize", &req);
         let t = redeem::Transition { till: &till, key: None, hash: &hash, now };
-        let held = redeem::authorize(db, &t, &req, hold)?;
+        let held = redeem::authorize(db, &t, &req, rules)?;
         let payment = Payment { method: PaymentMethod::Cash, paid_tiyn: held.to_pay_tiyn };
         let hash = idempotency::request_hash("demo:capture", &payment);
         let t = redeem::Transition { till: &till, key: None, hash: &hash, now };
@@ -313,7 +313,8 @@ pub fn sell_today(db: &Db, hold: chrono::Duration, now: DateTime<Utc>) -> anyhow
 pub fn product_codes() -> String {
     let mut out = String::from(
         "# Demo product codes for azyq-pos: type or paste one into the scan field.\n\
-         # Plain EAN-13 = non-serialised goods; (01)…(21)… = a marked, serialised unit (each sells once).\n\
+         # Plain EAN-13 = non-serialised goods; (01)…(21)… = a marked, serialised unit (each sells once);\n\
+         # 2X PPPPP WWWWW C = an in-store scale label (PLU, weight in grams): its weight is the quantity.\n\
          # Suggested prices in tenge, as the till asks for them: shelf / reduced (the cap is 15%).\n\
          # Weighed goods: the quantity in grams, the prices per kg.\n",
     );
@@ -326,6 +327,10 @@ pub fn product_codes() -> String {
         // The EAN-13 printed on the pack is the GTIN-14 without its leading zero.
         let ean13 = gtin.as_str().strip_prefix('0').unwrap_or(gtin.as_str());
         out.push_str(&format!("{ean13}\t{}\t{shelf}/{reduced} {unit}\n", p.name));
+        let label = p.plu.as_deref().and_then(|plu| azyq_shared::gs1::Plu::parse(plu).ok());
+        if let Some(label) = label.and_then(|plu| azyq_shared::gs1::ScaleLabel::weight(0, plu, 1_250)) {
+            out.push_str(&format!("{label}\t{} (scale label, 1 250 g)\t{shelf}/{reduced} {unit}\n", p.name));
+        }
         if p.group == "milk" || p.group == "butter" {
             for serial in ["DEMO0001", "DEMO0002", "DEMO0003"] {
                 out.push_str(&format!("(01){gtin}(21){serial}\t{} (serialised)\t{shelf}/{reduced} {unit}\n", p.name));

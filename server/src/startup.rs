@@ -130,6 +130,7 @@ pub async fn serve(settings: Settings, db: Db, listener: TcpListener) -> anyhow:
         qr_ttl: chrono::Duration::minutes(settings.qr_minutes),
         delivery_kick: delivery_kick.clone(),
         delivery_routes: destinations.routes.clone(),
+        shop_hours: settings.shop_hours()?,
     });
     crate::metrics::install()?;
     let metrics_access = web::Data::new(http::metrics::MetricsAccess { token: settings.metrics_token.clone() });

@@ -11,8 +11,10 @@ use std::collections::HashMap;
 use std::io::Cursor;
 
 use azyq_server::reports::render::{render, Format};
+use azyq_server::reports::signals::detail;
 use azyq_shared::api::{
-    BasketFigures, ConsentFigures, GoodsFigures, MinistryReport, RegionFigures, ShopFeedback, ShopFigures,
+    BasketFigures, ConsentFigures, GoodsFigures, MinistryReport, RecallFigures, RegionFigures, ShopFeedback,
+    ShopFigures, ShopSignals, Signal, SignalCode,
 };
 use calamine::{open_workbook_from_rs, Data, Reader, Xlsx};
 use chrono::{TimeZone, Utc};
@@ -87,6 +89,18 @@ fn sample() -> MinistryReport {
         region_name_kk: names(region).1,
         baskets: baskets(seed),
         feedback: ShopFeedback::new(seed, seed * 4, seed / 2),
+        refused_over_limit: seed,
+        refused_recalled: 2 * seed,
+    };
+    let signals = |id: &str, name: &str, seed: i64| ShopSignals {
+        shop_id: id.into(),
+        name: name.into(),
+        region: "75".into(),
+        signals: SignalCode::ALL
+            .iter()
+            .zip(0..)
+            .map(|(&code, i)| Signal { code, count: seed * i, detail: detail(code, None) })
+            .collect(),
     };
     let goods = |region: &str, group: &str, pieces, grams, discount_tiyn| GoodsFigures {
         region: region.into(),
@@ -137,6 +151,23 @@ fn sample() -> MinistryReport {
                 ..Default::default()
             },
         ],
+        recalls: vec![
+            RecallFigures {
+                recall_id: 3,
+                gtin: "04600000000015".into(),
+                batch: Some("L2301".into()),
+                reason: "Листерия, партия \"L2301\"".into(),
+                refusals: 4,
+            },
+            RecallFigures {
+                recall_id: 7,
+                gtin: "04870000000012".into(),
+                batch: None,
+                reason: "=1+1".into(),
+                refusals: 1,
+            },
+        ],
+        signals: vec![signals("S-0001", "ТОО \"Арман\", филиал №2", 1), signals("S-0003", "=SUM(A1:A9)", 5)],
     }
 }
 
@@ -225,9 +256,35 @@ fn rebuild<T: serde::de::DeserializeOwned>(row: &[(String, String)]) -> T {
     serde_json::from_value(Value::Object(obj)).unwrap()
 }
 
+/// A recall's row: its text as written (an empty batch is every batch).
+fn recall_of(row: &[(String, String)]) -> RecallFigures {
+    let cell: HashMap<_, _> = row.iter().cloned().collect();
+    RecallFigures {
+        recall_id: cell["recall_id"].parse().unwrap(),
+        gtin: cell["gtin"].clone(),
+        batch: Some(cell["batch"].clone()).filter(|b| !b.is_empty()),
+        reason: cell["reason"].clone(),
+        refusals: cell["refusals"].parse().unwrap(),
+    }
+}
+
+/// A shop's signals from its row: a column per code; the details are the report's sentences.
+fn signals_of(row: &[(String, String)]) -> ShopSignals {
+    let cell: HashMap<_, _> = row.iter().cloned().collect();
+    ShopSignals {
+        shop_id: cell["shop_id"].clone(),
+        name: cell["name"].clone(),
+        region: cell["region"].clone(),
+        signals: SignalCode::ALL
+            .iter()
+            .map(|&code| Signal { code, count: cell[code.as_str()].parse().unwrap(), detail: detail(code, None) })
+            .collect(),
+    }
+}
+
 fn csv_to_report(bytes: &[u8]) -> MinistryReport {
     let (order, s) = parse_csv(bytes);
-    assert_eq!(order, ["meta", "region", "shop", "goods", "consent", "total"]);
+    assert_eq!(order, ["meta", "region", "shop", "goods", "consent", "recall", "signal", "total"]);
     let meta: HashMap<_, _> = s["meta"][0].iter().cloned().collect();
     let all = |name: &str| -> Vec<_> { s[name].iter().map(|r| r.as_slice()).collect() };
     MinistryReport {
@@ -239,6 +296,8 @@ fn csv_to_report(bytes: &[u8]) -> MinistryReport {
         goods: all("goods").into_iter().map(rebuild).collect(),
         consent: all("consent").into_iter().map(rebuild).collect(),
         totals: rebuild(&s["total"][0]),
+        recalls: all("recall").into_iter().map(recall_of).collect(),
+        signals: all("signal").into_iter().map(signals_of).collect(),
     }
 }
 
@@ -317,12 +376,12 @@ fn empty_report_renders_every_section_header() {
     let report = MinistryReport { from: "2025-03-01".into(), to: "2025-03-31".into(), ..Default::default() };
     let bytes = render(&report, Format::Csv).unwrap();
     let (order, sections) = parse_csv(&bytes);
-    assert_eq!(order, ["meta", "region", "shop", "goods", "consent", "total"]);
+    assert_eq!(order, ["meta", "region", "shop", "goods", "consent", "recall", "signal", "total"]);
     assert!(sections["shop"].is_empty());
     assert_eq!(csv_to_report(&bytes), report);
     let xlsx = render(&report, Format::Xlsx).unwrap();
     let book: Xlsx<_> = open_workbook_from_rs(Cursor::new(xlsx)).unwrap();
-    assert_eq!(book.sheet_names(), ["Итого", "Регионы", "Магазины", "Товары", "Согласия"]);
+    assert_eq!(book.sheet_names(), ["Итого", "Регионы", "Магазины", "Товары", "Согласия", "Отзывы", "Сигналы"]);
     assert_eq!(serde_json::from_slice::<MinistryReport>(&render(&report, Format::Json).unwrap()).unwrap(), report);
 }
 
@@ -359,10 +418,17 @@ fn xlsx_holds_the_same_figures_as_csv() {
     let report = sample();
     let (_, csv) = parse_csv(&render(&report, Format::Csv).unwrap());
     let mut book: Xlsx<_> = open_workbook_from_rs(Cursor::new(render(&report, Format::Xlsx).unwrap())).unwrap();
-    assert_eq!(book.sheet_names(), ["Итого", "Регионы", "Магазины", "Товары", "Согласия"]);
+    assert_eq!(book.sheet_names(), ["Итого", "Регионы", "Магазины", "Товары", "Согласия", "Отзывы", "Сигналы"]);
 
-    for (sheet, section) in [("Регионы", "region"), ("Магазины", "shop"), ("Товары", "goods"), ("Согласия", "consent")]
-    {
+    let sheets = [
+        ("Регионы", "region"),
+        ("Магазины", "shop"),
+        ("Товары", "goods"),
+        ("Согласия", "consent"),
+        ("Отзывы", "recall"),
+        ("Сигналы", "signal"),
+    ];
+    for (sheet, section) in sheets {
         let range = book.worksheet_range(sheet).unwrap();
         let rows = &csv[section];
         assert!(!rows.is_empty());

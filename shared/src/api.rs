@@ -7,7 +7,7 @@ use crate::Tiyn;
 
 pub use crate::states::{
     BasketStatus, ConsentStatus, DeliveryKind, DeliveryStatus, FamilyStatus, MonthStatus, NoticeKind, PaymentMethod,
-    Role, Unit, VoucherStatus,
+    Role, SignalCode, Unit, VoucherStatus,
 };
 
 #[cfg(feature = "server")]
@@ -65,6 +65,8 @@ error_codes! {
     CodeInvalid => "code_invalid",
     CodeAlreadySold => "code_already_sold",
     ProductExpired => "product_expired",
+    PriceOverLimit => "price_over_limit",
+    ProductRecalled => "product_recalled",
     PayloadTooLarge => "payload_too_large",
     UnsupportedMediaType => "unsupported_media_type",
     Unavailable => "unavailable",
@@ -85,7 +87,9 @@ impl ErrorCode {
             PayloadTooLarge => 413,
             UnsupportedMediaType => 415,
             TokenInvalid | TokenExpired | UnknownKey | WrongRegion | InsufficientBalance | NotSzptProduct
-            | DiscountOverCap | CodeInvalid | CodeAlreadySold | ProductExpired => 422,
+            | DiscountOverCap | CodeInvalid | CodeAlreadySold | ProductExpired | PriceOverLimit | ProductRecalled => {
+                422
+            }
             TooManyAttempts => 429,
             Unavailable => 503,
             Internal => 500,
@@ -199,10 +203,6 @@ pub struct CatalogGroups {
 /// The default discount cap: 15% of the shelf price (Alg. p.12), in basis points.
 pub const DEFAULT_DISCOUNT_CAP_BP: i32 = 1500;
 
-fn default_cap() -> i32 {
-    DEFAULT_DISCOUNT_CAP_BP
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "server", derive(ToSchema))]
 pub struct Product {
@@ -210,8 +210,14 @@ pub struct Product {
     pub group: String,
     pub name: String,
     pub unit: Unit,
-    #[serde(default = "default_cap")]
-    pub discount_cap_bp: i32,
+    /// The product's own cap in basis points of the shelf price; where absent, its group's cap in
+    /// the shop's region ([`PriceLimit`]), else [`DEFAULT_DISCOUNT_CAP_BP`].
+    #[serde(default)]
+    pub discount_cap_bp: Option<i32>,
+    /// The five-digit PLU that the shop's scales print on a label (SPEC §5), unique; goods sold by
+    /// weight only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plu: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -224,6 +230,68 @@ pub struct Products {
 #[cfg_attr(feature = "server", derive(ToSchema))]
 pub struct CatalogReplaced {
     pub products: usize,
+}
+
+/// The akimat's rules for one SZPT group in one region (SPEC §3.3): the highest shelf price a till
+/// may declare (per unit, or per kg for goods sold by weight) and the discount cap.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct PriceLimit {
+    /// An SZPT group code in force.
+    pub group: String,
+    /// Two-digit region code (the first two digits of KATO) of a pilot locality.
+    pub region: String,
+    /// No limit where absent.
+    #[serde(default)]
+    pub max_shelf_price_tiyn: Option<Tiyn>,
+    /// The group's cap in basis points of the shelf price; the default 15% where absent. A
+    /// product's own cap overrides it.
+    #[serde(default)]
+    pub discount_cap_bp: Option<i32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct PriceLimits {
+    pub limits: Vec<PriceLimit>,
+}
+
+/// A food recall to place (SPEC §5): every batch of a GTIN, or one batch (AI 10) of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct RecallRequest {
+    pub gtin: String,
+    #[serde(default)]
+    pub batch: Option<String>,
+    /// Why, in words a cashier reads to the customer.
+    pub reason: String,
+}
+
+/// A recall in force.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct Recall {
+    pub id: i64,
+    /// GTIN-14.
+    pub gtin: String,
+    /// `null`: every batch.
+    pub batch: Option<String>,
+    pub reason: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct Recalls {
+    pub recalls: Vec<Recall>,
+}
+
+impl Recall {
+    /// Whether this recall covers goods of `gtin` (GTIN-14) from `batch` (AI 10, if the code said).
+    /// A recall of one batch covers only codes that name that batch.
+    pub fn covers(&self, gtin: &str, batch: Option<&str>) -> bool {
+        self.gtin == gtin && self.batch.as_deref().is_none_or(|b| Some(b) == batch)
+    }
 }
 
 /// The rate of one month: a default and per-region overrides, in tiyn per member.
@@ -461,9 +529,17 @@ pub struct PosProduct {
     pub group: String,
     pub name: String,
     pub unit: Unit,
+    /// The cap in force for the shop's region: the product's own, else its group's, else 15%.
     pub discount_cap_bp: i32,
     pub last_shelf_price_tiyn: Option<Tiyn>,
     pub last_reduced_price_tiyn: Option<Tiyn>,
+    /// The highest shelf price the till may declare in the shop's region (per kg for goods sold by
+    /// weight); `None`: no limit (or a server older than this field).
+    #[serde(default)]
+    pub max_shelf_price_tiyn: Option<Tiyn>,
+    /// The PLU its scale labels carry (goods sold by weight).
+    #[serde(default)]
+    pub plu: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -500,6 +576,9 @@ pub struct LookupResponse {
 #[cfg_attr(feature = "server", derive(ToSchema))]
 pub struct BasketLineIn {
     pub code: String,
+    /// Pieces, or grams. For a scale label it may be left out (or 0): the label's weight is the
+    /// quantity, and any other number is refused.
+    #[serde(default)]
     pub quantity: i64,
     pub shelf_price_tiyn: Tiyn,
     pub reduced_price_tiyn: Tiyn,
@@ -762,6 +841,53 @@ pub struct ShopFigures {
     /// Ratings and complaints the shop received in the period (Alg. p.29).
     #[serde(flatten)]
     pub feedback: ShopFeedback,
+    /// Authorisations refused `price_over_limit` (a shelf price above the region's limit).
+    #[serde(default)]
+    pub refused_over_limit: i64,
+    /// Authorisations refused `product_recalled`.
+    #[serde(default)]
+    pub refused_recalled: i64,
+}
+
+/// Refusals of recalled goods under one recall.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct RecallFigures {
+    pub recall_id: i64,
+    pub gtin: String,
+    pub batch: Option<String>,
+    pub reason: String,
+    pub refusals: i64,
+}
+
+/// One fraud or error signal of a shop (SPEC §6, signals): how often, and what it means.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct Signal {
+    pub code: SignalCode,
+    pub count: i64,
+    /// What was counted, in a sentence (Russian); never a person's data.
+    pub detail: String,
+}
+
+/// A shop's signals over a period.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct ShopSignals {
+    pub shop_id: String,
+    pub name: String,
+    pub region: String,
+    pub signals: Vec<Signal>,
+}
+
+/// `GET /api/v1/reports/signals`: every shop that sold or was refused in the month, with each
+/// signal's count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(ToSchema))]
+pub struct SignalsReport {
+    pub month: String,
+    pub generated_at: DateTime<Utc>,
+    pub shops: Vec<ShopSignals>,
 }
 
 /// What recipients said of a shop (Alg. p.29): ratings (1-5) and complaints, counted. The
@@ -859,6 +985,12 @@ pub struct MinistryReport {
     pub consent: Vec<ConsentFigures>,
     /// The sum of `regions`.
     pub totals: RegionFigures,
+    /// Refusals of recalled goods by recall.
+    #[serde(default)]
+    pub recalls: Vec<RecallFigures>,
+    /// The shops' signals over the same days (SPEC §6).
+    #[serde(default)]
+    pub signals: Vec<ShopSignals>,
 }
 
 /// A family the SDU must hear about (Alg. p.17): no phone, refused, or no answer.

@@ -215,6 +215,26 @@ text_enum! {
     }
 }
 
+text_enum! {
+    /// What the signals report counts per shop (SPEC §6, what SNAP's retailer screening looks for).
+    pub enum SignalCode {
+        /// A shelf price refused `price_over_limit`.
+        PriceOverLimit = "price_over_limit",
+        /// A basket whose every line's discount is exactly the most its cap allows.
+        AtCap = "at_cap",
+        /// A voucher of the basket was in a basket at another shop minutes before.
+        TwoShops = "two_shops",
+        /// The third small basket of one voucher at one shop in one business day.
+        SmallBaskets = "small_baskets",
+        /// A basket of a voucher whose hold at this or another till ran out minutes before.
+        AfterHoldExpired = "after_hold_expired",
+        /// A basket whose discount is a round sum.
+        RoundSum = "round_sum",
+        /// A basket authorised outside the usual shop hours (Almaty time).
+        OutsideHours = "outside_hours",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -228,10 +228,7 @@ fn complaints_reach_otinish_once(db: &TestDb) {
     assert_eq!((&k["ratings"], &k["complaints"], &k["region"]), (&json!(0), &json!(1), &json!("11")));
     let (s, csv) = server.get_text("/api/v1/reports/summary?from=2026-12-01&to=2026-12-06&format=csv", &viewer);
     assert_eq!(s, 200);
-    assert!(
-        csv.contains(",ratings,rating_sum,rating_average,complaints\r\n") && csv.contains(",1,2,2.00,1\r\n"),
-        "{csv}"
-    );
+    assert!(csv.contains(",ratings,rating_sum,rating_average,complaints,") && csv.contains(",1,2,2.00,1,"), "{csv}");
     let (s, rec) = server.get("/api/v1/reports/shops/SHOP-A/reconciliation?month=2026-12", Some(&till));
     assert_eq!(s, 200, "{rec}");
     assert_eq!(rec["feedback"], json!({"ratings": 1, "rating_sum": 2, "rating_average": "2.00", "complaints": 1}));

@@ -22,11 +22,16 @@ mod cycle;
 mod deliveries;
 mod family;
 mod keys;
+mod limits;
 mod newcomer;
+mod recalls;
 mod rejections;
 mod reports;
 mod roles;
+mod scale;
 mod security;
+mod shop;
+mod signals;
 mod till;
 mod world;
 

@@ -13,7 +13,7 @@ use crate::world::*;
 on_both!(reports_match_the_sales => reports_sqlite, reports_postgres);
 
 /// The sections of the report CSV: section → rows as column → value.
-fn csv_sections(bytes: &[u8]) -> HashMap<String, Vec<HashMap<String, String>>> {
+pub(crate) fn csv_sections(bytes: &[u8]) -> HashMap<String, Vec<HashMap<String, String>>> {
     assert!(bytes.starts_with("\u{feff}".as_bytes()), "CSV starts with a BOM");
     let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(&bytes[3..]);
     let mut headers: HashMap<String, Vec<String>> = HashMap::new();
@@ -222,7 +222,7 @@ fn reports_match_the_sales(db: &TestDb) {
     assert!(text.contains("MISMATCH"), "{text}");
 }
 
-fn get_bytes(server: &Server, path: &str, token: &str) -> Vec<u8> {
+pub(crate) fn get_bytes(server: &Server, path: &str, token: &str) -> Vec<u8> {
     let res = ureq::get(&format!("{}{path}", server.url))
         .set("Authorization", &format!("Bearer {token}"))
         .call()
@@ -234,7 +234,7 @@ fn get_bytes(server: &Server, path: &str, token: &str) -> Vec<u8> {
     bytes
 }
 
-fn xlsx_sheet(bytes: &[u8], name: &str) -> Vec<Vec<String>> {
+pub(crate) fn xlsx_sheet(bytes: &[u8], name: &str) -> Vec<Vec<String>> {
     use calamine::{Reader, Xlsx};
     let mut book: Xlsx<_> = Xlsx::new(std::io::Cursor::new(bytes.to_vec())).expect("xlsx");
     let range = book.worksheet_range(name).expect("sheet");

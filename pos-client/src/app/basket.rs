@@ -2,10 +2,13 @@
 //!
 //! The preview uses the server's rules (shared/API.md, "Till"): a line's amount is price ×
 //! quantity, or price per kg × grams / 1000 rounded half up; its discount is shelf amount − amount
-//! to pay; a unit's discount may be at most `cap_bp` basis points of the shelf price. The server
-//! decides; the preview only lets the cashier see a mistake before sending.
+//! to pay; a unit's discount may be at most `cap_bp` basis points of the shelf price; the shelf
+//! price may be at most the region's price limit; a line from a scale label weighs what the label
+//! says. The server decides; the preview lets the cashier see a mistake before sending, and a line
+//! that breaks the limit or the label is not sent at all.
 
 use azyq_shared::api::{BasketLineIn, PosProduct, Unit};
+use azyq_shared::gs1::ScaleLabel;
 use azyq_shared::Tiyn;
 
 use crate::i18n::{self, Lang, T};
@@ -21,11 +24,15 @@ pub struct Line {
     pub group: String,
     pub unit: Unit,
     pub cap_bp: i32,
+    /// The highest shelf price the region allows (per piece or per kg), if it has a limit.
+    pub max_shelf: Option<Tiyn>,
     /// Pieces, or grams for a `kg` product; 0 while not entered.
     pub quantity: i64,
     /// Per piece or per kg.
     pub shelf: Option<Tiyn>,
     pub reduced: Option<Tiyn>,
+    /// The weight a scale label printed: the line's quantity, which the cashier cannot change.
+    pub label_grams: Option<i64>,
 }
 
 /// The amounts of a complete line.
@@ -44,6 +51,10 @@ pub enum Incomplete {
     ReducedPrice,
     ReducedAboveShelf,
     TooLarge,
+    /// The shelf price is above the region's limit (the limit, per piece or per kg).
+    OverLimit(Tiyn, Unit),
+    /// The quantity is not the weight on the scale label (that weight, g).
+    LabelWeight(i64),
 }
 
 impl Incomplete {
@@ -55,14 +66,16 @@ impl Incomplete {
             Incomplete::ReducedPrice => T::MissingReduced.get(lang).to_owned(),
             Incomplete::ReducedAboveShelf => i18n::lower_first(T::ReducedAboveShelf.get(lang)),
             Incomplete::TooLarge => T::LineTooLarge.get(lang).to_owned(),
+            Incomplete::OverLimit(max, unit) => i18n::over_limit(lang, max, Some(unit)),
+            Incomplete::LabelWeight(grams) => i18n::label_weight(lang, grams),
         }
     }
 
     /// The editor's field that fixes it.
     pub fn field(self) -> Field {
         match self {
-            Incomplete::Quantity | Incomplete::TooLarge => Field::Quantity,
-            Incomplete::ShelfPrice => Field::Shelf,
+            Incomplete::Quantity | Incomplete::TooLarge | Incomplete::LabelWeight(_) => Field::Quantity,
+            Incomplete::ShelfPrice | Incomplete::OverLimit(..) => Field::Shelf,
             Incomplete::ReducedPrice | Incomplete::ReducedAboveShelf => Field::Reduced,
         }
     }
@@ -112,14 +125,37 @@ impl Line {
             group: product.group.clone(),
             unit: product.unit,
             cap_bp: product.discount_cap_bp,
+            max_shelf: product.max_shelf_price_tiyn,
             quantity,
             shelf: product.last_shelf_price_tiyn,
             reduced: product.last_reduced_price_tiyn,
+            label_grams: None,
         }
+    }
+
+    /// A line for a scale label: its product (found by PLU), the label's weight as the quantity;
+    /// the label's thirteen digits are what is sent as `code`.
+    pub fn from_label(label: &ScaleLabel, product: &PosProduct) -> Line {
+        let grams = i64::from(label.grams);
+        Line { label_grams: Some(grams), ..Line::new(label.to_ean13(), None, product, grams) }
+    }
+
+    /// Whether the quantity is fixed by what was scanned: one marked pack, or a label's weight.
+    pub fn fixed_quantity(&self) -> bool {
+        self.serial.is_some() || self.label_grams.is_some()
+    }
+
+    /// Whether the shelf price is within the region's limit; `None` while there is no price, or
+    /// no limit.
+    pub fn within_limit(&self) -> Option<bool> {
+        Some(self.shelf? <= self.max_shelf?)
     }
 
     /// The first thing missing or wrong, if any.
     pub fn incomplete(&self) -> Option<Incomplete> {
+        if let Some(grams) = self.label_grams.filter(|g| *g != self.quantity) {
+            return Some(Incomplete::LabelWeight(grams));
+        }
         if self.quantity <= 0 {
             return Some(Incomplete::Quantity);
         }
@@ -127,6 +163,9 @@ impl Line {
         let Some(reduced) = self.reduced else { return Some(Incomplete::ReducedPrice) };
         if reduced > shelf {
             return Some(Incomplete::ReducedAboveShelf);
+        }
+        if let Some(max) = self.max_shelf.filter(|max| shelf > *max) {
+            return Some(Incomplete::OverLimit(max, self.unit));
         }
         if self.amounts().is_none() {
             return Some(Incomplete::TooLarge);
@@ -261,7 +300,43 @@ mod tests {
             discount_cap_bp: 1500,
             last_shelf_price_tiyn: Some(Tiyn::new(10_000)),
             last_reduced_price_tiyn: Some(Tiyn::new(8_500)),
+            max_shelf_price_tiyn: None,
+            plu: None,
         }
+    }
+
+    #[test]
+    fn a_price_over_the_limit_is_not_sent() {
+        let mut p = product(Unit::Kg);
+        p.max_shelf_price_tiyn = Some(Tiyn::new(30_000));
+        let mut line = Line::new("x".into(), None, &p, 1_250);
+        line.shelf = Some(Tiyn::new(30_000));
+        line.reduced = Some(Tiyn::new(25_500));
+        assert_eq!((line.incomplete(), line.within_limit()), (None, Some(true)));
+        line.shelf = Some(Tiyn::new(30_001));
+        assert_eq!(line.incomplete(), Some(Incomplete::OverLimit(Tiyn::new(30_000), Unit::Kg)));
+        assert_eq!(line.incomplete().map(Incomplete::field), Some(Field::Shelf));
+        assert!(line.to_request().is_none());
+        assert_eq!(
+            line.incomplete().map(|i| i.text(Lang::Ru)).as_deref(),
+            Some("цена на полке выше предельной (не больше 300,00\u{a0}₸ за кг)")
+        );
+    }
+
+    #[test]
+    fn a_label_line_weighs_what_the_label_says() {
+        let mut p = product(Unit::Kg);
+        p.last_shelf_price_tiyn = Some(Tiyn::new(30_000));
+        p.last_reduced_price_tiyn = Some(Tiyn::new(25_500));
+        let label =
+            azyq_shared::gs1::ScaleLabel::weight(0, azyq_shared::gs1::Plu::parse("00042").unwrap(), 1_250).unwrap();
+        let mut line = Line::from_label(&label, &p);
+        assert_eq!((line.code.as_str(), line.quantity, line.fixed_quantity()), ("2000042012502", 1_250, true));
+        // 1 250 g at 300,00 ₸/kg, 255,00 ₸/kg reduced: 56,25 ₸ off, as the server counts.
+        assert_eq!(line.amounts().map(|a| a.discount), Some(Tiyn::new(5_625)));
+        line.quantity = 1_000;
+        assert_eq!(line.incomplete(), Some(Incomplete::LabelWeight(1_250)));
+        assert!(line.to_request().is_none());
     }
 
     #[test]

@@ -242,6 +242,7 @@ impl App {
 fn faulty_field(e: &ClientError) -> Option<Field> {
     match e.code()? {
         ErrorCode::DiscountOverCap => Some(Field::Reduced),
+        ErrorCode::PriceOverLimit => Some(Field::Shelf),
         ErrorCode::Validation => e.detail_str("field").and_then(Field::of_api),
         _ => None,
     }

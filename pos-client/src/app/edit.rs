@@ -22,16 +22,18 @@ impl App {
             line.reduced.map(tenge_text).unwrap_or_default(),
         ];
         // The field an error named, else the first thing missing; a serialised item is always
-        // one piece, so its quantity is never where the form starts.
+        // one piece and a labelled one weighs what its label says, so their quantity is never
+        // where the form starts.
         let fault = self.sale.fault.filter(|f| f.line == index).map(|f| f.field.index());
-        let first = usize::from(line.serial.is_some());
+        let fixed = line.fixed_quantity();
+        let first = usize::from(fixed);
         let field = if let Some(field) = fault {
             field.max(first)
         } else if line.quantity <= 0 {
             0
         } else if line.shelf.is_none() {
             1
-        } else if line.reduced.is_none() || line.serial.is_some() {
+        } else if line.reduced.is_none() || fixed {
             2
         } else {
             0
@@ -41,8 +43,8 @@ impl App {
 
     pub(super) fn edit_key(&mut self, key: Key) -> Vec<Command> {
         let Some(edit) = self.sale.edit.as_mut() else { return Vec::new() };
-        let serial = self.sale.lines.get(edit.line).is_some_and(|l| l.serial.is_some());
-        let first = usize::from(serial);
+        let fixed = self.sale.lines.get(edit.line).is_some_and(|l| l.fixed_quantity());
+        let first = usize::from(fixed);
         match key {
             Key::Tab | Key::Down | Key::Right => edit.field = if edit.field >= 2 { first } else { edit.field + 1 },
             Key::BackTab | Key::Up | Key::Left => edit.field = if edit.field <= first { 2 } else { edit.field - 1 },
@@ -99,6 +101,11 @@ impl App {
             self.message = Some(Message::error(T::MarkedIsOnePiece, T::ScanEachPackApart));
             return;
         }
+        if let Some(grams) = line.label_grams.filter(|g| *g != quantity) {
+            self.message =
+                Some(Message::error(Phrase::new(|lang| i18n::label_weight(lang, grams)), T::ScanEachPackApart));
+            return;
+        }
         if reduced > shelf {
             self.message = Some(Message::error(T::ReducedAboveShelf, T::FixPricesAndEnter));
             return;
@@ -109,7 +116,11 @@ impl App {
         if self.sale.fault.is_some_and(|f| f.line == edit.line) {
             self.sale.fault = None;
         }
-        if line.within_cap() == Some(false) {
+        if let (Some(false), Some(max)) = (line.within_limit(), line.max_shelf) {
+            let unit = line.unit;
+            let what = Phrase::new(|lang| i18n::upper_first(&i18n::over_limit(lang, max, Some(unit))));
+            self.message = Some(Message { key: Some("F4"), ..Message::info(what, T::ServerWillRefuseLimit) });
+        } else if line.within_cap() == Some(false) {
             let (max, unit) = (line.max_unit_discount().unwrap_or(Tiyn::ZERO), line.unit);
             let what = Phrase::new(|lang| i18n::over_cap(lang, max, unit));
             self.message = Some(Message { key: Some("F4"), ..Message::info(what, T::ServerWillRefuseCap) });

@@ -100,7 +100,7 @@ impl App {
                 });
                 self.screen = self.resume.take().unwrap_or(Screen::Sale);
                 self.message = None;
-                vec![Command::FetchKeys, Command::FetchCatalog]
+                vec![Command::FetchKeys, Command::FetchCatalog, Command::FetchRecalls]
             }
             Err(e) => {
                 self.login.focus = if e.code() == Some(ErrorCode::InvalidCredentials) { PASSWORD } else { SERVER };

@@ -87,6 +87,13 @@ impl Message {
                 if let Some(balance) = err.detail_i64("balance_tiyn") {
                     m.what = m.what.map(|lang, what| i18n::with_available(lang, what, Tiyn::new(balance)));
                 }
+                if let Some(max) = err.detail_i64("max_shelf_price_tiyn") {
+                    m.what = m.what.map(|lang, what| i18n::with_max_shelf(lang, what, Tiyn::new(max), unit));
+                }
+                if let (ErrorCode::ProductRecalled, Some(reason)) = (code, err.detail_str("reason")) {
+                    let reason = reason.to_owned();
+                    m.what = m.what.map(|lang, what| i18n::with_reason(lang, what, &reason));
+                }
                 if let Some(max) = err.detail_i64("max_discount_tiyn") {
                     m.what = m.what.map(|lang, what| i18n::with_max_discount(lang, what, Tiyn::new(max), unit));
                 } else if let Some(cap) = err.detail_i64("cap_bp") {

@@ -20,7 +20,8 @@ use std::fmt;
 
 use azyq_shared::api::{
     AuthorizeRequest, Authorized, BasketState, CaptureRequest, Captured, CatalogGroup, ErrorCode, LookupResponse,
-    PosCatalog, PosDailyReport, PosProduct, Refund, RefundRequest, SessionRequest, SessionResponse, VoucherKeys,
+    PosCatalog, PosDailyReport, PosProduct, Recall, Recalls, Refund, RefundRequest, SessionRequest, SessionResponse,
+    VoucherKeys,
 };
 use azyq_shared::gs1::Gtin;
 use chrono::{DateTime, Utc};
@@ -73,6 +74,7 @@ pub enum Command {
     Login { server: String, request: SessionRequest },
     FetchKeys,
     FetchCatalog,
+    FetchRecalls,
     Lookup { token: String },
     Authorize { key: IdempotencyKey, request: AuthorizeRequest },
     Capture { basket_id: i64, key: IdempotencyKey, request: CaptureRequest },
@@ -88,6 +90,7 @@ impl fmt::Debug for Command {
             Command::Login { server, request } => write!(f, "Login({server}, {})", request.login),
             Command::FetchKeys => write!(f, "FetchKeys"),
             Command::FetchCatalog => write!(f, "FetchCatalog"),
+            Command::FetchRecalls => write!(f, "FetchRecalls"),
             Command::Lookup { .. } => write!(f, "Lookup"),
             Command::Authorize { key, request } => write!(f, "Authorize({key:?}, {} lines)", request.lines.len()),
             Command::Capture { basket_id, key, .. } => write!(f, "Capture({basket_id}, {key:?})"),
@@ -103,6 +106,7 @@ pub enum Reply {
     Login(Result<SessionResponse, ClientError>),
     Keys(Result<VoucherKeys, ClientError>),
     Catalog(Result<PosCatalog, ClientError>),
+    Recalls(Result<Recalls, ClientError>),
     Lookup { token: String, result: Result<LookupResponse, ClientError> },
     Authorize(Result<Authorized, ClientError>),
     Capture(Result<Captured, ClientError>),
@@ -187,6 +191,10 @@ pub struct App {
     pub keys: KeyRing,
     /// The SZPT products by GTIN-14; `None` until loaded.
     pub catalog: Option<HashMap<String, PosProduct>>,
+    /// The GTIN-14 of each PLU that scale labels carry, from the catalogue.
+    pub plus: HashMap<String, String>,
+    /// The recalls in force, to warn at the scan (the server refuses them anyway).
+    pub recalls: Vec<Recall>,
     /// The SZPT groups' names by code, from the catalogue.
     pub groups: HashMap<String, CatalogGroup>,
     pub sale: Sale,
@@ -213,6 +221,8 @@ impl App {
             resume: None,
             keys: KeyRing::default(),
             catalog: None,
+            plus: HashMap::new(),
+            recalls: Vec::new(),
             groups: HashMap::new(),
             sale: Sale::default(),
             refund: RefundForm::default(),
@@ -309,6 +319,8 @@ impl App {
                     Ok(catalog) => {
                         self.groups = catalog.groups.iter().map(|g| (g.code.clone(), g.clone())).collect();
                         let catalog = index_catalog(catalog);
+                        self.plus =
+                            catalog.iter().filter_map(|(gtin, p)| Some((p.plu.clone()?, gtin.clone()))).collect();
                         if self.message.as_ref().is_some_and(|m| m.what.ru.starts_with(T::Reloading.get(Lang::Ru))) {
                             let n = catalog.len();
                             self.message = Some(Message::done(
@@ -319,6 +331,13 @@ impl App {
                         self.catalog = Some(catalog);
                     }
                     Err(e) => self.request_failed(&e, T::CatalogNotLoaded, T::PressF5),
+                }
+                Vec::new()
+            }
+            Reply::Recalls(result) => {
+                match result {
+                    Ok(list) => self.recalls = list.recalls,
+                    Err(e) => self.request_failed(&e, T::RecallsNotLoaded, T::PressF5),
                 }
                 Vec::new()
             }
@@ -371,6 +390,11 @@ impl App {
         self.catalog.as_ref()?.get(gtin)
     }
 
+    /// The catalogue's product whose scale labels carry this PLU.
+    pub fn product_by_plu(&self, plu: &str) -> Option<&PosProduct> {
+        self.product(self.plus.get(plu)?)
+    }
+
     /// An SZPT group's name in the cashier's language; its code where the catalogue has none.
     pub fn group_name(&self, code: &str) -> String {
         match self.groups.get(code) {
@@ -407,3 +431,5 @@ fn edit_text(text: &mut String, key: Key, max_chars: usize) -> bool {
 mod tests_errors;
 #[cfg(test)]
 pub(crate) mod tests_flow;
+#[cfg(test)]
+pub(crate) mod tests_rules;

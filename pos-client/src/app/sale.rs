@@ -2,8 +2,9 @@
 
 use azyq_shared::api::{AuthorizeRequest, Authorized, CaptureRequest, Captured, LookupResponse, PaymentMethod, Unit};
 use azyq_shared::api::{ErrorCode, VoucherStatus};
+use azyq_shared::gs1::{self, Gtin};
 use azyq_shared::token::{looks_like_token, TokenError};
-use azyq_shared::{gs1, mask_name, BusinessDay, Tiyn};
+use azyq_shared::{mask_name, BusinessDay, Tiyn};
 use chrono::{DateTime, Utc};
 
 use super::basket::{Field, Incomplete, Line};
@@ -161,7 +162,7 @@ impl App {
             Key::F(5) => {
                 let reloading = Phrase::new(|lang| format!("{}…", T::Reloading.get(lang)));
                 self.message = Some(Message::info(reloading, Phrase::default()));
-                return vec![Command::FetchKeys, Command::FetchCatalog];
+                return vec![Command::FetchKeys, Command::FetchCatalog, Command::FetchRecalls];
             }
             Key::F(6) => self.remove_voucher(),
             Key::F(8) => match &self.sale.stage {
@@ -274,8 +275,8 @@ impl App {
     }
 
     fn scan_product(&mut self, input: &str) {
-        let code = match gs1::parse(input) {
-            Ok(code) => code,
+        let scanned = match gs1::scan(input) {
+            Ok(scanned) => scanned,
             Err(e) => {
                 self.message = Some(Message {
                     code: Some("code_invalid"),
@@ -288,12 +289,60 @@ impl App {
             self.message = Some(Message::error(T::CatalogNotYet, T::WaitOrF5));
             return;
         }
+        match scanned {
+            gs1::Scanned::Product(code) => self.scan_code(&code),
+            gs1::Scanned::Label(label) => self.scan_label(&label),
+        }
+    }
+
+    /// A scale label: the product its PLU names, weighed as the label says; a line of its own.
+    fn scan_label(&mut self, label: &gs1::ScaleLabel) {
+        let Some(product) = self.product_by_plu(label.plu.as_str()).cloned() else {
+            self.message = Some(Message::for_code(ErrorCode::NotSzptProduct));
+            return;
+        };
+        if self.refuse_recalled(&product.gtin, None) {
+            return;
+        }
+        self.sale.lines.push(Line::from_label(label, &product));
+        self.added(self.sale.lines.len() - 1, i64::from(label.grams));
+    }
+
+    /// A recall in force that covers the goods: refused at the scan with its reason, as the server
+    /// would refuse it. A recall of one batch, when the code names none, is a warning: the
+    /// cashier checks the pack. Answers whether the goods were refused.
+    fn refuse_recalled(&mut self, gtin: &str, batch: Option<&str>) -> bool {
+        let gtin = Gtin::parse(gtin).map(|g| g.as_str().to_owned()).unwrap_or_else(|_| gtin.to_owned());
+        if let Some(r) = self.recalls.iter().find(|r| r.covers(&gtin, batch)) {
+            let reason = r.reason.clone();
+            self.message = Some(Message {
+                code: Some(ErrorCode::ProductRecalled.as_str()),
+                ..Message::error(Phrase::new(|lang| i18n::recalled(lang, &reason)), T::SetRecalledAside)
+            });
+            return true;
+        }
+        if batch.is_none() {
+            if let Some(r) = self.recalls.iter().find(|r| r.gtin == gtin && r.batch.is_some()) {
+                let (b, reason) = (r.batch.clone().unwrap_or_default(), r.reason.clone());
+                self.message = Some(Message::info(
+                    Phrase::new(|lang| i18n::batch_recalled(lang, &b, &reason)),
+                    T::CheckBatchOnPack,
+                ));
+            }
+        }
+        false
+    }
+
+    fn scan_code(&mut self, code: &gs1::TraceCode) {
         let Some(product) = self.product(code.gtin.as_str()).cloned() else {
             self.message = Some(Message::for_code(ErrorCode::NotSzptProduct));
             return;
         };
         if code.expiry.is_some_and(|d| d < BusinessDay::of(self.now).date()) {
             self.message = Some(Message::for_code(ErrorCode::ProductExpired));
+            return;
+        }
+        if self.refuse_recalled(code.gtin.as_str(), code.batch.as_deref()) {
             return;
         }
         let text = code.to_element_string();
@@ -319,6 +368,12 @@ impl App {
                 self.sale.lines.len() - 1
             }
         };
+        self.added(index, quantity);
+    }
+
+    /// A line was added or grown by `quantity`: select it, and open the editor on what it lacks
+    /// (a warning already on screen, such as a recalled batch, stays).
+    fn added(&mut self, index: usize, quantity: i64) {
         self.sale.selected = Some(index);
         let Some(line) = self.sale.lines.get(index) else { return };
         let missing = if quantity == 0 { Some(Incomplete::Quantity) } else { line.incomplete() };
@@ -330,7 +385,9 @@ impl App {
                 // Weighed goods without a weight in the code: the cashier types the grams.
                 edit.field = 0;
             }
-            self.message = Some(Message::info(text, T::TypeAndEnter));
+            if self.message.is_none() {
+                self.message = Some(Message::info(text, T::TypeAndEnter));
+            }
         }
     }
 }

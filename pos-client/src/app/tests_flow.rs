@@ -22,6 +22,8 @@ pub fn catalog() -> PosCatalog {
         discount_cap_bp: 1500,
         last_shelf_price_tiyn: shelf,
         last_reduced_price_tiyn: reduced,
+        max_shelf_price_tiyn: None,
+        plu: None,
     };
     PosCatalog {
         products: vec![
@@ -51,10 +53,11 @@ pub fn logged_in() -> App {
     assert!(matches!(&cmds[..], [Command::Login { request, .. }] if request.password == "secret"));
     let session = SessionResponse { token: "jwt".into(), expires_at: at(18, 0), role: Role::Cashier };
     let cmds = reply(&mut app, Reply::Login(Ok(session)));
-    assert!(matches!(&cmds[..], [Command::FetchKeys, Command::FetchCatalog]));
+    assert!(matches!(&cmds[..], [Command::FetchKeys, Command::FetchCatalog, Command::FetchRecalls]));
     assert_eq!(app.login.fields[4], "", "the password is forgotten after log-in");
     reply(&mut app, Reply::Keys(Ok(document(1))));
     reply(&mut app, Reply::Catalog(Ok(catalog())));
+    reply(&mut app, Reply::Recalls(Ok(Recalls { recalls: Vec::new() })));
     assert_eq!(app.screen, Screen::Sale);
     app
 }

@@ -4,7 +4,7 @@ use azyq_shared::api::{BasketStatus, PaymentMethod, Unit};
 use azyq_shared::gs1::Gs1Error;
 use azyq_shared::Tiyn;
 
-use super::{lower_first, money, per_unit, percent, Lang, T};
+use super::{group_thousands, lower_first, money, per_unit, percent, Lang, T};
 use crate::app::basket::Field;
 use crate::client::{CaFileError, CertificateProblem};
 use crate::qr::QrError;
@@ -101,6 +101,8 @@ pub fn gs1_error(lang: Lang, err: &Gs1Error) -> String {
         Gs1Error::MissingGtin => "кодта тауардың GTIN-і (01) жоқ".to_owned(),
         Gs1Error::GtinCheckDigit => "GTIN-нің бақылау цифры қате".to_owned(),
         Gs1Error::BadDate => "кодтағы жарамдылық мерзімінің күні қате".to_owned(),
+        Gs1Error::LabelCheckDigit => "салмақ жапсырмасының бақылау цифры қате".to_owned(),
+        Gs1Error::LabelZeroWeight => "салмақ жапсырмасында салмақ нөлге тең".to_owned(),
     }
 }
 
@@ -130,6 +132,54 @@ pub fn with_max_percent(lang: Lang, what: &str, cap_bp: i64) -> String {
         Lang::Ru => format!("{what} (не больше {}% цены на полке)", percent(cap_bp)),
         Lang::Kk => format!("{what} (ең көбі сөредегі бағаның {}%)", percent(cap_bp)),
     }
+}
+
+/// A line's shelf price is over the region's limit: said before the basket is sent, which it is not.
+pub fn over_limit(lang: Lang, max: Tiyn, unit: Option<Unit>) -> String {
+    match lang {
+        Lang::Ru => format!("цена на полке выше предельной (не больше {} {})", money(max), per_unit(lang, unit)),
+        Lang::Kk => format!("сөредегі баға шекті бағадан жоғары (ең көбі {} {})", per_unit(lang, unit), money(max)),
+    }
+}
+
+/// The price limit as the line editor states it: "Предельная цена: 520,00 ₸ за шт".
+pub fn limit_rule(lang: Lang, max: Tiyn, unit: Unit) -> String {
+    match lang {
+        Lang::Ru => format!("Предельная цена на полке: {} {}", money(max), per_unit(lang, Some(unit))),
+        Lang::Kk => format!("Сөредегі шекті баға: {} {}", per_unit(lang, Some(unit)), money(max)),
+    }
+}
+
+/// A server's `price_over_limit` with the limit it named.
+pub fn with_max_shelf(lang: Lang, what: &str, max: Tiyn, unit: Option<Unit>) -> String {
+    match lang {
+        Lang::Ru => format!("{what} (не больше {} {})", money(max), per_unit(lang, unit)),
+        Lang::Kk => format!("{what} (ең көбі {} {})", per_unit(lang, unit), money(max)),
+    }
+}
+
+/// A line from a scale label whose quantity was changed: the label's weight stands.
+pub fn label_weight(lang: Lang, grams: i64) -> String {
+    let g = group_thousands(grams);
+    lang.pick(format!("вес — с этикетки весов: {g} г"), format!("салмағы — таразы жапсырмасынан: {g} г"))
+}
+
+/// Recalled goods, with the recall's reason (the operator's words, as given).
+pub fn recalled(lang: Lang, reason: &str) -> String {
+    lang.pick(format!("Товар отозван: {reason}"), format!("Тауар кері қайтарылған: {reason}"))
+}
+
+/// One batch of the goods is recalled, and the scanned code names no batch to tell.
+pub fn batch_recalled(lang: Lang, batch: &str, reason: &str) -> String {
+    lang.pick(
+        format!("Партия {batch} этого товара отозвана: {reason}"),
+        format!("Бұл тауардың {batch} партиясы кері қайтарылған: {reason}"),
+    )
+}
+
+/// A server refusal with the reason it gave (`product_recalled`).
+pub fn with_reason(lang: Lang, what: &str, reason: &str) -> String {
+    lang.pick(format!("{what}: {reason}"), format!("{what}: {reason}"))
 }
 
 /// The discount a line's prices ask is over the cap: said before the basket is sent.

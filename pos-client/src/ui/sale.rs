@@ -84,11 +84,16 @@ pub(super) fn price(t: Option<Tiyn>, unit: Unit, trim: bool) -> String {
 fn draw_lines(frame: &mut Frame, area: Rect, app: &App) {
     let lang = app.lang;
     // The cap column is the one a narrow screen spares: the editor states the cap, an excess
-    // shows red on the reduced price.
+    // shows red on the reduced price. The price limit has a column while a line has one.
     let wide = !compact(area);
+    let limits = app.sale.lines.iter().any(|l| l.max_shelf.is_some());
     let grid = |trim: bool| {
         let money = |t: Option<Tiyn>| t.map_or_else(|| "—".to_owned(), |t| cell_money(t, trim));
-        let mut columns = vec![T::ColProduct, T::ColQuantity, T::ColShelf, T::ColReduced, T::ColDiscount];
+        let mut columns = vec![T::ColProduct, T::ColQuantity, T::ColShelf];
+        if limits {
+            columns.push(T::ColLimit);
+        }
+        columns.extend([T::ColReduced, T::ColDiscount]);
         if wide {
             columns.push(T::ColCap);
         }
@@ -97,6 +102,9 @@ fn draw_lines(frame: &mut Frame, area: Rect, app: &App) {
         headers.extend(columns.iter().map(|c| c.get(lang).to_owned()));
         let mut align = vec![Align::Right, Align::Left, Align::Right];
         align.resize(headers.len(), Align::Right);
+        // Where the cells a refusal colours stand.
+        let (shelf_col, reduced_col) = (3, if limits { 5 } else { 4 });
+        let cap_col = reduced_col + 2;
         let rows = app
             .sale
             .lines
@@ -104,23 +112,28 @@ fn draw_lines(frame: &mut Frame, area: Rect, app: &App) {
             .enumerate()
             .map(|(i, l)| {
                 let amounts = l.amounts();
-                let mut cells = vec![
-                    (i + 1).to_string(),
-                    line_name(l),
-                    l.quantity_text(lang),
-                    price(l.shelf, l.unit, trim),
-                    price(l.reduced, l.unit, trim),
-                    money(amounts.map(|a| a.discount)),
-                ];
+                let mut cells =
+                    vec![(i + 1).to_string(), line_name(l), l.quantity_text(lang), price(l.shelf, l.unit, trim)];
+                if limits {
+                    cells.push(l.max_shelf.map_or_else(String::new, |max| price(Some(max), l.unit, trim)));
+                }
+                cells.extend([price(l.reduced, l.unit, trim), money(amounts.map(|a| a.discount))]);
                 if wide {
                     cells.push(price(l.max_unit_discount(), l.unit, trim));
                 }
                 cells.push(money(amounts.map(|a| a.to_pay)));
                 let mut row = GridRow::new(cells);
+                let red = Style::new().fg(Color::Red).add_modifier(Modifier::BOLD);
+                if l.within_limit() == Some(false) {
+                    // Over the limit: the shelf price is at fault, and the limit it broke.
+                    row.cell_styles.extend([(shelf_col, red), (shelf_col + 1, red)]);
+                }
                 if l.within_cap() == Some(false) {
                     // Over the cap: the reduced price is at fault, and the cap it broke.
-                    let red = Style::new().fg(Color::Red).add_modifier(Modifier::BOLD);
-                    row.cell_styles = if wide { vec![(4, red), (6, red)] } else { vec![(4, red)] };
+                    row.cell_styles.push((reduced_col, red));
+                    if wide {
+                        row.cell_styles.push((cap_col, red));
+                    }
                 }
                 if l.incomplete().is_some() {
                     row.style = Style::new().fg(Color::Yellow);
@@ -223,6 +236,10 @@ fn draw_edit(frame: &mut Frame, area: Rect, edit: &LineEdit, line: &BasketLine, 
     let group = format!("{}: {}", T::Group.get(lang), app.group_name(&line.group));
     rows.extend(flow(words(&group, Style::new().dark_gray()), inner, 1));
     rows.extend(flow(words(&i18n::cap_rule(lang, line.cap_bp), Style::new().dark_gray()), inner, 1));
+    if let Some(max) = line.max_shelf {
+        let style = if line.within_limit() == Some(false) { Style::new().red() } else { Style::new().dark_gray() };
+        rows.extend(flow(words(&i18n::limit_rule(lang, max, line.unit), style), inner, 1));
+    }
     let popup = super::centered(area, width, height(&rows).saturating_add(2));
     frame.render_widget(Clear, popup);
     frame.render_widget(Paragraph::new(rows).block(Block::bordered().title(title)), popup);

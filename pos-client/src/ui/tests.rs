@@ -131,6 +131,8 @@ fn crowded_sale() -> App {
         discount_cap_bp: 1500,
         last_shelf_price_tiyn: Some(Tiyn::new(543_210)),
         last_reduced_price_tiyn: Some(Tiyn::new(461_729)),
+        max_shelf_price_tiyn: None,
+        plu: None,
     };
     app.sale.lines.push(basket::Line::new("0104600000000053".into(), None, &beef, 12_345));
     scan(&mut app, &format!("0{FLOUR}"));
@@ -157,6 +159,8 @@ fn screens() -> Vec<(&'static str, App)> {
         ("refund_done", refund_done()),
         ("report", report()),
         ("quit_with_a_basket", quitting_with_a_basket()),
+        ("limit_refused_before_sending", crate::app::tests_rules::over_limit()),
+        ("recall_warned_at_scan", crate::app::tests_rules::recall_warned()),
     ]
 }
 
@@ -302,6 +306,16 @@ fn what_matters_is_on_screen() {
     assert!(text.contains("retired"), "a group the catalogue does not name shows its code");
     let text = render(&in_lang(report(), Lang::Kk), 80, 24);
     assert!(text.contains("S1 дүкені · 2026-12-03") && text.contains("Жирлігі 2.5% пастерленген сүт"));
+    // The price limit on the line, and the refusal before sending with the line and the limit.
+    let text = render(&crate::app::tests_rules::over_limit(), 120, 40);
+    assert!(text.contains("Предел цены") && text.contains("450,00 ₸") && text.contains("300,00 ₸/кг"), "{text}");
+    assert!(text.contains("Строка 1: цена на полке выше предельной (не больше 450,00 ₸ за шт)"), "{text}");
+    let text = render(&crate::app::tests_rules::over_limit(), 80, 24);
+    assert!(text.contains("Предел цены") && text.contains("(не больше 450,00 ₸ за шт)"), "{text}");
+    let text = render(&crate::app::tests_rules::recall_warned(), 80, 24);
+    assert!(text.contains("Товар отозван: листерия в партии") && text.contains("[product_recalled]"), "{text}");
+    let text = render(&in_lang(crate::app::tests_rules::recall_warned(), Lang::Kk), 80, 24);
+    assert!(text.contains("Тауар кері қайтарылған: листерия в партии"), "{text}");
     let text = render(&quitting_with_a_basket(), 80, 24);
     assert!(text.contains("Покупка не отправлена и пропадёт") && text.contains("Выйти из программы кассы?"));
 }

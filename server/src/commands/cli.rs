@@ -89,11 +89,15 @@ pub enum Command {
     },
     /// Prove the books: every voucher's money, every basket, every report figure. Exit 1 on any mismatch.
     Check,
-    /// Benchmark: a month of N basket lines in a fresh SQLite file; times the daily report and `check`.
+    /// Benchmark: a month of N basket lines in a fresh SQLite file; times the daily report, the
+    /// signals report and `check`.
     BenchReport {
         /// How many basket lines the month has.
         #[arg(long, default_value_t = 10_000_000)]
         lines: i64,
+        /// Keep the month's database at this path (to time `report signals` on it from outside).
+        #[arg(long)]
+        keep: Option<PathBuf>,
     },
     /// Voucher-token signing keys.
     Keys {
@@ -167,6 +171,14 @@ pub enum ReportAction {
         /// to a file, or the bare key in base64url.
         #[arg(long, value_name = "KEY_OR_URL")]
         public_key: Option<String>,
+    },
+    /// The signals report of a month: fraud and error signals per shop.
+    Signals {
+        /// The month.
+        #[arg(long, value_name = "YYYY-MM", value_parser = month)]
+        month: Month,
+        #[command(flatten)]
+        out: ReportOut,
     },
 }
 

@@ -41,8 +41,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys { action } => admin::keys(&settings, action),
         Command::Report { action } => reports::report(&settings, action),
         Command::Check => reports::check(&settings),
-        Command::BenchReport { lines } => {
-            crate::reports::bench::run(lines, crate::startup::clock_from(&settings).now())
+        Command::BenchReport { lines, keep } => {
+            crate::reports::bench::run(lines, keep.as_deref(), crate::startup::clock_from(&settings).now())
         }
         Command::BenchImport { members, keep } => crate::bench::import_and_issue(&settings, members, keep.as_deref()),
         Command::BenchSeed { members, activate } => admin::bench_seed(&settings, members, activate),

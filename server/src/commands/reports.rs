@@ -18,6 +18,24 @@ pub fn report(settings: &Settings, action: ReportAction) -> anyhow::Result<()> {
         ReportAction::Summary { from, to, out } => {
             (figures::report_day(&from, "from", now)?, figures::report_day(&to, "to", now)?, out)
         }
+        ReportAction::Signals { month, out: ReportOut { format, out } } => {
+            let db = crate::db::Db::connect(&settings.database_url, 2)?;
+            let format: render::Format =
+                format.parse().map_err(|_| anyhow::anyhow!("--format must be one of {}", FORMATS.join(", ")))?;
+            let hours = settings.shop_hours()?;
+            let report = db.read(|c| crate::reports::signals::month_report(c, month, hours, now))?;
+            let bytes = crate::reports::signals::render(&report, hours, format)?;
+            let key = db.write(keys::report_key)?;
+            signing::write_signed(&out, &bytes, keys::REPORT_KID, &key)?;
+            println!(
+                "{} written ({} shops), with {}.sha256 and {}.sig",
+                out.display(),
+                report.shops.len(),
+                out.display(),
+                out.display()
+            );
+            return Ok(());
+        }
     };
     let db = crate::db::Db::connect(&settings.database_url, 2)?;
     let format: render::Format =

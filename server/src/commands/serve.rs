@@ -47,13 +47,13 @@ pub fn demo(mut settings: Settings) -> anyhow::Result<()> {
         let listener = startup::bind(&settings.listen)?;
         let base = format!("{}://{}", settings.scheme(), listener.local_addr()?);
         println!("{}", demo::banner(&seeded, &base, &secret, now)?);
-        let hold = settings.hold();
+        let rules = crate::domain::redeem::SaleRules { hold: settings.hold(), hours: settings.shop_hours()? };
         let (kit, sold) = {
             let db = db.clone();
             tokio::task::spawn_blocking(move || {
                 db.write(|c| keys::ensure_key(c, now))?;
                 let kit = demo::write_till_kit(&db, std::path::Path::new("demo"), now)?;
-                anyhow::Ok((kit, demo::sell_today(&db, hold, now)?))
+                anyhow::Ok((kit, demo::sell_today(&db, rules, now)?))
             })
             .await??
         };

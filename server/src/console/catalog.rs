@@ -62,7 +62,8 @@ fn product_line(t: &Texts, kk: bool, groups: &[CatalogGroup], p: Product) -> Pro
             Unit::Piece => t.piece,
             Unit::Kg => t.kg,
         },
-        cap: percent(p.discount_cap_bp),
+        // No cap of its own: its group's, as the price limits set it.
+        cap: p.discount_cap_bp.map(percent).unwrap_or_else(|| "—".to_owned()),
     }
 }
 

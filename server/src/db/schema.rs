@@ -71,7 +71,8 @@ diesel::table! {
         group_code -> Text,
         name -> Text,
         unit -> Text,
-        discount_cap_bp -> Integer,
+        discount_cap_bp -> Nullable<Integer>,
+        plu -> Nullable<Text>,
     }
 }
 
@@ -398,6 +399,8 @@ diesel::table! {
         discount_tiyn -> BigInt,
         paid_tiyn -> BigInt,
         refunded_tiyn -> BigInt,
+        refused_over_limit -> BigInt,
+        refused_recalled -> BigInt,
     }
 }
 
@@ -472,3 +475,64 @@ diesel::allow_tables_to_appear_in_same_query!(
     day_goods_stats,
     day_consent_stats,
 );
+
+// Issue 15: price limits, recalls, refusals and signals (migration 000008), with the joins they
+// need declared pair by pair, apart from the list above.
+diesel::table! {
+    price_limits (group_code, region) {
+        group_code -> Text,
+        region -> Text,
+        max_shelf_price_tiyn -> Nullable<BigInt>,
+        discount_cap_bp -> Nullable<Integer>,
+    }
+}
+
+diesel::table! {
+    recalls (id) {
+        id -> BigInt,
+        gtin -> Text,
+        batch -> Nullable<Text>,
+        reason -> Text,
+        created_at -> Timestamp,
+        created_by -> Text,
+        lifted_at -> Nullable<Timestamp>,
+        lifted_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    refusals (id) {
+        id -> BigInt,
+        at -> Timestamp,
+        day -> Text,
+        shop_id -> Text,
+        code -> Text,
+        line -> Integer,
+        gtin -> Text,
+        recall_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    day_recall_stats (day, recall_id) {
+        day -> Text,
+        recall_id -> BigInt,
+        refusals -> BigInt,
+    }
+}
+
+diesel::table! {
+    day_signal_stats (day, shop_id, code) {
+        day -> Text,
+        shop_id -> Text,
+        code -> Text,
+        count -> BigInt,
+    }
+}
+
+diesel::joinable!(day_recall_stats -> recalls (recall_id));
+diesel::allow_tables_to_appear_in_same_query!(day_recall_stats, recalls);
+diesel::allow_tables_to_appear_in_same_query!(day_signal_stats, shops);
+diesel::allow_tables_to_appear_in_same_query!(price_limits, products);
+diesel::allow_tables_to_appear_in_same_query!(price_limits, catalog_groups);
+diesel::allow_tables_to_appear_in_same_query!(price_limits, shop_prices);

@@ -3,8 +3,8 @@
 
 use std::collections::HashSet;
 
-use azyq_shared::api::{CatalogGroup, Product, Unit, DEFAULT_DISCOUNT_CAP_BP};
-use azyq_shared::gs1::Gtin;
+use azyq_shared::api::{CatalogGroup, Product, Unit};
+use azyq_shared::gs1::{Gtin, Plu};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
@@ -116,7 +116,8 @@ fn load_groups(conn: &mut Conn, in_force_only: bool) -> AppResult<Vec<CatalogGro
     Ok(rows.into_iter().map(|(code, name_ru, name_kk)| CatalogGroup { code, name_ru, name_kk }).collect())
 }
 
-/// A CSV row of the product list: `gtin,group,name,unit,discount_cap_bp` (cap optional).
+/// A CSV row of the product list: `gtin,group,name,unit,discount_cap_bp[,plu]` (cap and PLU
+/// optional; an empty cap means the group's in the shop's region).
 #[derive(Debug, serde::Deserialize)]
 struct ProductRow {
     gtin: String,
@@ -125,6 +126,8 @@ struct ProductRow {
     unit: String,
     #[serde(default)]
     discount_cap_bp: Option<i32>,
+    #[serde(default)]
+    plu: Option<String>,
 }
 
 /// Reads the product list from CSV, naming the row of the first error.
@@ -140,7 +143,8 @@ pub fn parse_products_csv(text: &[u8]) -> AppResult<Vec<Product>> {
             group: row.group,
             name: row.name,
             unit,
-            discount_cap_bp: row.discount_cap_bp.unwrap_or(DEFAULT_DISCOUNT_CAP_BP),
+            discount_cap_bp: row.discount_cap_bp,
+            plu: row.plu.filter(|p| !p.trim().is_empty()),
         });
     }
     Ok(out)
@@ -157,10 +161,12 @@ pub fn products_from_upload(body: &[u8], json: bool) -> AppResult<Vec<Product>> 
     }
 }
 
-/// Replaces the product list. Every product must name a group in force.
+/// Replaces the product list. Every product must name a group in force; a PLU (five digits, one
+/// product each) only on goods sold by weight, whose scale labels carry it.
 pub fn put_products(conn: &mut Conn, list: &[Product], actor: &str, now: DateTime<Utc>) -> AppResult<usize> {
     let groups: HashSet<String> = groups_in_force(conn)?.into_iter().map(|g| g.code).collect();
     let mut seen = HashSet::new();
+    let mut plus = HashSet::new();
     let mut rows = Vec::with_capacity(list.len());
     for (i, p) in list.iter().enumerate() {
         let field = |f: &str| format!("products[{i}].{f}");
@@ -169,21 +175,38 @@ pub fn put_products(conn: &mut Conn, list: &[Product], actor: &str, now: DateTim
             return Err(AppError::validation(&field("group"), format!("группа {} не входит в перечень СЗПТ", p.group)));
         }
         text::label(&field("name"), &p.name, text::NAME_MAX)?;
-        if !(0..=10_000).contains(&p.discount_cap_bp) {
+        if p.discount_cap_bp.is_some_and(|c| !(0..=10_000).contains(&c)) {
             return Err(AppError::validation(
                 &field("discount_cap_bp"),
-                "предел скидки: от 0 до 10000 базисных пунктов",
+                "предел скидки: от 0 до 10000 базисных пунктов (до 100 %)",
             ));
         }
         if !seen.insert(gtin.as_ref().to_owned()) {
             return Err(AppError::validation(&field("gtin"), format!("GTIN {gtin} повторяется")));
         }
+        let plu = match &p.plu {
+            None => None,
+            Some(raw) => {
+                let plu = Plu::parse(raw).map_err(|e| AppError::validation(&field("plu"), e.to_string()))?;
+                if p.unit != Unit::Kg {
+                    return Err(AppError::validation(
+                        &field("plu"),
+                        "PLU весовой этикетки — только у товара на вес (unit kg)",
+                    ));
+                }
+                if !plus.insert(plu.clone()) {
+                    return Err(AppError::validation(&field("plu"), format!("PLU {plu} уже занят другим товаром")));
+                }
+                Some(plu.as_str().to_owned())
+            }
+        };
         rows.push((
             products::gtin.eq(gtin.as_ref().to_owned()),
             products::group_code.eq(p.group.clone()),
             products::name.eq(p.name.trim().to_owned()),
             products::unit.eq(p.unit.as_str()),
             products::discount_cap_bp.eq(p.discount_cap_bp),
+            products::plu.eq(plu),
         ));
     }
     with_conn!(conn, c => diesel::delete(products::table).execute(c))?;
@@ -197,19 +220,22 @@ pub fn put_products(conn: &mut Conn, list: &[Product], actor: &str, now: DateTim
     Ok(rows.len())
 }
 
+type ProductListRow = (String, String, String, String, Option<i32>, Option<String>);
+
 pub fn products(conn: &mut Conn) -> AppResult<Vec<Product>> {
-    let rows: Vec<(String, String, String, String, i32)> = with_conn!(conn, c => products::table
+    let rows: Vec<ProductListRow> = with_conn!(conn, c => products::table
         .order(products::gtin)
-        .select((products::gtin, products::group_code, products::name, products::unit, products::discount_cap_bp))
+        .select((products::gtin, products::group_code, products::name, products::unit, products::discount_cap_bp, products::plu))
         .load(c))?;
     Ok(rows
         .into_iter()
-        .map(|(gtin, group, name, unit, discount_cap_bp)| Product {
+        .map(|(gtin, group, name, unit, discount_cap_bp, plu)| Product {
             gtin,
             group,
             name,
             unit: Unit::parse(&unit).unwrap_or(Unit::Piece),
             discount_cap_bp,
+            plu,
         })
         .collect())
 }
@@ -253,7 +279,11 @@ mod tests {
     fn product_csv_rows_and_default_cap() {
         let csv = "gtin,group,name,unit,discount_cap_bp\n4600000000015,milk,Молоко,piece,\n02000000000084, flour ,Мука,kg,1200\n";
         let p = parse_products_csv(csv.as_bytes()).unwrap();
-        assert_eq!(p[0].discount_cap_bp, 1500);
+        // No cap of its own: the group's in the region applies, else 15 %.
+        assert_eq!(p[0].discount_cap_bp, None);
+        assert_eq!(p[1].discount_cap_bp, Some(1200));
+        let with_plu = "gtin,group,name,unit,discount_cap_bp,plu\n02000000000084,potatoes,Картофель,kg,,00042\n";
+        assert_eq!(parse_products_csv(with_plu.as_bytes()).unwrap()[0].plu.as_deref(), Some("00042"));
         assert_eq!(p[1].group, "flour");
         assert_eq!(p[1].unit, Unit::Kg);
         assert!(parse_products_csv(b"gtin,group,name,unit\n1,milk,x,litre\n").is_err());

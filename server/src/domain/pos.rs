@@ -7,16 +7,20 @@ use azyq_shared::{BusinessDay, Tiyn};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
+use super::limits;
 use super::redeem::{self, Till};
 use crate::db::schema::{basket_lines, baskets, catalog_groups, products, refunds, shop_prices};
 use crate::db::Conn;
 use crate::error::{AppError, AppResult};
 use crate::with_conn;
 
-type CatalogRow = (String, String, String, Unit, i32, Option<Tiyn>, Option<Tiyn>);
+type CatalogRow = (String, String, String, Unit, Option<i32>, Option<String>, Option<Tiyn>, Option<Tiyn>);
 
-/// The SZPT products in force with their caps, this shop's last prices, and the groups' names.
+/// The SZPT products in force with the caps and price limits of the shop's region, this shop's
+/// last prices, and the groups' names.
 pub fn catalog(conn: &mut Conn, till: &Till) -> AppResult<PosCatalog> {
+    let (_, region) = redeem::shop_of(conn, &till.shop_id)?;
+    let rules = limits::for_region(conn, &region)?;
     let rows: Vec<CatalogRow> = with_conn!(conn, c => products::table
         .inner_join(catalog_groups::table)
         .left_join(shop_prices::table.on(shop_prices::gtin.eq(products::gtin).and(shop_prices::shop_id.eq(&till.shop_id))))
@@ -28,6 +32,7 @@ pub fn catalog(conn: &mut Conn, till: &Till) -> AppResult<PosCatalog> {
             products::name,
             products::unit,
             products::discount_cap_bp,
+            products::plu,
             shop_prices::shelf_price_tiyn.nullable(),
             shop_prices::reduced_price_tiyn.nullable(),
         ))
@@ -35,14 +40,19 @@ pub fn catalog(conn: &mut Conn, till: &Till) -> AppResult<PosCatalog> {
     Ok(PosCatalog {
         products: rows
             .into_iter()
-            .map(|(gtin, group, name, unit, discount_cap_bp, shelf, reduced)| PosProduct {
-                gtin,
-                group,
-                name,
-                unit,
-                discount_cap_bp,
-                last_shelf_price_tiyn: shelf,
-                last_reduced_price_tiyn: reduced,
+            .map(|(gtin, group, name, unit, own_cap, plu, shelf, reduced)| {
+                let rule = rules.get(&group);
+                PosProduct {
+                    discount_cap_bp: limits::effective_cap(own_cap, rule),
+                    max_shelf_price_tiyn: rule.and_then(|r| r.max_shelf),
+                    gtin,
+                    group,
+                    name,
+                    unit,
+                    last_shelf_price_tiyn: shelf,
+                    last_reduced_price_tiyn: reduced,
+                    plu,
+                }
             })
             .collect(),
         groups: super::catalog::groups_known(conn)?,

@@ -10,6 +10,7 @@ pub mod operator;
 pub mod pos;
 pub mod public;
 pub mod reports;
+pub mod shop_rules;
 pub mod sms;
 pub mod wallet;
 
@@ -50,6 +51,8 @@ pub struct AppState {
     pub delivery_kick: Arc<Notify>,
     /// Where each kind of delivery goes, as the operator is shown it.
     pub delivery_routes: crate::domain::deliveries::Routes,
+    /// The usual shop hours (Almaty), for the `outside_hours` signal.
+    pub shop_hours: crate::domain::signals::ShopHours,
 }
 
 fn too_large() -> AppError {
@@ -125,7 +128,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(pos::routes)
         .configure(reports::routes)
         .configure(deliveries::routes)
-        .configure(metrics::routes);
+        .configure(metrics::routes)
+        .configure(shop_rules::routes);
 }
 
 /// JSON 404 for paths that are not part of the API.

@@ -88,9 +88,9 @@ pub async fn authorize(
     key: IdempotencyKey,
     body: web::Json<AuthorizeRequest>,
 ) -> AppResult<HttpResponse> {
-    let hold = state.hold;
+    let rules = redeem::SaleRules { hold: state.hold, hours: state.shop_hours };
     let answer =
-        keyed(&state, who, &req, key, body.into_inner(), move |db, t, b| redeem::authorize(db, t, &b, hold)).await?;
+        keyed(&state, who, &req, key, body.into_inner(), move |db, t, b| redeem::authorize(db, t, &b, rules)).await?;
     Ok(HttpResponse::Created().json(answer))
 }
 

@@ -16,7 +16,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(daily).service(summary).service(sdu_return).service(reconciliation).service(report_keys);
 }
 
-fn format_param(raw: Option<&str>) -> AppResult<Format> {
+pub(super) fn format_param(raw: Option<&str>) -> AppResult<Format> {
     raw.unwrap_or("json").parse().map_err(|_| AppError::validation("format", "формат отчёта: json, csv или xlsx"))
 }
 
@@ -29,14 +29,18 @@ pub(crate) struct Signed {
 
 /// Renders and signs a report (runs on the blocking pool: XLSX takes a moment).
 pub(crate) fn render_signed(db: &crate::db::Db, report: &MinistryReport, format: Format) -> AppResult<Signed> {
-    let bytes = render::render(report, format).map_err(AppError::internal)?;
+    sign(db, render::render(report, format).map_err(AppError::internal)?)
+}
+
+/// Signs a rendered report with the report key.
+pub(crate) fn sign(db: &crate::db::Db, bytes: Vec<u8>) -> AppResult<Signed> {
     let key = db.write(keys::report_key)?;
     let (sha256, signature) = signing::seal(&bytes, keys::REPORT_KID, &key);
     Ok(Signed { bytes, sha256, signature })
 }
 
 /// Answers a rendered report, its SHA-256 and detached signature in headers.
-fn signed_response(signed: Signed, format: Format, name: &str) -> HttpResponse {
+pub(super) fn signed_response(signed: Signed, format: Format, name: &str) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(format.content_type())
         .insert_header(("Content-Disposition", format!("attachment; filename=\"{name}.{}\"", format.extension())))

@@ -1,8 +1,12 @@
 //! `azyq-server bench-report`: a month of national-scale sales (10 million basket lines by default)
-//! written straight into a fresh SQLite file, then the daily report and `check` timed on it.
+//! written straight into a fresh SQLite file, then the daily report, the signals report and `check`
+//! timed on it.
 //!
 //! The rows are made in SQL (a recursive sequence), and the day figures from them by aggregation —
-//! exactly what the incremental updates of a real month add up to, which `check` then proves.
+//! exactly what the incremental updates of a real month add up to, which `check` then proves. The
+//! signal counters: `at_cap` from the baskets (every generated line gives exactly its 15 % cap),
+//! and a row for every other signal of every shop and day, so the signals report reads the most
+//! rows a month of these shops can have (shops × days × 7).
 
 use std::time::{Duration, Instant};
 
@@ -25,11 +29,15 @@ fn exec(db: &Db, sql: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Builds the month and prints how long the daily report and `check` take on it.
-pub fn run(lines: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
+/// Builds the month and prints how long the daily report, the signals report and `check` take on
+/// it; with `keep`, the database stays at that path.
+pub fn run(lines: i64, keep: Option<&std::path::Path>, now: DateTime<Utc>) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("azyq-bench-report-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    let path = dir.join("month.db");
+    let path = match keep {
+        Some(p) => p.to_path_buf(),
+        None => dir.join("month.db"),
+    };
     let db = Db::connect(&format!("sqlite://{}", path.display()), 2)?;
     let baskets = lines / LINES_PER_BASKET;
     let vouchers = (baskets / 10).max(1);
@@ -75,7 +83,13 @@ pub fn run(lines: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
          FROM basket_lines l JOIN baskets b ON b.id = l.basket_id JOIN shops s ON s.shop_id = b.shop_id
          GROUP BY b.business_day, b.shop_id, s.region, l.group_code;
          INSERT INTO day_region_stats (day, region, vouchers_issued, vouchers_issued_tiyn, vouchers_activated, vouchers_activated_tiyn)
-         SELECT '2026-12-01', region, COUNT(*), SUM(amount_tiyn), COUNT(*), SUM(amount_tiyn) FROM vouchers GROUP BY region;"
+         SELECT '2026-12-01', region, COUNT(*), SUM(amount_tiyn), COUNT(*), SUM(amount_tiyn) FROM vouchers GROUP BY region;
+         INSERT INTO day_signal_stats (day, shop_id, code, count)
+         SELECT business_day, shop_id, 'at_cap', COUNT(*) FROM baskets GROUP BY business_day, shop_id;
+         WITH codes(code, k) AS (VALUES ('price_over_limit', 1), ('two_shops', 2), ('small_baskets', 3),
+                                        ('after_hold_expired', 4), ('round_sum', 5), ('outside_hours', 6))
+         INSERT INTO day_signal_stats (day, shop_id, code, count)
+         SELECT s.day, s.shop_id, codes.code, 1 + (s.baskets_captured + codes.k) % 7 FROM day_shop_stats s CROSS JOIN codes;"
     ))?;
     let built = t.elapsed();
     progress.finish();
@@ -111,11 +125,34 @@ pub fn run(lines: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
         times[0].as_secs_f64() * 1e3,
         times[6].as_secs_f64() * 1e3
     );
+    let hours = crate::domain::signals::ShopHours::default();
+    let month = azyq_shared::Month::parse("2026-12")?;
+    let mut times: Vec<Duration> = Vec::new();
+    let mut shops = 0;
+    for _ in 0..7 {
+        let t = Instant::now();
+        let report = db.read(|c| super::signals::month_report(c, month, hours, now))?;
+        for format in [super::render::Format::Json, super::render::Format::Csv, super::render::Format::Xlsx] {
+            super::signals::render(&report, hours, format)?;
+        }
+        times.push(t.elapsed());
+        shops = report.shops.len();
+    }
+    times.sort();
+    println!(
+        "signals report of 2026-12 ({shops} shops; figures + JSON + CSV + XLSX): median {:.1} ms, min {:.1} ms, max {:.1} ms over 7 runs",
+        times[3].as_secs_f64() * 1e3,
+        times[0].as_secs_f64() * 1e3,
+        times[6].as_secs_f64() * 1e3
+    );
     let t = Instant::now();
     let findings = super::check::run_shown(&db)?;
     let bad: usize = findings.iter().map(|f| f.mismatches.len()).sum();
     println!("check: {} rules, {bad} mismatches, {:.1} s", findings.len(), t.elapsed().as_secs_f64());
     drop(db);
     std::fs::remove_dir_all(&dir)?;
+    if let Some(p) = keep {
+        println!("the month is kept in {}", p.display());
+    }
     Ok(())
 }

@@ -84,6 +84,21 @@ const RULES: &[Rule] = &[
               WHERE r.business_day = s.day AND b.shop_id = s.shop_id)",
     },
     Rule {
+        name: "report refusals per day and shop, and per day and recall = the refusals the tills were answered",
+        sql: "SELECT 'day ' || x.day || ' shop ' || x.shop_id || ': over limit ' || COALESCE(s.refused_over_limit, 0) || '/' || x.o \
+              || ', recalled ' || COALESCE(s.refused_recalled, 0) || '/' || x.r AS detail FROM (SELECT day, shop_id, \
+              SUM(CASE WHEN code = 'price_over_limit' THEN 1 ELSE 0 END) AS o, SUM(CASE WHEN code = 'product_recalled' THEN 1 ELSE 0 END) AS r \
+              FROM refusals GROUP BY day, shop_id) x LEFT JOIN day_shop_stats s ON s.day = x.day AND s.shop_id = x.shop_id \
+              WHERE COALESCE(s.refused_over_limit, 0) <> x.o OR COALESCE(s.refused_recalled, 0) <> x.r \
+              UNION ALL SELECT 'day ' || s.day || ' shop ' || s.shop_id || ': refusals in the report, none recorded' FROM day_shop_stats s \
+              WHERE (s.refused_over_limit > 0 OR s.refused_recalled > 0) AND NOT EXISTS \
+              (SELECT 1 FROM refusals f WHERE f.day = s.day AND f.shop_id = s.shop_id) \
+              UNION ALL SELECT 'day ' || COALESCE(x.day, s.day) || ' recall ' || COALESCE(x.recall_id, s.recall_id) || ': refusals ' \
+              || COALESCE(s.refusals, 0) || '/' || COALESCE(x.n, 0) FROM (SELECT day, recall_id, COUNT(*) AS n FROM refusals \
+              WHERE recall_id IS NOT NULL GROUP BY day, recall_id) x FULL OUTER JOIN day_recall_stats s ON s.day = x.day AND s.recall_id = x.recall_id \
+              WHERE COALESCE(s.refusals, 0) <> COALESCE(x.n, 0)",
+    },
+    Rule {
         name: "report goods per day, shop and group = the lines of that day's captured baskets",
         sql: "SELECT 'day ' || x.day || ' shop ' || x.shop_id || ' group ' || x.g || ': pieces ' || COALESCE(s.pieces, 0) || '/' || x.p \
               || ', grams ' || COALESCE(s.grams, 0) || '/' || x.gr || ', discount ' || COALESCE(s.discount_tiyn, 0) || '/' || x.d AS detail \

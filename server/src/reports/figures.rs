@@ -37,7 +37,7 @@ fn add_region(into: &mut RegionFigures, r: &RegionFigures) {
 }
 
 type RegionRow = (String, i64, Tiyn, i64, Tiyn, i64, Tiyn, i64, Tiyn);
-type ShopRow = (String, String, String, i64, i64, i64, i64, Tiyn, Tiyn, Tiyn);
+type ShopRow = (String, String, String, (i64, i64, i64, i64, Tiyn, Tiyn, Tiyn), (i64, i64));
 
 /// The report for business days `from..=to` (one day for the daily report). Consent figures are
 /// month-to-date at `to`.
@@ -69,13 +69,16 @@ pub fn report(conn: &mut Conn, from: BusinessDay, to: BusinessDay, now: DateTime
             day_shop_stats::shop_id,
             shops::name,
             day_shop_stats::region,
-            day_shop_stats::baskets_captured,
-            day_shop_stats::baskets_cancelled,
-            day_shop_stats::baskets_hold_expired,
-            day_shop_stats::refunds,
-            day_shop_stats::discount_tiyn,
-            day_shop_stats::paid_tiyn,
-            day_shop_stats::refunded_tiyn,
+            (
+                day_shop_stats::baskets_captured,
+                day_shop_stats::baskets_cancelled,
+                day_shop_stats::baskets_hold_expired,
+                day_shop_stats::refunds,
+                day_shop_stats::discount_tiyn,
+                day_shop_stats::paid_tiyn,
+                day_shop_stats::refunded_tiyn,
+            ),
+            (day_shop_stats::refused_over_limit, day_shop_stats::refused_recalled),
         ))
         .load(c))?;
     let goods_rows: Vec<(String, String, i64, i64, Tiyn)> = with_conn!(conn, c => day_goods_stats::table
@@ -118,7 +121,9 @@ pub fn report(conn: &mut Conn, from: BusinessDay, to: BusinessDay, now: DateTime
         add_region(e, &row);
     }
     let mut shops_by_id: BTreeMap<String, ShopFigures> = BTreeMap::new();
-    for (shop_id, shop_name, region, captured, cancelled, expired, refunds, discount, paid, refunded) in shop_rows {
+    for (shop_id, shop_name, region, (captured, cancelled, expired, refunds, discount, paid, refunded), refused) in
+        shop_rows
+    {
         let b = BasketFigures {
             baskets_captured: captured,
             baskets_cancelled: cancelled,
@@ -139,6 +144,8 @@ pub fn report(conn: &mut Conn, from: BusinessDay, to: BusinessDay, now: DateTime
             ..Default::default()
         });
         add_baskets(&mut s.baskets, &b);
+        s.refused_over_limit += refused.0;
+        s.refused_recalled += refused.1;
     }
     // What recipients said of the shops in these days; a shop rated but without sales gets a row.
     let said = crate::domain::feedback::by_shop(conn, Period::Days { from, to }, None)?;
@@ -189,6 +196,8 @@ pub fn report(conn: &mut Conn, from: BusinessDay, to: BusinessDay, now: DateTime
         goods: goods.into_values().collect(),
         consent: consent.into_values().collect(),
         totals,
+        recalls: super::signals::recall_refusals(conn, from, to)?,
+        signals: super::signals::shops(conn, from, to, None)?,
     };
     name(conn, &mut report)?;
     Ok(report)

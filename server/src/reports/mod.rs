@@ -10,4 +10,5 @@ pub mod months;
 pub mod published;
 pub mod render;
 pub mod returns;
+pub mod signals;
 pub mod signing;

@@ -14,8 +14,9 @@
 //! # CSV layout
 //!
 //! RFC 4180: comma-separated, quoted where needed, CRLF line ends, UTF-8 with a BOM (so that Excel
-//! shows the Cyrillic). One file holds six sections, always in this order, and every record starts
-//! with two fixed columns: `section` (`meta`, `region`, `shop`, `goods`, `consent`, `total`) and
+//! shows the Cyrillic). One file holds eight sections, always in this order, and every record starts
+//! with two fixed columns: `section` (`meta`, `region`, `shop`, `goods`, `consent`, `recall`,
+//! `signal`, `total`) and
 //! `kind` (`header` or `row`). Each section has exactly one `header` record, even when it has no
 //! rows, naming its columns; the names are the JSON field names, so a reader maps columns by name.
 //! Sections have different widths: read with `csv::ReaderBuilder::flexible(true)`. Beside every
@@ -27,9 +28,11 @@
 //! meta,row,2025-03-14,2025-03-14,2025-03-15T00:05:00Z
 //! region,header,region,region_name,region_name_kk,vouchers_issued,vouchers_issued_tiyn,vouchers_issued_kzt,…
 //! region,row,55,Павлодарская область,Павлодар облысы,120,471840000,4718400.00,…
-//! shop,header,shop_id,shop_name,region,region_name,region_name_kk,baskets_captured,…,discount_tiyn,discount_kzt,…,ratings,rating_sum,rating_average,complaints
+//! shop,header,shop_id,shop_name,region,region_name,region_name_kk,baskets_captured,…,discount_tiyn,discount_kzt,…,ratings,rating_sum,rating_average,complaints,refused_over_limit,refused_recalled
 //! goods,header,region,region_name,region_name_kk,group,group_name,group_name_kk,pieces,grams,kg,discount_tiyn,discount_kzt
 //! consent,header,region,region_name,region_name_kk,month,sms_sent,reminders,yes,no,no_answer,no_phone
+//! recall,header,recall_id,gtin,batch,reason,refusals
+//! signal,header,shop_id,name,region,price_over_limit,at_cap,two_shops,small_baskets,after_hold_expired,round_sum,outside_hours
 //! total,header,<the region columns>
 //! total,row,<report.totals>
 //! ```
@@ -43,7 +46,8 @@
 //! # XLSX layout
 //!
 //! Sheets `Итого` (period, generation time, then one total figure per row), `Регионы` (with a bold
-//! total row and a column chart of discount by region below), `Магазины`, `Товары`, `Согласия`;
+//! total row and a column chart of discount by region below), `Магазины`, `Товары`, `Согласия`,
+//! `Отзывы` (refusals by recall), `Сигналы` (each shop's signals, see [`super::signals`]);
 //! header rows bold and frozen. Counts and tiyn are integer number cells (`#,##0`); a tenge cell is
 //! the formula `=<tiyn cell>/100` shown as `#,##0.00`, stored with the exact decimal as its cached
 //! result, so Excel shows the exact amount and readers that do not recalculate read it too. A
@@ -115,8 +119,7 @@ impl FromStr for Format {
 pub fn render(report: &MinistryReport, format: Format) -> anyhow::Result<Vec<u8>> {
     match format {
         Format::Json => serde_json::to_vec_pretty(report).context("rendering the report as JSON"),
-        Format::Csv => render_csv(report, Csv::RFC4180).context("rendering the report as CSV"),
-        Format::CsvRu => render_csv(report, Csv::RUSSIAN_EXCEL).context("rendering the report as CSV for Excel"),
+        Format::Csv | Format::CsvRu => render_csv(report, Csv::of(format)).context("rendering the report as CSV"),
         Format::Xlsx => render_xlsx(report).context("rendering the report as XLSX"),
     }
 }
@@ -126,7 +129,7 @@ pub fn render(report: &MinistryReport, format: Format) -> anyhow::Result<Vec<u8>
 
 /// One figure of a row; the variant says how it is written (and whether it takes two columns).
 #[derive(Debug, Clone, Copy)]
-enum Value<'a> {
+pub(super) enum Value<'a> {
     Text(&'a str),
     Count(i64),
     Tiyn(azyq_shared::Tiyn),
@@ -134,7 +137,7 @@ enum Value<'a> {
 }
 
 /// A row's figures, each with its JSON field name (the CSV column) and Russian title (the XLSX one).
-type Cells<'a> = Vec<(&'static str, &'static str, Value<'a>)>;
+pub(super) type Cells<'a> = Vec<(&'static str, &'static str, Value<'a>)>;
 
 fn basket_cells(b: &BasketFigures, out: &mut Cells<'_>) {
     out.extend([
@@ -180,6 +183,8 @@ fn shop_cells(s: &ShopFigures) -> Cells<'_> {
         ("rating_sum", "Сумма оценок", Value::Count(s.feedback.rating_sum)),
         ("rating_average", "Средняя оценка", Value::Text(&s.feedback.rating_average)),
         ("complaints", "Жалоб", Value::Count(s.feedback.complaints)),
+        ("refused_over_limit", "Отказов: цена выше предельной", Value::Count(s.refused_over_limit)),
+        ("refused_recalled", "Отказов: товар отозван", Value::Count(s.refused_recalled)),
     ]);
     out
 }
@@ -244,14 +249,14 @@ fn headers(cells: &Cells<'_>) -> Vec<Header> {
 }
 
 /// A section of the report: its CSV section name, XLSX sheet name, written columns and rows.
-struct Table<'a> {
+pub(super) struct Table<'a> {
     section: &'static str,
     sheet: &'static str,
     headers: Vec<Header>,
     rows: Vec<Vec<Value<'a>>>,
 }
 
-fn table<'a, T: Default>(
+pub(super) fn table<'a, T: Default>(
     section: &'static str,
     sheet: &'static str,
     items: &'a [T],
@@ -264,12 +269,14 @@ fn table<'a, T: Default>(
 }
 
 /// The sections in the order they are written (the totals come separately, see [`totals`]).
-fn sections(r: &MinistryReport) -> [Table<'_>; 4] {
+fn sections(r: &MinistryReport) -> [Table<'_>; 6] {
     [
         table("region", "Регионы", &r.regions, region_cells),
         table("shop", "Магазины", &r.shops, shop_cells),
         table("goods", "Товары", &r.goods, goods_cells),
         table("consent", "Согласия", &r.consent, consent_cells),
+        table("recall", "Отзывы", &r.recalls, super::signals::recall_cells),
+        table("signal", "Сигналы", &r.signals, super::signals::signal_cells),
     ]
 }
 
@@ -291,8 +298,13 @@ fn decimal_with(value: i64, scale: u32, point: char) -> String {
 }
 
 fn generated_at(r: &MinistryReport) -> String {
+    rfc3339(&r.generated_at)
+}
+
+/// An instant as the files write it: RFC 3339 in UTC.
+pub(super) fn rfc3339(at: &chrono::DateTime<chrono::Utc>) -> String {
     // AutoSi keeps sub-second digits when there are any, so the time parses back unchanged.
-    r.generated_at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+    at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -312,27 +324,46 @@ pub fn spreadsheet_safe(text: &str) -> String {
 
 /// The punctuation of a CSV dialect.
 #[derive(Clone, Copy)]
-struct Csv {
+pub(super) struct Csv {
     delimiter: u8,
     point: char,
 }
 
 impl Csv {
-    const RFC4180: Csv = Csv { delimiter: b',', point: '.' };
+    pub(super) const RFC4180: Csv = Csv { delimiter: b',', point: '.' };
     /// Excel in a Russian locale splits at `;` and reads `1234,50` as a number.
-    const RUSSIAN_EXCEL: Csv = Csv { delimiter: b';', point: ',' };
+    pub(super) const RUSSIAN_EXCEL: Csv = Csv { delimiter: b';', point: ',' };
+
+    /// The dialect of a CSV format.
+    pub(super) fn of(format: Format) -> Csv {
+        if format == Format::CsvRu {
+            Csv::RUSSIAN_EXCEL
+        } else {
+            Csv::RFC4180
+        }
+    }
 }
 
 fn render_csv(report: &MinistryReport, dialect: Csv) -> anyhow::Result<Vec<u8>> {
+    let generated = generated_at(report);
+    let meta = [("from", report.from.as_str()), ("to", report.to.as_str()), ("generated_at", generated.as_str())];
+    let [regions, shops, goods, consent, recalls, signals] = sections(report);
+    csv_file(&meta, &[regions, shops, goods, consent, recalls, signals, totals(report)], dialect)
+}
+
+/// A CSV file of the layout above: the `meta` section (its names and values), then the tables.
+pub(super) fn csv_file(meta: &[(&str, &str)], tables: &[Table<'_>], dialect: Csv) -> anyhow::Result<Vec<u8>> {
     let mut w = csv::WriterBuilder::new()
         .flexible(true)
         .delimiter(dialect.delimiter)
         .terminator(csv::Terminator::CRLF)
         .from_writer(BOM.to_vec());
-    w.write_record(["meta", "header", "from", "to", "generated_at"])?;
-    w.write_record(["meta", "row", &report.from, &report.to, &generated_at(report)])?;
-    let [regions, shops, goods, consent] = sections(report);
-    for t in [regions, shops, goods, consent, totals(report)] {
+    let record = |kind: &str, f: fn(&(&str, &str)) -> String| {
+        ["meta".to_owned(), kind.to_owned()].into_iter().chain(meta.iter().map(f)).collect::<Vec<_>>()
+    };
+    w.write_record(record("header", |(k, _)| (*k).to_owned()))?;
+    w.write_record(record("row", |(_, v)| (*v).to_owned()))?;
+    for t in tables {
         let mut record = vec![t.section.to_owned(), "header".to_owned()];
         record.extend(t.headers.iter().map(|h| h.key.clone()));
         w.write_record(&record)?;
@@ -359,7 +390,7 @@ fn render_csv(report: &MinistryReport, dialect: Csv) -> anyhow::Result<Vec<u8>> 
 const EXACT_LIMIT: u64 = 1 << 53;
 
 /// Cell styles of a data row (plain) or a total row (bold).
-struct CellStyles {
+pub(super) struct CellStyles {
     text: Style,
     int: Style,
     tenge: Style,
@@ -372,10 +403,20 @@ fn cell_styles(base: Style) -> CellStyles {
     CellStyles { text: base.clone(), int, tenge, kg: base.set_num_format("#,##0.000") }
 }
 
-struct Styles {
+pub(super) struct Styles {
     header: Style,
     plain: CellStyles,
     bold: CellStyles,
+}
+
+/// The styles of every sheet: a bold wrapped header with a rule under it, plain and bold rows.
+pub(super) fn styles() -> Styles {
+    let header = Style::new().set_bold().set_text_wrap().set_align(FormatAlign::Top);
+    Styles {
+        header: header.set_border_bottom(FormatBorder::Thin),
+        plain: cell_styles(Style::new()),
+        bold: cell_styles(Style::new().set_bold()),
+    }
 }
 
 fn render_xlsx(report: &MinistryReport) -> anyhow::Result<Vec<u8>> {
@@ -386,12 +427,7 @@ fn render_xlsx(report: &MinistryReport) -> anyhow::Result<Vec<u8>> {
             .set_author("Azyq")
             .set_creation_datetime(&report.generated_at),
     );
-    let header = Style::new().set_bold().set_text_wrap().set_align(FormatAlign::Top);
-    let styles = Styles {
-        header: header.set_border_bottom(FormatBorder::Thin),
-        plain: cell_styles(Style::new()),
-        bold: cell_styles(Style::new().set_bold()),
-    };
+    let styles = styles();
     summary_sheet(wb.add_worksheet(), report, &styles)?;
     let total = totals(report);
     for t in sections(report) {
@@ -452,7 +488,7 @@ fn summary_sheet(ws: &mut Worksheet, report: &MinistryReport, st: &Styles) -> an
 }
 
 /// A section's sheet: a frozen bold header, the rows, and widths that fit the text.
-fn write_table(ws: &mut Worksheet, t: &Table<'_>, st: &Styles) -> anyhow::Result<()> {
+pub(super) fn write_table(ws: &mut Worksheet, t: &Table<'_>, st: &Styles) -> anyhow::Result<()> {
     ws.set_name(t.sheet)?;
     for (c, h) in t.headers.iter().enumerate() {
         ws.write_string_with_format(0, u16::try_from(c)?, &h.title, &st.header)?;

@@ -7,6 +7,9 @@
 //! - the human-readable form with parentheses, `(01)04600000000015(21)ABC123(17)261231`;
 //! - a bare GTIN-8, UPC-A, EAN-13 or GTIN-14 (a non-serialised product).
 //!
+//! In-store scale labels (an EAN-13 starting 20–29: PLU and weight) are read by [`scan`], which
+//! tells them apart before [`parse`]; their layout is in [`ScaleLabel`]'s module.
+//!
 //! Known AIs: (01) GTIN, (21) serial, (10) batch, (17) expiry, (310n) net weight, and the marking
 //! crypto fields (91) key id, (92) signature, (93) crypto tail, kept as received. Anything else is
 //! refused with the AI named: a till must not sell a code it only half understood.
@@ -65,10 +68,12 @@
 mod ai;
 mod gtin;
 mod read;
+mod scale;
 
 use ai::*;
 pub use gtin::Gtin;
 use read::*;
+pub use scale::{Plu, PluError, ScaleLabel, ScaleLayout, MAX_LABEL_GRAMS};
 
 use std::str::FromStr;
 
@@ -127,6 +132,12 @@ pub enum Gs1Error {
     /// (17) is not a calendar date.
     #[error("неверная дата срока годности в коде")]
     BadDate,
+    /// A scale label (EAN-13 starting 20–29) whose check digit is wrong.
+    #[error("неверная контрольная цифра весовой этикетки")]
+    LabelCheckDigit,
+    /// A scale label whose weight is 0 g.
+    #[error("на весовой этикетке нулевой вес")]
+    LabelZeroWeight,
 }
 
 impl Gs1Error {
@@ -143,6 +154,8 @@ impl Gs1Error {
             Gs1Error::MissingGtin => "missing_gtin",
             Gs1Error::GtinCheckDigit => "gtin_check_digit",
             Gs1Error::BadDate => "bad_date",
+            Gs1Error::LabelCheckDigit => "label_check_digit",
+            Gs1Error::LabelZeroWeight => "label_zero_weight",
         }
     }
 }
@@ -277,6 +290,22 @@ impl FromStr for TraceCode {
     type Err = Gs1Error;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         parse(s)
+    }
+}
+
+/// What a product scan is: a traceability code, or an in-store scale label.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Scanned {
+    Product(TraceCode),
+    Label(ScaleLabel),
+}
+
+/// Reads a product scan: a scale label ([`ScaleLabel::read`]: thirteen digits starting with 2),
+/// else a traceability code ([`parse`]).
+pub fn scan(input: &str) -> Result<Scanned, Gs1Error> {
+    match ScaleLabel::read(input)? {
+        Some(label) => Ok(Scanned::Label(label)),
+        None => parse(input).map(Scanned::Product),
     }
 }
 

@@ -3,19 +3,20 @@
 
 use std::collections::HashMap;
 
-use azyq_shared::api::{Authorized, BasketLine, BasketStatus, ErrorCode, VoucherCharge, VoucherStatus};
+use azyq_shared::api::{Authorized, BasketLine, BasketStatus, ErrorCode, ErrorDetail, VoucherCharge, VoucherStatus};
 use azyq_shared::{mask_name, token, Month, Tiyn};
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use ed25519_dalek::VerifyingKey;
 
-use super::check::{line_error, verify_token, Checked, Priced};
+use super::check::{line_error, verify_token, Checked, Priced, Refused};
 use super::locks::{self, MonthLock};
 use super::{moves, Till};
 use crate::db::audit::{self, Entry};
 use crate::db::schema::{basket_lines, basket_vouchers, baskets, serial_claims, shop_prices, token_nonces, vouchers};
 use crate::db::Conn;
 use crate::domain::cycle;
+use crate::domain::signals::{self, ShopHours};
 use crate::error::{AppError, AppResult};
 use crate::with_conn;
 
@@ -120,15 +121,50 @@ fn exhausted() -> AppError {
     AppError::new(ErrorCode::VoucherExhausted, "Средства ваучера израсходованы")
 }
 
+/// What an authorisation answers and the idempotency key keeps: the hold, or a refusal that the
+/// reports count — stored like a success, so that a retry with the same key hears it again and it
+/// is counted once. (Untagged: an `Authorized` stored before refusals were kept reads back as one.)
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum Outcome {
+    Authorized(Authorized),
+    Refused { refused: ErrorDetail },
+}
+
+impl Outcome {
+    /// The answer as the API gives it.
+    pub fn into_result(self) -> AppResult<Authorized> {
+        match self {
+            Outcome::Authorized(a) => Ok(a),
+            Outcome::Refused { refused } => {
+                let mut e = AppError::new(refused.code, refused.message);
+                e.details = refused.details;
+                Err(e)
+            }
+        }
+    }
+}
+
+/// The rules of a sale that come from the settings, not the request.
+#[derive(Debug, Clone, Copy)]
+pub struct SaleRules {
+    /// How long a hold lasts.
+    pub hold: Duration,
+    /// The usual shop hours, for the `outside_hours` signal.
+    pub hours: ShopHours,
+}
+
 /// Authorises a checked basket: places the hold and answers what the customer pays (SPEC §3.3).
-/// Runs in the write transaction; `checked` comes from [`check`] on the same request.
+/// Runs in the write transaction; `checked` comes from [`check`] on the same request. A refusal
+/// the reports count (a price over the limit, recalled goods) is recorded in this transaction
+/// and answered as [`Outcome::Refused`]; every other refusal is an error (nothing is written).
 pub(crate) fn authorize(
     conn: &mut Conn,
     till: &Till,
     checked: &Checked,
-    hold: Duration,
+    rules: SaleRules,
     now: DateTime<Utc>,
-) -> AppResult<Authorized> {
+) -> AppResult<Outcome> {
     let checked = checked.0.as_ref().map_err(AppError::again)?;
     let mut verified = Vec::with_capacity(checked.tokens.len());
     for verdict in &checked.tokens {
@@ -153,7 +189,16 @@ pub(crate) fn authorize(
     // An activated voucher stays spendable to the month's end whatever the family answers later
     // (SPEC §2.4): its money is never stranded mid-purchase. So no consent is asked for here.
     let first = &presented[0].voucher;
-    let Priced { lines, discount, to_pay } = checked.lines.as_ref().map_err(AppError::again)?;
+    let Priced { lines, caps, discount, to_pay } = match &checked.lines {
+        Ok(priced) => priced,
+        Err(Refused { error, counted: Some(counted) }) => {
+            signals::refused(conn, &till.shop_id, &checked.shop_region, counted, now)?;
+            let refused =
+                ErrorDetail { code: error.code, message: error.message.clone(), details: error.details.clone() };
+            return Ok(Outcome::Refused { refused });
+        }
+        Err(Refused { error, counted: None }) => return Err(error.again()),
+    };
     let (discount, to_pay) = (*discount, *to_pay);
 
     let available: Tiyn = presented.iter().map(|p| p.voucher.balance_tiyn).sum();
@@ -164,7 +209,7 @@ pub(crate) fn authorize(
         return Err(insufficient(available));
     }
 
-    let hold_expires_at = now + hold;
+    let hold_expires_at = now + rules.hold;
     let basket_id: i64 = with_conn!(conn, c => diesel::insert_into(baskets::table)
         .values((
             baskets::shop_id.eq(&till.shop_id),
@@ -263,13 +308,16 @@ pub(crate) fn authorize(
         .collect();
     with_conn!(conn, c => diesel::insert_into(basket_lines::table).values(&line_rows).execute(c))?;
     remember_prices(conn, &till.shop_id, lines, now)?;
+    let voucher_ids: Vec<i64> = presented.iter().map(|p| p.voucher.id).collect();
+    let sale = signals::Sale { basket_id, shop_id: &till.shop_id, vouchers: &voucher_ids, lines, caps, discount };
+    signals::authorized(conn, &sale, rules.hours, now)?;
     audit::record(
         conn,
         &[Entry::new(now, &till.actor(), "basket", basket_id.to_string(), None, BasketStatus::Authorized.as_str())
             .detail(format!("discount_tiyn={} vouchers={}", discount.get(), charges.len()))],
     )?;
     tracing::info!(basket_id, discount_tiyn = discount.get(), vouchers = charges.len(), "basket authorized");
-    Ok(Authorized {
+    Ok(Outcome::Authorized(Authorized {
         basket_id,
         status: BasketStatus::Authorized,
         discount_tiyn: discount,
@@ -277,7 +325,7 @@ pub(crate) fn authorize(
         hold_expires_at,
         vouchers: charges,
         lines: lines.clone(),
-    })
+    }))
 }
 
 /// Takes the locks of an authorisation in the house order (see [`locks`]): the months of the

@@ -4,9 +4,10 @@
 //! map the answer.
 
 use azyq_shared::api::{AuthorizeRequest, Authorized, BasketState, Captured, ErrorCode, Payment, Refund};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
+use super::authorize::SaleRules;
 use super::{authorize as authorize_step, capture as capture_step, refund as refund_step, release, Till};
 use crate::db::schema::baskets;
 use crate::db::Db;
@@ -32,15 +33,19 @@ impl Transition<'_> {
 }
 
 /// Authorise: checks every line and token, places the hold, answers what to pay.
-pub fn authorize(db: &Db, t: &Transition, req: &AuthorizeRequest, hold: Duration) -> AppResult<Authorized> {
+pub fn authorize(db: &Db, t: &Transition, req: &AuthorizeRequest, rules: SaleRules) -> AppResult<Authorized> {
     // Signatures, codes and prices are checked on a read connection, beside other tills' writes;
-    // the write transaction then only does what depends on balances and nonces.
+    // the write transaction then only does what depends on balances and nonces (and records a
+    // refusal the reports count, with its answer).
     let checked = db.read(|c| super::check(c, t.till, req, t.now))?;
     idempotency::write_once(db, &t.scope("authorize"), t.key, t.hash, t.now, |c| {
-        let authorized = authorize_step::authorize(c, t.till, &checked, hold, t.now)?;
-        metrics::on_commit(Event::Hold);
-        Ok(authorized)
-    })
+        let outcome = authorize_step::authorize(c, t.till, &checked, rules, t.now)?;
+        if let authorize_step::Outcome::Authorized(_) = outcome {
+            metrics::on_commit(Event::Hold);
+        }
+        Ok(outcome)
+    })?
+    .into_result()
 }
 
 /// Capture: the customer paid; the hold becomes a charge and the receipt is final.

@@ -15,7 +15,7 @@ mod moves;
 mod refund;
 mod release;
 
-pub use authorize::{holder, present as authorize_present};
+pub use authorize::{holder, present as authorize_present, Outcome, SaleRules};
 pub use capture::{basket, receipt};
 pub use check::{check, price_line, within_cap, Checked, MAX_LINES, MAX_TOKENS};
 pub use flow::{authorize, cancel, capture, expire_holds, refund, Transition};

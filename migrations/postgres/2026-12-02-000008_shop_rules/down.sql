@@ -1,0 +1,10 @@
+DROP TABLE day_signal_stats;
+DROP TABLE day_recall_stats;
+ALTER TABLE day_shop_stats DROP COLUMN refused_recalled;
+ALTER TABLE day_shop_stats DROP COLUMN refused_over_limit;
+DROP TABLE refusals;
+DROP TABLE recalls;
+DROP TABLE price_limits;
+ALTER TABLE products DROP COLUMN plu;
+UPDATE products SET discount_cap_bp = 1500 WHERE discount_cap_bp IS NULL;
+ALTER TABLE products ALTER COLUMN discount_cap_bp SET NOT NULL;
