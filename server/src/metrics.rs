@@ -88,10 +88,10 @@ pub fn render(outboxes: &[(&'static str, i64)]) -> String {
 /// yet delivered.
 pub fn outbox_depths(conn: &mut crate::db::Conn) -> crate::error::AppResult<Vec<(&'static str, i64)>> {
     use crate::db::schema::{deliveries, sms_outbox};
-    use azyq_shared::api::DeliveryStatus;
+    use azyq_shared::api::{DeliveryStatus, SmsStatus};
     use diesel::prelude::*;
     let sms: i64 = crate::with_conn!(conn, c => sms_outbox::table
-        .filter(sms_outbox::status.eq_any(["pending", "sending"]))
+        .filter(sms_outbox::status.eq_any([SmsStatus::Pending, SmsStatus::Sending]))
         .count()
         .get_result(c))?;
     let deliveries: i64 = crate::with_conn!(conn, c => deliveries::table

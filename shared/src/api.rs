@@ -7,7 +7,7 @@ use crate::Tiyn;
 
 pub use crate::states::{
     BasketStatus, ConsentStatus, DeliveryKind, DeliveryStatus, FamilyStatus, MonthStatus, NoticeKind, PaymentMethod,
-    Role, SignalCode, Unit, VoucherStatus,
+    Role, SignalCode, SmsStatus, Unit, VoucherStatus,
 };
 
 #[cfg(feature = "server")]

@@ -205,6 +205,16 @@ text_enum! {
 }
 
 text_enum! {
+    /// An SMS in the outbox: `pending` (to send, or to try again after a failure or an outcome
+    /// that was not known), `sending` (claimed by a sender, under a lease), `sent` (final).
+    pub enum SmsStatus {
+        Pending = "pending",
+        Sending = "sending",
+        Sent = "sent",
+    }
+}
+
+text_enum! {
     /// A delivery's state: `pending` (not tried yet, or its last try's outcome was unknown and is
     /// being resolved), `failed` (the last try failed; retried with back-off, never dropped),
     /// `delivered` (final).

@@ -7,6 +7,7 @@ mod texts;
 pub use hours::SmsHours;
 pub use texts::{last_day, month_kk, month_ru, ucs2_segments, Kind, Message, Texts};
 
+use azyq_shared::api::SmsStatus;
 use azyq_shared::Phone;
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
@@ -53,7 +54,7 @@ pub fn enqueue(conn: &mut Conn, policy: &Policy, items: &[Outgoing], now: DateTi
                 sms_outbox::to_phone.eq(o.to.as_ref().to_owned()),
                 sms_outbox::kind.eq(kind.as_str()),
                 sms_outbox::text.eq(policy.texts.text(o.message)),
-                sms_outbox::status.eq("pending"),
+                sms_outbox::status.eq(SmsStatus::Pending),
                 sms_outbox::attempts.eq(0),
                 sms_outbox::next_attempt_at.eq(policy.not_before(kind, now).naive_utc()),
                 sms_outbox::created_at.eq(now.naive_utc()),
@@ -86,7 +87,7 @@ pub const CLAIM_TIMEOUT_SECONDS: i64 = 120;
 /// Due SMS ids, oldest first.
 pub fn due(conn: &mut Conn, now: DateTime<Utc>, limit: i64) -> AppResult<Vec<i64>> {
     Ok(with_conn!(conn, c => sms_outbox::table
-        .filter(sms_outbox::status.eq("pending"))
+        .filter(sms_outbox::status.eq(SmsStatus::Pending))
         .filter(sms_outbox::next_attempt_at.le(now.naive_utc()))
         .order(sms_outbox::id)
         .select(sms_outbox::id)
@@ -98,9 +99,9 @@ pub fn due(conn: &mut Conn, now: DateTime<Utc>, limit: i64) -> AppResult<Vec<i64
 pub fn claim(conn: &mut Conn, id: i64, now: DateTime<Utc>) -> AppResult<Option<Claimed>> {
     let taken = with_conn!(conn, c => diesel::update(sms_outbox::table
             .filter(sms_outbox::id.eq(id))
-            .filter(sms_outbox::status.eq("pending")))
+            .filter(sms_outbox::status.eq(SmsStatus::Pending)))
         .set((
-            sms_outbox::status.eq("sending"),
+            sms_outbox::status.eq(SmsStatus::Sending),
             sms_outbox::claimed_at.eq(now.naive_utc()),
             sms_outbox::attempts.eq(sms_outbox::attempts + 1),
         ))
@@ -116,8 +117,8 @@ pub fn claim(conn: &mut Conn, id: i64, now: DateTime<Utc>) -> AppResult<Option<C
 
 /// Records a delivered SMS.
 pub fn mark_sent(conn: &mut Conn, id: i64, now: DateTime<Utc>) -> AppResult<()> {
-    with_conn!(conn, c => diesel::update(sms_outbox::table.filter(sms_outbox::id.eq(id)).filter(sms_outbox::status.eq("sending")))
-        .set((sms_outbox::status.eq("sent"), sms_outbox::sent_at.eq(now.naive_utc()), sms_outbox::last_error.eq(None::<String>)))
+    with_conn!(conn, c => diesel::update(sms_outbox::table.filter(sms_outbox::id.eq(id)).filter(sms_outbox::status.eq(SmsStatus::Sending)))
+        .set((sms_outbox::status.eq(SmsStatus::Sent), sms_outbox::sent_at.eq(now.naive_utc()), sms_outbox::last_error.eq(None::<String>)))
         .execute(c))?;
     Ok(())
 }
@@ -137,9 +138,9 @@ pub fn mark_failed(conn: &mut Conn, policy: &Policy, id: i64, error: &str, now: 
     if Kind::ALL.iter().any(|k| k.as_str() == kind && k.daytime_only()) {
         next = policy.hours.next_open(next);
     }
-    with_conn!(conn, c => diesel::update(sms_outbox::table.filter(sms_outbox::id.eq(id)).filter(sms_outbox::status.eq("sending")))
+    with_conn!(conn, c => diesel::update(sms_outbox::table.filter(sms_outbox::id.eq(id)).filter(sms_outbox::status.eq(SmsStatus::Sending)))
         .set((
-            sms_outbox::status.eq("pending"),
+            sms_outbox::status.eq(SmsStatus::Pending),
             sms_outbox::next_attempt_at.eq(next.naive_utc()),
             sms_outbox::last_error.eq(error),
         ))
@@ -151,7 +152,7 @@ pub fn mark_failed(conn: &mut Conn, policy: &Policy, id: i64, error: &str, now: 
 pub fn stale_claims(conn: &mut Conn, now: DateTime<Utc>) -> AppResult<Vec<i64>> {
     let cutoff = (now - Duration::seconds(CLAIM_TIMEOUT_SECONDS)).naive_utc();
     Ok(with_conn!(conn, c => sms_outbox::table
-        .filter(sms_outbox::status.eq("sending"))
+        .filter(sms_outbox::status.eq(SmsStatus::Sending))
         .filter(sms_outbox::claimed_at.lt(cutoff))
         .select(sms_outbox::id)
         .load(c))?)
@@ -159,8 +160,8 @@ pub fn stale_claims(conn: &mut Conn, now: DateTime<Utc>) -> AppResult<Vec<i64>> 
 
 /// Returns a stale claim to the queue (its SMS was not delivered, or the gateway dedups by id).
 pub fn release_claim(conn: &mut Conn, id: i64, now: DateTime<Utc>) -> AppResult<()> {
-    with_conn!(conn, c => diesel::update(sms_outbox::table.filter(sms_outbox::id.eq(id)).filter(sms_outbox::status.eq("sending")))
-        .set((sms_outbox::status.eq("pending"), sms_outbox::next_attempt_at.eq(now.naive_utc())))
+    with_conn!(conn, c => diesel::update(sms_outbox::table.filter(sms_outbox::id.eq(id)).filter(sms_outbox::status.eq(SmsStatus::Sending)))
+        .set((sms_outbox::status.eq(SmsStatus::Pending), sms_outbox::next_attempt_at.eq(now.naive_utc())))
         .execute(c))?;
     Ok(())
 }
