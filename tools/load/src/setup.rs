@@ -106,6 +106,7 @@ pub fn run(api: &Api, args: &SetupArgs) -> Result<State, String> {
         localities.push(json!({"kato": args.kato, "name": "Нагрузка"}));
     }
     expect_ok("localities", &api.put("/api/v1/localities", &op, &Value::Array(localities)))?;
+    cover_month(api, &op, &args.month)?;
 
     let cashier_login = "load-kassa".to_owned();
     let cashier_password: String = (0..20).map(|_| char::from(rng.sample(rand::distributions::Alphanumeric))).collect();
@@ -164,6 +165,20 @@ pub fn run(api: &Api, args: &SetupArgs) -> Result<State, String> {
 }
 
 /// Uploads the list in requests under the 1 MiB body limit; every row must be accepted.
+/// Extends the programme's period over `month` where it does not reach it, as an operator records
+/// an extension agreed by the parties (lists outside the period are refused).
+fn cover_month(api: &Api, op: &str, month: &str) -> Result<(), String> {
+    let reply = api.get("/api/v1/programme", Some(op));
+    expect_ok("programme", &reply)?;
+    let (from, to) = (reply.str("from_month").unwrap_or(month), reply.str("to_month").unwrap_or(month));
+    // `YYYY-MM` strings order as the months do.
+    let body = json!({"from_month": from.min(month), "to_month": to.max(month)});
+    if body["from_month"] != from || body["to_month"] != to {
+        expect_ok("programme", &api.put("/api/v1/programme", op, &body))?;
+    }
+    Ok(())
+}
+
 fn upload(api: &Api, op: &str, month: &str, families: &[FamilyIn]) -> Result<(), String> {
     const LIMIT: usize = 900 * 1024;
     let mut batch: Vec<FamilyIn> = Vec::new();
