@@ -4,7 +4,6 @@
 //! says so.
 
 use actix_multipart::Multipart;
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use azyq_shared::api::{CatalogGroup, Product, Unit};
@@ -13,7 +12,7 @@ use serde::Deserialize;
 use super::i18n::{Lang, Texts};
 use super::months::count;
 use super::session::Ctx;
-use super::{html, read_upload, respond, see_other, Chrome, Section};
+use super::{html, read_upload, refusal, respond, see_other, Chrome, Section};
 use crate::domain::catalog;
 use crate::error::{AppError, AppResult};
 use crate::http::AppState;
@@ -84,15 +83,14 @@ async fn render(
         state.db.run(|db| db.read(|c| Ok((catalog::groups_in_force(c)?, catalog::products(c)?)))).await?;
     let kk = ctx.lang == Lang::Kk;
     let products = products.into_iter().map(|p| product_line(ctx.t, kk, &groups, p)).collect();
+    let (status, shown) = refusal(error);
     let page = CatalogPage {
         c: Chrome::new(ctx, req, Some(Section::Catalog), ctx.t.catalog_title),
         groups,
         products,
         notice,
-        error: error.map(|e| format!("{} ({})", e.message, e.code.as_str())),
+        error: shown,
     };
-    let status =
-        error.map_or(StatusCode::OK, |e| StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST));
     html(status, &page)
 }
 

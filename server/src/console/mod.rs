@@ -126,6 +126,18 @@ pub fn urlencode(s: &str) -> String {
 }
 
 /// An HTML answer of a rendered template.
+/// A refused form shown again: its status, and the sentence with its code for the page (`None`
+/// and 200 when the form was not refused).
+pub fn refusal(error: Option<&AppError>) -> (StatusCode, Option<String>) {
+    match error {
+        Some(e) => (
+            StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST),
+            Some(format!("{} ({})", e.message, e.code.as_str())),
+        ),
+        None => (StatusCode::OK, None),
+    }
+}
+
 pub fn html(status: StatusCode, page: &impl Template) -> AppResult<HttpResponse> {
     let body = page.render().map_err(AppError::internal)?;
     Ok(HttpResponse::build(status)

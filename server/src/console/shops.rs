@@ -2,14 +2,13 @@
 //! (`places::put_shop`), a cashier created or given a new password, a cashier removed
 //! (`accounts::upsert_cashier`, `accounts::remove_cashier`: the cashier's sessions end at once).
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use azyq_shared::api::{Locality, ShopBody};
 use serde::Deserialize;
 
 use super::session::Ctx;
-use super::{form, html, respond, see_other, Chrome, Section};
+use super::{form, html, refusal, respond, see_other, Chrome, Section};
 use crate::domain::roster::{self, ShopRoster};
 use crate::domain::{accounts, places};
 use crate::error::{AppError, AppResult};
@@ -64,15 +63,14 @@ async fn render(
     let (shops, localities) =
         state.db.run(|db| db.read(|c| Ok((roster::shops(c)?, places::pilot_localities(c)?)))).await?;
     let shops = shops.into_iter().map(|r| shop_line(&localities, r)).collect();
+    let (status, shown) = refusal(error);
     let page = ShopsPage {
         c: Chrome::new(ctx, req, Some(Section::Shops), ctx.t.shops_title),
         shops,
         localities,
         notice,
-        error: error.map(|e| format!("{} ({})", e.message, e.code.as_str())),
+        error: shown,
     };
-    let status =
-        error.map_or(StatusCode::OK, |e| StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST));
     html(status, &page)
 }
 
