@@ -12,6 +12,7 @@ pub mod app;
 pub mod client;
 pub mod headless;
 pub mod i18n;
+pub mod journal;
 pub mod qr;
 pub mod tui;
 pub mod ui;
