@@ -76,8 +76,9 @@ fn signals_of_a_seeded_month(db: &TestDb) {
     sold(&server, &w, &a, 1, "b7", json!([line(MILK, 1, 10_000, 9_000)]));
 
     // By hand, in SignalCode order: price_over_limit, at_cap, two_shops, small_baskets,
-    // after_hold_expired, round_sum, outside_hours. Shop K sold nothing: not listed.
-    let expected = [("SHOP-A", [1, 1, 0, 0, 1, 1, 1]), ("SHOP-C", [0, 0, 1, 1, 0, 0, 0])];
+    // after_hold_expired, round_sum, outside_hours, offline_shortfall, token_twice (no offline sales
+    // here: tests/e2e/offline.rs counts those). Shop K sold nothing: not listed.
+    let expected = [("SHOP-A", [1, 1, 0, 0, 1, 1, 1, 0, 0]), ("SHOP-C", [0, 0, 1, 1, 0, 0, 0, 0, 0])];
     let codes = [
         "price_over_limit",
         "at_cap",
@@ -86,6 +87,8 @@ fn signals_of_a_seeded_month(db: &TestDb) {
         "after_hold_expired",
         "round_sum",
         "outside_hours",
+        "offline_shortfall",
+        "token_twice",
     ];
     let vw = viewer(&server, "vw");
     let (s, report) = server.get("/api/v1/reports/signals?month=2026-12&format=json", Some(&vw));

@@ -285,7 +285,8 @@ pub fn sign_with(
         month: azyq_shared::Month::parse(month).unwrap(),
         issued_at: issued.parse().unwrap(),
         expires_at: expires.parse().unwrap(),
-        nonce: azyq_shared::token::new_nonce(),
+        nonce: azyq_shared::token::Nonce::new_v1(),
+        offline: None,
     };
     azyq_shared::token::sign(&fields, key).unwrap()
 }

@@ -55,6 +55,7 @@ pub fn history(conn: &mut Conn, iin: &Iin) -> AppResult<Vec<HistoryBasket>> {
             to_pay_tiyn,
             lines: redeem::lines_of(conn, id)?,
             vouchers: redeem::charges_of(conn, id)?,
+            offline: false,
         });
     }
     Ok(out)
