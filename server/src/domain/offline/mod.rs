@@ -9,7 +9,7 @@ mod sync;
 
 pub use sync::sync;
 
-use azyq_shared::api::OfflineSaleStatus;
+use azyq_shared::api::{BasketStatus, ErrorCode, OfflineSaleStatus};
 use azyq_shared::api::{PublicKey, VoucherStatus};
 use azyq_shared::offline::{self, MonthEnd, OfflineLimits, OfflinePack, PackKey, SignedPack};
 use azyq_shared::{BusinessDay, Month, Tiyn};
@@ -105,6 +105,25 @@ pub fn offline_baskets(conn: &mut Conn, ids: &[i64]) -> AppResult<Vec<i64>> {
         out.extend(found.into_iter().flatten());
     }
     Ok(out)
+}
+
+/// Refuses the refund of an offline basket whose vouchers did not cover its discount: its lines'
+/// discount is more than they carry, and what they lack was the shop's loss, not theirs to get back.
+pub fn refundable(conn: &mut Conn, basket_id: i64) -> AppResult<()> {
+    let short: Option<Tiyn> = with_conn!(conn, c => offline_sales::table
+        .filter(offline_sales::basket_id.eq(basket_id))
+        .select(offline_sales::shortfall_tiyn)
+        .first(c)
+        .optional())?;
+    match short {
+        Some(short) if short > Tiyn::ZERO => Err(AppError::new(
+            ErrorCode::BasketState,
+            format!("Эту офлайн-продажу вернуть нельзя: ваучер оплатил её не полностью (недостача {short})"),
+        )
+        .with("status", BasketStatus::Captured.as_str())
+        .with("shortfall_tiyn", short.get())),
+        _ => Ok(()),
+    }
 }
 
 /// The month of `now` (Almaty) and the one before: the months a token may be of.
