@@ -329,20 +329,6 @@ fn format2(
     token::sign(&fields, key).unwrap()
 }
 
-/// The server's newest voucher key, read from its database (as the wallet would sign).
-fn server_key(db: &TestDb) -> (ed25519_dalek::SigningKey, u16) {
-    #[derive(diesel::QueryableByName)]
-    struct K {
-        #[diesel(sql_type = diesel::sql_types::Integer)]
-        kid: i32,
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        secret_key: String,
-    }
-    let rows: Vec<K> = db.query("SELECT kid, secret_key FROM voucher_keys WHERE NOT retired ORDER BY kid DESC LIMIT 1");
-    let seed: [u8; 32] = hex::decode(&rows[0].secret_key).unwrap().try_into().unwrap();
-    (ed25519_dalek::SigningKey::from_bytes(&seed), rows[0].kid as u16)
-}
-
 /// The target: 10 000 offline sales (chunks of 500, as the till sends them) synced in at
 /// most 10 s on SQLite. Each sale is 10 g of potatoes (0,45 ₸ of discount) on one of the family's
 /// two vouchers, with a token of its own. Run with `--nocapture` to see the figure.
@@ -353,7 +339,7 @@ fn ten_thousand_offline_sales_sync_on_sqlite() {
     let server = Server::start(&db, NOW);
     let w = setup(&db, &server, 20);
     let ids = [w.activate(&server, 0), w.activate(&server, 1)];
-    let (key, kid) = server_key(&db);
+    let (key, kid) = server_signing_key(&db);
     let potatoes = [line(POTATOES, 10, 30_000, 25_500)];
     let chunks: Vec<Vec<Value>> = (0..20u32)
         .map(|c| {
