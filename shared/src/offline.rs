@@ -281,8 +281,13 @@ fn validation(field: &str, message: impl Into<String>) -> ErrorDetail {
     with(refusal(ErrorCode::Validation, message), "field", field)
 }
 
-/// Prices one line: amounts for pieces, or per-kg prices times grams / 1000, each rounded half up
-/// (the server's rule, `price_line` in its redeem check).
+/// Prices one line: amounts for pieces, or per-kg prices times grams / 1000, rounded half up.
+///
+/// For goods sold by weight the shelf amount and the amount to pay are each rounded half up to a
+/// whole tiyn, and the discount is their difference, so the three always add up: 1 250 g at
+/// 300,00 ₸/kg (30 000 tiyn) is exactly 37 500 tiyn, at 255,00 ₸/kg exactly 31 875, a discount of
+/// 5 625 tiyn (56,25 ₸). Integer arithmetic throughout ([`Tiyn::mul_div_round`], in i128). The
+/// server prices online baskets with this same function.
 pub fn price_line(unit: Unit, quantity: i64, shelf: Tiyn, reduced: Tiyn) -> Option<(Tiyn, Tiyn)> {
     match unit {
         Unit::Piece => Some((shelf.checked_mul(quantity)?, reduced.checked_mul(quantity)?)),
@@ -290,7 +295,7 @@ pub fn price_line(unit: Unit, quantity: i64, shelf: Tiyn, reduced: Tiyn) -> Opti
     }
 }
 
-/// Whether the discount per unit is within the cap, in basis points of the shelf price.
+/// Whether the discount per unit is within the cap, in basis points of the shelf price (Alg. p.12).
 pub fn within_cap(shelf: Tiyn, reduced: Tiyn, cap_bp: i32) -> bool {
     let discount = i128::from(shelf.get()) - i128::from(reduced.get());
     discount * 10_000 <= i128::from(shelf.get()) * i128::from(cap_bp)

@@ -24,6 +24,7 @@ mod family;
 mod keys;
 mod limits;
 mod newcomer;
+mod offline;
 mod recalls;
 mod rejections;
 mod reports;

@@ -58,6 +58,12 @@ pub fn history(conn: &mut Conn, iin: &Iin) -> AppResult<Vec<HistoryBasket>> {
             offline: false,
         });
     }
+    // Offline baskets (SPEC §3.9) are marked; their `at` is the time they were sold.
+    let ids: Vec<i64> = out.iter().map(|b| b.basket_id).collect();
+    let offline: HashSet<i64> = super::offline::offline_baskets(conn, &ids)?.into_iter().collect();
+    for b in &mut out {
+        b.offline = offline.contains(&b.basket_id);
+    }
     Ok(out)
 }
 
