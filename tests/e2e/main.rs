@@ -25,6 +25,7 @@ mod keys;
 mod limits;
 mod newcomer;
 mod offline;
+mod offline_till;
 mod recalls;
 mod rejections;
 mod reports;
