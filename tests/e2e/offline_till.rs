@@ -199,7 +199,7 @@ fn offline_sales_upload_exactly_once(db: &TestDb) {
     assert_eq!(w.balance(&server, 0), Tiyn::new(432_500 - spent0));
 }
 
-/// A journal of 240 offline sales (1 tiyn of discount each); `azyq-pos sync --chunk 10` killed
+/// A journal of 240 offline sales (1 tiyn of discount each); `azyq-pos sync --chunk 1` killed
 /// with SIGKILL after a random delay 20 times and run again each time; a last run finishes. Every
 /// sale is applied once: the vouchers lost exactly 240 tiyn, the shop's day has 240 baskets.
 fn a_killed_sync_loses_no_sale_and_applies_none_twice(db: &TestDb) {
@@ -226,22 +226,29 @@ fn a_killed_sync_loses_no_sale_and_applies_none_twice(db: &TestDb) {
 
     let server = Server::start(db, "2026-12-06T05:30:00Z");
     let mut rng = rand::thread_rng();
+    let pending_sql = "SELECT COUNT(*) AS n FROM offline_sales WHERE status <> 'uploaded'";
+    let mut left = Vec::new();
     for round in 0..20 {
-        let mut child = pos_command(&server.url, server.now, &journal, &sync_args(&["--chunk", "10"]))
+        let mut child = pos_command(&server.url, server.now, &journal, &sync_args(&["--chunk", "1"]))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(rng.gen_range(0..400)));
+        std::thread::sleep(Duration::from_millis(rng.gen_range(0..800)));
         // SIGKILL: no clean-up of any kind.
         let _ = child.kill();
         let status = child.wait().unwrap();
-        eprintln!("round {round}: {status}");
+        left.push(journal_scalar(&journal, pending_sql));
+        eprintln!("round {round}: {status}, {} pending", left[round]);
     }
+    assert!(
+        left.iter().any(|&n| n > 0 && n < i64::try_from(SALES).unwrap()),
+        "some sync was killed in the middle of the upload: {left:?}"
+    );
     let last = pos(&server.url, server.now, &journal, &sync_args(&[]));
     assert!(last.0.success(), "{}", last.2);
     assert_eq!(last.1["pending"], 0, "{}", last.1);
-    let pending: i64 = journal_scalar(&journal, "SELECT COUNT(*) AS n FROM offline_sales WHERE status <> 'uploaded'");
+    let pending: i64 = journal_scalar(&journal, pending_sql);
     let kept: i64 = journal_scalar(&journal, "SELECT COUNT(*) AS n FROM offline_sales");
     assert_eq!((kept, pending), (i64::try_from(SALES).unwrap(), 0));
     let each = i64::try_from(SALES / 2).unwrap();
