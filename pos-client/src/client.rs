@@ -53,12 +53,20 @@ pub enum ClientError {
     /// No answer in time: the request may or may not have taken effect.
     #[error("сервер не ответил вовремя")]
     Timeout,
-    /// The connection could not be made or broke off.
+    /// The connection broke off (or failed) after the request may have been sent.
     #[error("нет связи с сервером: {0}")]
     Network(String),
+    /// The connection could not be made (refused, no route, the name did not resolve, no answer to
+    /// the connect): nothing was sent. The till may sell offline.
+    #[error("нет связи с сервером: {0}")]
+    Unreachable(String),
     /// A success status whose body could not be read.
     #[error("непонятный ответ сервера: {0}")]
     Protocol(String),
+    /// The server cannot be reached and the till cannot answer offline either (no kept session, no
+    /// fresh genuine pack, the journal unusable); made by the till's offline half, never sent.
+    #[error("нет связи с сервером, продажа без связи невозможна ({})", .0.code())]
+    Offline(crate::offline::Cannot),
     /// The server's certificate did not verify: nothing was sent, the server may be an impostor.
     #[error("сертификат сервера не прошёл проверку ({0:?})")]
     Certificate(CertificateProblem),
@@ -168,6 +176,8 @@ impl ClientError {
             ClientError::Api { status, .. } | ClientError::Http { status } => *status >= 500,
             // The handshake failed before a byte of the request was sent.
             ClientError::Certificate(_) => false,
+            // No connection: nothing was sent.
+            ClientError::Unreachable(_) | ClientError::Offline(_) => false,
         }
     }
 
@@ -298,6 +308,34 @@ impl Client {
         self.send("POST", &format!("/api/v1/pos/baskets/{basket_id}/refund"), Some(key), Some(req))
     }
 
+    /// The pack for selling offline, signed with the server's pack key.
+    pub fn offline_pack(&self) -> Result<azyq_shared::offline::SignedPack, ClientError> {
+        self.send::<(), _>("GET", "/api/v1/pos/offline-pack", None, None)
+    }
+
+    /// The public keys that sign offline packs (public, no session needed).
+    pub fn offline_pack_keys(&self) -> Result<VoucherKeys, ClientError> {
+        self.send::<(), _>("GET", "/.well-known/offline-pack-keys", None, None)
+    }
+
+    /// Uploads offline sales (at most 500); the server answers each, idempotent by `sale_id`.
+    pub fn upload_offline(
+        &self,
+        sales: &azyq_shared::offline::OfflineSales,
+    ) -> Result<azyq_shared::offline::OfflineSaleResults, ClientError> {
+        self.send("POST", "/api/v1/pos/offline-sales", None, Some(sales))
+    }
+
+    /// A client carrying a session kept from an earlier log-in (the journal's).
+    pub fn with_session(base: &str, timeouts: Timeouts, token: &str) -> Client {
+        Client { bearer: Some(token.to_owned()), ..Client::new(base, timeouts) }
+    }
+
+    /// The session's bearer token, to keep in the journal for offline use.
+    pub fn session_token(&self) -> Option<&str> {
+        self.bearer.as_deref()
+    }
+
     /// The shop's day; `date` is `YYYY-MM-DD` (Almaty), `None` for today.
     pub fn daily_report(&self, date: Option<&str>) -> Result<PosDailyReport, ClientError> {
         let path = match date {
@@ -360,6 +398,10 @@ fn io_error(e: &std::io::Error) -> ClientError {
 }
 
 fn transport_error(t: &ureq::Transport) -> ClientError {
+    // No connection was made (a connect timeout included): not a byte of the request went out.
+    if matches!(t.kind(), ureq::ErrorKind::Dns | ureq::ErrorKind::ConnectionFailed) {
+        return ClientError::Unreachable(t.to_string());
+    }
     let mut source = std::error::Error::source(t);
     while let Some(e) = source {
         if let Some(io) = e.downcast_ref::<std::io::Error>() {

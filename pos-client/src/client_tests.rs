@@ -172,13 +172,14 @@ fn silence_is_a_timeout_and_the_retry_carries_the_same_key() {
 }
 
 #[test]
-fn a_closed_port_is_a_network_error() {
+fn a_closed_port_is_unreachable_and_nothing_was_sent() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
     let client = Client::new(&format!("http://{addr}"), quick());
     let err = client.keys().unwrap_err();
-    assert!(matches!(err, ClientError::Network(_)), "{err:?}");
+    assert!(matches!(err, ClientError::Unreachable(_)), "{err:?}");
+    assert!(!err.outcome_unknown(), "a write that found no server did not happen");
 }
 
 #[test]

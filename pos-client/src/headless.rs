@@ -16,6 +16,8 @@ use crate::app::basket::{Field, Incomplete, Line};
 use crate::app::{KeyRing, Message};
 use crate::client::{Client, ClientError, IdempotencyKey, Timeouts};
 use crate::i18n::{self, Lang, T};
+use crate::journal::{Journal, JournalError, KeptSession, LoggedIn};
+use crate::offline;
 
 /// How many times a keyed write is sent when its answer is lost (always with the same key).
 const ATTEMPTS: u32 = 3;
@@ -60,7 +62,7 @@ impl Failure {
             ClientError::Api { body, .. } => {
                 format!(" ({}: {})", i18n::lower_first(T::FieldServer.get(lang)), body.error.message)
             }
-            ClientError::Network(cause) => format!(" ({cause})"),
+            ClientError::Network(cause) | ClientError::Unreachable(cause) => format!(" ({cause})"),
             _ => String::new(),
         };
         Failure {
@@ -85,10 +87,47 @@ pub struct Login {
     pub clock: std::sync::Arc<dyn azyq_shared::clock::Clock>,
     /// The language of the errors on stderr.
     pub lang: Lang,
+    /// The till's journal (`--journal`); `None` when no data directory is known.
+    pub journal: Option<std::path::PathBuf>,
 }
 
 /// Logs in; the password comes from the environment, never from the command line.
 pub fn login(args: &Login) -> Result<(Client, SessionResponse), Failure> {
+    login_or_unreachable(args).map_err(Step::into_failure)
+}
+
+/// A step that failed: for lack of a server (the till may go offline), or for another reason.
+enum Step {
+    Unreachable(Failure),
+    Failed(Failure),
+}
+
+impl Step {
+    fn of(lang: Lang, what: &str, err: &ClientError) -> Step {
+        let failure = Failure::of(lang, what, err);
+        if offline::unreachable(err) {
+            Step::Unreachable(failure)
+        } else {
+            Step::Failed(failure)
+        }
+    }
+
+    fn into_failure(self) -> Failure {
+        match self {
+            Step::Unreachable(f) | Step::Failed(f) => f,
+        }
+    }
+}
+
+impl From<Failure> for Step {
+    fn from(f: Failure) -> Step {
+        Step::Failed(f)
+    }
+}
+
+/// Logs in, keeping the session in the journal for offline use, and refreshes the offline pack
+/// when it is older than an hour (a pack that cannot be fetched is said on stderr, the sale goes on).
+fn login_or_unreachable(args: &Login) -> Result<(Client, SessionResponse), Step> {
     let password = std::env::var(&args.password_env)
         .map_err(|_| Failure::new(i18n::password_env(args.lang, &args.password_env)))?;
     let mut client = Client::new(&args.server, args.timeouts);
@@ -98,8 +137,43 @@ pub fn login(args: &Login) -> Result<(Client, SessionResponse), Failure> {
         shop_id: Some(args.shop.clone()),
         terminal_id: Some(args.terminal.clone()),
     };
-    let session = client.login(&request).map_err(|e| Failure::of(args.lang, T::DoingLogIn.get(args.lang), &e))?;
+    let session = client.login(&request).map_err(|e| Step::of(args.lang, T::DoingLogIn.get(args.lang), &e))?;
+    if let Some(path) = &args.journal {
+        let now = args.clock.now();
+        let kept = KeptSession::new(LoggedIn {
+            server: &args.server,
+            shop: &args.shop,
+            terminal: &args.terminal,
+            login: &args.login,
+            password: &request.password,
+            token: &session.token,
+            expires_at: session.expires_at,
+        })
+        .map_err(|e| journal_failure(args.lang, &e))?;
+        let mut journal = open_journal(args.lang, path)?;
+        journal.save_session(&kept).map_err(|e| journal_failure(args.lang, &e))?;
+        if offline::pack_due(&mut journal, now) {
+            if let Err(e) = offline::refresh_pack(&client, &mut journal, now) {
+                eprintln!("azyq-pos: {}", pack_not_refreshed(args.lang, &e));
+            }
+        }
+    }
     Ok((client, session))
+}
+
+fn open_journal(lang: Lang, path: &std::path::Path) -> Result<Journal, Failure> {
+    Journal::open(path).map_err(|e| journal_failure(lang, &e))
+}
+
+fn journal_failure(lang: Lang, e: &JournalError) -> Failure {
+    Failure { message: i18n::journal_failed(lang, &e.to_string()), code: Some("journal"), outcome_unknown: false }
+}
+
+fn pack_not_refreshed(lang: Lang, e: &offline::RefreshError) -> String {
+    match e {
+        offline::RefreshError::Client(e) => Failure::of(lang, T::OfflinePackNotLoaded.get(lang), e).to_string(),
+        offline::RefreshError::Pack(c) => format!("{} [{}]", c.sentence(lang), c.code()),
+    }
 }
 
 /// `CODE:QTY:SHELF:REDUCED`, prices in tiyn; QTY may be empty for a scale label. Split from the right: a GS1 serial may hold ':'.
@@ -149,7 +223,9 @@ struct SaleOutput {
     captured: Option<azyq_shared::api::Captured>,
 }
 
-/// Log in, check and look up each token, authorise, and capture with paid = to pay.
+/// Log in, check and look up each token, authorise, and capture with paid = to pay. When the
+/// server cannot be reached before the basket is sent, the sale is made offline (with the pack and
+/// the kept session) and printed with `"offline": true`.
 pub fn sale(
     args: &Login,
     tokens: &[String],
@@ -157,28 +233,52 @@ pub fn sale(
     method: PaymentMethod,
     capture: bool,
 ) -> Result<String, Failure> {
-    let (client, _) = login(args)?;
+    let order = Order { tokens, lines, method, capture };
+    match sale_online(args, &order) {
+        Ok(out) => Ok(out),
+        Err(Step::Failed(f)) => Err(f),
+        Err(Step::Unreachable(f)) => {
+            eprintln!("azyq-pos: {f}");
+            sale_offline(args, order)
+        }
+    }
+}
+
+/// What `azyq-pos sale` was asked to sell.
+struct Order<'a> {
+    tokens: &'a [String],
+    lines: Vec<BasketLineIn>,
+    method: PaymentMethod,
+    capture: bool,
+}
+
+fn sale_online(args: &Login, order: &Order) -> Result<String, Step> {
+    let Order { tokens, method, capture, .. } = *order;
+    let lines = order.lines.clone();
+    let (client, _) = login_or_unreachable(args)?;
     let lang = args.lang;
     // What the till refuses itself, before anything is sent: a price over the region's limit,
     // recalled goods, a scale label's weight changed.
-    let catalog = client.catalog().map_err(|e| Failure::of(lang, T::CatalogNotLoaded.get(lang), &e))?;
-    let recalls = client.recalls().map_err(|e| Failure::of(lang, T::RecallsNotLoaded.get(lang), &e))?;
-    precheck(lang, &lines, &catalog, &recalls.recalls)?;
-    let keys = client.keys().map_err(|e| Failure::of(lang, T::DoingKeys.get(lang), &e))?;
+    let catalog = client.catalog().map_err(|e| Step::of(lang, T::CatalogNotLoaded.get(lang), &e))?;
+    let recalls = client.recalls().map_err(|e| Step::of(lang, T::RecallsNotLoaded.get(lang), &e))?;
+    precheck(lang, &lines, &catalog, &recalls.recalls).map_err(Step::Failed)?;
+    let keys = client.keys().map_err(|e| Step::of(lang, T::DoingKeys.get(lang), &e))?;
     let ring = KeyRing::from_document(&keys);
     let mut lookups = Vec::with_capacity(tokens.len());
     for (i, token) in tokens.iter().enumerate() {
         let token = token.trim();
         if let Err(e) = ring.check(token, args.clock.now()) {
             let m = Message::for_token_error(&e);
-            return Err(Failure {
+            return Err(Step::Failed(Failure {
                 message: format!("{}: {}", i18n::qr_number(i + 1), m.plain(lang)),
                 code: m.code,
                 outcome_unknown: false,
-            });
+            }));
         }
-        lookups.push(client.lookup(token).map_err(|e| Failure::of(lang, &i18n::qr_number(i + 1), &e))?);
+        lookups.push(client.lookup(token).map_err(|e| Step::of(lang, &i18n::qr_number(i + 1), &e))?);
     }
+    // From here on a request may take effect unheard: no switching offline, the outcome is
+    // resolved with the server as before.
     let request = AuthorizeRequest { tokens: tokens.iter().map(|t| t.trim().to_owned()).collect(), lines };
     let key = IdempotencyKey::new();
     let authorized = keyed(lang, T::DoingAuthorize, || client.authorize(&key, &request))?;
@@ -194,7 +294,70 @@ pub fn sale(
     } else {
         None
     };
-    json(lang, &SaleOutput { lookups, authorized, captured })
+    Ok(json(lang, &SaleOutput { lookups, authorized, captured })?)
+}
+
+/// The sale without the server: the kept session must serve this cashier, the pack must be
+/// fresh and genuine; the sale is on disk before its JSON is printed.
+fn sale_offline(args: &Login, order: Order) -> Result<String, Failure> {
+    let Order { tokens, lines, method, capture } = order;
+    let lang = args.lang;
+    let cannot =
+        |c: offline::Cannot| Failure { message: c.sentence(lang), code: Some(c.code()), outcome_unknown: false };
+    let Some(path) = &args.journal else {
+        return Err(cannot(offline::Cannot::Journal(T::NoJournal.get(lang).to_owned())));
+    };
+    if !capture {
+        // An offline sale is final: there is no hold to leave for later.
+        return Err(Failure { message: i18n::needs_link(lang), code: Some("needs_link"), outcome_unknown: false });
+    }
+    let password =
+        std::env::var(&args.password_env).map_err(|_| Failure::new(i18n::password_env(lang, &args.password_env)))?;
+    let mut journal = open_journal(lang, path)?;
+    let now = args.clock.now();
+    offline::session_serves(&mut journal, &args.shop, &args.terminal, &args.login, &password, now).map_err(cannot)?;
+    match offline::sell(&mut journal, &args.terminal, tokens, lines, method, now) {
+        Ok(receipt) => json(lang, &receipt),
+        Err(offline::Refused::Cannot(c)) => Err(cannot(c)),
+        Err(offline::Refused::Token(i, e)) => Err(Failure {
+            message: format!("{}: {}", i18n::qr_number(i + 1), Message::for_code(e.code).what.plain(lang)),
+            code: Some(e.code.as_str()),
+            outcome_unknown: false,
+        }),
+        Err(offline::Refused::Rule(e)) => {
+            let what = Message::for_code(e.code).what.plain(lang);
+            let what = match e.details.get("line").and_then(serde_json::Value::as_u64) {
+                Some(line) => {
+                    i18n::line_says(lang, usize::try_from(line).unwrap_or(0) + 1, &what).replace('\u{a0}', " ")
+                }
+                None => what,
+            };
+            Err(Failure { message: what, code: Some(e.code.as_str()), outcome_unknown: false })
+        }
+    }
+}
+
+/// `azyq-pos sync`: log in, upload the waiting sales, refresh the pack; print the counts.
+pub fn sync(args: &Login, chunk: usize) -> Result<String, Failure> {
+    let lang = args.lang;
+    let Some(path) = &args.journal else {
+        return Err(journal_failure(lang, &JournalError::Db(T::NoJournal.get(lang).to_owned())));
+    };
+    let (client, _) = login(args)?;
+    let mut journal = open_journal(lang, path)?;
+    let report = offline::sync(&client, &mut journal, args.clock.now(), chunk).map_err(|e| sync_failure(lang, &e))?;
+    json(lang, &report)
+}
+
+fn sync_failure(lang: Lang, e: &offline::SyncError) -> Failure {
+    match e {
+        offline::SyncError::Client(e) => Failure::of(lang, T::DoingSync.get(lang), e),
+        offline::SyncError::Journal(e) => journal_failure(lang, e),
+        offline::SyncError::Mismatch => Failure::new(T::SyncAnswerMismatch.get(lang)),
+        offline::SyncError::Pack(c) => {
+            Failure { message: c.sentence(lang), code: Some(c.code()), outcome_unknown: false }
+        }
+    }
 }
 
 /// The lines as the till would build them from the same scans, refused where the TUI would not
@@ -243,15 +406,27 @@ fn precheck(lang: Lang, lines: &[BasketLineIn], catalog: &PosCatalog, recalls: &
     Ok(())
 }
 
+/// Logs in for a refund or a cancel: without the server they cannot be done, and the till says so.
+fn login_for_link(args: &Login) -> Result<(Client, SessionResponse), Failure> {
+    login_or_unreachable(args).map_err(|e| match e {
+        Step::Unreachable(f) => Failure {
+            message: format!("{} ({})", i18n::needs_link(args.lang), f.message),
+            code: Some("needs_link"),
+            outcome_unknown: false,
+        },
+        Step::Failed(f) => f,
+    })
+}
+
 pub fn cancel(args: &Login, basket_id: i64) -> Result<String, Failure> {
-    let (client, _) = login(args)?;
+    let (client, _) = login_for_link(args)?;
     // Cancelling twice changes nothing, so a lost answer is simply asked again.
     json(args.lang, &keyed(args.lang, T::DoingCancel, || client.cancel(basket_id))?)
 }
 
 /// `lines`: the API's line indexes (`lines[].index`, from 0); empty refunds every line.
 pub fn refund(args: &Login, basket_id: i64, lines: Vec<usize>) -> Result<String, Failure> {
-    let (client, _) = login(args)?;
+    let (client, _) = login_for_link(args)?;
     let request = RefundRequest { lines: if lines.is_empty() { None } else { Some(lines) } };
     let key = IdempotencyKey::new();
     json(args.lang, &keyed(args.lang, T::DoingRefund, || client.refund(basket_id, &key, &request))?)

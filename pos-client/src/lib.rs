@@ -10,8 +10,11 @@
 
 pub mod app;
 pub mod client;
+pub mod desk;
 pub mod headless;
 pub mod i18n;
+pub mod journal;
+pub mod offline;
 pub mod qr;
 pub mod tui;
 pub mod ui;

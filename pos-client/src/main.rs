@@ -34,6 +34,10 @@ struct Cli {
     /// The language of the screen and of the errors: Russian or Kazakh (F12 switches it in the TUI).
     #[arg(long, env = "AZYQ_POS_LANG", value_enum, default_value = "ru", global = true)]
     lang: Lang,
+    /// The till's journal (SQLite): the kept session, the offline pack and the offline sales.
+    /// Default: $XDG_DATA_HOME/azyq/journal.db, else ~/.local/share/azyq/journal.db.
+    #[arg(long, env = "AZYQ_POS_JOURNAL", global = true, value_name = "PATH")]
+    journal: Option<PathBuf>,
     /// TUI: the shop, pre-filled on the log-in screen.
     #[arg(long, env = "AZYQ_SHOP", default_value = "")]
     shop: String,
@@ -110,6 +114,15 @@ enum Command {
         #[arg(long = "line", value_name = "N")]
         lines: Vec<usize>,
     },
+    /// Upload the offline sales waiting in the journal (in chunks of up to 500), refresh the
+    /// offline pack; print {"uploaded","applied","short","pending","pack_expires_at"}.
+    Sync {
+        #[command(flatten)]
+        login: LoginArgs,
+        /// Sales per upload request, 1 to 500 (fewer for a slow link).
+        #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u16).range(1..=500))]
+        chunk: u16,
+    },
     /// The shop's daily report as JSON.
     Report {
         #[command(flatten)]
@@ -162,6 +175,7 @@ fn main() -> ExitCode {
     }
     let timeouts =
         Timeouts { connect: Duration::from_secs(cli.connect_timeout), request: Duration::from_secs(cli.timeout) };
+    let journal = cli.journal.clone().or_else(azyq_pos::journal::default_path);
     let login = |a: &LoginArgs| Login {
         server: cli.server.clone(),
         timeouts,
@@ -171,6 +185,7 @@ fn main() -> ExitCode {
         password_env: a.password_env.clone(),
         clock: clock.clone(),
         lang,
+        journal: journal.clone(),
     };
     let result: Result<String, Failure> = match &cli.command {
         None => {
@@ -182,6 +197,7 @@ fn main() -> ExitCode {
                 timeouts,
                 clock: clock.clone(),
                 lang,
+                journal: journal.clone(),
             };
             return match tui::run(options) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -203,6 +219,7 @@ fn main() -> ExitCode {
         Some(Command::Cancel { login: a, basket }) => headless::cancel(&login(a), *basket),
         Some(Command::Refund { login: a, basket, lines }) => headless::refund(&login(a), *basket, lines.clone()),
         Some(Command::Report { login: a, date }) => headless::report(&login(a), date.as_deref()),
+        Some(Command::Sync { login: a, chunk }) => headless::sync(&login(a), usize::from(*chunk)),
     };
     match result {
         Ok(out) => {

@@ -13,7 +13,8 @@ fn token_text() -> String {
         month: azyq_shared::Month::parse("2026-12").expect("month"),
         issued_at: "2026-12-05T10:00:00Z".parse().expect("time"),
         expires_at: "2026-12-05T10:05:00Z".parse().expect("time"),
-        nonce: [42; 16],
+        nonce: token::Nonce::V1([42; 16]),
+        offline: None,
     };
     token::sign(&fields, &key).expect("sign")
 }

@@ -69,6 +69,12 @@ pub struct Settings {
     pub hold_seconds: Option<i64>,
     /// Minutes a wallet QR token is valid.
     pub qr_minutes: i64,
+    /// `AZYQ_OFFLINE_PACK_HOURS`: how long an offline pack lets a till sell without a link (1 to
+    /// 168, default 24; SPEC §3.9).
+    pub offline_pack_hours: i64,
+    /// `AZYQ_OFFLINE_VOUCHER_DAY_BP`: offline discount per voucher per Almaty day on one till, in
+    /// basis points of the voucher's amount (0 to 10 000, default 2 500: a quarter).
+    pub offline_voucher_day_bp: i32,
     /// `AZYQ_SHOP_HOURS`: the usual shop hours, Almaty time, `HH-HH` (`07-23`: 07:00 to 22:59); a
     /// sale outside them counts as the `outside_hours` signal.
     pub shop_hours: String,
@@ -117,6 +123,8 @@ impl Default for Settings {
             hold_minutes: 10,
             hold_seconds: None,
             qr_minutes: 5,
+            offline_pack_hours: azyq_shared::offline::DEFAULT_PACK_HOURS,
+            offline_voucher_day_bp: azyq_shared::offline::DEFAULT_VOUCHER_DAY_BP,
             shop_hours: "07-23".into(),
             export_dir: PathBuf::from("exports"),
             group_commit: true,
@@ -231,6 +239,12 @@ impl Settings {
         if let Some(v) = env_parse("AZYQ_QR_MINUTES")? {
             s.qr_minutes = v;
         }
+        if let Some(v) = env_parse("AZYQ_OFFLINE_PACK_HOURS")? {
+            s.offline_pack_hours = v;
+        }
+        if let Some(v) = env_parse("AZYQ_OFFLINE_VOUCHER_DAY_BP")? {
+            s.offline_voucher_day_bp = v;
+        }
         if let Some(v) = env("AZYQ_METRICS_TOKEN") {
             s.metrics_token = Some(v);
         }
@@ -261,6 +275,12 @@ impl Settings {
         }
         if !(1..=24 * 60).contains(&s.hold_minutes) || !(1..=60).contains(&s.qr_minutes) {
             anyhow::bail!("hold_minutes must be 1..1440 and qr_minutes 1..60");
+        }
+        if !(1..=azyq_shared::offline::MAX_PACK_DAYS * 24).contains(&s.offline_pack_hours) {
+            anyhow::bail!("AZYQ_OFFLINE_PACK_HOURS must be 1..168");
+        }
+        if !(0..=10_000).contains(&s.offline_voucher_day_bp) {
+            anyhow::bail!("AZYQ_OFFLINE_VOUCHER_DAY_BP must be 0..10000");
         }
         s.sms_policy()?;
         s.check_resources()?;

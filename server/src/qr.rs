@@ -31,25 +31,43 @@ mod tests {
     use azyq_shared::token;
     use qrcode::Version;
 
-    #[test]
-    fn a_token_fits_version_8_at_level_q() {
-        let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
-        let fields = token::TokenFields {
+    /// Fields at their widest: every id at its maximum.
+    fn widest(nonce: token::Nonce, offline: Option<token::OfflineFacts>) -> token::TokenFields {
+        token::TokenFields {
             kid: u16::MAX,
             voucher_id: u64::MAX,
             month: azyq_shared::Month::parse("2026-12").unwrap(),
             issued_at: "2026-12-05T10:00:00Z".parse().unwrap(),
             expires_at: "2026-12-05T10:05:00Z".parse().unwrap(),
-            nonce: [0xff; 16],
-        };
-        let text = token::sign(&fields, &key).unwrap();
+            nonce,
+            offline,
+        }
+    }
+
+    fn fits_version_8_at_level_q(fields: &token::TokenFields) -> String {
+        let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+        let text = token::sign(fields, &key).unwrap();
         let code = symbol(&text).unwrap();
         assert_eq!(code.error_correction_level(), EcLevel::Q);
         match code.version() {
             Version::Normal(v) => assert!(v <= 8, "version {v}"),
             Version::Micro(_) => panic!("micro QR"),
         }
+        text
+    }
+
+    #[test]
+    fn a_token_fits_version_8_at_level_q() {
+        let text = fits_version_8_at_level_q(&widest(token::Nonce::V1([0xff; 16]), None));
         let png = png(&text).unwrap();
         assert!(png.starts_with(b"\x89PNG"));
+    }
+
+    #[test]
+    fn a_format_2_token_fits_version_8_at_level_q() {
+        let most = azyq_shared::Tiyn::new(i64::from(u32::MAX));
+        let facts = token::OfflineFacts { balance: most, amount: most, region: 99 };
+        let text = fits_version_8_at_level_q(&widest(token::Nonce::V2([0xff; 9]), Some(facts)));
+        assert!(text.starts_with(token::PREFIX_V2));
     }
 }

@@ -103,6 +103,8 @@ pub async fn serve(settings: Settings, db: Db, listener: TcpListener) -> anyhow:
             db.write(|c| keys::ensure_key(c, now)).map_err(|e| anyhow::anyhow!("voucher keys: {e}"))?;
             // Made now, so that the public `/.well-known/report-keys` only ever reads.
             let report_key = db.write(keys::report_key).map_err(|e| anyhow::anyhow!("report key: {e}"))?;
+            // The offline pack key too (SPEC §3.9): packs are then made on read connections.
+            db.write(crate::domain::offline::pack_key).map_err(|e| anyhow::anyhow!("offline pack key: {e}"))?;
             if scheduler {
                 let report = jobs::run_due(&db, clock.as_ref(), &sms, None)
                     .map_err(|e| anyhow::anyhow!("catching up on jobs: {e}"))?;
@@ -128,6 +130,10 @@ pub async fn serve(settings: Settings, db: Db, listener: TcpListener) -> anyhow:
         sms_kick: kick.clone(),
         hold: settings.hold(),
         qr_ttl: chrono::Duration::minutes(settings.qr_minutes),
+        offline: crate::domain::offline::Rules {
+            pack_hours: settings.offline_pack_hours,
+            voucher_day_bp: settings.offline_voucher_day_bp,
+        },
         delivery_kick: delivery_kick.clone(),
         delivery_routes: destinations.routes.clone(),
         shop_hours: settings.shop_hours()?,

@@ -91,6 +91,8 @@ fn sample() -> MinistryReport {
         feedback: ShopFeedback::new(seed, seed * 4, seed / 2),
         refused_over_limit: seed,
         refused_recalled: 2 * seed,
+        offline_sales: 3 * seed,
+        offline_shortfall_tiyn: Tiyn::new(seed * 1_001),
     };
     let signals = |id: &str, name: &str, seed: i64| ShopSignals {
         shop_id: id.into(),

@@ -24,7 +24,8 @@ fn setup() -> (SigningKey, TokenFields, String) {
         month: Month::new(2026, 12).expect("valid month"),
         issued_at,
         expires_at: issued_at + Duration::minutes(10),
-        nonce: *b"\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f",
+        nonce: token::Nonce::V1(*b"\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f"),
+        offline: None,
     };
     let text = token::sign(&fields, &key).expect("fields in range");
     (key, fields, text)

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use crate::Tiyn;
 
 pub use crate::states::{
-    BasketStatus, ConsentStatus, DeliveryKind, DeliveryStatus, FamilyStatus, MonthStatus, NoticeKind, PaymentMethod,
-    Role, SignalCode, SmsStatus, Unit, VoucherStatus,
+    BasketStatus, ConsentStatus, DeliveryKind, DeliveryStatus, FamilyStatus, MonthStatus, NoticeKind,
+    OfflineSaleStatus, PaymentMethod, Role, SignalCode, SmsStatus, Unit, VoucherStatus,
 };
 
 #[cfg(feature = "server")]
@@ -67,6 +67,7 @@ error_codes! {
     ProductExpired => "product_expired",
     PriceOverLimit => "price_over_limit",
     ProductRecalled => "product_recalled",
+    OfflineLimit => "offline_limit",
     PayloadTooLarge => "payload_too_large",
     UnsupportedMediaType => "unsupported_media_type",
     Unavailable => "unavailable",
@@ -83,7 +84,7 @@ impl ErrorCode {
             Forbidden => 403,
             NotFound | VoucherNotFound | BasketNotFound | ShopNotFound => 404,
             TokenUsed | NotActivated | MonthClosed | MonthNotStarted | MonthNotEnded | NoConsent | VoucherExhausted
-            | BasketState | HoldExpired | IdempotencyConflict | RateNotSet | OutsideProgramme => 409,
+            | BasketState | HoldExpired | IdempotencyConflict | RateNotSet | OutsideProgramme | OfflineLimit => 409,
             PayloadTooLarge => 413,
             UnsupportedMediaType => 415,
             TokenInvalid | TokenExpired | UnknownKey | WrongRegion | InsufficientBalance | NotSzptProduct
@@ -755,6 +756,9 @@ pub struct HistoryBasket {
     pub to_pay_tiyn: Tiyn,
     pub lines: Vec<BasketLine>,
     pub vouchers: Vec<VoucherCharge>,
+    /// Sold at a till without a link and uploaded later (SPEC §3.9); `at` is the sale's time.
+    #[serde(default)]
+    pub offline: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -847,6 +851,12 @@ pub struct ShopFigures {
     /// Authorisations refused `product_recalled`.
     #[serde(default)]
     pub refused_recalled: i64,
+    /// Offline sales applied (SPEC §3.9), on the day they were sold.
+    #[serde(default)]
+    pub offline_sales: i64,
+    /// The discount of those sales that the vouchers could not cover: the shop's loss.
+    #[serde(default)]
+    pub offline_shortfall_tiyn: Tiyn,
 }
 
 /// Refusals of recalled goods under one recall.

@@ -5,6 +5,7 @@ pub mod clock;
 pub mod gs1;
 pub mod ids;
 pub mod money;
+pub mod offline;
 pub mod states;
 pub mod token;
 

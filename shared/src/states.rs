@@ -242,6 +242,24 @@ text_enum! {
         RoundSum = "round_sum",
         /// A basket authorised outside the usual shop hours (Almaty time).
         OutsideHours = "outside_hours",
+        /// An offline sale whose discount the voucher could not cover in full (SPEC §3.9).
+        OfflineShortfall = "offline_shortfall",
+        /// A token used in an offline sale and in another sale (online or offline).
+        TokenTwice = "token_twice",
+    }
+}
+
+text_enum! {
+    /// What became of one uploaded offline sale (SPEC §3.9).
+    pub enum OfflineSaleStatus {
+        /// Charged in full.
+        Applied = "applied",
+        /// Charged what the vouchers had left; the rest is the shop's shortfall.
+        AppliedShort = "applied_short",
+        /// A token of the sale was already used; charged within the balance all the same.
+        DuplicateToken = "duplicate_token",
+        /// A rule was broken (or the sale could not be read): nothing charged.
+        Refused = "refused",
     }
 }
 

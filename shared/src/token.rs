@@ -2,7 +2,9 @@
 //!
 //! 37 bytes of payload (version, key id, voucher id, month, issued/expires, nonce), an Ed25519
 //! signature over a domain-separated message, Base45 text behind `AZ1:`: 156 characters, all in
-//! the QR alphanumeric alphabet. The byte layout, key publication and test vectors are in
+//! the QR alphanumeric alphabet. Format 2 (`AZ2:`, same length) also carries the voucher's balance,
+//! amount and region at mint, for the offline till (SPEC §3.9), in place of half the nonce and a
+//! u16 lifetime in place of the u32 expiry. The byte layout, key publication and test vectors are in
 //! `docs/token.md`; `shared/tests/token_vectors.rs` checks this code against that document.
 
 use chrono::{DateTime, Utc};
@@ -10,12 +12,22 @@ use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey, SIGNATURE_LENGT
 use rand::RngCore;
 
 use crate::ids::Month;
+use crate::Tiyn;
 
 /// Text prefix of a version-1 token. A new layout gets a new prefix, so old tills refuse it early.
 pub const PREFIX: &str = "AZ1:";
 
 /// The format version in the first payload byte.
 pub const VERSION: u8 = 1;
+
+/// Text prefix of a version-2 token (the offline-capable one).
+pub const PREFIX_V2: &str = "AZ2:";
+
+/// The format-2 version byte.
+pub const VERSION_V2: u8 = 2;
+
+/// A format-2 token lives at most this many seconds (its lifetime is a u16).
+pub const MAX_LIFETIME_V2_SECS: i64 = 65_535;
 
 /// Bytes of payload before the signature.
 pub const PAYLOAD_LEN: usize = 37;
@@ -39,8 +51,69 @@ const fn base45_len(bytes: usize) -> usize {
     bytes / 2 * 3 + (bytes % 2) * 2
 }
 
-/// What a token says. No name, IIN or balance: the token proves which voucher, the server knows
-/// the rest.
+/// The random part of a token, recorded when it is used so that one QR code pays for one basket.
+/// Stored as hex: a format-1 nonce is 32 hex digits, a format-2 one 18, so they never collide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Nonce {
+    /// Format 1: 128 bits.
+    V1([u8; 16]),
+    /// Format 2: 72 bits.
+    V2([u8; 9]),
+}
+
+impl Nonce {
+    /// 128 fresh random bits for a format-1 token.
+    pub fn new_v1() -> Nonce {
+        Nonce::V1(new_nonce())
+    }
+
+    /// 72 fresh random bits for a format-2 token.
+    pub fn new_v2() -> Nonce {
+        let mut nonce = [0u8; 9];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        Nonce::V2(nonce)
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Nonce::V1(b) => b,
+            Nonce::V2(b) => b,
+        }
+    }
+
+    /// Lower-case hex, as the server stores it.
+    pub fn to_hex(&self) -> String {
+        self.as_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+impl AsRef<[u8]> for Nonce {
+    fn as_ref(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+/// What a format-2 token carries beyond format 1, as the server knew it when the QR was minted:
+/// enough for a till without a link to refuse an exhausted voucher or one of another region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OfflineFacts {
+    /// The voucher's balance at mint (0 ..= u32::MAX tiyn).
+    pub balance: Tiyn,
+    /// The voucher's face value (0 ..= u32::MAX tiyn); the offline day limit is a share of it.
+    pub amount: Tiyn,
+    /// The voucher's region: the first two KATO digits as a number, 0 ..= 99.
+    pub region: u8,
+}
+
+impl OfflineFacts {
+    /// The region as the two-digit code the rest of the system uses ("55").
+    pub fn region_code(&self) -> String {
+        format!("{:02}", self.region)
+    }
+}
+
+/// What a token says. No name or IIN: the token proves which voucher, the server knows the rest.
+/// A format-2 token also says the balance, amount and region at mint ([`OfflineFacts`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenFields {
     /// Which signing key: lets the server rotate keys and the till pick the right public key.
@@ -53,14 +126,30 @@ pub struct TokenFields {
     /// The token is refused from this instant on. Whole seconds, rounded down when signing.
     pub expires_at: DateTime<Utc>,
     /// Random, recorded at authorisation so that one QR code pays for one basket only.
-    pub nonce: [u8; 16],
+    /// [`Nonce::V1`] in format 1, [`Nonce::V2`] in format 2.
+    pub nonce: Nonce,
+    /// Format 2 only (`None`: format 1).
+    pub offline: Option<OfflineFacts>,
+}
+
+impl TokenFields {
+    /// The format these fields sign to: 2 when they carry [`OfflineFacts`], else 1.
+    pub fn version(&self) -> u8 {
+        if self.offline.is_some() {
+            VERSION_V2
+        } else {
+            VERSION
+        }
+    }
 }
 
 /// Why a token was refused.
 ///
 /// `Invalid` carries a fixed reason, stable enough for logs and tests: `prefix`, `length`,
-/// `base45`, `version`, `month`, `times` (issued after it expires), `signature`, and when signing
-/// only, `issued_at` / `expires_at` (not representable as u32 unix seconds).
+/// `base45`, `version`, `month`, `times` (issued after it expires), `region` (format 2: above 99),
+/// `signature`, and when signing only, `issued_at` / `expires_at` (not representable as u32 unix
+/// seconds), `nonce` (its length is not the format's), `lifetime` (format 2: over 65,535 s),
+/// `balance` / `amount` (format 2: not representable as u32 tiyn).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
     #[error("invalid voucher token ({0})")]
@@ -98,7 +187,8 @@ impl Decoded {
     }
 }
 
-/// Signs `fields` with `key` and returns the text form (156 characters, `AZ1:` then Base45).
+/// Signs `fields` with `key` and returns the text form (156 characters, `AZ1:` or `AZ2:` then
+/// Base45: format 2 when the fields carry [`OfflineFacts`]).
 ///
 /// Fails with `Invalid("issued_at" | "expires_at")` for a time before 1970 or after 2106-02-07
 /// (the layout holds u32 unix seconds) and `Invalid("times")` when it expires before it is issued,
@@ -110,7 +200,7 @@ pub fn sign(fields: &TokenFields, key: &SigningKey) -> Result<String, TokenError
     bytes[..PAYLOAD_LEN].copy_from_slice(&payload);
     bytes[PAYLOAD_LEN..].copy_from_slice(&signature.to_bytes());
     let mut text = String::with_capacity(TEXT_LEN);
-    text.push_str(PREFIX);
+    text.push_str(if fields.offline.is_some() { PREFIX_V2 } else { PREFIX });
     text.push_str(&base45::encode(bytes));
     Ok(text)
 }
@@ -123,7 +213,11 @@ pub fn sign(fields: &TokenFields, key: &SigningKey) -> Result<String, TokenError
 /// the pair spelling the signature's last byte, the top byte of S (below the group order ≈ 2^252,
 /// so ≤ 0x10), which is `[0-9A-G]0`.
 pub fn decode(text: &str) -> Result<Decoded, TokenError> {
-    let body = text.trim().strip_prefix(PREFIX).ok_or(TokenError::Invalid("prefix"))?;
+    let text = text.trim();
+    let (body, version) = match text.strip_prefix(PREFIX) {
+        Some(body) => (body, VERSION),
+        None => (text.strip_prefix(PREFIX_V2).ok_or(TokenError::Invalid("prefix"))?, VERSION_V2),
+    };
     // Checked before decoding so that a long paste costs nothing.
     if body.len() != BODY_LEN {
         return Err(TokenError::Invalid("length"));
@@ -139,6 +233,10 @@ pub fn decode(text: &str) -> Result<Decoded, TokenError> {
     payload.copy_from_slice(&bytes[..PAYLOAD_LEN]);
     let mut signature = [0u8; SIGNATURE_LENGTH];
     signature.copy_from_slice(&bytes[PAYLOAD_LEN..]);
+    // The prefix and the (signed) version byte must agree: one token, one format.
+    if payload[0] != version {
+        return Err(TokenError::Invalid("version"));
+    }
     Ok(Decoded { fields: decode_payload(&payload)?, signature: Signature::from_bytes(&signature), payload })
 }
 
@@ -168,7 +266,8 @@ pub fn verify(
 /// Only the prefix is looked at, and without regard to case: a truncated or Caps-Lock-mangled
 /// token should reach [`decode`] and be refused with its reason, not be looked up as a product.
 pub fn looks_like_token(input: &str) -> bool {
-    input.trim_start().as_bytes().get(..PREFIX.len()).is_some_and(|p| p.eq_ignore_ascii_case(PREFIX.as_bytes()))
+    let head = input.trim_start().as_bytes().get(..PREFIX.len());
+    head.is_some_and(|p| p.eq_ignore_ascii_case(PREFIX.as_bytes()) || p.eq_ignore_ascii_case(PREFIX_V2.as_bytes()))
 }
 
 /// 128 fresh random bits from the operating system, for [`TokenFields::nonce`].
@@ -188,43 +287,85 @@ fn signed_message(payload: &[u8; PAYLOAD_LEN]) -> [u8; MESSAGE_LEN] {
 fn encode_payload(fields: &TokenFields) -> Result<[u8; PAYLOAD_LEN], TokenError> {
     let month = month_index(fields.month).ok_or(TokenError::Invalid("month"))?;
     let issued_at = unix_u32(fields.issued_at).ok_or(TokenError::Invalid("issued_at"))?;
-    let expires_at = unix_u32(fields.expires_at).ok_or(TokenError::Invalid("expires_at"))?;
-    if issued_at > expires_at {
+    if fields.issued_at.timestamp() > fields.expires_at.timestamp() {
         return Err(TokenError::Invalid("times"));
     }
     let mut p = [0u8; PAYLOAD_LEN];
-    p[0] = VERSION;
+    p[0] = fields.version();
     p[1..3].copy_from_slice(&fields.kid.to_be_bytes());
     p[3..11].copy_from_slice(&fields.voucher_id.to_be_bytes());
     p[11..13].copy_from_slice(&month.to_be_bytes());
     p[13..17].copy_from_slice(&issued_at.to_be_bytes());
-    p[17..21].copy_from_slice(&expires_at.to_be_bytes());
-    p[21..37].copy_from_slice(&fields.nonce);
+    match (&fields.offline, &fields.nonce) {
+        (None, Nonce::V1(nonce)) => {
+            let expires_at = unix_u32(fields.expires_at).ok_or(TokenError::Invalid("expires_at"))?;
+            p[17..21].copy_from_slice(&expires_at.to_be_bytes());
+            p[21..37].copy_from_slice(nonce);
+        }
+        (Some(facts), Nonce::V2(nonce)) => {
+            // Whole seconds of both ends, so a sub-second part never lengthens the lifetime.
+            let lifetime = fields.expires_at.timestamp() - i64::from(issued_at);
+            let lifetime = u16::try_from(lifetime).map_err(|_| TokenError::Invalid("lifetime"))?;
+            let tiyn = |t: Tiyn, what| u32::try_from(t.get()).map_err(|_| TokenError::Invalid(what));
+            if facts.region > 99 {
+                return Err(TokenError::Invalid("region"));
+            }
+            p[17..19].copy_from_slice(&lifetime.to_be_bytes());
+            p[19..23].copy_from_slice(&tiyn(facts.balance, "balance")?.to_be_bytes());
+            p[23..27].copy_from_slice(&tiyn(facts.amount, "amount")?.to_be_bytes());
+            p[27] = facts.region;
+            p[28..37].copy_from_slice(nonce);
+        }
+        _ => return Err(TokenError::Invalid("nonce")),
+    }
     Ok(p)
 }
 
+fn be_u32(b: &[u8]) -> u32 {
+    b.iter().fold(0u32, |n, byte| n << 8 | u32::from(*byte))
+}
+
 fn decode_payload(p: &[u8; PAYLOAD_LEN]) -> Result<TokenFields, TokenError> {
-    if p[0] != VERSION {
-        return Err(TokenError::Invalid("version"));
-    }
     let kid = u16::from_be_bytes([p[1], p[2]]);
     let mut id = [0u8; 8];
     id.copy_from_slice(&p[3..11]);
     let month = month_from_index(u16::from_be_bytes([p[11], p[12]]))?;
-    let issued_at = u32::from_be_bytes([p[13], p[14], p[15], p[16]]);
-    let expires_at = u32::from_be_bytes([p[17], p[18], p[19], p[20]]);
-    if issued_at > expires_at {
+    let issued_at = be_u32(&p[13..17]);
+    let (expires_at, nonce, offline) = match p[0] {
+        VERSION => {
+            let expires_at = i64::from(be_u32(&p[17..21]));
+            let mut nonce = [0u8; 16];
+            nonce.copy_from_slice(&p[21..37]);
+            (expires_at, Nonce::V1(nonce), None)
+        }
+        VERSION_V2 => {
+            let lifetime = u16::from_be_bytes([p[17], p[18]]);
+            let region = p[27];
+            if region > 99 {
+                return Err(TokenError::Invalid("region"));
+            }
+            let facts = OfflineFacts {
+                balance: Tiyn::new(i64::from(be_u32(&p[19..23]))),
+                amount: Tiyn::new(i64::from(be_u32(&p[23..27]))),
+                region,
+            };
+            let mut nonce = [0u8; 9];
+            nonce.copy_from_slice(&p[28..37]);
+            (i64::from(issued_at) + i64::from(lifetime), Nonce::V2(nonce), Some(facts))
+        }
+        _ => return Err(TokenError::Invalid("version")),
+    };
+    if i64::from(issued_at) > expires_at {
         return Err(TokenError::Invalid("times"));
     }
-    let mut nonce = [0u8; 16];
-    nonce.copy_from_slice(&p[21..37]);
     Ok(TokenFields {
         kid,
         voucher_id: u64::from_be_bytes(id),
         month,
-        issued_at: from_unix(issued_at)?,
+        issued_at: from_unix(i64::from(issued_at))?,
         expires_at: from_unix(expires_at)?,
         nonce,
+        offline,
     })
 }
 
@@ -246,9 +387,10 @@ fn unix_u32(t: DateTime<Utc>) -> Option<u32> {
     u32::try_from(t.timestamp()).ok()
 }
 
-fn from_unix(secs: u32) -> Result<DateTime<Utc>, TokenError> {
-    // Every u32 is a valid instant; the error arm only keeps this free of `unwrap`.
-    DateTime::from_timestamp(i64::from(secs), 0).ok_or(TokenError::Invalid("times"))
+fn from_unix(secs: i64) -> Result<DateTime<Utc>, TokenError> {
+    // Every u32 (plus a u16 lifetime) is a valid instant; the error arm only keeps this free of
+    // `unwrap`.
+    DateTime::from_timestamp(secs, 0).ok_or(TokenError::Invalid("times"))
 }
 
 #[cfg(test)]
@@ -273,7 +415,8 @@ mod tests {
             month: Month::new(2026, 12).unwrap(),
             issued_at: at(2026, 12, 3),
             expires_at: at(2026, 12, 4),
-            nonce: *b"0123456789abcdef",
+            nonce: Nonce::V1(*b"0123456789abcdef"),
+            offline: None,
         }
     }
 
@@ -352,7 +495,8 @@ mod tests {
             (text[..155].to_owned(), "length"),
             (text[..100].to_owned(), "length"),
             (String::new(), "prefix"),
-            (text.replacen("AZ1:", "AZ2:", 1), "prefix"),
+            (text.replacen("AZ1:", "AZ2:", 1), "version"),
+            (text.replacen("AZ1:", "AZ3:", 1), "prefix"),
             (text.replacen("AZ1:", "az1:", 1), "prefix"),
             (text[PREFIX.len()..].to_owned(), "prefix"),
             (format!("{text}0"), "length"),
@@ -410,7 +554,9 @@ mod tests {
         // of the signature's S (below the group order ≈ 2^252, so ≤ 0x10), spelt "[0-9A-G]0".
         let mut f = fields();
         for n in 0u16..300 {
-            f.nonce[..2].copy_from_slice(&n.to_be_bytes());
+            let mut nonce = *b"0123456789abcdef";
+            nonce[..2].copy_from_slice(&n.to_be_bytes());
+            f.nonce = Nonce::V1(nonce);
             let t = sign(&f, &key(7)).unwrap();
             assert_eq!(t.as_bytes()[TEXT_LEN - 1], b'0', "{t}");
             assert!(matches!(t.as_bytes()[TEXT_LEN - 2], b'0'..=b'9' | b'A'..=b'G'), "{t}");
@@ -527,6 +673,91 @@ mod tests {
     #[test]
     fn nonces_differ() {
         assert_ne!(new_nonce(), new_nonce());
+        assert_ne!(Nonce::new_v2(), Nonce::new_v2());
+        assert_eq!(Nonce::new_v1().to_hex().len(), 32);
+        assert_eq!(Nonce::new_v2().to_hex().len(), 18);
+    }
+
+    fn fields_v2() -> TokenFields {
+        TokenFields {
+            expires_at: at(2026, 12, 3) + Duration::minutes(10),
+            nonce: Nonce::V2(*b"012345678"),
+            offline: Some(OfflineFacts { balance: Tiyn::new(1_250_000), amount: Tiyn::new(1_730_000), region: 55 }),
+            ..fields()
+        }
+    }
+
+    #[test]
+    fn format_2_round_trips_in_156_characters() {
+        let text = sign(&fields_v2(), &key(7)).unwrap();
+        assert_eq!(text.len(), TEXT_LEN);
+        assert!(text.starts_with(PREFIX_V2));
+        assert!(looks_like_token(&text) && looks_like_token(&text.to_lowercase()));
+        let now = at(2026, 12, 3) + Duration::minutes(5);
+        assert_eq!(verify(&text, keys, now), Ok(fields_v2()));
+        let decoded = decode(&text).unwrap();
+        assert_eq!(decoded.payload()[0], VERSION_V2);
+        assert_eq!(&decoded.payload()[17..19], &600u16.to_be_bytes());
+        assert_eq!(decoded.payload()[27], 55);
+        assert_eq!(decoded.fields.version(), 2);
+        assert_eq!(decoded.fields.offline.unwrap().region_code(), "55");
+        let expired = Err(TokenError::Expired { expires_at: fields_v2().expires_at });
+        assert_eq!(verify(&text, keys, fields_v2().expires_at), expired);
+    }
+
+    #[test]
+    fn format_2_every_bit_flip_is_refused() {
+        let text = sign(&fields_v2(), &key(7)).unwrap();
+        let bytes = base45::decode(&text[PREFIX_V2.len()..]).unwrap();
+        let now = at(2026, 12, 3) + Duration::minutes(5);
+        for i in 0..bytes.len() * 8 {
+            let mut flipped = bytes.clone();
+            flipped[i / 8] ^= 1 << (i % 8);
+            match verify(&format!("{PREFIX_V2}{}", base45::encode(&flipped)), keys, now) {
+                Err(TokenError::Invalid(_)) => {}
+                Err(TokenError::UnknownKey(_)) if (1..3).contains(&(i / 8)) => {}
+                other => panic!("bit {i}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn formats_cannot_be_confused() {
+        // A format-2 body behind the format-1 prefix, and the other way round.
+        let v2 = sign(&fields_v2(), &key(7)).unwrap();
+        let v1 = token();
+        assert_eq!(decode(&v2.replacen(PREFIX_V2, PREFIX, 1)).map(|_| ()), Err(TokenError::Invalid("version")));
+        assert_eq!(decode(&v1.replacen(PREFIX, PREFIX_V2, 1)).map(|_| ()), Err(TokenError::Invalid("version")));
+        // The nonce must be the format's.
+        let mixed = TokenFields { nonce: Nonce::V1([0; 16]), ..fields_v2() };
+        assert_eq!(sign(&mixed, &key(7)), Err(TokenError::Invalid("nonce")));
+        let mixed = TokenFields { nonce: Nonce::V2([0; 9]), ..fields() };
+        assert_eq!(sign(&mixed, &key(7)), Err(TokenError::Invalid("nonce")));
+    }
+
+    #[test]
+    fn format_2_signer_refuses_what_it_cannot_carry() {
+        let k = key(7);
+        let long = TokenFields { expires_at: at(2026, 12, 3) + Duration::seconds(65_536), ..fields_v2() };
+        assert_eq!(sign(&long, &k), Err(TokenError::Invalid("lifetime")));
+        let edge = TokenFields { expires_at: at(2026, 12, 3) + Duration::seconds(65_535), ..fields_v2() };
+        assert_eq!(decode(&sign(&edge, &k).unwrap()).unwrap().fields, edge);
+        let facts = fields_v2().offline.unwrap();
+        let with = |f: OfflineFacts| TokenFields { offline: Some(f), ..fields_v2() };
+        let big = Tiyn::new(i64::from(u32::MAX) + 1);
+        assert_eq!(sign(&with(OfflineFacts { balance: big, ..facts }), &k), Err(TokenError::Invalid("balance")));
+        assert_eq!(
+            sign(&with(OfflineFacts { balance: Tiyn::new(-1), ..facts }), &k),
+            Err(TokenError::Invalid("balance"))
+        );
+        assert_eq!(sign(&with(OfflineFacts { amount: big, ..facts }), &k), Err(TokenError::Invalid("amount")));
+        assert_eq!(sign(&with(OfflineFacts { region: 100, ..facts }), &k), Err(TokenError::Invalid("region")));
+        // A region byte above 99 in a payload is refused before any key is looked up.
+        let text = sign(&fields_v2(), &k).unwrap();
+        let mut bytes = base45::decode(&text[PREFIX_V2.len()..]).unwrap();
+        bytes[27] = 100;
+        let forged = format!("{PREFIX_V2}{}", base45::encode(&bytes));
+        assert_eq!(decode(&forged).map(|_| ()), Err(TokenError::Invalid("region")));
     }
 
     fn any_fields() -> impl Strategy<Value = TokenFields> {
@@ -537,7 +768,8 @@ mod tests {
                 month: Month::new(y, m).unwrap(),
                 issued_at: DateTime::from_timestamp(i64::from(a.min(b)), 0).unwrap(),
                 expires_at: DateTime::from_timestamp(i64::from(a.max(b)), 0).unwrap(),
-                nonce,
+                nonce: Nonce::V1(nonce),
+                offline: None,
             },
         )
     }

@@ -6,8 +6,8 @@
 
 use std::collections::BTreeMap;
 
-use azyq_shared::token::{self, TokenError, TokenFields, PAYLOAD_LEN, TEXT_LEN};
-use azyq_shared::Month;
+use azyq_shared::token::{self, Nonce, OfflineFacts, TokenError, TokenFields, PAYLOAD_LEN, TEXT_LEN};
+use azyq_shared::{Month, Tiyn};
 use chrono::{DateTime, Utc};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 
@@ -60,6 +60,16 @@ fn instant(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap_or_else(|e| panic!("{s}: {e}")).with_timezone(&Utc)
 }
 
+/// 32 hex digits: a format-1 nonce; 18: a format-2 one.
+fn nonce(hex: &str) -> Nonce {
+    let bytes = unhex(hex);
+    match bytes.len() {
+        16 => Nonce::V1(bytes.try_into().unwrap()),
+        9 => Nonce::V2(bytes.try_into().unwrap()),
+        n => panic!("nonce of {n} bytes"),
+    }
+}
+
 struct Vector {
     name: &'static str,
     key: SigningKey,
@@ -83,8 +93,14 @@ fn vectors() -> Vec<Vector> {
                 month: Month::parse(field(&b, "month")).unwrap(),
                 issued_at: instant(field(&b, "issued_at")),
                 expires_at: instant(field(&b, "expires_at")),
-                nonce: unhex(field(&b, "nonce")).try_into().unwrap(),
+                nonce: nonce(field(&b, "nonce")),
+                offline: b.get("balance_tiyn").map(|balance| OfflineFacts {
+                    balance: Tiyn::new(balance.parse().unwrap()),
+                    amount: Tiyn::new(field(&b, "amount_tiyn").parse().unwrap()),
+                    region: field(&b, "region").parse().unwrap(),
+                }),
             };
+            assert_eq!(fields.version().to_string(), field(&b, "format"), "{name}");
             let token = field(&b, "token");
             let decoded = token::decode(token).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(hex(decoded.payload()), field(&b, "payload"), "{name}");
@@ -93,7 +109,8 @@ fn vectors() -> Vec<Vector> {
             Vector { name, key, fields, token }
         })
         .collect();
-    assert!(vectors.len() >= 3, "docs/token.md has {} vectors", vectors.len());
+    assert!(vectors.len() >= 5, "docs/token.md has {} vectors", vectors.len());
+    assert!(vectors.iter().filter(|v| v.fields.offline.is_some()).count() >= 2, "format-2 vectors");
     vectors
 }
 

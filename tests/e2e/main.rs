@@ -24,6 +24,8 @@ mod family;
 mod keys;
 mod limits;
 mod newcomer;
+mod offline;
+mod offline_till;
 mod recalls;
 mod rejections;
 mod reports;

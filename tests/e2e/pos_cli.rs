@@ -76,7 +76,7 @@ impl DemoSale {
         let out = Command::new(pos_bin()).arg("decode").arg(&pngs[0]).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-        assert!(token.starts_with("AZ1:") && token.len() == 156, "{token}");
+        assert!(token.starts_with("AZ2:") && token.len() == 156, "{token}");
 
         let login = ["--shop", "demo-shop-1", "--terminal", "T1", "--login", "kassir1"];
         let mut sale: Vec<String> = ["sale"].iter().chain(&login).map(|s| (*s).to_owned()).collect();

@@ -76,8 +76,9 @@ fn signals_of_a_seeded_month(db: &TestDb) {
     sold(&server, &w, &a, 1, "b7", json!([line(MILK, 1, 10_000, 9_000)]));
 
     // By hand, in SignalCode order: price_over_limit, at_cap, two_shops, small_baskets,
-    // after_hold_expired, round_sum, outside_hours. Shop K sold nothing: not listed.
-    let expected = [("SHOP-A", [1, 1, 0, 0, 1, 1, 1]), ("SHOP-C", [0, 0, 1, 1, 0, 0, 0])];
+    // after_hold_expired, round_sum, outside_hours, offline_shortfall, token_twice (no offline sales
+    // here: tests/e2e/offline.rs counts those). Shop K sold nothing: not listed.
+    let expected = [("SHOP-A", [1, 1, 0, 0, 1, 1, 1, 0, 0]), ("SHOP-C", [0, 0, 1, 1, 0, 0, 0, 0, 0])];
     let codes = [
         "price_over_limit",
         "at_cap",
@@ -86,6 +87,8 @@ fn signals_of_a_seeded_month(db: &TestDb) {
         "after_hold_expired",
         "round_sum",
         "outside_hours",
+        "offline_shortfall",
+        "token_twice",
     ];
     let vw = viewer(&server, "vw");
     let (s, report) = server.get("/api/v1/reports/signals?month=2026-12&format=json", Some(&vw));
@@ -118,7 +121,7 @@ fn signals_of_a_seeded_month(db: &TestDb) {
     assert_eq!(s, 200);
     let sections = csv_sections(csv.as_bytes());
     assert_eq!(sections["meta"][0]["month"], "2026-12");
-    assert_eq!(sections["legend"].len(), 7);
+    assert_eq!(sections["legend"].len(), codes.len());
     for ((id, want), row) in expected.iter().zip(&sections["signal"]) {
         assert_eq!(row["shop_id"], *id);
         for (c, n) in codes.iter().zip(want) {
@@ -130,7 +133,7 @@ fn signals_of_a_seeded_month(db: &TestDb) {
     assert_eq!(sheet.len(), 3, "{sheet:?}");
     for ((id, want), row) in expected.iter().zip(&sheet[1..]) {
         assert_eq!(row[0], *id);
-        let got: Vec<String> = row[3..10].to_vec();
+        let got: Vec<String> = row[3..3 + codes.len()].to_vec();
         assert_eq!(got, want.iter().map(ToString::to_string).collect::<Vec<_>>(), "XLSX {id}");
     }
 

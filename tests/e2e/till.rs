@@ -100,7 +100,7 @@ fn a_sale_from_qr_to_receipt(db: &TestDb) {
 
     // Look-up: masked name, voucher, balance; never the IIN, anywhere in the answer.
     let t1 = w.qr(&server, 0);
-    assert!(t1.starts_with("AZ1:") && t1.len() == 156);
+    assert!(t1.starts_with("AZ2:") && t1.len() == 156);
     let (s, raw) = server.post("/api/v1/pos/lookup", Some(&till.token), &json!({"token": t1}));
     assert_eq!(s, 200, "{raw}");
     assert!(!raw.to_string().contains(&w.iins[0]));

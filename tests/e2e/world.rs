@@ -259,6 +259,12 @@ pub fn assert_books(db: &TestDb) {
 /// Mints a token with the server's own signing key (read from its database), for states the
 /// wallet would not mint for: another voucher id, a closed month, a long expiry.
 pub fn forge(db: &TestDb, voucher_id: i64, month: &str, issued: &str, expires: &str) -> String {
+    let (key, kid) = server_signing_key(db);
+    sign_with(&key, kid, voucher_id, month, issued, expires)
+}
+
+/// The server's newest voucher key and its kid, read from its database.
+pub fn server_signing_key(db: &TestDb) -> (ed25519_dalek::SigningKey, u16) {
     #[derive(QueryableByName)]
     struct K {
         #[diesel(sql_type = diesel::sql_types::Integer)]
@@ -268,7 +274,7 @@ pub fn forge(db: &TestDb, voucher_id: i64, month: &str, issued: &str, expires: &
     }
     let rows: Vec<K> = db.query("SELECT kid, secret_key FROM voucher_keys WHERE NOT retired ORDER BY kid DESC LIMIT 1");
     let seed: [u8; 32] = hex::decode(&rows[0].secret_key).unwrap().try_into().unwrap();
-    sign_with(&ed25519_dalek::SigningKey::from_bytes(&seed), rows[0].kid as u16, voucher_id, month, issued, expires)
+    (ed25519_dalek::SigningKey::from_bytes(&seed), rows[0].kid as u16)
 }
 
 pub fn sign_with(
@@ -285,7 +291,8 @@ pub fn sign_with(
         month: azyq_shared::Month::parse(month).unwrap(),
         issued_at: issued.parse().unwrap(),
         expires_at: expires.parse().unwrap(),
-        nonce: azyq_shared::token::new_nonce(),
+        nonce: azyq_shared::token::Nonce::new_v1(),
+        offline: None,
     };
     azyq_shared::token::sign(&fields, key).unwrap()
 }

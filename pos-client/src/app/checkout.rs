@@ -198,6 +198,10 @@ impl App {
             {
                 self.already_captured()
             }
+            Err(e) if crate::offline::nothing_sent(&e) => {
+                self.offline = true;
+                self.message = Some(Message::needs_link());
+            }
             Err(e) => self.request_failed(&e, T::CancelFailed, T::PressF8Retry),
         }
         Vec::new()

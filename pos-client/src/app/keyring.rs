@@ -93,7 +93,8 @@ pub(crate) mod tests {
             month: Month::parse("2026-12").unwrap(),
             issued_at: at(9, 15),
             expires_at: at(9, 25),
-            nonce: [nonce; 16],
+            nonce: token::Nonce::V1([nonce; 16]),
+            offline: None,
         };
         token::sign(&fields, &signing_key()).unwrap()
     }

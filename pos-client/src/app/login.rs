@@ -100,9 +100,11 @@ impl App {
                 });
                 self.screen = self.resume.take().unwrap_or(Screen::Sale);
                 self.message = None;
+                self.offline = false;
                 vec![Command::FetchKeys, Command::FetchCatalog, Command::FetchRecalls]
             }
             Err(e) => {
+                self.offline = crate::offline::unreachable(&e);
                 self.login.focus = if e.code() == Some(ErrorCode::InvalidCredentials) { PASSWORD } else { SERVER };
                 let mut m = Message::for_client_error(&e, None);
                 if e.code().is_none() {

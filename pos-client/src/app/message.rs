@@ -105,12 +105,22 @@ impl Message {
                 Message::error(Phrase::new(|lang| i18n::server_status(lang, *status)), T::WaitMinuteRetry)
             }
             ClientError::Timeout => Message::error(T::NoAnswerInTime, T::CheckLinkRetry),
-            ClientError::Network(_) => Message::error(T::NoLink, T::CheckNetworkRetry),
+            ClientError::Network(_) | ClientError::Unreachable(_) => Message::error(T::NoLink, T::CheckNetworkRetry),
             ClientError::Protocol(_) => Message::error(T::BadAnswer, T::RetryThenSupport),
+            ClientError::Offline(cannot) => {
+                let mut m = Message::error(Phrase::new(|lang| cannot.sentence(lang)), Phrase::default());
+                m.code = Some(cannot.code());
+                m
+            }
             ClientError::Certificate(problem) => {
                 Message::error(Phrase::new(|lang| i18n::certificate_refused(lang, *problem)), T::CertificateTodo)
             }
         }
+    }
+
+    /// A refund or a cancel that found no server: they need the link.
+    pub fn needs_link() -> Message {
+        Message::error(Phrase::new(i18n::needs_link), Phrase::default())
     }
 
     /// A token refused by the till's own check, with the same words as the server's refusal.
@@ -126,7 +136,7 @@ impl Message {
     pub fn unknown_outcome(what: T, err: &ClientError, retry_key: &'static str) -> Message {
         let cause = match err {
             ClientError::Timeout => T::CauseTimeout,
-            ClientError::Network(_) => T::CauseNetwork,
+            ClientError::Network(_) | ClientError::Unreachable(_) => T::CauseNetwork,
             _ => T::CauseError,
         };
         Message::error(

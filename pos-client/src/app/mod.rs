@@ -107,12 +107,20 @@ pub enum Reply {
     Keys(Result<VoucherKeys, ClientError>),
     Catalog(Result<PosCatalog, ClientError>),
     Recalls(Result<Recalls, ClientError>),
-    Lookup { token: String, result: Result<LookupResponse, ClientError> },
+    Lookup {
+        token: String,
+        result: Result<LookupResponse, ClientError>,
+    },
     Authorize(Result<Authorized, ClientError>),
     Capture(Result<Captured, ClientError>),
     Cancel(Result<BasketState, ClientError>),
     Refund(Result<Refund, ClientError>),
     Report(Result<PosDailyReport, ClientError>),
+    /// The background sync's finding: whether it reached the server, and the sales still waiting.
+    Link {
+        reachable: bool,
+        waiting: i64,
+    },
 }
 
 pub enum Event {
@@ -208,6 +216,11 @@ pub struct App {
     pub lang: Lang,
     /// Where Esc leaves the refund and report screens for.
     pub back: Screen,
+    /// The server cannot be reached: the till says so on a banner (set by a request that found no
+    /// server, cleared by the background sync when it reaches it).
+    pub offline: bool,
+    /// Offline sales in the journal not uploaded yet (from the background sync).
+    pub waiting: i64,
     pub quit: bool,
 }
 
@@ -232,6 +245,8 @@ impl App {
             busy: None,
             lang: Lang::default(),
             back: Screen::Sale,
+            offline: false,
+            waiting: 0,
             quit: false,
         }
     }
@@ -347,11 +362,19 @@ impl App {
             Reply::Cancel(result) => self.cancel_reply(result),
             Reply::Refund(result) => self.refund_reply(result),
             Reply::Report(result) => self.report_reply(result),
+            Reply::Link { reachable, waiting } => {
+                self.offline = !reachable;
+                self.waiting = waiting;
+                Vec::new()
+            }
         }
     }
 
     /// Shows a failed request; on an ended session goes to the log-in screen and comes back after.
     fn request_failed(&mut self, err: &ClientError, what: T, todo: T) {
+        if crate::offline::unreachable(err) {
+            self.offline = true;
+        }
         if err.code() == Some(ErrorCode::Unauthorized) {
             self.go_to_login();
             return;
@@ -431,5 +454,7 @@ fn edit_text(text: &mut String, key: Key, max_chars: usize) -> bool {
 mod tests_errors;
 #[cfg(test)]
 pub(crate) mod tests_flow;
+#[cfg(test)]
+mod tests_offline;
 #[cfg(test)]
 pub(crate) mod tests_rules;

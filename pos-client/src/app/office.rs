@@ -119,6 +119,11 @@ impl App {
                 }
                 self.message = Some(Message::unknown_outcome(T::Refund, &e, "Enter"));
             }
+            Err(e) if crate::offline::nothing_sent(&e) => {
+                self.refund.pending = None;
+                self.offline = true;
+                self.message = Some(Message::needs_link());
+            }
             Err(e) => {
                 self.refund.pending = None;
                 // A line refunded before, or one the basket does not have: the lines are at fault.

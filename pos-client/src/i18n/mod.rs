@@ -4,12 +4,14 @@
 //! `sentences.rs`; the explanations of the API's error codes are `app::explain`. Nothing else in the till
 //! writes a sentence: it picks one here by [`Lang`].
 
+mod offline;
 mod sentences;
 mod texts;
 
 use azyq_shared::api::Unit;
 use azyq_shared::Tiyn;
 
+pub use offline::*;
 pub use sentences::*;
 pub use texts::T;
 

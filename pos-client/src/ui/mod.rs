@@ -27,14 +27,19 @@ pub fn draw(frame: &mut Frame, app: &App) {
     let footer = footer_lines(app, area.width);
     let message = app.message.as_ref().map(|m| message_lines(m, app.lang, area.width)).unwrap_or_default();
     let message_rows = if message.is_empty() { 0 } else { height(&message).saturating_add(2) };
-    let [header, body, message_area, footer_area] = Layout::vertical([
+    let banner = offline_banner(app);
+    let [header, banner_area, body, message_area, footer_area] = Layout::vertical([
         Constraint::Length(1),
+        Constraint::Length(u16::from(banner.is_some())),
         Constraint::Min(0),
         Constraint::Length(message_rows),
         Constraint::Length(height(&footer)),
     ])
     .areas(area);
     draw_header(frame, header, app);
+    if let Some(banner) = banner {
+        frame.render_widget(banner, banner_area);
+    }
     match app.screen {
         Screen::Login => screens::login(frame, body, app),
         Screen::Sale => sale::draw(frame, body, app),
@@ -87,6 +92,20 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
     let style = Style::new().bg(Color::Blue).fg(Color::White);
     frame.render_widget(Paragraph::new(Line::from(vec![Span::raw(" Azyq").bold(), who, busy])).style(style), left);
     frame.render_widget(Paragraph::new(time).right_aligned().style(style), right);
+}
+
+/// A plain banner under the header: `ОФЛАЙН` and the sales waiting while the server cannot be
+/// reached; the upload still running once it can.
+fn offline_banner(app: &App) -> Option<Paragraph<'static>> {
+    if app.offline {
+        let text = crate::i18n::offline_banner(app.lang, app.waiting);
+        Some(Paragraph::new(text).style(Style::new().bg(Color::Red).fg(Color::White).add_modifier(Modifier::BOLD)))
+    } else if app.waiting > 0 {
+        let text = crate::i18n::uploading_banner(app.lang, app.waiting);
+        Some(Paragraph::new(text).style(Style::new().bg(Color::Yellow).fg(Color::Black)))
+    } else {
+        None
+    }
 }
 
 fn tone(tone: Tone) -> (Color, T) {

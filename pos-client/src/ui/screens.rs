@@ -12,6 +12,7 @@ use super::sale::{cell_money, price};
 use super::table::{fitted, Align, Grid, GridRow};
 use super::{flow, height, words};
 use crate::app::{App, LoginForm, Stage};
+use crate::desk::OFFLINE_BASKET;
 use crate::i18n::{self, group_thousands, Lang, T};
 
 /// Labels and values in two columns, the labels as wide as the widest.
@@ -59,7 +60,10 @@ pub fn payment(frame: &mut Frame, area: Rect, app: &App) {
     let lang = app.lang;
     let width = usize::from(area.width.saturating_sub(2));
     let left = (auth.hold_expires_at - app.now).num_seconds();
-    let hold = if left >= 3600 {
+    let offline = auth.basket_id == OFFLINE_BASKET;
+    let hold = if offline {
+        i18n::paid_offline_is_final(lang)
+    } else if left >= 3600 {
         i18n::hold_until(lang, &auth.hold_expires_at.with_timezone(&ALMATY).format("%d.%m.%Y %H:%M").to_string())
     } else if left > 0 {
         i18n::hold_left(lang, left / 60, left % 60)
@@ -74,7 +78,8 @@ pub fn payment(frame: &mut Frame, area: Rect, app: &App) {
             Span::raw(text)
         }
     };
-    let mut lines = vec![Line::from(i18n::basket_no(lang, auth.basket_id)).bold(), Line::from("")];
+    let title = if offline { i18n::offline_sale(lang) } else { i18n::basket_no(lang, auth.basket_id) };
+    let mut lines = vec![Line::from(title).bold(), Line::from("")];
     let loud = Style::new().bold().add_modifier(Modifier::REVERSED);
     lines.extend(labelled(
         vec![
@@ -93,7 +98,7 @@ pub fn payment(frame: &mut Frame, area: Rect, app: &App) {
         1,
     ));
     lines.push(Line::from(""));
-    let hold_style = Style::new().fg(if left > 60 { Color::DarkGray } else { Color::Red });
+    let hold_style = Style::new().fg(if offline || left > 60 { Color::DarkGray } else { Color::Red });
     lines.extend(flow(words(&hold, hold_style), width, 1));
     if capture.as_ref().is_some_and(|c| c.unknown) {
         lines.extend(flow(words(T::CaptureNoAnswer.get(lang), Style::new().red().bold()), width, 1));
@@ -162,7 +167,9 @@ pub fn receipt(frame: &mut Frame, area: Rect, app: &App) {
         r.terminal_id
     );
     let mut head = flow(words(&shop, Style::new().bold()), width, 1);
-    head.push(Line::from(format!("{}   {at}", i18n::basket_no(lang, r.basket_id))));
+    let title =
+        if r.basket_id == OFFLINE_BASKET { i18n::offline_sale(lang) } else { i18n::basket_no(lang, r.basket_id) };
+    head.push(Line::from(format!("{title}   {at}")));
     let mut paid = amount(r.payment.paid_tiyn, Style::new().bold());
     paid.push(Span::raw(format!(" ({})", i18n::method_name(lang, r.payment.method))));
     let mut foot = labelled(

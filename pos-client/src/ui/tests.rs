@@ -146,6 +146,42 @@ fn quitting_with_a_basket() -> App {
     app
 }
 
+/// The server out of reach with three sales waiting, on the sale screen.
+fn offline_with_waiting() -> App {
+    let mut app = sale_with_basket();
+    app.offline = true;
+    app.waiting = 3;
+    app
+}
+
+/// An offline sale checked and waiting for its payment: nothing held, the sale written when paid.
+fn offline_paying() -> App {
+    let mut app = offline_with_waiting();
+    let cmds = key(&mut app, Key::F(2));
+    let [Command::Authorize { request, .. }] = &cmds[..] else { panic!("{cmds:?}") };
+    let auth = authorized(request, crate::desk::OFFLINE_BASKET);
+    reply(&mut app, Reply::Authorize(Ok(auth)));
+    app
+}
+
+/// The receipt of an offline sale.
+fn offline_receipt() -> App {
+    let mut app = offline_paying();
+    let Stage::Authorized { auth, .. } = &app.sale.stage else { panic!("not paying") };
+    let auth = auth.clone();
+    key(&mut app, Key::Enter);
+    reply(&mut app, Reply::Capture(Ok(captured(&auth, PaymentMethod::Cash, at(9, 21)))));
+    app.waiting = 4;
+    app
+}
+
+/// Back online, one sale still being uploaded.
+fn uploading() -> App {
+    let mut app = logged_in();
+    app.waiting = 1;
+    app
+}
+
 /// Every screen the cashier meets, by name.
 fn screens() -> Vec<(&'static str, App)> {
     vec![
@@ -161,6 +197,10 @@ fn screens() -> Vec<(&'static str, App)> {
         ("quit_with_a_basket", quitting_with_a_basket()),
         ("limit_refused_before_sending", crate::app::tests_rules::over_limit()),
         ("recall_warned_at_scan", crate::app::tests_rules::recall_warned()),
+        ("offline_banner", offline_with_waiting()),
+        ("uploading_banner", uploading()),
+        ("offline_payment", offline_paying()),
+        ("offline_receipt", offline_receipt()),
     ]
 }
 

@@ -405,6 +405,23 @@ diesel::table! {
 }
 
 diesel::table! {
+    offline_sales (sale_id) {
+        sale_id -> Text,
+        shop_id -> Text,
+        terminal_id -> Text,
+        sold_at -> Timestamp,
+        business_day -> Text,
+        status -> Text,
+        basket_id -> Nullable<BigInt>,
+        charged_tiyn -> BigInt,
+        shortfall_tiyn -> BigInt,
+        code -> Nullable<Text>,
+        codes_sold_twice -> Integer,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     day_goods_stats (day, shop_id, group_code) {
         day -> Text,
         shop_id -> Text,
@@ -472,6 +489,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     deliveries,
     day_region_stats,
     day_shop_stats,
+    offline_sales,
     day_goods_stats,
     day_consent_stats,
 );

@@ -55,7 +55,14 @@ pub fn history(conn: &mut Conn, iin: &Iin) -> AppResult<Vec<HistoryBasket>> {
             to_pay_tiyn,
             lines: redeem::lines_of(conn, id)?,
             vouchers: redeem::charges_of(conn, id)?,
+            offline: false,
         });
+    }
+    // Offline baskets (SPEC §3.9) are marked; their `at` is the time they were sold.
+    let ids: Vec<i64> = out.iter().map(|b| b.basket_id).collect();
+    let offline: HashSet<i64> = super::offline::offline_baskets(conn, &ids)?.into_iter().collect();
+    for b in &mut out {
+        b.offline = offline.contains(&b.basket_id);
     }
     Ok(out)
 }

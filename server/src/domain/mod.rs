@@ -12,6 +12,7 @@ pub mod import;
 pub mod keys;
 pub mod limits;
 pub mod notices;
+pub mod offline;
 pub mod places;
 pub mod pos;
 pub mod programme;

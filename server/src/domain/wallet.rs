@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use azyq_shared::api::{ErrorCode, Voucher, VoucherStatus};
-use azyq_shared::{BusinessDay, Iin, Month, Tiyn};
+use azyq_shared::{token, BusinessDay, Iin, Month, Tiyn};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::dsl::exists;
 use diesel::prelude::*;
@@ -183,17 +183,22 @@ pub fn mint_qr(
         return Err(month_closed(month));
     }
     let (kid, key) = super::keys::signing_key(conn)?;
-    let expires_at = (now + ttl).min(month.end_instant());
-    let fields = azyq_shared::token::TokenFields {
+    // Format 2 lives at most 65 535 s (a u16 lifetime).
+    let longest = chrono::Duration::seconds(token::MAX_LIFETIME_V2_SECS);
+    let expires_at = (now + ttl.min(longest)).min(month.end_instant());
+    // Format 2: the balance, amount and region at mint, for a till without a link (SPEC §3.9).
+    let region: String = with_conn!(conn, c => vouchers::table.find(id).select(vouchers::region).first(c))?;
+    let region = region.parse::<u8>().map_err(|e| AppError::internal(anyhow::anyhow!("stored region: {e}")))?;
+    let fields = token::TokenFields {
         kid,
         voucher_id: u64::try_from(id).map_err(AppError::internal)?,
         month,
         issued_at: now,
         expires_at,
-        nonce: azyq_shared::token::new_nonce(),
+        nonce: token::Nonce::new_v2(),
+        offline: Some(token::OfflineFacts { balance: voucher.balance_tiyn, amount: voucher.amount_tiyn, region }),
     };
-    let token =
-        azyq_shared::token::sign(&fields, &key).map_err(|e| AppError::internal(anyhow::anyhow!("signing: {e}")))?;
+    let token = token::sign(&fields, &key).map_err(|e| AppError::internal(anyhow::anyhow!("signing: {e}")))?;
     // Seconds only: the token carries whole seconds.
     let expires_at = chrono::DateTime::from_timestamp(expires_at.timestamp(), 0).unwrap_or(expires_at);
     Ok(azyq_shared::api::QrToken { token, expires_at })

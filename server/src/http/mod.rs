@@ -5,6 +5,7 @@ pub mod deliveries;
 pub mod error;
 pub mod extract;
 pub mod metrics;
+pub mod offline;
 pub mod openapi;
 pub mod operator;
 pub mod pos;
@@ -47,6 +48,8 @@ pub struct AppState {
     pub hold: chrono::Duration,
     /// How long a wallet QR token is valid.
     pub qr_ttl: chrono::Duration,
+    /// The offline pack's lifetime and limits.
+    pub offline: crate::domain::offline::Rules,
     /// Wakes the delivery loop after a request queued a delivery (a complaint).
     pub delivery_kick: Arc<Notify>,
     /// Where each kind of delivery goes, as the operator is shown it.
@@ -126,6 +129,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(sms::routes)
         .configure(wallet::routes)
         .configure(pos::routes)
+        .configure(offline::routes)
         .configure(reports::routes)
         .configure(deliveries::routes)
         .configure(metrics::routes)

@@ -152,6 +152,7 @@ fn secure(doc: &mut utoipa::openapi::OpenApi) {
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(super::shop_rules::ShopRulesDoc::openapi());
+    doc.merge(super::offline::OfflineDoc::openapi());
     // The document describes itself too.
     doc.paths.paths.entry("/api/openapi.json".into()).or_insert_with(|| {
         utoipa::openapi::path::PathItem::new(

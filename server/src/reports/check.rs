@@ -41,11 +41,21 @@ const RULES: &[Rule] = &[
               WHERE v.held_tiyn <> COALESCE(h.s, 0) OR v.charged_tiyn <> COALESCE(p.s, 0) OR v.refunded_tiyn <> COALESCE(p.r, 0)",
     },
     Rule {
-        name: "a basket's discount is the sum of its lines and of its vouchers' shares",
-        sql: "SELECT 'basket ' || b.id || ': discount ' || b.discount_tiyn || ', lines ' || COALESCE(l.s, 0) || ', vouchers ' || COALESCE(v.s, 0) AS detail \
+        name: "a basket's discount is the sum of its vouchers' shares, and with an offline sale's shortfall the sum of its lines",
+        sql: "SELECT 'basket ' || b.id || ': discount ' || b.discount_tiyn || ' + shortfall ' || COALESCE(o.shortfall_tiyn, 0) || ', lines ' \
+              || COALESCE(l.s, 0) || ', vouchers ' || COALESCE(v.s, 0) AS detail \
               FROM baskets b LEFT JOIN (SELECT basket_id, SUM(discount_tiyn) AS s FROM basket_lines GROUP BY basket_id) l ON l.basket_id = b.id \
               LEFT JOIN (SELECT basket_id, SUM(charged_tiyn) AS s FROM basket_vouchers GROUP BY basket_id) v ON v.basket_id = b.id \
-              WHERE b.discount_tiyn <> COALESCE(l.s, 0) OR b.discount_tiyn <> COALESCE(v.s, 0)",
+              LEFT JOIN offline_sales o ON o.basket_id = b.id \
+              WHERE b.discount_tiyn + COALESCE(o.shortfall_tiyn, 0) <> COALESCE(l.s, 0) OR b.discount_tiyn <> COALESCE(v.s, 0)",
+    },
+    Rule {
+        name: "an offline sale applied has its captured basket, charged what the sale says; one refused has none",
+        sql: "SELECT 'offline sale ' || o.sale_id || ': ' || o.status || ', basket ' || COALESCE(CAST(o.basket_id AS TEXT), 'none') \
+              || ', charged ' || o.charged_tiyn || '/' || COALESCE(CAST(b.discount_tiyn AS TEXT), 'none') AS detail \
+              FROM offline_sales o LEFT JOIN baskets b ON b.id = o.basket_id \
+              WHERE (o.status = 'refused' AND o.basket_id IS NOT NULL) \
+              OR (o.status <> 'refused' AND (b.id IS NULL OR b.discount_tiyn <> o.charged_tiyn OR b.captured_at <> o.sold_at))",
     },
     Rule {
         name: "after a month closes every voucher is lapsed, expired or exhausted (issued = activated + lapsed)",

@@ -11,6 +11,7 @@ use diesel::prelude::*;
 use crate::db::schema::{catalog_groups, day_consent_stats, day_goods_stats, day_region_stats, day_shop_stats, shops};
 use crate::db::Conn;
 use crate::domain::feedback::Period;
+use crate::domain::redeem;
 use crate::error::{AppError, AppResult};
 use crate::with_conn;
 
@@ -146,6 +147,23 @@ pub fn report(conn: &mut Conn, from: BusinessDay, to: BusinessDay, now: DateTime
         add_baskets(&mut s.baskets, &b);
         s.refused_over_limit += refused.0;
         s.refused_recalled += refused.1;
+    }
+    // Offline sales on the days they were sold (SPEC §3.9); a shop with only those gets a row too.
+    for (shop_id, shortfall) in crate::domain::offline::sold_in(conn, &f, &t)? {
+        let s = match shops_by_id.get_mut(&shop_id) {
+            Some(s) => s,
+            None => {
+                let (shop_name, region) = redeem::shop_of(conn, &shop_id)?;
+                shops_by_id.entry(shop_id.clone()).or_insert(ShopFigures {
+                    shop_id,
+                    shop_name,
+                    region,
+                    ..Default::default()
+                })
+            }
+        };
+        s.offline_sales += 1;
+        s.offline_shortfall_tiyn += shortfall;
     }
     // What recipients said of the shops in these days; a shop rated but without sales gets a row.
     let said = crate::domain::feedback::by_shop(conn, Period::Days { from, to }, None)?;

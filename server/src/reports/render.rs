@@ -28,7 +28,7 @@
 //! meta,row,2025-03-14,2025-03-14,2025-03-15T00:05:00Z
 //! region,header,region,region_name,region_name_kk,vouchers_issued,vouchers_issued_tiyn,vouchers_issued_kzt,…
 //! region,row,55,Павлодарская область,Павлодар облысы,120,471840000,4718400.00,…
-//! shop,header,shop_id,shop_name,region,region_name,region_name_kk,baskets_captured,…,discount_tiyn,discount_kzt,…,ratings,rating_sum,rating_average,complaints,refused_over_limit,refused_recalled
+//! shop,header,shop_id,shop_name,region,region_name,region_name_kk,baskets_captured,…,discount_tiyn,discount_kzt,…,ratings,rating_sum,rating_average,complaints,refused_over_limit,refused_recalled,offline_sales,offline_shortfall_tiyn,…
 //! goods,header,region,region_name,region_name_kk,group,group_name,group_name_kk,pieces,grams,kg,discount_tiyn,discount_kzt
 //! consent,header,region,region_name,region_name_kk,month,sms_sent,reminders,yes,no,no_answer,no_phone
 //! recall,header,recall_id,gtin,batch,reason,refusals
@@ -185,6 +185,8 @@ fn shop_cells(s: &ShopFigures) -> Cells<'_> {
         ("complaints", "Жалоб", Value::Count(s.feedback.complaints)),
         ("refused_over_limit", "Отказов: цена выше предельной", Value::Count(s.refused_over_limit)),
         ("refused_recalled", "Отказов: товар отозван", Value::Count(s.refused_recalled)),
+        ("offline_sales", "Офлайн-продаж", Value::Count(s.offline_sales)),
+        ("offline_shortfall_tiyn", "Офлайн-недостача", Value::Tiyn(s.offline_shortfall_tiyn)),
     ]);
     out
 }

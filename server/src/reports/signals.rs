@@ -39,6 +39,8 @@ pub fn title(code: SignalCode) -> &'static str {
         SignalCode::AfterHoldExpired => "Покупка после истёкшего резерва",
         SignalCode::RoundSum => "Круглая сумма скидки",
         SignalCode::OutsideHours => "Вне обычных часов",
+        SignalCode::OfflineShortfall => "Офлайн-недостача",
+        SignalCode::TokenTwice => "QR-код использован дважды",
     }
 }
 
@@ -64,6 +66,12 @@ pub fn detail(code: SignalCode, hours: Option<ShopHours>) -> String {
             Some(hours) => format!("покупок вне обычных часов работы магазинов ({hours} по Алматы)"),
             None => "покупок вне обычных часов работы магазинов (по Алматы)".to_owned(),
         },
+        SignalCode::OfflineShortfall => {
+            "офлайн-продаж, скидку которых остаток ваучера покрыл не полностью (недостача за счёт магазина)".to_owned()
+        }
+        SignalCode::TokenTwice => {
+            "офлайн-продаж с QR-кодом, уже использованным в другой покупке (онлайн или на другой кассе)".to_owned()
+        }
     }
 }
 

@@ -104,7 +104,8 @@ fn seed_fields(rng: &mut Rng, i: u32) -> TokenFields {
         month: month.unwrap_or_else(|e| panic!("harness bug: seed month: {e}")),
         issued_at: instant(issued),
         expires_at: instant(expires),
-        nonce: rng.gen(),
+        nonce: token::Nonce::V1(rng.gen()),
+        offline: None,
     }
 }
 

@@ -40,7 +40,8 @@ pub fn verify_strict_rate(span: Duration) -> Result<Rate, String> {
         month: Month::new(2026, 5).map_err(|e| e.to_string())?,
         issued_at,
         expires_at: issued_at + chrono::Duration::minutes(5),
-        nonce: [0x42; 16],
+        nonce: token::Nonce::V1([0x42; 16]),
+        offline: None,
     };
     let text = token::sign(&fields, &key).map_err(|e| format!("signing a sample token: {e}"))?;
     let decoded = token::decode(&text).map_err(|e| format!("decoding the sample token: {e}"))?;

@@ -37,24 +37,9 @@ pub(crate) fn line_error(code: ErrorCode, index: usize, message: impl Into<Strin
     AppError::new(code, message).with("line", index)
 }
 
-/// Prices one line: amounts for pieces, or per-kg prices times grams / 1000, rounded half up.
-///
-/// For goods sold by weight the shelf amount and the amount to pay are each rounded half up to a
-/// whole tiyn, and the discount is their difference, so the three always add up: 1 250 g at
-/// 300,00 ₸/kg (30 000 tiyn) is exactly 37 500 tiyn, at 255,00 ₸/kg exactly 31 875, a discount of
-/// 5 625 tiyn (56,25 ₸). Integer arithmetic throughout ([`Tiyn::mul_div_round`], in i128).
-pub fn price_line(unit: Unit, quantity: i64, shelf: Tiyn, reduced: Tiyn) -> Option<(Tiyn, Tiyn)> {
-    match unit {
-        Unit::Piece => Some((shelf.checked_mul(quantity)?, reduced.checked_mul(quantity)?)),
-        Unit::Kg => Some((shelf.mul_div_round(quantity, 1000)?, reduced.mul_div_round(quantity, 1000)?)),
-    }
-}
-
-/// Whether the discount per unit is within the cap, in basis points of the shelf price (Alg. p.12).
-pub fn within_cap(shelf: Tiyn, reduced: Tiyn, cap_bp: i32) -> bool {
-    let discount = i128::from(shelf.get()) - i128::from(reduced.get());
-    discount * 10_000 <= i128::from(shelf.get()) * i128::from(cap_bp)
-}
+// Pricing and the cap are the till's rules too (it checks offline sales against them): one
+// definition, in the shared crate.
+pub use azyq_shared::offline::{price_line, within_cap};
 
 /// A catalogue product as a line needs it: GTIN, group, name, unit, own cap, group in force.
 type ProductRow = (String, String, String, String, Option<i32>, bool);

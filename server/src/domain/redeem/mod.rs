@@ -11,7 +11,7 @@ mod capture;
 mod check;
 mod flow;
 pub(crate) mod locks;
-mod moves;
+pub(crate) mod moves;
 mod refund;
 mod release;
 

@@ -32,6 +32,7 @@ pub(crate) fn refund(
         BasketStatus::Captured | BasketStatus::PartlyRefunded => {}
         other => return Err(state_error(other, "вернуть")),
     }
+    crate::domain::offline::refundable(conn, id)?;
     let month = row.month()?;
     if cycle::month_over(month_status, month, now) {
         return Err(AppError::new(
