@@ -4,6 +4,7 @@
 //! queries know nothing of HTTP.
 
 pub mod audit;
+pub mod count;
 pub mod group;
 pub mod schema;
 
@@ -193,6 +194,7 @@ impl Db {
     /// Opens (creating an SQLite file if needed) and migrates the database as `options` say.
     pub fn open(url: &str, options: &DbOptions) -> anyhow::Result<Db> {
         let DbOptions { pool_size, group_commit, sqlite_cache_kib } = *options;
+        count::install();
         let parsed = DbUrl::parse(url)?;
         let path = match parsed {
             DbUrl::Sqlite(path) => path.to_owned(),
