@@ -13,6 +13,7 @@ set -euo pipefail
 BIN=$(cd "${1:?BIN_DIR}" && pwd); DB=${2:?sqlite or postgres}; RUNS=${3:-3}; shift 2; [ $# -gt 0 ] && shift
 WORK=${WORK:-/tmp/sales-bench}; PORT=${PORT:-18191}; PG_PORT=${PG_PORT:-55470}
 HERE=$(cd "$(dirname "$0")" && pwd)
+PGBENCH=()
 rm -rf "$WORK"; mkdir -p "$WORK"; chmod 755 "$WORK"; cd "$WORK"
 case "$DB" in
   sqlite) export DATABASE_URL="sqlite://$WORK/azyq.db" ;;
@@ -25,7 +26,7 @@ esac
 export AZYQ_LISTEN=127.0.0.1:$PORT AZYQ_WALLET_JWT_SECRET=load-secret AZYQ_SMS_GATEWAY_SECRET=load-gw \
   AZYQ_SMS_SENDER=file:$WORK/sms.jsonl AZYQ_LOG=warn
 export AZYQ_LOAD_PASSWORD=load-operator-pw AZYQ_LOAD_WALLET_SECRET=load-secret AZYQ_LOAD_GATEWAY_SECRET=load-gw
-SERVER=; PGBENCH=()
+SERVER=
 cleanup() {
   [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null
   [ "$DB" = postgres ] && "$HERE/throwaway-pg.sh" stop "$WORK/pg"
