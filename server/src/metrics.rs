@@ -13,6 +13,9 @@
 //! | `azyq_group_commit_batch_size` | histogram | SQLite: transactions that shared one commit |
 //! | `azyq_db_pool_wait_seconds` | histogram | time a request waited for a database connection |
 //! | `azyq_db_pool_timeouts_total` | counter | waits for a connection that gave up |
+//! | `azyq_db_statements_total` | counter | SQL statements run, `BEGIN`/`COMMIT`/`SAVEPOINT` included ([`crate::db::count`]) |
+//! | `azyq_db_round_trips_total` | counter | PostgreSQL: round trips to the server (statements, and the prepare of each newly cached one); 0 on SQLite |
+//! | `azyq_db_prepared_total` | counter | statements prepared into a connection's statement cache |
 //!
 //! A business event counts only once its transaction has committed: it is noted while the
 //! transaction runs ([`on_commit`]) and recorded by `Db::write` after the commit, so a transaction
@@ -62,6 +65,9 @@ fn describe() {
     describe_histogram!(BATCH_SIZE, "SQLite group commit: transactions per durable commit");
     describe_histogram!(POOL_WAIT, Unit::Seconds, "Time waited for a database connection");
     describe_counter!("azyq_db_pool_timeouts_total", "Waits for a database connection that timed out");
+    describe_counter!("azyq_db_statements_total", "SQL statements run, BEGIN, COMMIT and SAVEPOINT included");
+    describe_counter!("azyq_db_round_trips_total", "Round trips to PostgreSQL (statements and prepares)");
+    describe_counter!("azyq_db_prepared_total", "Statements prepared into a connection's statement cache");
 }
 
 /// The recorder's upkeep (histogram samples drained into buckets), every few seconds, so memory
@@ -81,6 +87,10 @@ pub fn render(outboxes: &[(&'static str, i64)]) -> String {
     for (outbox, depth) in outboxes {
         gauge!("azyq_outbox_depth", "outbox" => *outbox).set(*depth as f64);
     }
+    let db = crate::db::count::counts();
+    counter!("azyq_db_statements_total").absolute(db.statements);
+    counter!("azyq_db_round_trips_total").absolute(db.round_trips);
+    counter!("azyq_db_prepared_total").absolute(db.prepared);
     HANDLE.get().map(PrometheusHandle::render).unwrap_or_default()
 }
 

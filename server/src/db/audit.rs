@@ -47,10 +47,27 @@ impl Entry {
     }
 }
 
-/// Appends entries in batches small enough for SQLite's bind-parameter limit.
+/// Appends entries, one multi-row INSERT per batch small enough for SQLite's bind-parameter
+/// limit. The absent states and details are bound as NULL rather than left to the column default,
+/// so that diesel writes one statement on SQLite too (with defaults it inserts row by row inside a
+/// savepoint of its own).
 pub fn record(conn: &mut Conn, entries: &[Entry]) -> Result<(), AppError> {
     for chunk in entries.chunks(2_000) {
-        with_conn!(conn, c => diesel::insert_into(audit_log::table).values(chunk).execute(c))?;
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|e| {
+                (
+                    audit_log::at.eq(e.at),
+                    audit_log::actor.eq(&e.actor),
+                    audit_log::entity.eq(&e.entity),
+                    audit_log::entity_id.eq(&e.entity_id),
+                    audit_log::from_state.eq(e.from_state.as_ref()),
+                    audit_log::to_state.eq(&e.to_state),
+                    audit_log::detail.eq(e.detail.as_ref()),
+                )
+            })
+            .collect();
+        with_conn!(conn, c => diesel::insert_into(audit_log::table).values(&rows).execute(c))?;
     }
     Ok(())
 }

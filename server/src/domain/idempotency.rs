@@ -55,36 +55,75 @@ where
     F: FnOnce(&mut Conn) -> AppResult<T>,
 {
     let Some(key) = key else { return effect(conn) };
-    let stored: Option<(String, String)> = with_conn!(conn, c => idempotency_keys::table
+    let reserve_first = matches!(conn, Conn::Pg(_));
+    if reserve_first {
+        // PostgreSQL: reserve the key before the effect, in the one statement that also tells
+        // whether it was free. A concurrent twin's reservation makes this insert wait for the twin's
+        // transaction; once it committed, nothing is inserted and its answer is replayed below.
+        let reserved = with_conn!(conn, c => diesel::insert_into(idempotency_keys::table)
+            .values((
+                idempotency_keys::scope.eq(scope),
+                idempotency_keys::idem_key.eq(key),
+                idempotency_keys::request_hash.eq(hash),
+                idempotency_keys::response.eq(""),
+                idempotency_keys::created_at.eq(now.naive_utc()),
+            ))
+            .on_conflict_do_nothing()
+            .execute(c))?;
+        if reserved == 0 {
+            return replay(conn, scope, key, hash);
+        }
+    } else if let Some(answer) = stored(conn, scope, key, hash)? {
+        // SQLite: the write transaction holds the whole database, so no twin runs beside this one
+        // and the key is written once, with the answer, after the effect.
+        return answer;
+    }
+    let answer = effect(conn)?;
+    let text = serde_json::to_string(&answer).map_err(AppError::internal)?;
+    if reserve_first {
+        with_conn!(conn, c => diesel::update(idempotency_keys::table.find((scope, key)))
+            .set(idempotency_keys::response.eq(text))
+            .execute(c))?;
+    } else {
+        with_conn!(conn, c => diesel::insert_into(idempotency_keys::table)
+            .values((
+                idempotency_keys::scope.eq(scope),
+                idempotency_keys::idem_key.eq(key),
+                idempotency_keys::request_hash.eq(hash),
+                idempotency_keys::response.eq(text),
+                idempotency_keys::created_at.eq(now.naive_utc()),
+            ))
+            .execute(c))?;
+    }
+    Ok(answer)
+}
+
+/// The answer stored under (scope, key), if any: replayed for the same request, 409
+/// `idempotency_conflict` for another.
+fn stored<T: DeserializeOwned>(conn: &mut Conn, scope: &str, key: &str, hash: &str) -> AppResult<Option<AppResult<T>>> {
+    let row: Option<(String, String)> = with_conn!(conn, c => idempotency_keys::table
         .find((scope, key))
         .select((idempotency_keys::request_hash, idempotency_keys::response))
         .first(c)
         .optional())?;
-    if let Some((stored_hash, response)) = stored {
+    Ok(row.map(|(stored_hash, response)| {
         if stored_hash != hash {
             return Err(AppError::new(
                 ErrorCode::IdempotencyConflict,
                 "Этот ключ идемпотентности уже использован для другого запроса",
             ));
         }
-        return serde_json::from_str(&response).map_err(|e| AppError::internal(anyhow::anyhow!("stored answer: {e}")));
+        serde_json::from_str(&response).map_err(|e| AppError::internal(anyhow::anyhow!("stored answer: {e}")))
+    }))
+}
+
+/// A key another transaction holds (committed by now): its answer.
+fn replay<T: DeserializeOwned>(conn: &mut Conn, scope: &str, key: &str, hash: &str) -> AppResult<T> {
+    match stored(conn, scope, key, hash)? {
+        Some(answer) => answer,
+        // Reserved and gone again between two statements: only a purge can do that; run afresh.
+        None => Err(AppError::internal(anyhow::anyhow!("idempotency key vanished while reserved"))),
     }
-    // Reserve the key before the effect: a concurrent twin waits on this row and then retries.
-    with_conn!(conn, c => diesel::insert_into(idempotency_keys::table)
-        .values((
-            idempotency_keys::scope.eq(scope),
-            idempotency_keys::idem_key.eq(key),
-            idempotency_keys::request_hash.eq(hash),
-            idempotency_keys::response.eq(""),
-            idempotency_keys::created_at.eq(now.naive_utc()),
-        ))
-        .execute(c))?;
-    let answer = effect(conn)?;
-    let text = serde_json::to_string(&answer).map_err(AppError::internal)?;
-    with_conn!(conn, c => diesel::update(idempotency_keys::table.find((scope, key)))
-        .set(idempotency_keys::response.eq(text))
-        .execute(c))?;
-    Ok(answer)
 }
 
 /// Runs `effect` once per (scope, key) in a write transaction of its own ([`once`]), retrying

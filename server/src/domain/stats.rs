@@ -215,14 +215,32 @@ fn goods(conn: &mut Conn, day: &str, shop_id: &str, region: &str, lines: &[Baske
         }
         g.2 += l.discount_tiyn;
     }
-    for (group, (pieces, grams, discount)) in groups {
-        bump!(
-            conn,
-            day_goods_stats,
-            [day = day, shop_id = shop_id, group_code = group],
-            [region = region],
-            [pieces += pieces, grams += grams, discount_tiyn += discount]
-        )?;
+    // One statement for the basket's groups, rows in key order (PostgreSQL locks them in it).
+    let rows: Vec<_> = groups
+        .into_iter()
+        .map(|(group, (pieces, grams, discount))| {
+            (
+                day_goods_stats::day.eq(day),
+                day_goods_stats::shop_id.eq(shop_id),
+                day_goods_stats::group_code.eq(group),
+                day_goods_stats::region.eq(region),
+                day_goods_stats::pieces.eq(pieces),
+                day_goods_stats::grams.eq(grams),
+                day_goods_stats::discount_tiyn.eq(discount),
+            )
+        })
+        .collect();
+    for chunk in rows.chunks(100) {
+        with_conn!(conn, c => diesel::insert_into(day_goods_stats::table)
+            .values(chunk)
+            .on_conflict((day_goods_stats::day, day_goods_stats::shop_id, day_goods_stats::group_code))
+            .do_update()
+            .set((
+                day_goods_stats::pieces.eq(day_goods_stats::pieces + excluded(day_goods_stats::pieces)),
+                day_goods_stats::grams.eq(day_goods_stats::grams + excluded(day_goods_stats::grams)),
+                day_goods_stats::discount_tiyn.eq(day_goods_stats::discount_tiyn + excluded(day_goods_stats::discount_tiyn)),
+            ))
+            .execute(c))?;
     }
     Ok(())
 }

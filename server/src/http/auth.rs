@@ -131,7 +131,7 @@ pub async fn session(st: &AppState, token: &str) -> Result<Staff, AppError> {
     }
     let still = {
         let claims = claims.clone();
-        st.db.read_short(move |c| accounts::sessions::still_valid(c, &claims)).await?
+        st.db.read_short_one(move |c| accounts::sessions::still_valid(c, &claims)).await?
     };
     if !still {
         return Err(AppError::unauthorized(

@@ -104,19 +104,30 @@ pub fn lines(rng: &mut impl Rng, min: usize, serial: &mut impl FnMut() -> String
     (0..n)
         .map(|_| {
             let p = &PRODUCTS[rng.gen_range(0..PRODUCTS.len())];
-            // Shelf prices wander a little from shop to shop and day to day.
-            let shelf = p.shelf_tiyn + rng.gen_range(-20..=20) * 100;
-            let reduced = shelf - shelf * discount_bp(rng) / 10_000;
-            let (code, quantity) = if p.serialised {
-                (format!("(01){}(21){}", gtin(p.body), serial()), 1)
-            } else if p.unit == "kg" {
-                (gtin(p.body), rng.gen_range(300..=3_000))
-            } else {
-                (gtin(p.body), rng.gen_range(1..=3))
-            };
-            Line { code, quantity, shelf_tiyn: shelf, reduced_tiyn: reduced }
+            line_of(p, rng, serial)
         })
         .collect()
+}
+
+/// A line of `p`: a serial if it is marked, grams if weighed, else 1-3 pieces.
+fn line_of(p: &LoadProduct, rng: &mut impl Rng, serial: &mut impl FnMut() -> String) -> Line {
+    // Shelf prices wander a little from shop to shop and day to day.
+    let shelf = p.shelf_tiyn + rng.gen_range(-20..=20) * 100;
+    let reduced = shelf - shelf * discount_bp(rng) / 10_000;
+    let (code, quantity) = if p.serialised {
+        (format!("(01){}(21){}", gtin(p.body), serial()), 1)
+    } else if p.unit == "kg" {
+        (gtin(p.body), rng.gen_range(300..=3_000))
+    } else {
+        (gtin(p.body), rng.gen_range(1..=3))
+    };
+    Line { code, quantity, shelf_tiyn: shelf, reduced_tiyn: reduced }
+}
+
+/// The fixed basket of issue 19's figures: three serialised milk, bread and flour (random prices
+/// and discounts, as [`lines`]).
+pub fn five(rng: &mut impl Rng, serial: &mut impl FnMut() -> String) -> Vec<Line> {
+    [0usize, 0, 0, 3, 4].iter().map(|&i| line_of(&PRODUCTS[i], rng, serial)).collect()
 }
 
 /// The product of contended baskets: chicken by weight at exactly the cap, so that every gram

@@ -11,10 +11,12 @@ mod basket;
 mod check;
 mod client;
 mod cpu;
+mod dbcount;
 mod ledger;
 mod lookup;
 mod mix;
 mod people;
+mod pgbench;
 mod setup;
 mod sigrate;
 mod stats;
@@ -113,6 +115,20 @@ struct Cli {
     /// only look them up.
     #[arg(long, value_enum, conflicts_with_all = ["contend_pct", "contend_transitions_pct"])]
     only: Option<Only>,
+    /// Every plain sale sells the same five lines (three serialised milk, bread, flour; random
+    /// prices) instead of 1-10 random lines: issue 19's yardstick basket.
+    #[arg(long)]
+    five_lines: bool,
+    /// PostgreSQL: before the sales, run pgbench TPC-B-like on this database (a URL pgbench
+    /// accepts; its tables are created there) and report sales/s ÷ pgbench's transactions/s.
+    #[arg(long, value_name = "URL")]
+    pgbench: Option<String>,
+    /// pgbench's clients.
+    #[arg(long, default_value_t = 32)]
+    pgbench_clients: u32,
+    /// pgbench's seconds.
+    #[arg(long, default_value_t = 10)]
+    pgbench_seconds: u64,
     /// Random seed (baskets, mix, families); by default from the clock.
     #[arg(long)]
     seed: Option<u64>,
@@ -361,6 +377,7 @@ fn sales(
         // Microseconds (mod 2^32) rather than seconds, so that two runs in one second differ.
         tag: format!("{:08x}", now.timestamp_micros() & 0xffff_ffff),
         pool: &pool,
+        five_lines: cli.five_lines,
     };
     println!("run: {}", mode_line(mode, concurrency, cli.duration));
     let across = if servers(&cli.servers).map_or(0, |s| s.len()) < 2 {
@@ -379,11 +396,34 @@ fn sales(
             pairs.join(", ")
         );
     }
+    let servers = servers(&cli.servers)?;
+    let timeout = Duration::from_secs(cli.timeout);
+    let pgbench = match &cli.pgbench {
+        Some(url) => {
+            let bench = pgbench::Pgbench {
+                url: url.clone(),
+                clients: cli.pgbench_clients,
+                seconds: cli.pgbench_seconds,
+                scale: 10,
+            };
+            println!("pgbench: {} clients for {} s on the same PostgreSQL…", bench.clients, bench.seconds);
+            Some(bench.measure()?)
+        }
+        None => None,
+    };
+    let counted = dbcount::read(&servers, timeout);
     let meter = cpu::Meter::start(&cli.server_pids);
     let (mut stats, ledger, elapsed) = till::run(stations, &traffic);
     println!("run: measured {:.1} s", elapsed.as_secs_f64());
     stats.print(elapsed, matches!(mode, Mode::Open { .. }));
     meter.print(elapsed);
+    println!("{}", dbcount::line(counted, dbcount::read(&servers, timeout)));
+    if let Some(tps) = pgbench {
+        println!(
+            "{}",
+            pgbench::line(tps, stats.captured as f64 / elapsed.as_secs_f64().max(1e-9), cli.pgbench_clients)
+        );
+    }
 
     println!("unexpected errors: {}", stats.error_count());
     let mut failed = false;

@@ -98,6 +98,8 @@ pub struct Traffic<'a> {
     /// Unique to the run: keeps idempotency keys and serials apart from earlier runs.
     pub tag: String,
     pub pool: &'a Pool,
+    /// Every plain sale's basket is [`basket::five`] (issue 19's yardstick) instead of 1-10 random lines.
+    pub five_lines: bool,
 }
 
 /// When the workers start their next sale (or look-up): back to back, or on a shared schedule.
@@ -453,10 +455,15 @@ impl<'a> Worker<'a> {
     fn basket(&mut self, min: usize) -> Vec<Line> {
         let (tag, index) = (&self.cfg.tag, self.index);
         let mut n = self.serials;
-        let lines = basket::lines(&mut self.rng, min, &mut || {
+        let mut serial = || {
             n += 1;
             format!("S{tag}{index:03}{n:07}")
-        });
+        };
+        let lines = if self.cfg.five_lines && min <= 5 {
+            basket::five(&mut self.rng, &mut serial)
+        } else {
+            basket::lines(&mut self.rng, min, &mut serial)
+        };
         self.serials = n;
         lines
     }

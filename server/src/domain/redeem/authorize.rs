@@ -3,10 +3,13 @@
 
 use std::collections::HashMap;
 
-use azyq_shared::api::{Authorized, BasketLine, BasketStatus, ErrorCode, ErrorDetail, VoucherCharge, VoucherStatus};
+use azyq_shared::api::{
+    Authorized, BasketLine, BasketStatus, ErrorCode, ErrorDetail, MonthStatus, VoucherCharge, VoucherStatus,
+};
 use azyq_shared::{mask_name, token, Month, Tiyn};
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
+use diesel::upsert::excluded;
 use ed25519_dalek::VerifyingKey;
 
 use super::check::{line_error, verify_token, Checked, Priced, Refused};
@@ -65,15 +68,17 @@ pub fn present(
     now: DateTime<Utc>,
 ) -> AppResult<Presented> {
     let fields = verify_token(text, keys, now)?;
-    present_verified(conn, fields, shop_region, now)
+    present_verified(conn, fields, shop_region, now, &[])
 }
 
-/// The stateful half of [`present`], for a token whose signature is already checked.
+/// The stateful half of [`present`], for a token whose signature is already checked. `months` are
+/// the months' statuses already read under their locks (others are read here).
 fn present_verified(
     conn: &mut Conn,
     fields: token::TokenFields,
     shop_region: &str,
     now: DateTime<Utc>,
+    months: &[(Month, Option<MonthStatus>)],
 ) -> AppResult<Presented> {
     let voucher_id =
         i64::try_from(fields.voucher_id).map_err(|_| AppError::new(ErrorCode::VoucherNotFound, "Ваучер не найден"))?;
@@ -94,7 +99,11 @@ fn present_verified(
         return Err(token_used());
     }
     let month = Month::parse(&voucher.month).map_err(|e| AppError::internal(anyhow::anyhow!("stored month: {e}")))?;
-    if cycle::month_over(cycle::month_status(conn, month)?, month, now) {
+    let status = match months.iter().find(|(m, _)| *m == month) {
+        Some((_, status)) => *status,
+        None => cycle::month_status(conn, month)?,
+    };
+    if cycle::month_over(status, month, now) {
         return Err(AppError::new(ErrorCode::MonthClosed, format!("Срок ваучера истёк: месяц {month} закончился")));
     }
     match voucher.status {
@@ -170,12 +179,12 @@ pub(crate) fn authorize(
     for verdict in &checked.tokens {
         verified.push(verdict.as_ref().map_err(AppError::again)?.clone());
     }
-    lock_for(conn, &verified)?;
+    let months = lock_for(conn, &verified)?;
 
     // The vouchers, in the order scanned; all of one family and month.
     let mut presented: Vec<Presented> = Vec::with_capacity(verified.len());
     for fields in verified {
-        let p = present_verified(conn, fields, &checked.shop_region, now)?;
+        let p = present_verified(conn, fields, &checked.shop_region, now, &months)?;
         if presented.iter().any(|q| q.voucher.id == p.voucher.id) {
             return Err(AppError::validation("tokens", "один и тот же ваучер отсканирован дважды"));
         }
@@ -270,21 +279,7 @@ pub(crate) fn authorize(
     // circle.
     let mut serialised: Vec<&BasketLine> = lines.iter().filter(|l| l.serial.is_some()).collect();
     serialised.sort_by(|a, b| (&a.gtin, &a.serial).cmp(&(&b.gtin, &b.serial)));
-    for l in serialised {
-        if let Some(serial) = &l.serial {
-            let claimed = with_conn!(conn, c => diesel::insert_into(serial_claims::table)
-                .values((serial_claims::gtin.eq(&l.gtin), serial_claims::serial.eq(serial), serial_claims::basket_id.eq(basket_id)))
-                .on_conflict_do_nothing()
-                .execute(c))?;
-            if claimed != 1 {
-                return Err(line_error(
-                    ErrorCode::CodeAlreadySold,
-                    l.index,
-                    format!("Строка {}: товар с этим кодом уже продан или в другой покупке", l.index + 1),
-                ));
-            }
-        }
-    }
+    claim_serials(conn, basket_id, &serialised)?;
     let line_rows: Vec<_> = lines
         .iter()
         .map(|l| {
@@ -329,16 +324,68 @@ pub(crate) fn authorize(
 }
 
 /// Takes the locks of an authorisation in the house order (see [`locks`]): the months of the
-/// tokens, then their vouchers by id; what is read about them afterwards is current.
-fn lock_for(conn: &mut Conn, tokens: &[token::TokenFields]) -> AppResult<()> {
+/// tokens, then their vouchers by id; what is read about them afterwards is current. Answers the
+/// months' statuses as read under their locks.
+fn lock_for(conn: &mut Conn, tokens: &[token::TokenFields]) -> AppResult<Vec<(Month, Option<MonthStatus>)>> {
     let mut months: Vec<Month> = tokens.iter().map(|t| t.month).collect();
     months.sort();
     months.dedup();
+    let mut statuses = Vec::with_capacity(months.len());
     for month in months {
-        locks::lock_month(conn, month, MonthLock::Shared)?;
+        statuses.push((month, locks::lock_month(conn, month, MonthLock::Shared)?));
     }
     let ids: Vec<i64> = tokens.iter().filter_map(|t| i64::try_from(t.voucher_id).ok()).collect();
-    locks::lock_vouchers(conn, &ids)
+    locks::lock_vouchers(conn, &ids)?;
+    Ok(statuses)
+}
+
+/// Claims the serial codes of `serialised` (in key order) for the basket, in one statement per
+/// chunk; a code another basket holds is `code_already_sold` for its line (the first in basket
+/// order among those taken).
+fn claim_serials(conn: &mut Conn, basket_id: i64, serialised: &[&BasketLine]) -> AppResult<()> {
+    for chunk in serialised.chunks(200) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .filter_map(|l| {
+                let serial = l.serial.as_ref()?;
+                Some((
+                    serial_claims::gtin.eq(&l.gtin),
+                    serial_claims::serial.eq(serial),
+                    serial_claims::basket_id.eq(basket_id),
+                ))
+            })
+            .collect();
+        let claimed = with_conn!(conn, c => diesel::insert_into(serial_claims::table)
+            .values(&rows)
+            .on_conflict_do_nothing()
+            .execute(c))?;
+        if claimed == rows.len() {
+            continue;
+        }
+        // Some code is taken: the first line in key order whose claim failed, as when they were
+        // claimed one by one — held by another basket, or a repeat of a code earlier in this one.
+        // (This basket's own claims are undone with the whole transaction by the refusal.)
+        let mut seen = std::collections::HashSet::new();
+        let mut index = chunk[0].index;
+        for l in chunk {
+            let Some(serial) = &l.serial else { continue };
+            let holder: Option<i64> = with_conn!(conn, c => serial_claims::table
+                .find((&l.gtin, serial))
+                .select(serial_claims::basket_id)
+                .first(c)
+                .optional())?;
+            if !seen.insert((&l.gtin, serial)) || holder != Some(basket_id) {
+                index = l.index;
+                break;
+            }
+        }
+        return Err(line_error(
+            ErrorCode::CodeAlreadySold,
+            index,
+            format!("Строка {}: товар с этим кодом уже продан или в другой покупке", index + 1),
+        ));
+    }
+    Ok(())
 }
 
 fn insufficient(available: Tiyn) -> AppError {
@@ -361,21 +408,29 @@ fn current_balance(conn: &mut Conn, presented: &[Presented]) -> AppResult<Tiyn> 
 /// baskets of one shop that take the same rows in different orders would deadlock on PostgreSQL.
 fn remember_prices(conn: &mut Conn, shop_id: &str, lines: &[BasketLine], now: DateTime<Utc>) -> AppResult<()> {
     let latest: std::collections::BTreeMap<&str, &BasketLine> = lines.iter().map(|l| (l.gtin.as_str(), l)).collect();
-    for l in latest.into_values() {
-        with_conn!(conn, c => diesel::insert_into(shop_prices::table)
-            .values((
+    let at = now.naive_utc();
+    let rows: Vec<_> = latest
+        .into_values()
+        .map(|l| {
+            (
                 shop_prices::shop_id.eq(shop_id),
                 shop_prices::gtin.eq(&l.gtin),
                 shop_prices::shelf_price_tiyn.eq(l.shelf_price_tiyn),
                 shop_prices::reduced_price_tiyn.eq(l.reduced_price_tiyn),
-                shop_prices::updated_at.eq(now.naive_utc()),
-            ))
+                shop_prices::updated_at.eq(at),
+            )
+        })
+        .collect();
+    // One statement for the basket; rows in GTIN order (PostgreSQL takes their locks in that order).
+    for chunk in rows.chunks(100) {
+        with_conn!(conn, c => diesel::insert_into(shop_prices::table)
+            .values(chunk)
             .on_conflict((shop_prices::shop_id, shop_prices::gtin))
             .do_update()
             .set((
-                shop_prices::shelf_price_tiyn.eq(l.shelf_price_tiyn),
-                shop_prices::reduced_price_tiyn.eq(l.reduced_price_tiyn),
-                shop_prices::updated_at.eq(now.naive_utc()),
+                shop_prices::shelf_price_tiyn.eq(excluded(shop_prices::shelf_price_tiyn)),
+                shop_prices::reduced_price_tiyn.eq(excluded(shop_prices::reduced_price_tiyn)),
+                shop_prices::updated_at.eq(excluded(shop_prices::updated_at)),
             ))
             .execute(c))?;
     }

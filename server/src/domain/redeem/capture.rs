@@ -1,7 +1,7 @@
 //! Capture (Alg. p.26): the customer paid the reduced total; the hold becomes a charge. And what a
 //! till reads of a basket afterwards: its receipt and state.
 
-use azyq_shared::api::{BasketLine, BasketStatus, BasketView, Captured, ErrorCode, Payment, Receipt};
+use azyq_shared::api::{BasketLine, BasketStatus, BasketView, Captured, ErrorCode, Payment, Receipt, VoucherCharge};
 use azyq_shared::{BusinessDay, Tiyn};
 use chrono::{DateTime, SubsecRound, Utc};
 use diesel::prelude::*;
@@ -43,8 +43,16 @@ pub(crate) fn capture(
     let parts = parts_of(conn, &[id])?;
     let voucher_ids: Vec<i64> = parts.iter().map(|p| p.voucher_id).collect();
     locks::lock_vouchers(conn, &voucher_ids)?;
+    // What each voucher carries of the basket and its balance now, for the receipt (as
+    // [`charges_of`] reads it back later: nothing is refunded yet).
+    let mut charges = Vec::with_capacity(parts.len());
     for part in &parts {
-        moves::charge(conn, part.voucher_id, part.charged, id)?;
+        let balance_tiyn = moves::charge(conn, part.voucher_id, part.charged, id)?;
+        charges.push(VoucherCharge {
+            voucher_id: part.voucher_id,
+            charged_tiyn: part.charged - part.refunded,
+            balance_tiyn,
+        });
     }
     let day = BusinessDay::of(now).to_string();
     // Microseconds, as PostgreSQL keeps them: the receipt answered now is the one read back later.
@@ -84,7 +92,7 @@ pub(crate) fn capture(
         .detail(format!("paid_tiyn={} method={}", payment.paid_tiyn, payment.method.as_str()))],
     )?;
     tracing::info!(basket_id = id, "basket captured");
-    let receipt = receipt_of(conn, &paid, shop_name, lines)?;
+    let receipt = receipt_of(&paid, shop_name, lines, charges)?;
     Ok(Captured { basket_id: id, status: BasketStatus::Captured, receipt })
 }
 
@@ -93,11 +101,17 @@ pub fn receipt(conn: &mut Conn, id: i64) -> AppResult<Receipt> {
     let row = load_basket(conn, id)?;
     let (shop_name, _) = shop_of(conn, &row.shop_id)?;
     let lines = lines_of(conn, id)?;
-    receipt_of(conn, &row, shop_name, lines)
+    let charges = charges_of(conn, id)?;
+    receipt_of(&row, shop_name, lines, charges)
 }
 
-/// The receipt of a captured basket whose row, shop name and lines are at hand.
-fn receipt_of(conn: &mut Conn, row: &BasketRow, shop_name: String, lines: Vec<BasketLine>) -> AppResult<Receipt> {
+/// The receipt of a captured basket whose row, shop name, lines and charges are at hand.
+fn receipt_of(
+    row: &BasketRow,
+    shop_name: String,
+    lines: Vec<BasketLine>,
+    vouchers: Vec<VoucherCharge>,
+) -> AppResult<Receipt> {
     let id = row.id;
     let Some(method) = row.payment_method else {
         return Err(
@@ -114,7 +128,7 @@ fn receipt_of(conn: &mut Conn, row: &BasketRow, shop_name: String, lines: Vec<Ba
         discount_tiyn: row.discount_tiyn,
         to_pay_tiyn: row.to_pay_tiyn,
         payment: Payment { method, paid_tiyn: row.paid_tiyn.unwrap_or(Tiyn::ZERO) },
-        vouchers: charges_of(conn, id)?,
+        vouchers,
     })
 }
 

@@ -110,7 +110,7 @@ fn released_if_expired<T>(db: &Db, id: i64, now: DateTime<Utc>, result: AppResul
 /// Releases the basket's hold if it ran out and nobody released it yet. A read first, so the
 /// common case costs the writer nothing; the release itself is guarded under the basket's lock.
 fn expire_if_ran_out(db: &Db, id: i64, now: DateTime<Utc>) -> AppResult<()> {
-    let ran_out: i64 = db.read(|c| {
+    let ran_out: i64 = db.read_one(|c| {
         Ok(with_conn!(c, c => baskets::table
             .filter(baskets::id.eq(id))
             .filter(baskets::status.eq(azyq_shared::api::BasketStatus::Authorized.as_str()))

@@ -189,7 +189,8 @@ pub(crate) fn hold_expired() -> AppError {
         .with("status", BasketStatus::HoldExpired.as_str())
 }
 
-/// Opens a transition of one basket: the month's lock (shared), then the basket's; answers the
+/// Opens a transition of one basket (in a write transaction): the month's lock (shared), then the
+/// basket's; answers the
 /// basket as it is under the lock, and the month's status. Another shop's basket is 403 (API.md).
 pub(crate) fn open_transition(
     conn: &mut Conn,
@@ -197,9 +198,14 @@ pub(crate) fn open_transition(
     id: i64,
 ) -> AppResult<(BasketRow, Option<azyq_shared::api::MonthStatus>)> {
     // A basket's month never changes: read it first to know which month to lock.
-    let month = load_basket(conn, id)?.month()?;
-    let month_status = locks::lock_month(conn, month, locks::MonthLock::Shared)?;
-    let row = locks::lock_basket(conn, id)?;
+    let first = load_basket(conn, id)?;
+    let month_status = locks::lock_month(conn, first.month()?, locks::MonthLock::Shared)?;
+    let row = match conn {
+        // SQLite: a write transaction holds the whole database from its start, so the row read
+        // first is the row under the lock.
+        Conn::Sqlite(_) => first,
+        Conn::Pg(_) => locks::lock_basket(conn, id)?,
+    };
     if till.is_some_and(|t| t.shop_id != row.shop_id) {
         return Err(AppError::new(ErrorCode::Forbidden, "Это покупка другого магазина"));
     }

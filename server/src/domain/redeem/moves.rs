@@ -39,24 +39,27 @@ pub(crate) fn release(conn: &mut Conn, voucher: i64, amount: Tiyn, basket: i64) 
     Ok(())
 }
 
-/// held → charged (a capture); a voucher spent to the last tiyn with nothing held is exhausted.
-pub(crate) fn charge(conn: &mut Conn, voucher: i64, amount: Tiyn, basket: i64) -> AppResult<()> {
-    let n = with_conn!(conn, c => diesel::update(vouchers::table
+/// held → charged (a capture); a voucher spent to the last tiyn with nothing held is exhausted, in
+/// the same UPDATE (its `SET` reads the row as it was). Answers the balance after it.
+pub(crate) fn charge(conn: &mut Conn, voucher: i64, amount: Tiyn, basket: i64) -> AppResult<Tiyn> {
+    use diesel::dsl::case_when;
+    use diesel::sql_types::Text;
+    let spent = vouchers::status
+        .eq(VoucherStatus::Activated)
+        .and(vouchers::balance_tiyn.eq(Tiyn::ZERO))
+        .and(vouchers::held_tiyn.eq(amount));
+    let balance: Option<Tiyn> = with_conn!(conn, c => diesel::update(vouchers::table
             .filter(vouchers::id.eq(voucher))
             .filter(vouchers::held_tiyn.ge(amount)))
-        .set((vouchers::held_tiyn.eq(vouchers::held_tiyn - amount), vouchers::charged_tiyn.eq(vouchers::charged_tiyn + amount)))
-        .execute(c))?;
-    if n != 1 {
-        return Err(broken(voucher, basket));
-    }
-    with_conn!(conn, c => diesel::update(vouchers::table
-            .filter(vouchers::id.eq(voucher))
-            .filter(vouchers::status.eq(VoucherStatus::Activated))
-            .filter(vouchers::balance_tiyn.eq(Tiyn::ZERO))
-            .filter(vouchers::held_tiyn.eq(Tiyn::ZERO)))
-        .set(vouchers::status.eq(VoucherStatus::Exhausted))
-        .execute(c))?;
-    Ok(())
+        .set((
+            vouchers::held_tiyn.eq(vouchers::held_tiyn - amount),
+            vouchers::charged_tiyn.eq(vouchers::charged_tiyn + amount),
+            vouchers::status.eq(case_when(spent, VoucherStatus::Exhausted.into_sql::<Text>()).otherwise(vouchers::status)),
+        ))
+        .returning(vouchers::balance_tiyn)
+        .get_result(c)
+        .optional())?;
+    balance.ok_or_else(|| broken(voucher, basket))
 }
 
 /// A refund: back to the balance, counted as refunded; an exhausted voucher is spendable again.

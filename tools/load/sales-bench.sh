@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Issue 19's yardstick, end to end: a fresh database (SQLite, or a throwaway durable PostgreSQL),
+# one `azyq-server`, the load's setup, then RUNS closed-loop runs of 64 tills selling the five-line
+# basket (authorise + capture only: no cancels, refunds or retries), each printing sales/s, latency,
+# CPU and statements per sale; on PostgreSQL each run first measures pgbench TPC-B-like (32 clients,
+# 10 s) on the same server and prints sales/s ÷ pgbench tps. Extra arguments go to every run of `azyq-load`.
+#
+#   tools/load/sales-bench.sh BIN_DIR sqlite|postgres [RUNS] [azyq-load args…]
+#
+# BIN_DIR holds release builds of azyq-server and azyq-load. Work files go to $WORK (default
+# /tmp/sales-bench); PostgreSQL listens on $PG_PORT (default 55470), the server on $PORT (18191).
+set -euo pipefail
+BIN=$(cd "${1:?BIN_DIR}" && pwd); DB=${2:?sqlite or postgres}; RUNS=${3:-3}; shift 2; [ $# -gt 0 ] && shift
+WORK=${WORK:-/tmp/sales-bench}; PORT=${PORT:-18191}; PG_PORT=${PG_PORT:-55470}
+HERE=$(cd "$(dirname "$0")" && pwd)
+PGBENCH=()
+rm -rf "$WORK"; mkdir -p "$WORK"; chmod 755 "$WORK"; cd "$WORK"
+case "$DB" in
+  sqlite) export DATABASE_URL="sqlite://$WORK/azyq.db" ;;
+  postgres) export DATABASE_URL=$("$HERE/throwaway-pg.sh" start "$WORK/pg" "$PG_PORT")
+            export AZYQ_POOL_SIZE=${AZYQ_POOL_SIZE:-16}
+            /usr/lib/postgresql/*/bin/createdb -h 127.0.0.1 -p "$PG_PORT" -U postgres pgbench
+            PGBENCH=(--pgbench "postgres://postgres@127.0.0.1:$PG_PORT/pgbench") ;;
+  *) echo "sqlite or postgres, not $DB" >&2; exit 2 ;;
+esac
+export AZYQ_LISTEN=127.0.0.1:$PORT AZYQ_WALLET_JWT_SECRET=load-secret AZYQ_SMS_GATEWAY_SECRET=load-gw \
+  AZYQ_SMS_SENDER=file:$WORK/sms.jsonl AZYQ_LOG=warn
+export AZYQ_LOAD_PASSWORD=load-operator-pw AZYQ_LOAD_WALLET_SECRET=load-secret AZYQ_LOAD_GATEWAY_SECRET=load-gw
+SERVER=
+cleanup() {
+  [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null
+  [ "$DB" = postgres ] && "$HERE/throwaway-pg.sh" stop "$WORK/pg"
+  true
+}
+trap cleanup EXIT
+AZYQ_PASSWORD=load-operator-pw "$BIN/azyq-server" create-operator --login load >/dev/null
+"$BIN/azyq-server" serve >"$WORK/server.log" 2>&1 & SERVER=$!
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/metrics" >/dev/null && break; sleep 0.2; done
+"$BIN/azyq-load" --server "http://127.0.0.1:$PORT" --shops 8 --tills-per-shop 8 --vouchers 2000 --setup-only >"$WORK/setup.log"
+echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) before the runs"
+for i in $(seq "$RUNS"); do
+  echo "== run $i/$RUNS ($DB)"
+  "$BIN/azyq-load" --server "http://127.0.0.1:$PORT" --skip-setup --concurrency 64 --duration "${DURATION:-20}" \
+    --five-lines --cancel-pct 0 --refund-pct 0 --retry-pct 0 --server-pid "$SERVER" "${PGBENCH[@]}" "$@" \
+    | grep -E '^(sales|kind|authorize|capture|sale|cpu|database|unexpected|double|balance|pgbench|FAIL)' || true
+done
+grep -m1 VmHWM "/proc/$SERVER/status" || true
