@@ -138,23 +138,26 @@ fn offline_sales_upload_exactly_once(db: &TestDb) {
     assert_eq!(drawn(&two.1), vec![(v0, 75_000), (v1, 0)], "the first voucher's day limit is not reached yet");
 
     // Refusals: the same token again, a tampered token, recalled goods, the day limit.
-    refused_with(&pos(&url, offline_now + seconds(40), &journal, &sale_args(&[a1.clone()], &[milk(1)])), "token_used");
+    refused_with(
+        &pos(&url, offline_now + seconds(40), &journal, &sale_args(std::slice::from_ref(&a1), &[milk(1)])),
+        "token_used",
+    );
     let mut tampered = a3.clone().into_bytes();
     tampered[60] = if tampered[60] == b'0' { b'1' } else { b'0' };
     let tampered = String::from_utf8(tampered).unwrap();
     refused_with(&pos(&url, offline_now + seconds(41), &journal, &sale_args(&[tampered], &[milk(1)])), "token_invalid");
     let flour = format!("{FLOUR}:1:100000:85000");
     refused_with(
-        &pos(&url, offline_now + seconds(42), &journal, &sale_args(&[a3.clone()], &[flour])),
+        &pos(&url, offline_now + seconds(42), &journal, &sale_args(std::slice::from_ref(&a3), &[flour])),
         "product_recalled",
     );
     // Voucher 0 has given 900 ₸ offline today; its day limit is 1 081,25 ₸ (a quarter of 4 325 ₸):
     // three more cartons (225 ₸) would pass it, two (150 ₸) fit.
     refused_with(
-        &pos(&url, offline_now + seconds(43), &journal, &sale_args(&[a3.clone()], &[milk(3)])),
+        &pos(&url, offline_now + seconds(43), &journal, &sale_args(std::slice::from_ref(&a3), &[milk(3)])),
         "offline_limit",
     );
-    let three = pos(&url, offline_now + seconds(44), &journal, &sale_args(&[a3.clone()], &[milk(2)]));
+    let three = pos(&url, offline_now + seconds(44), &journal, &sale_args(std::slice::from_ref(&a3), &[milk(2)]));
     assert!(three.0.success(), "a refused sale kept nothing, not even its nonce: {}", three.2);
     assert_eq!(three.1["waiting"], 3);
     // A refund needs the server.
