@@ -398,6 +398,18 @@ fn io_error(e: &std::io::Error) -> ClientError {
 }
 
 fn transport_error(t: &ureq::Transport) -> ClientError {
+    // A certificate the till does not trust: an impostor (or a missing --ca-cert), never an outage,
+    // though ureq files the failed handshake under "connection failed".
+    let mut source = std::error::Error::source(t);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            // rustls' refusal travels inside an io::Error, which hides it from `source()`.
+            if let Some(rustls::Error::InvalidCertificate(c)) = io.get_ref().and_then(|i| i.downcast_ref()) {
+                return ClientError::Certificate(CertificateProblem::of(c));
+            }
+        }
+        source = e.source();
+    }
     // No connection was made (a connect timeout included): not a byte of the request went out.
     if matches!(t.kind(), ureq::ErrorKind::Dns | ureq::ErrorKind::ConnectionFailed) {
         return ClientError::Unreachable(t.to_string());
@@ -407,10 +419,6 @@ fn transport_error(t: &ureq::Transport) -> ClientError {
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
             if matches!(io.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock) {
                 return ClientError::Timeout;
-            }
-            // rustls' refusal travels inside an io::Error, which hides it from `source()`.
-            if let Some(rustls::Error::InvalidCertificate(c)) = io.get_ref().and_then(|i| i.downcast_ref()) {
-                return ClientError::Certificate(CertificateProblem::of(c));
             }
         }
         source = e.source();

@@ -168,8 +168,8 @@ pub enum ReportAction {
         /// The report file (FILE.sha256 and FILE.sig beside it).
         file: PathBuf,
         /// The report key as published: the URL of /.well-known/report-keys, that document saved
-        /// to a file, or the bare key in base64url.
-        #[arg(long, value_name = "KEY_OR_URL")]
+        /// to a file, or the bare key in base64url (which may start with `-`).
+        #[arg(long, value_name = "KEY_OR_URL", allow_hyphen_values = true)]
         public_key: Option<String>,
     },
     /// The signals report of a month: fraud and error signals per shop.
@@ -236,5 +236,12 @@ mod tests {
         assert!(Cli::try_parse_from(["azyq-server", "create-operator", "--login", "a", "--role", "cashier"]).is_err());
         let bad = ["azyq-server", "report", "daily", "--date", "2026-12-01", "--format", "pdf", "--out", "x"];
         assert!(Cli::try_parse_from(bad).is_err());
+    }
+
+    /// A base64url key starts with `-` once in 64: it is the option's value, not another option.
+    #[test]
+    fn a_public_key_may_start_with_a_hyphen() {
+        let args = ["azyq-server", "report", "verify", "daily.csv", "--public-key", "-rAbC_12"];
+        assert!(Cli::try_parse_from(args).is_ok());
     }
 }

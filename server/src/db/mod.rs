@@ -210,10 +210,10 @@ impl Db {
                 let pool = Pool::builder()
                     .max_size(pool_size)
                     .connection_timeout(Duration::from_secs(10))
-                    // No `SELECT 1` round trip before each use (r2d2's default): a connection
-                    // PostgreSQL dropped fails its one request, and diesel marks it broken so the
-                    // pool replaces it.
-                    .test_on_check_out(false)
+                    // r2d2's `SELECT 1` before each use stays (one round trip a request): without
+                    // it, after a PostgreSQL restart every pooled connection would fail the one
+                    // request a till sends on it before the pool replaced it.
+                    .test_on_check_out(true)
                     .event_handler(Box::new(crate::metrics::PoolEvents))
                     .build(manager)?;
                 let mut conn = pool.get()?;

@@ -156,13 +156,16 @@ fn apply(
         // Nothing can be stored under an unreadable id; the answer says why, every time.
         return Ok(refused_result(&sale.sale_id, ErrorCode::Validation));
     };
-    let stored: Option<StoredRow> = with_conn!(conn, c => offline_sales::table
+    let stored: Option<(String, StoredRow)> = with_conn!(conn, c => offline_sales::table
         .find(&id)
-        .select((offline_sales::status, offline_sales::basket_id, offline_sales::charged_tiyn, offline_sales::shortfall_tiyn, offline_sales::code))
+        .select((offline_sales::shop_id, (offline_sales::status, offline_sales::basket_id, offline_sales::charged_tiyn, offline_sales::shortfall_tiyn, offline_sales::code)))
         .first(c)
         .optional())?;
-    if let Some(row) = stored {
-        return Ok(result_of(&sale.sale_id, row));
+    match stored {
+        Some((shop, row)) if shop == till.shop_id => return Ok(result_of(&sale.sale_id, row)),
+        // Another shop's sale: its answer is not this till's to read, and nothing is stored twice.
+        Some(_) => return Ok(refused_result(&sale.sale_id, ErrorCode::Validation)),
+        None => {}
     }
     let result = match judge(conn, chunk, till, sale, now)? {
         Err(code) => {
