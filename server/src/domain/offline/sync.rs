@@ -27,9 +27,7 @@ use diesel::prelude::*;
 use ed25519_dalek::VerifyingKey;
 
 use crate::db::audit::{self, Entry};
-use crate::db::schema::{
-    basket_lines, basket_vouchers, baskets, offline_sales, serial_claims, token_nonces, voucher_keys, vouchers,
-};
+use crate::db::schema::{basket_vouchers, baskets, offline_sales, serial_claims, token_nonces, voucher_keys, vouchers};
 use crate::db::{Conn, Db};
 use crate::domain::redeem::locks::{self, MonthLock};
 use crate::domain::redeem::moves;
@@ -414,7 +412,7 @@ fn charge(
             codes_sold_twice += i32::from(claimed != 1);
         }
     }
-    insert_lines(conn, basket_id, &plan.lines)?;
+    redeem::insert_lines(conn, basket_id, &plan.lines)?;
     stats::captured(conn, sale.sold_at, &till.shop_id, &chunk.region, (charged, sale.payment.paid_tiyn), &plan.lines)?;
     let shortfall = remaining;
     let status = if duplicate {
@@ -466,32 +464,6 @@ fn charge(
         code: duplicate.then_some(ErrorCode::TokenUsed),
         codes_sold_twice,
     })
-}
-
-fn insert_lines(conn: &mut Conn, basket_id: i64, lines: &[BasketLine]) -> AppResult<()> {
-    let rows: Vec<_> = lines
-        .iter()
-        .map(|l| {
-            (
-                basket_lines::basket_id.eq(basket_id),
-                basket_lines::idx.eq(l.index as i32),
-                basket_lines::gtin.eq(&l.gtin),
-                basket_lines::serial.eq(l.serial.as_ref()),
-                basket_lines::group_code.eq(&l.group),
-                basket_lines::name.eq(&l.name),
-                basket_lines::unit.eq(l.unit),
-                basket_lines::quantity.eq(l.quantity),
-                basket_lines::shelf_price_tiyn.eq(l.shelf_price_tiyn),
-                basket_lines::reduced_price_tiyn.eq(l.reduced_price_tiyn),
-                basket_lines::shelf_amount_tiyn.eq(l.shelf_amount_tiyn),
-                basket_lines::to_pay_tiyn.eq(l.to_pay_tiyn),
-                basket_lines::discount_tiyn.eq(l.discount_tiyn),
-                basket_lines::refunded.eq(false),
-            )
-        })
-        .collect();
-    with_conn!(conn, c => diesel::insert_into(basket_lines::table).values(&rows).execute(c))?;
-    Ok(())
 }
 
 /// The sale's row: its answer, kept for a repeated `sale_id`.

@@ -280,28 +280,7 @@ pub(crate) fn authorize(
     let mut serialised: Vec<&BasketLine> = lines.iter().filter(|l| l.serial.is_some()).collect();
     serialised.sort_by(|a, b| (&a.gtin, &a.serial).cmp(&(&b.gtin, &b.serial)));
     claim_serials(conn, basket_id, &serialised)?;
-    let line_rows: Vec<_> = lines
-        .iter()
-        .map(|l| {
-            (
-                basket_lines::basket_id.eq(basket_id),
-                basket_lines::idx.eq(l.index as i32),
-                basket_lines::gtin.eq(&l.gtin),
-                basket_lines::serial.eq(l.serial.as_ref()),
-                basket_lines::group_code.eq(&l.group),
-                basket_lines::name.eq(&l.name),
-                basket_lines::unit.eq(l.unit),
-                basket_lines::quantity.eq(l.quantity),
-                basket_lines::shelf_price_tiyn.eq(l.shelf_price_tiyn),
-                basket_lines::reduced_price_tiyn.eq(l.reduced_price_tiyn),
-                basket_lines::shelf_amount_tiyn.eq(l.shelf_amount_tiyn),
-                basket_lines::to_pay_tiyn.eq(l.to_pay_tiyn),
-                basket_lines::discount_tiyn.eq(l.discount_tiyn),
-                basket_lines::refunded.eq(false),
-            )
-        })
-        .collect();
-    with_conn!(conn, c => diesel::insert_into(basket_lines::table).values(&line_rows).execute(c))?;
+    insert_lines(conn, basket_id, lines)?;
     remember_prices(conn, &till.shop_id, lines, now)?;
     let voucher_ids: Vec<i64> = presented.iter().map(|p| p.voucher.id).collect();
     let sale = signals::Sale { basket_id, shop_id: &till.shop_id, vouchers: &voucher_ids, lines, caps, discount };
@@ -440,4 +419,31 @@ fn remember_prices(conn: &mut Conn, shop_id: &str, lines: &[BasketLine], now: Da
 /// The masked holder name a till may show.
 pub fn holder(voucher: &VoucherRow) -> String {
     mask_name(&voucher.member_name)
+}
+
+/// A basket's priced lines, one multi-row INSERT (online and offline baskets alike).
+pub(crate) fn insert_lines(conn: &mut Conn, basket_id: i64, lines: &[BasketLine]) -> AppResult<()> {
+    let rows: Vec<_> = lines
+        .iter()
+        .map(|l| {
+            (
+                basket_lines::basket_id.eq(basket_id),
+                basket_lines::idx.eq(l.index as i32),
+                basket_lines::gtin.eq(&l.gtin),
+                basket_lines::serial.eq(l.serial.as_ref()),
+                basket_lines::group_code.eq(&l.group),
+                basket_lines::name.eq(&l.name),
+                basket_lines::unit.eq(l.unit),
+                basket_lines::quantity.eq(l.quantity),
+                basket_lines::shelf_price_tiyn.eq(l.shelf_price_tiyn),
+                basket_lines::reduced_price_tiyn.eq(l.reduced_price_tiyn),
+                basket_lines::shelf_amount_tiyn.eq(l.shelf_amount_tiyn),
+                basket_lines::to_pay_tiyn.eq(l.to_pay_tiyn),
+                basket_lines::discount_tiyn.eq(l.discount_tiyn),
+                basket_lines::refunded.eq(false),
+            )
+        })
+        .collect();
+    with_conn!(conn, c => diesel::insert_into(basket_lines::table).values(&rows).execute(c))?;
+    Ok(())
 }

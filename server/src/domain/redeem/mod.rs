@@ -15,6 +15,7 @@ pub(crate) mod moves;
 mod refund;
 mod release;
 
+pub(crate) use authorize::insert_lines;
 pub use authorize::{holder, present as authorize_present, Outcome, SaleRules};
 pub use capture::{basket, receipt};
 pub use check::{check, price_line, within_cap, Checked, MAX_LINES, MAX_TOKENS};
