@@ -329,7 +329,7 @@ fn uuid_v7(at: DateTime<Utc>, rng: &mut impl Rng) -> String {
 
 /// `sync` of 10,000 offline sales (one token and one line each) on SQLite: the figure for the
 /// README, measured on the release build with
-/// `cargo build --release -p azyq-pos && cargo test --release --test e2e sync_of_ten_thousand -- --ignored --nocapture`.
+/// `cargo build --release -p azyq-server && AZYQ_TEST_SERVER_BIN=$PWD/target/release/azyq-server cargo test -p azyq-server --test e2e sync_of_ten_thousand -- --ignored --nocapture`.
 /// The journal is filled directly (the sales as `azyq-pos sale` writes them, with real tokens the
 /// wallet minted), so that only the upload is timed; every sale must be applied once.
 #[test]
