@@ -295,6 +295,14 @@ pub fn price_line(unit: Unit, quantity: i64, shelf: Tiyn, reduced: Tiyn) -> Opti
     }
 }
 
+/// A basket's discount and to-pay totals, or `None` when a total (the shelf total included,
+/// which the shop reports) does not fit in a `Tiyn`. Online and offline baskets alike.
+pub fn basket_totals(lines: &[BasketLine]) -> Option<(Tiyn, Tiyn)> {
+    let sum = |f: fn(&BasketLine) -> Tiyn| Tiyn::checked_sum(lines.iter().map(f));
+    sum(|l| l.shelf_amount_tiyn)?;
+    Some((sum(|l| l.discount_tiyn)?, sum(|l| l.to_pay_tiyn)?))
+}
+
 /// Whether the discount per unit is within the cap, in basis points of the shelf price (Alg. p.12).
 pub fn within_cap(shelf: Tiyn, reduced: Tiyn, cap_bp: i32) -> bool {
     let discount = i128::from(shelf.get()) - i128::from(reduced.get());
@@ -567,11 +575,8 @@ fn price_lines(
             refunded: false,
         });
     }
-    let sum = |f: fn(&BasketLine) -> Tiyn| Tiyn::checked_sum(lines.iter().map(f));
-    let overflow = || validation("lines", "слишком большая сумма покупки");
-    let discount = sum(|l| l.discount_tiyn).ok_or_else(overflow)?;
-    let to_pay = sum(|l| l.to_pay_tiyn).ok_or_else(overflow)?;
-    sum(|l| l.shelf_amount_tiyn).ok_or_else(overflow)?;
+    let (discount, to_pay) =
+        basket_totals(&lines).ok_or_else(|| validation("lines", "слишком большая сумма покупки"))?;
     Ok((lines, discount, to_pay))
 }
 

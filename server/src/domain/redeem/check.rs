@@ -39,7 +39,7 @@ pub(crate) fn line_error(code: ErrorCode, index: usize, message: impl Into<Strin
 
 // Pricing and the cap are the till's rules too (it checks offline sales against them): one
 // definition, in the shared crate.
-pub use azyq_shared::offline::{price_line, within_cap};
+pub use azyq_shared::offline::{basket_totals, price_line, within_cap};
 
 /// A catalogue product as a line needs it: GTIN, group, name, unit, own cap, group in force.
 type ProductRow = (String, String, String, String, Option<i32>, bool);
@@ -352,12 +352,8 @@ fn price_lines(
         });
         caps.push(cap_bp);
     }
-    let sum = |f: fn(&BasketLine) -> Tiyn| Tiyn::checked_sum(lines.iter().map(f));
-    let overflow = || AppError::validation("lines", "слишком большая сумма покупки");
-    let discount = sum(|l| l.discount_tiyn).ok_or_else(overflow)?;
-    let to_pay = sum(|l| l.to_pay_tiyn).ok_or_else(overflow)?;
-    // The shelf total must be representable too (it is what the shop reports).
-    sum(|l| l.shelf_amount_tiyn).ok_or_else(overflow)?;
+    let (discount, to_pay) =
+        basket_totals(&lines).ok_or_else(|| AppError::validation("lines", "слишком большая сумма покупки"))?;
     Ok(Priced { lines, caps, discount, to_pay })
 }
 
