@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod count;
+pub mod fixed;
 pub mod group;
 pub mod schema;
 

@@ -2,16 +2,17 @@
 //! transaction, so the daily report reads a handful of rows, whatever the month's volume.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use azyq_shared::api::{BasketLine, Unit};
 use azyq_shared::{BusinessDay, Tiyn};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::upsert::excluded;
 
+use crate::db::fixed::{self, Fixed};
 use crate::db::schema::{day_consent_stats, day_goods_stats, day_region_stats, day_shop_stats, shops};
 use crate::db::Conn;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::with_conn;
 
 /// Adds to the counters of one row, creating it at zero first.
@@ -19,14 +20,39 @@ macro_rules! bump {
     ($conn:expr, $table:ident, [$($key:ident = $kv:expr),+], [$($col:ident += $v:expr),+]) => {
         bump!($conn, $table, [$($key = $kv),+], [], [$($col += $v),+])
     };
-    ($conn:expr, $table:ident, [$($key:ident = $kv:expr),+], [$($extra:ident = $ev:expr),*], [$($col:ident += $v:expr),+]) => {
-        with_conn!($conn, c => diesel::insert_into($table::table)
-            .values(($($table::$key.eq($kv),)+ $($table::$extra.eq($ev),)* $($table::$col.eq($v),)+))
-            .on_conflict(($($table::$key,)+))
-            .do_update()
-            .set(($($table::$col.eq($table::$col + excluded($table::$col)),)+))
-            .execute(c))
-    };
+    ($conn:expr, $table:ident, [$($key:ident = $kv:expr),+], [$($extra:ident = $ev:expr),*], [$($col:ident += $v:expr),+]) => {{
+        // The schema knows every column named (a typo does not compile).
+        let _columns = ($($table::$key,)+ $($table::$extra,)* $($table::$col,)+);
+        // One SQL text per call site, built once: kept prepared (`Fixed`).
+        static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let sql = SQL.get_or_init(|| {
+            upsert_sql(
+                stringify!($table),
+                &[$(stringify!($key)),+],
+                &[$(stringify!($extra)),*],
+                &[$(stringify!($col)),+],
+                1,
+            )
+        });
+        let statement = $crate::db::fixed::Fixed::new(sql.as_str()) $(.bind($kv))+ $(.bind($ev))* $(.bind($v))+;
+        with_conn!($conn, c => diesel::RunQueryDsl::execute(statement, c))
+    }};
+}
+
+/// `INSERT INTO table (keys, extras, cols) VALUES (?, …)×rows ON CONFLICT (keys) DO UPDATE SET
+/// col = table.col + excluded.col, …`: adds `cols` to a row of counters, creating it at need. Both
+/// databases read it alike.
+fn upsert_sql(table: &str, keys: &[&str], extras: &[&str], cols: &[&str], rows: usize) -> String {
+    let all: Vec<&str> = keys.iter().chain(extras).chain(cols).copied().collect();
+    let row = format!("({})", vec!["?"; all.len()].join(", "));
+    let adds: Vec<String> = cols.iter().map(|c| format!("{c} = {table}.{c} + excluded.{c}")).collect();
+    format!(
+        "INSERT INTO {table} ({}) VALUES {} ON CONFLICT ({}) DO UPDATE SET {}",
+        all.join(", "),
+        vec![row; rows].join(", "),
+        keys.join(", "),
+        adds.join(", ")
+    )
 }
 
 pub fn day_of(now: DateTime<Utc>) -> String {
@@ -215,32 +241,31 @@ fn goods(conn: &mut Conn, day: &str, shop_id: &str, region: &str, lines: &[Baske
         }
         g.2 += l.discount_tiyn;
     }
-    // One statement for the basket's groups, rows in key order (PostgreSQL locks them in it).
-    let rows: Vec<_> = groups
-        .into_iter()
-        .map(|(group, (pieces, grams, discount))| {
-            (
-                day_goods_stats::day.eq(day),
-                day_goods_stats::shop_id.eq(shop_id),
-                day_goods_stats::group_code.eq(group),
-                day_goods_stats::region.eq(region),
-                day_goods_stats::pieces.eq(pieces),
-                day_goods_stats::grams.eq(grams),
-                day_goods_stats::discount_tiyn.eq(discount),
+    // One statement for the basket's groups, rows in key order (PostgreSQL locks them in it); one
+    // SQL text per number of groups, kept prepared.
+    const MOST: usize = 32;
+    static TEXTS: [OnceLock<String>; MOST] = [const { OnceLock::new() }; MOST];
+    let rows: Vec<_> = groups.into_iter().collect();
+    for chunk in rows.chunks(MOST) {
+        let _columns =
+            (day_goods_stats::day, day_goods_stats::shop_id, day_goods_stats::group_code, day_goods_stats::region);
+        let _counters = (day_goods_stats::pieces, day_goods_stats::grams, day_goods_stats::discount_tiyn);
+        let sql = fixed::for_rows(&TEXTS, chunk.len(), |n| {
+            upsert_sql(
+                "day_goods_stats",
+                &["day", "shop_id", "group_code"],
+                &["region"],
+                &["pieces", "grams", "discount_tiyn"],
+                n,
             )
         })
-        .collect();
-    for chunk in rows.chunks(100) {
-        with_conn!(conn, c => diesel::insert_into(day_goods_stats::table)
-            .values(chunk)
-            .on_conflict((day_goods_stats::day, day_goods_stats::shop_id, day_goods_stats::group_code))
-            .do_update()
-            .set((
-                day_goods_stats::pieces.eq(day_goods_stats::pieces + excluded(day_goods_stats::pieces)),
-                day_goods_stats::grams.eq(day_goods_stats::grams + excluded(day_goods_stats::grams)),
-                day_goods_stats::discount_tiyn.eq(day_goods_stats::discount_tiyn + excluded(day_goods_stats::discount_tiyn)),
-            ))
-            .execute(c))?;
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("{} goods rows in one statement", chunk.len())))?;
+        let mut statement = Fixed::new(sql);
+        for (group, (pieces, grams, discount)) in chunk {
+            statement =
+                statement.bind(day).bind(shop_id).bind(*group).bind(region).bind(*pieces).bind(*grams).bind(*discount);
+        }
+        with_conn!(conn, c => statement.execute(c))?;
     }
     Ok(())
 }

@@ -1,24 +1,31 @@
 //! The moves of a voucher's money between its places (`amount = balance + held + charged −
-//! refunded + expired`), each one conditional UPDATE in the caller's transaction, written once.
+//! refunded + expired`), each one conditional UPDATE in the caller's transaction, written once, of a
+//! fixed text kept prepared ([`Fixed`]).
 //! The caller holds the voucher's lock (see [`super::locks`]).
 
 use azyq_shared::api::VoucherStatus;
 use azyq_shared::Tiyn;
 use diesel::prelude::*;
 
-use crate::db::schema::vouchers;
+use diesel::sql_types::BigInt;
+
+use crate::db::fixed::Fixed;
 use crate::db::Conn;
 use crate::error::{AppError, AppResult};
 use crate::with_conn;
 
 /// balance → held, if the voucher is activated and holds that much: whether it moved.
 pub(crate) fn hold(conn: &mut Conn, voucher: i64, amount: Tiyn) -> AppResult<bool> {
-    let n = with_conn!(conn, c => diesel::update(vouchers::table
-            .filter(vouchers::id.eq(voucher))
-            .filter(vouchers::status.eq(VoucherStatus::Activated))
-            .filter(vouchers::balance_tiyn.ge(amount)))
-        .set((vouchers::balance_tiyn.eq(vouchers::balance_tiyn - amount), vouchers::held_tiyn.eq(vouchers::held_tiyn + amount)))
-        .execute(c))?;
+    let n = with_conn!(conn, c => Fixed::new(
+        "UPDATE vouchers SET balance_tiyn = balance_tiyn - ?, held_tiyn = held_tiyn + ? \
+         WHERE id = ? AND status = ? AND balance_tiyn >= ?",
+    )
+    .int(amount.get())
+    .int(amount.get())
+    .int(voucher)
+    .text(VoucherStatus::Activated.as_str())
+    .int(amount.get())
+    .execute(c))?;
     Ok(n == 1)
 }
 
@@ -28,11 +35,15 @@ fn broken(voucher: i64, basket: i64) -> AppError {
 
 /// held → balance (a cancel, an expiry).
 pub(crate) fn release(conn: &mut Conn, voucher: i64, amount: Tiyn, basket: i64) -> AppResult<()> {
-    let n = with_conn!(conn, c => diesel::update(vouchers::table
-            .filter(vouchers::id.eq(voucher))
-            .filter(vouchers::held_tiyn.ge(amount)))
-        .set((vouchers::balance_tiyn.eq(vouchers::balance_tiyn + amount), vouchers::held_tiyn.eq(vouchers::held_tiyn - amount)))
-        .execute(c))?;
+    let n = with_conn!(conn, c => Fixed::new(
+        "UPDATE vouchers SET balance_tiyn = balance_tiyn + ?, held_tiyn = held_tiyn - ? \
+         WHERE id = ? AND held_tiyn >= ?",
+    )
+    .int(amount.get())
+    .int(amount.get())
+    .int(voucher)
+    .int(amount.get())
+    .execute(c))?;
     if n != 1 {
         return Err(broken(voucher, basket));
     }
@@ -42,35 +53,35 @@ pub(crate) fn release(conn: &mut Conn, voucher: i64, amount: Tiyn, basket: i64) 
 /// held → charged (a capture); a voucher spent to the last tiyn with nothing held is exhausted, in
 /// the same UPDATE (its `SET` reads the row as it was). Answers the balance after it.
 pub(crate) fn charge(conn: &mut Conn, voucher: i64, amount: Tiyn, basket: i64) -> AppResult<Tiyn> {
-    use diesel::dsl::case_when;
-    use diesel::sql_types::Text;
-    let spent = vouchers::status
-        .eq(VoucherStatus::Activated)
-        .and(vouchers::balance_tiyn.eq(Tiyn::ZERO))
-        .and(vouchers::held_tiyn.eq(amount));
-    let balance: Option<Tiyn> = with_conn!(conn, c => diesel::update(vouchers::table
-            .filter(vouchers::id.eq(voucher))
-            .filter(vouchers::held_tiyn.ge(amount)))
-        .set((
-            vouchers::held_tiyn.eq(vouchers::held_tiyn - amount),
-            vouchers::charged_tiyn.eq(vouchers::charged_tiyn + amount),
-            vouchers::status.eq(case_when(spent, VoucherStatus::Exhausted.into_sql::<Text>()).otherwise(vouchers::status)),
-        ))
-        .returning(vouchers::balance_tiyn)
-        .get_result(c)
-        .optional())?;
-    balance.ok_or_else(|| broken(voucher, basket))
+    let balance: Option<i64> = with_conn!(conn, c => Fixed::new(
+        "UPDATE vouchers SET held_tiyn = held_tiyn - ?, charged_tiyn = charged_tiyn + ?, \
+         status = CASE WHEN status = ? AND balance_tiyn = 0 AND held_tiyn = ? THEN ? ELSE status END \
+         WHERE id = ? AND held_tiyn >= ? RETURNING balance_tiyn",
+    )
+    .int(amount.get())
+    .int(amount.get())
+    .text(VoucherStatus::Activated.as_str())
+    .int(amount.get())
+    .text(VoucherStatus::Exhausted.as_str())
+    .int(voucher)
+    .int(amount.get())
+    .returning::<BigInt>()
+    .get_result(c)
+    .optional())?;
+    balance.map(Tiyn::new).ok_or_else(|| broken(voucher, basket))
 }
 
 /// A refund: back to the balance, counted as refunded; an exhausted voucher is spendable again.
 pub(crate) fn give_back(conn: &mut Conn, voucher: i64, amount: Tiyn) -> AppResult<()> {
-    with_conn!(conn, c => diesel::update(vouchers::table.filter(vouchers::id.eq(voucher)))
-        .set((vouchers::balance_tiyn.eq(vouchers::balance_tiyn + amount), vouchers::refunded_tiyn.eq(vouchers::refunded_tiyn + amount)))
-        .execute(c))?;
-    with_conn!(conn, c => diesel::update(vouchers::table
-            .filter(vouchers::id.eq(voucher))
-            .filter(vouchers::status.eq(VoucherStatus::Exhausted)))
-        .set(vouchers::status.eq(VoucherStatus::Activated))
-        .execute(c))?;
+    with_conn!(conn, c => Fixed::new(
+        "UPDATE vouchers SET balance_tiyn = balance_tiyn + ?, refunded_tiyn = refunded_tiyn + ?, \
+         status = CASE WHEN status = ? THEN ? ELSE status END WHERE id = ?",
+    )
+    .int(amount.get())
+    .int(amount.get())
+    .text(VoucherStatus::Exhausted.as_str())
+    .text(VoucherStatus::Activated.as_str())
+    .int(voucher)
+    .execute(c))?;
     Ok(())
 }

@@ -1,0 +1,223 @@
+//! Hot statements of a fixed SQL text, kept prepared.
+//!
+//! diesel keeps a prepared statement in the connection's cache only when its shape cannot vary
+//! without bound — never an `UPDATE` (its `SET` may list any subset of columns), an `ON CONFLICT …
+//! DO UPDATE`, a raw `sql_query`, or a multi-row `INSERT`. Each of those is compiled afresh every
+//! time it runs: on SQLite that was a quarter of the writer's time under till load (`sqlite3_prepare`
+//! in perf, issue 19); on PostgreSQL the server parses and plans each again. A [`Fixed`] statement is
+//! one `&'static str` of SQL with `?` where each bound value goes: its text cannot vary, so diesel
+//! keeps it prepared, keyed by that text, on both backends (PostgreSQL's `$1…` are written for it).
+//!
+//! The SQL must be one both databases read alike (plain identifiers, `ON CONFLICT … DO UPDATE`,
+//! `RETURNING`), and hold no `?` other than the binds.
+
+use std::marker::PhantomData;
+
+use diesel::backend::Backend;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::serialize::ToSql;
+use diesel::sql_types::{BigInt, HasSqlType, Nullable, Text};
+use diesel::{QueryResult, RunQueryDsl};
+
+/// A value bound to a [`Fixed`] statement.
+#[derive(Debug, Clone, Copy)]
+pub enum Bind<'a> {
+    Int(i64),
+    Text(&'a str),
+    OptText(Option<&'a str>),
+}
+
+impl From<i64> for Bind<'_> {
+    fn from(v: i64) -> Self {
+        Bind::Int(v)
+    }
+}
+
+impl From<azyq_shared::Tiyn> for Bind<'_> {
+    fn from(v: azyq_shared::Tiyn) -> Self {
+        Bind::Int(v.get())
+    }
+}
+
+impl<'a> From<&'a str> for Bind<'a> {
+    fn from(v: &'a str) -> Self {
+        Bind::Text(v)
+    }
+}
+
+impl<'a> From<&'a String> for Bind<'a> {
+    fn from(v: &'a String) -> Self {
+        Bind::Text(v)
+    }
+}
+
+impl<'a> From<Option<&'a str>> for Bind<'a> {
+    fn from(v: Option<&'a str>) -> Self {
+        Bind::OptText(v)
+    }
+}
+
+/// The SQL text for `n` rows (1 ≤ n ≤ N) of a multi-row statement, built once per row count by
+/// `build` and kept in `texts` for the process's life: the set of texts is bounded by N.
+pub fn for_rows<const N: usize>(
+    texts: &'static [std::sync::OnceLock<String>; N],
+    n: usize,
+    build: impl FnOnce(usize) -> String,
+) -> Option<&'static str> {
+    let slot = texts.get(n.checked_sub(1)?)?;
+    Some(slot.get_or_init(|| build(n)).as_str())
+}
+
+/// A statement of fixed SQL text (see the module's doc). `ST` is what a `RETURNING` answers.
+#[derive(Debug, Clone)]
+pub struct Fixed<'a, ST = ()> {
+    sql: &'static str,
+    binds: Vec<Bind<'a>>,
+    returns: PhantomData<ST>,
+}
+
+impl<'a> Fixed<'a> {
+    /// A statement that answers a row count (`execute`).
+    pub fn new(sql: &'static str) -> Self {
+        Fixed { sql, binds: Vec::with_capacity(8), returns: PhantomData }
+    }
+}
+
+impl<'a, ST> Fixed<'a, ST> {
+    /// The statement answers rows of `R` (its `RETURNING` or `SELECT` list).
+    pub fn returning<R>(self) -> Fixed<'a, R> {
+        Fixed { sql: self.sql, binds: self.binds, returns: PhantomData }
+    }
+
+    /// Binds the next `?` to `v`.
+    pub fn bind(mut self, v: impl Into<Bind<'a>>) -> Self {
+        self.binds.push(v.into());
+        self
+    }
+
+    pub fn int(mut self, v: i64) -> Self {
+        self.binds.push(Bind::Int(v));
+        self
+    }
+
+    pub fn text(mut self, v: &'a str) -> Self {
+        self.binds.push(Bind::Text(v));
+        self
+    }
+
+    pub fn opt_text(mut self, v: Option<&'a str>) -> Self {
+        self.binds.push(Bind::OptText(v));
+        self
+    }
+}
+
+impl<ST, DB> QueryFragment<DB> for Fixed<'_, ST>
+where
+    DB: Backend + HasSqlType<BigInt> + HasSqlType<Text>,
+    i64: ToSql<BigInt, DB>,
+    str: ToSql<Text, DB>,
+    for<'x> Option<&'x str>: ToSql<Nullable<Text>, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        let mut parts = self.sql.split('?');
+        out.push_sql(parts.next().unwrap_or_default());
+        let mut binds = self.binds.iter();
+        for part in parts {
+            match binds.next() {
+                Some(Bind::Int(v)) => out.push_bind_param::<BigInt, i64>(v)?,
+                Some(Bind::Text(v)) => out.push_bind_param::<Text, str>(v)?,
+                Some(Bind::OptText(v)) => out.push_bind_param::<Nullable<Text>, Option<&str>>(v)?,
+                None => return Err(mismatch(self.sql)),
+            }
+            out.push_sql(part);
+        }
+        if binds.next().is_some() {
+            return Err(mismatch(self.sql));
+        }
+        Ok(())
+    }
+}
+
+fn mismatch(sql: &str) -> diesel::result::Error {
+    diesel::result::Error::QueryBuilderError(format!("binds do not match the `?` of: {sql}").into())
+}
+
+/// No static id: the statement cache keys it by its SQL text, one of a fixed set.
+impl<ST> QueryId for Fixed<'_, ST> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<ST: 'static> Query for Fixed<'_, ST> {
+    type SqlType = ST;
+}
+
+impl<ST, Conn> RunQueryDsl<Conn> for Fixed<'_, ST> {}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection};
+    use diesel::prelude::*;
+    use diesel::sqlite::SqliteConnection;
+
+    use super::Fixed;
+
+    struct Prepares(Arc<AtomicUsize>);
+
+    impl Instrumentation for Prepares {
+        fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+            if let InstrumentationEvent::CacheQuery { .. } = event {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    }
+
+    fn conn() -> (SqliteConnection, Arc<AtomicUsize>) {
+        let mut c = SqliteConnection::establish(":memory:").unwrap();
+        c.batch_execute(
+            "CREATE TABLE t (k INTEGER PRIMARY KEY, v INTEGER NOT NULL, note TEXT); \
+             INSERT INTO t (k, v) VALUES (1, 10), (2, 20);",
+        )
+        .unwrap();
+        let n = Arc::new(AtomicUsize::new(0));
+        c.set_instrumentation(Prepares(n.clone()));
+        (c, n)
+    }
+
+    const BUMP: &str = "UPDATE t SET v = v + ?, note = ? WHERE k = ? AND v >= ?";
+
+    #[test]
+    fn a_fixed_update_is_prepared_once_and_then_reused() {
+        let (mut c, prepares) = conn();
+        for (k, note) in [(1i64, Some("a")), (2, None), (1, Some("b")), (2, Some("c"))] {
+            let n = Fixed::new(BUMP).int(1).opt_text(note).int(k).int(0).execute(&mut c).unwrap();
+            assert_eq!(n, 1);
+        }
+        assert_eq!(prepares.load(Ordering::SeqCst), 1, "one prepare, then the kept statement");
+        // The guard of a conditional update still decides: no row at v >= 1000.
+        assert_eq!(Fixed::new(BUMP).int(1).opt_text(None).int(1).int(1000).execute(&mut c).unwrap(), 0);
+        let v: i64 = Fixed::new("UPDATE t SET v = v + ? WHERE k = ? RETURNING v")
+            .int(5)
+            .int(2)
+            .returning::<diesel::sql_types::BigInt>()
+            .get_result(&mut c)
+            .unwrap();
+        assert_eq!(v, 20 + 2 + 5);
+        let note: Option<String> = Fixed::new("SELECT note FROM t WHERE k = ?")
+            .int(2)
+            .returning::<diesel::sql_types::Nullable<diesel::sql_types::Text>>()
+            .get_result(&mut c)
+            .unwrap();
+        assert_eq!(note.as_deref(), Some("c"));
+    }
+
+    #[test]
+    fn binds_that_do_not_match_the_sql_are_an_error_not_a_statement() {
+        let (mut c, _) = conn();
+        assert!(Fixed::new(BUMP).int(1).execute(&mut c).is_err(), "too few");
+        assert!(Fixed::new("UPDATE t SET v = ?").int(1).int(2).execute(&mut c).is_err(), "too many");
+    }
+}
