@@ -15,8 +15,7 @@ use std::marker::PhantomData;
 
 use diesel::backend::Backend;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::serialize::ToSql;
-use diesel::sql_types::{BigInt, HasSqlType, Nullable, Text};
+use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamp};
 use diesel::{QueryResult, RunQueryDsl};
 
 /// A value bound to a [`Fixed`] statement.
@@ -25,6 +24,27 @@ pub enum Bind<'a> {
     Int(i64),
     Text(&'a str),
     OptText(Option<&'a str>),
+    Time(chrono::NaiveDateTime),
+    /// PostgreSQL only (`bigint[]`).
+    Ints(&'a [i64]),
+}
+
+impl From<chrono::NaiveDateTime> for Bind<'_> {
+    fn from(v: chrono::NaiveDateTime) -> Self {
+        Bind::Time(v)
+    }
+}
+
+impl<'a> From<&'a [i64]> for Bind<'a> {
+    fn from(v: &'a [i64]) -> Self {
+        Bind::Ints(v)
+    }
+}
+
+impl<'a> From<&'a Vec<i64>> for Bind<'a> {
+    fn from(v: &'a Vec<i64>) -> Self {
+        Bind::Ints(v)
+    }
 }
 
 impl From<i64> for Bind<'_> {
@@ -72,6 +92,8 @@ pub fn for_rows<const N: usize>(
 #[derive(Debug, Clone)]
 pub struct Fixed<'a, ST = ()> {
     sql: &'static str,
+    /// Placeholders are `$1`, `$2`, … rather than `?`.
+    numbered: bool,
     binds: Vec<Bind<'a>>,
     returns: PhantomData<ST>,
 }
@@ -79,14 +101,20 @@ pub struct Fixed<'a, ST = ()> {
 impl<'a> Fixed<'a> {
     /// A statement that answers a row count (`execute`).
     pub fn new(sql: &'static str) -> Self {
-        Fixed { sql, binds: Vec::with_capacity(8), returns: PhantomData }
+        Fixed { sql, numbered: false, binds: Vec::with_capacity(8), returns: PhantomData }
+    }
+
+    /// A statement whose placeholders are numbered, `$1`…`$n` (PostgreSQL's way: a value may be
+    /// used more than once); the binds are given in number order, and every one must be used.
+    pub fn numbered(sql: &'static str) -> Self {
+        Fixed { numbered: true, ..Fixed::new(sql) }
     }
 }
 
 impl<'a, ST> Fixed<'a, ST> {
     /// The statement answers rows of `R` (its `RETURNING` or `SELECT` list).
     pub fn returning<R>(self) -> Fixed<'a, R> {
-        Fixed { sql: self.sql, binds: self.binds, returns: PhantomData }
+        Fixed { sql: self.sql, numbered: self.numbered, binds: self.binds, returns: PhantomData }
     }
 
     /// Binds the next `?` to `v`.
@@ -111,27 +139,74 @@ impl<'a, ST> Fixed<'a, ST> {
     }
 }
 
-impl<ST, DB> QueryFragment<DB> for Fixed<'_, ST>
-where
-    DB: Backend + HasSqlType<BigInt> + HasSqlType<Text>,
-    i64: ToSql<BigInt, DB>,
-    str: ToSql<Text, DB>,
-    for<'x> Option<&'x str>: ToSql<Nullable<Text>, DB>,
-{
+/// How each backend takes a [`Bind`].
+pub trait Binds: Backend {
+    fn push<'b>(out: &mut AstPass<'_, 'b, Self>, bind: &'b Bind<'_>) -> QueryResult<()>;
+}
+
+impl Binds for diesel::sqlite::Sqlite {
+    fn push<'b>(out: &mut AstPass<'_, 'b, Self>, bind: &'b Bind<'_>) -> QueryResult<()> {
+        match bind {
+            Bind::Int(v) => out.push_bind_param::<BigInt, i64>(v),
+            Bind::Text(v) => out.push_bind_param::<Text, str>(v),
+            Bind::OptText(v) => out.push_bind_param::<Nullable<Text>, Option<&str>>(v),
+            Bind::Time(v) => out.push_bind_param::<Timestamp, chrono::NaiveDateTime>(v),
+            Bind::Ints(_) => Err(diesel::result::Error::QueryBuilderError("an array bound on SQLite".into())),
+        }
+    }
+}
+
+impl Binds for diesel::pg::Pg {
+    fn push<'b>(out: &mut AstPass<'_, 'b, Self>, bind: &'b Bind<'_>) -> QueryResult<()> {
+        match bind {
+            Bind::Int(v) => out.push_bind_param::<BigInt, i64>(v),
+            Bind::Text(v) => out.push_bind_param::<Text, str>(v),
+            Bind::OptText(v) => out.push_bind_param::<Nullable<Text>, Option<&str>>(v),
+            Bind::Time(v) => out.push_bind_param::<Timestamp, chrono::NaiveDateTime>(v),
+            Bind::Ints(v) => out.push_bind_param::<Array<BigInt>, [i64]>(v),
+        }
+    }
+}
+
+impl<ST, DB: Binds> QueryFragment<DB> for Fixed<'_, ST> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        if self.numbered {
+            return self.walk_numbered(out);
+        }
         let mut parts = self.sql.split('?');
         out.push_sql(parts.next().unwrap_or_default());
         let mut binds = self.binds.iter();
         for part in parts {
-            match binds.next() {
-                Some(Bind::Int(v)) => out.push_bind_param::<BigInt, i64>(v)?,
-                Some(Bind::Text(v)) => out.push_bind_param::<Text, str>(v)?,
-                Some(Bind::OptText(v)) => out.push_bind_param::<Nullable<Text>, Option<&str>>(v)?,
-                None => return Err(mismatch(self.sql)),
-            }
+            DB::push(&mut out, binds.next().ok_or_else(|| mismatch(self.sql))?)?;
             out.push_sql(part);
         }
         if binds.next().is_some() {
+            return Err(mismatch(self.sql));
+        }
+        Ok(())
+    }
+}
+
+impl<ST> Fixed<'_, ST> {
+    /// `$n` placeholders: each pushes bind n (a value used twice is bound twice). Every bind must
+    /// be used.
+    fn walk_numbered<'b, DB: Binds>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        let mut used = vec![false; self.binds.len()];
+        let mut rest = self.sql;
+        while let Some(at) = rest.find('$') {
+            let digits = rest[at + 1..].bytes().take_while(u8::is_ascii_digit).count();
+            if digits == 0 {
+                return Err(mismatch(self.sql));
+            }
+            out.push_sql(&rest[..at]);
+            let n: usize = rest[at + 1..at + 1 + digits].parse().map_err(|_| mismatch(self.sql))?;
+            let i = n.checked_sub(1).filter(|i| *i < self.binds.len()).ok_or_else(|| mismatch(self.sql))?;
+            used[i] = true;
+            DB::push(&mut out, &self.binds[i])?;
+            rest = &rest[at + 1 + digits..];
+        }
+        out.push_sql(rest);
+        if used.contains(&false) {
             return Err(mismatch(self.sql));
         }
         Ok(())
@@ -212,6 +287,25 @@ mod tests {
             .get_result(&mut c)
             .unwrap();
         assert_eq!(note.as_deref(), Some("c"));
+    }
+
+    #[test]
+    fn numbered_placeholders_bind_a_value_each_time_it_is_used() {
+        let (mut c, prepares) = conn();
+        for k in [1i64, 2, 1] {
+            let v: i64 = Fixed::numbered("UPDATE t SET v = v + $2 WHERE k = $1 AND v >= $2 RETURNING v")
+                .int(k)
+                .int(3)
+                .returning::<diesel::sql_types::BigInt>()
+                .get_result(&mut c)
+                .unwrap();
+            assert!(v > 10);
+        }
+        assert_eq!(prepares.load(Ordering::SeqCst), 1);
+        let unused = Fixed::numbered("UPDATE t SET v = $1").int(1).int(2).execute(&mut c);
+        assert!(unused.is_err(), "a bind no placeholder uses is a mistake");
+        assert!(Fixed::numbered("UPDATE t SET v = $3").int(1).execute(&mut c).is_err());
+        assert!(Fixed::new("UPDATE t SET v = ?").bind(&[1i64][..]).execute(&mut c).is_err(), "no arrays on SQLite");
     }
 
     #[test]
