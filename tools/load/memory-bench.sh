@@ -26,7 +26,13 @@ serve() {
   "$BIN/azyq-server" serve >>"$1" 2>&1 & SERVER=$!
   for _ in $(seq 300); do curl -sf "http://127.0.0.1:$PORT/metrics" >/dev/null && break; sleep 0.2; done
 }
-stop() { kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=; }
+# A server on the seeded month may still be sending its outbox of consent SMS: 30 s to stop, then
+# it is killed (the copy is thrown away).
+stop() {
+  kill "$SERVER"
+  for _ in $(seq 300); do kill -0 "$SERVER" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; SERVER=
+}
 if [ ! -f "$SEED_DB.state.json" ]; then
   rm -f "$SEED_DB" "$SEED_DB-wal" "$SEED_DB-shm"
   echo "seeding $SEED_DB with $MEMBERS members, all activated, and setting up the load (once; minutes)"
