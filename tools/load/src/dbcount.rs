@@ -70,6 +70,19 @@ pub fn line(before: Option<Counts>, after: Option<Counts>) -> String {
     )
 }
 
+/// The look-up-only run's line: statements per look-up answered 2xx (the session check included).
+pub fn lookup_line(before: Option<Counts>, after: Option<Counts>, lookups: u64) -> String {
+    match (before, after) {
+        (Some(b), Some(a)) if lookups > 0 => format!(
+            "database: {:.2} statements per look-up, {:.2} round trips per look-up (PostgreSQL; 0 on SQLite)",
+            (a.statements - b.statements) / lookups as f64,
+            (a.round_trips - b.round_trips) / lookups as f64
+        ),
+        (Some(_), Some(_)) => "database: no look-up answered, no statements per look-up".into(),
+        _ => "database: the servers' /metrics gave no statement counts".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,5 +95,8 @@ mod tests {
         let before = Counts { statements: 200.0, sales: 50.0, ..c };
         assert!(line(Some(before), Some(c)).starts_with("database: 20.0 statements per sale"));
         assert!(parse("azyq_sales_total 1\n").is_none(), "a server without the counts says so");
+        assert!(lookup_line(Some(before), Some(c), 500).starts_with("database: 2.00 statements per look-up"));
+        assert!(lookup_line(Some(before), Some(c), 0).contains("no look-up"));
+        assert!(lookup_line(None, Some(c), 5).contains("no statement counts"));
     }
 }

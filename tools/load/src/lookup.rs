@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::client::{self, Api};
+use crate::client::Api;
+use crate::premint;
 use crate::stats::{Kind, Stats};
 use crate::till::{self, Mode, PoolVoucher, Till};
 
@@ -22,36 +23,8 @@ pub fn mint_tokens(
     threads: usize,
     timeout: Duration,
 ) -> (Vec<String>, Option<String>) {
-    let vouchers = &vouchers[..vouchers.len().min(MAX_TOKENS)];
-    let parts = client::in_parallel(api, vouchers, threads, timeout, |api, part| {
-        let mut tokens = Vec::with_capacity(part.len());
-        let mut failure = None;
-        for v in part {
-            let reply = api.post(&format!("/api/v1/wallet/vouchers/{}/qr", v.id), Some(&v.jwt), &json!({}));
-            match reply.str("token") {
-                Some(token) if reply.ok() => tokens.push(token.to_owned()),
-                _ => {
-                    failure.get_or_insert_with(|| format!("voucher {}: {}", v.id, reply.describe()));
-                }
-            }
-        }
-        (tokens, failure)
-    });
-    let mut tokens = Vec::with_capacity(vouchers.len());
-    let mut failure = None;
-    for part in parts {
-        let f = match part {
-            Ok((part, f)) => {
-                tokens.extend(part);
-                f
-            }
-            Err(_) => Some("a minting thread panicked".to_owned()),
-        };
-        if failure.is_none() {
-            failure = f;
-        }
-    }
-    (tokens, failure)
+    let minted = premint::mint(api, &vouchers[..vouchers.len().min(MAX_TOKENS)], 1, threads, timeout);
+    (minted.tokens.into_iter().flatten().collect(), minted.failure)
 }
 
 /// The token a till presents at its `n`-th look-up: each till starts at its own place in the

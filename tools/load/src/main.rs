@@ -17,6 +17,7 @@ mod lookup;
 mod mix;
 mod people;
 mod pgbench;
+mod premint;
 mod setup;
 mod sigrate;
 mod stats;
@@ -115,6 +116,15 @@ struct Cli {
     /// only look them up.
     #[arg(long, value_enum, conflicts_with_all = ["contend_pct", "contend_transitions_pct"])]
     only: Option<Only>,
+    /// Tokens are minted before the clock starts (a queue of fresh ones per voucher, a token a
+    /// sale) and the opening balances read through the wallets; the tills then only authorise and
+    /// capture (issue 19's yardstick). The tokens live the server's AZYQ_QR_MINUTES.
+    #[arg(long, conflicts_with_all = ["only", "contend_pct", "contend_transitions_pct"])]
+    premint: bool,
+    /// With --premint: how many tokens to mint in all; by default enough for the open loop's
+    /// sales, or for 4,000 sales/s in closed loop.
+    #[arg(long, requires = "premint", value_name = "N")]
+    premint_tokens: Option<usize>,
     /// Every plain sale sells the same five lines (three serialised milk, bread, flour; random
     /// prices) instead of 1-10 random lines: issue 19's yardstick basket.
     #[arg(long)]
@@ -290,7 +300,13 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
     let vouchers = state
         .vouchers
         .iter()
-        .map(|v| Ok(PoolVoucher { id: v.id, jwt: setup::wallet_jwt(&cli.wallet_secret, &v.iin)? }))
+        .map(|v| {
+            Ok(PoolVoucher {
+                id: v.id,
+                jwt: setup::wallet_jwt(&cli.wallet_secret, &v.iin)?,
+                tokens: Default::default(),
+            })
+        })
         .collect::<Result<Vec<_>, String>>()?;
     let mode = match cli.rate {
         Some(rate) => Mode::Open { rate },
@@ -357,7 +373,7 @@ fn sales(
     cli: &Cli,
     api: &Api,
     stations: Vec<Station>,
-    vouchers: Vec<PoolVoucher>,
+    mut vouchers: Vec<PoolVoucher>,
     mode: Mode,
     mix: mix::Mix,
     seed: u64,
@@ -365,6 +381,8 @@ fn sales(
 ) -> Result<bool, String> {
     let concurrency = stations.len();
     let jwts: HashMap<i64, String> = vouchers.iter().map(|v| (v.id, v.jwt.clone())).collect();
+    let openings =
+        if cli.premint { Some(premint_run(cli, api, &mut vouchers, &jwts, mode, concurrency, now)?) } else { None };
     let pool = Pool::new(vouchers);
     let traffic = Traffic {
         mode,
@@ -378,8 +396,17 @@ fn sales(
         tag: format!("{:08x}", now.timestamp_micros() & 0xffff_ffff),
         pool: &pool,
         five_lines: cli.five_lines,
+        premint: cli.premint,
     };
     println!("run: {}", mode_line(mode, concurrency, cli.duration));
+    println!(
+        "run: in the loop, per sale: {}",
+        if cli.premint {
+            "authorise + capture (tokens minted before the clock)"
+        } else {
+            "wallet mint + look-up + authorise + capture"
+        }
+    );
     let across = if servers(&cli.servers).map_or(0, |s| s.len()) < 2 {
         " (one server: both tills of a pair are on it)"
     } else {
@@ -413,7 +440,10 @@ fn sales(
     };
     let counted = dbcount::read(&servers, timeout);
     let meter = cpu::Meter::start(&cli.server_pids);
-    let (mut stats, ledger, elapsed) = till::run(stations, &traffic);
+    let (mut stats, mut ledger, elapsed) = till::run(stations, &traffic);
+    if let Some(openings) = openings {
+        ledger.merge(openings);
+    }
     println!("run: measured {:.1} s", elapsed.as_secs_f64());
     stats.print(elapsed, matches!(mode, Mode::Open { .. }));
     meter.print(elapsed);
@@ -448,6 +478,60 @@ fn sales(
     }
     failed |= prove_books(api, &ledger, &jwts, cli.setup_threads, Duration::from_secs(cli.timeout));
     Ok(failed)
+}
+
+/// `--premint`, before the clock: mints the run's tokens and hands them to the vouchers (dropping
+/// those that got none), and reads every voucher's opening balance through its wallet. Answers the
+/// books' openings, which stand in for the look-ups that are no longer in the loop.
+fn premint_run(
+    cli: &Cli,
+    api: &Api,
+    vouchers: &mut Vec<PoolVoucher>,
+    jwts: &HashMap<i64, String>,
+    mode: Mode,
+    tills: usize,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Ledger, String> {
+    let duration = Duration::from_secs(cli.duration);
+    let total = premint::tokens_needed(cli.premint_tokens, mode, duration, tills);
+    let per = premint::per_voucher(total, vouchers.len());
+    let timeout = Duration::from_secs(cli.timeout);
+    let started = Instant::now();
+    let minted = premint::mint(api, vouchers, per, cli.setup_threads, timeout);
+    println!(
+        "premint: {} tokens minted for {} vouchers ({per} each, {total} wanted) in {:.1} s",
+        minted.count(),
+        vouchers.len(),
+        started.elapsed().as_secs_f64()
+    );
+    if let Some(first) = &minted.failure {
+        println!("premint: some tokens were not minted; the first failure: {first}");
+    }
+    let first_expiry = minted.first_expiry;
+    let dropped = premint::hand_out(vouchers, minted.tokens);
+    if vouchers.is_empty() {
+        return Err("no token could be minted for the sales".into());
+    }
+    if dropped > 0 {
+        println!("premint: {dropped} vouchers got no token and stay out of the run");
+    }
+    let started_at = now + chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
+    if let Some(note) = premint::expiry_note(first_expiry, started_at, duration) {
+        println!("{note}");
+    }
+    let listed: Vec<(i64, &str)> =
+        vouchers.iter().filter_map(|v| jwts.get(&v.id).map(|jwt| (v.id, jwt.as_str()))).collect();
+    let (balances, unreadable) = client::wallet_balances(api, &listed, cli.setup_threads, timeout);
+    if unreadable > 0 {
+        return Err(format!("premint: {unreadable} opening balances could not be read"));
+    }
+    let at = Instant::now();
+    let mut openings = Ledger::default();
+    for v in vouchers.iter() {
+        let balance = balances.get(&v.id).ok_or_else(|| format!("premint: no opening balance for voucher {}", v.id))?;
+        openings.looked_up(v.id, at, *balance);
+    }
+    Ok(openings)
 }
 
 /// Counts double-spends and refunds moved twice in the generator's books and compares them with
@@ -528,6 +612,8 @@ fn lookups(cli: &Cli, api: &Api, stations: Vec<Station>, vouchers: &[PoolVoucher
     }
 
     println!("run: look-ups only, {}", mode_line(mode, tills.len(), cli.duration));
+    let servers = servers(&cli.servers)?;
+    let counted = dbcount::read(&servers, Duration::from_secs(cli.timeout));
     let meter = cpu::Meter::start(&cli.server_pids);
     let (mut stats, elapsed) = lookup::run(tills, &tokens, mode, Duration::from_secs(cli.duration));
     let rate = stats.lookups_ok as f64 / elapsed.as_secs_f64().max(1e-9);
@@ -546,6 +632,8 @@ fn lookups(cli: &Cli, api: &Api, stations: Vec<Station>, vouchers: &[PoolVoucher
             "lookup per server core: cannot be computed, the server's CPU was not readable ({verify:.0}/s verify_strict on one core here)"
         ),
     }
+    let after = dbcount::read(&servers, Duration::from_secs(cli.timeout));
+    println!("{}", dbcount::lookup_line(counted, after, stats.lookups_ok));
     println!("unexpected errors: {}", stats.error_count());
     Ok(false)
 }
@@ -588,6 +676,19 @@ mod tests {
         assert_eq!((cli.contend_transitions_pct, cli.contend_pairs.as_slice()), (0.0, &Pair::ALL[..]));
         let cli = parse(&["--server-pid", "42"]).expect("parses");
         assert_eq!(cli.server_pids, [42]);
+    }
+
+    #[test]
+    fn premint_and_its_conflicts() {
+        let cli = parse(&["--premint", "--premint-tokens", "1000", "--rate", "2000"]).expect("parses");
+        assert!(cli.premint);
+        assert_eq!((cli.premint_tokens, cli.rate), (Some(1000), Some(2000.0)));
+        assert!(!parse(&[]).expect("parses").premint, "off by default: the full flow");
+        assert!(parse(&["--premint-tokens", "10"]).is_err(), "a count needs --premint");
+        assert!(parse(&["--premint", "--only", "lookup"]).is_err());
+        assert!(parse(&["--premint", "--contend-pct", "5"]).is_err());
+        assert!(parse(&["--premint", "--contend-transitions-pct", "5"]).is_err());
+        assert!(parse(&["--premint", "--premint-tokens", "many"]).is_err());
     }
 
     #[test]

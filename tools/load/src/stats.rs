@@ -100,6 +100,8 @@ pub struct Stats {
     pub retired: u64,
     /// Sales not started because no voucher was free.
     pub pool_dry: u64,
+    /// `--premint`: vouchers taken out of the pool because their pre-minted tokens were used up.
+    pub out_of_tokens: u64,
     /// Open loop: sales started more than 10 ms after their scheduled time, and the worst lag.
     pub late_starts: u64,
     pub max_lag: Duration,
@@ -210,6 +212,7 @@ impl Stats {
         self.retries_differ += other.retries_differ;
         self.retired += other.retired;
         self.pool_dry += other.pool_dry;
+        self.out_of_tokens += other.out_of_tokens;
         self.late_starts += other.late_starts;
         self.max_lag = self.max_lag.max(other.max_lag);
         self.contended.merge(other.contended);
@@ -290,6 +293,13 @@ impl Stats {
             println!(
                 "vouchers retired (low balance): {}; sales not started for want of a voucher: {}",
                 self.retired, self.pool_dry
+            );
+        }
+        if self.out_of_tokens > 0 {
+            println!(
+                "premint: {} vouchers used up their pre-minted tokens and left the pool{}",
+                self.out_of_tokens,
+                if self.pool_dry > 0 { " (the pool ran dry: raise --premint-tokens)" } else { "" }
             );
         }
     }

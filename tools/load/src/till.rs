@@ -1,6 +1,7 @@
 //! The till traffic. Each worker is one cashier session of one shop; a sale takes a voucher from
 //! the shared pool, has the wallet mint a token, then looks up, authorises and captures (or
-//! cancels), with the occasional idempotent replay and refund. Contended sales ([`contend`]) put
+//! cancels), with the occasional idempotent replay and refund; with `--premint` it takes the
+//! voucher's next token minted before the clock and only authorises and captures. Contended sales ([`contend`]) put
 //! one voucher, or one basket's transitions, at two tills on two servers at the same moment.
 //! Every acknowledged effect goes into the till's books ([`Ledger`]). Closed loop: sales back to
 //! back until the time is up. Open loop: sales start on a fixed schedule, and every latency of a
@@ -41,10 +42,12 @@ pub enum Mode {
     Open { rate: f64 },
 }
 
-/// An activated voucher and its holder's wallet JWT.
+/// An activated voucher, its holder's wallet JWT and, with `--premint`, its fresh tokens (one a
+/// sale, used in order).
 pub struct PoolVoucher {
     pub id: i64,
     pub jwt: String,
+    pub tokens: VecDeque<String>,
 }
 
 /// The vouchers free for a sale: a worker takes one and gives it back after the sale, so a
@@ -100,6 +103,9 @@ pub struct Traffic<'a> {
     pub pool: &'a Pool,
     /// Every plain sale's basket is [`basket::five`] (issue 19's yardstick) instead of 1-10 random lines.
     pub five_lines: bool,
+    /// Plain sales use the voucher's pre-minted tokens: authorise + capture only, no mint or
+    /// look-up in the loop ([`crate::premint`]).
+    pub premint: bool,
 }
 
 /// When the workers start their next sale (or look-up): back to back, or on a shared schedule.
@@ -227,9 +233,19 @@ impl<'a> Worker<'a> {
     /// Sells until the time is up or the vouchers run out.
     fn work(&mut self, pacer: &Pacer) {
         while let Some((scheduled, lag)) = pacer.next(&mut self.stats) {
-            let Some(voucher) = self.cfg.pool.take() else {
+            let Some(mut voucher) = self.cfg.pool.take() else {
                 self.stats.pool_dry += 1;
                 return;
+            };
+            let token = if self.cfg.premint {
+                let Some(token) = voucher.tokens.pop_front() else {
+                    // Its pre-minted tokens are used up: it leaves the pool.
+                    self.stats.out_of_tokens += 1;
+                    continue;
+                };
+                Some(token)
+            } else {
+                None
             };
             let failed_before = self.stats.transport_errors();
             let contended = self.partner.is_some() && self.rng.gen_bool(self.cfg.contend);
@@ -242,7 +258,7 @@ impl<'a> Worker<'a> {
             } else if raced {
                 self.race(&voucher, scheduled, lag)
             } else {
-                self.sell(&voucher, scheduled, lag)
+                self.sell(&voucher, token, scheduled, lag)
             };
             if usable {
                 self.cfg.pool.give_back(voucher);
@@ -292,13 +308,17 @@ impl<'a> Worker<'a> {
         Ok((token, balance))
     }
 
-    /// One sale; answers whether the voucher has enough left to stay in the pool.
-    fn sell(&mut self, voucher: &PoolVoucher, scheduled: Instant, lag: Duration) -> bool {
+    /// One sale, with a pre-minted token or (without one) a token minted and looked up now;
+    /// answers whether the voucher has enough left to stay in the pool.
+    fn sell(&mut self, voucher: &PoolVoucher, token: Option<String>, scheduled: Instant, lag: Duration) -> bool {
         let api = self.till.api.clone();
         let session = self.till.session.clone();
-        let token = match self.present(voucher, lag) {
-            Ok((token, _)) => token,
-            Err(reply) => return still_usable(&reply),
+        let token = match token {
+            Some(token) => token,
+            None => match self.present(voucher, lag) {
+                Ok((token, _)) => token,
+                Err(reply) => return still_usable(&reply),
+            },
         };
 
         let plan = self.cfg.mix.plan(&mut self.rng);

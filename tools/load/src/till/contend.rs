@@ -32,7 +32,7 @@ impl Worker<'_> {
     /// balance while both together exceed it; each captures if authorised. Answers whether the
     /// voucher stays in the pool.
     pub(super) fn contend(&mut self, voucher: &PoolVoucher, scheduled: Instant, lag: Duration) -> bool {
-        let Some(partner) = self.partner.clone() else { return self.sell(voucher, scheduled, lag) };
+        let Some(partner) = self.partner.clone() else { return self.sell(voucher, None, scheduled, lag) };
         let (token_a, balance) = match self.present(voucher, lag) {
             Ok(shown) => shown,
             Err(reply) => return still_usable(&reply),
@@ -89,7 +89,7 @@ impl Worker<'_> {
     /// books. Answers whether the voucher stays in the pool.
     pub(super) fn race(&mut self, voucher: &PoolVoucher, scheduled: Instant, lag: Duration) -> bool {
         let (Some(twin), n @ 1..) = (self.twin.clone(), self.cfg.pairs.len()) else {
-            return self.sell(voucher, scheduled, lag);
+            return self.sell(voucher, None, scheduled, lag);
         };
         let pair = self.cfg.pairs[self.rng.gen_range(0..n)];
         let token = match self.present(voucher, lag) {
