@@ -206,13 +206,16 @@ struct Doc {
     doc: String,
 }
 
+/// A product as [`LOOKUPS_PG`] answers it: GTIN, PLU, group, name, unit, own cap, group in force.
+type ProductWithPlu = (String, Option<String>, String, String, String, Option<i32>, bool);
+
 /// [`LOOKUPS_PG`]'s answer.
 #[derive(serde::Deserialize)]
 struct LookupsDoc {
     region: Option<String>,
     cashier_version: Option<i32>,
     keys: Vec<(i32, String)>,
-    products: Vec<(String, Option<String>, String, String, String, Option<i32>, bool)>,
+    products: Vec<ProductWithPlu>,
     recalls: Vec<(i64, String, Option<String>, String, chrono::NaiveDateTime)>,
     rules: Vec<(String, Option<i64>, Option<i32>)>,
 }
