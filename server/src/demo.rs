@@ -299,7 +299,7 @@ pub fn sell_today(db: &Db, rules: crate::domain::redeem::SaleRules, now: DateTim
         let req = AuthorizeRequest { tokens: vec![token.token], lines };
         let hash = idempotency::request_hash("demo:authorize", &req);
         let t = redeem::Transition { till: &till, key: None, hash: &hash, now };
-        let held = redeem::authorize(db, &t, &req, rules)?;
+        let held = redeem::authorize(db, &t, &req, rules, None)?;
         let payment = Payment { method: PaymentMethod::Cash, paid_tiyn: held.to_pay_tiyn };
         let hash = idempotency::request_hash("demo:capture", &payment);
         let t = redeem::Transition { till: &till, key: None, hash: &hash, now };

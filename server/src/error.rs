@@ -49,6 +49,11 @@ impl AppError {
                 DatabaseErrorKind::UniqueViolation | DatabaseErrorKind::SerializationFailure,
                 _,
             )) => true,
+            // A PostgreSQL connection that died with its server (a restart): the transaction did
+            // not commit unless the connection died during the COMMIT itself, which a retry meets
+            // as its guards (the idempotency key's answer, the token already used, the basket's
+            // state) — never a second effect. A fresh transaction runs on a tested connection.
+            Some(Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _)) => true,
             // diesel has no kind for these: PostgreSQL's deadlock victim (SQLSTATE 40P01) and
             // SQLite's writer that waited out its busy timeout behind another process.
             Some(Error::DatabaseError(DatabaseErrorKind::Unknown, info)) => {
@@ -97,7 +102,16 @@ impl From<diesel::result::Error> for AppError {
     fn from(e: diesel::result::Error) -> AppError {
         match e {
             diesel::result::Error::NotFound => AppError::new(ErrorCode::NotFound, "Не найдено"),
-            other => AppError::internal(other),
+            other => {
+                if matches!(
+                    other,
+                    diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::ClosedConnection, _)
+                ) {
+                    // The other pooled connections are tested before their next use.
+                    crate::db::pgpool::connection_lost();
+                }
+                AppError::internal(other)
+            }
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod count;
 pub mod fixed;
 pub mod group;
+pub mod pgpool;
 pub mod schema;
 
 use std::time::Duration;
@@ -49,7 +50,7 @@ macro_rules! with_conn {
 #[derive(Clone)]
 enum Pools {
     Sqlite(Pool<ConnectionManager<SqliteConnection>>),
-    Pg(Pool<ConnectionManager<PgConnection>>),
+    Pg(Pool<pgpool::PgManager>),
 }
 
 /// The database handle: cheap to clone, shared by every request and job.
@@ -207,13 +208,13 @@ impl Db {
                     let why = why.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("no answer").to_owned();
                     anyhow::bail!("cannot connect to PostgreSQL at {}: {why}", parsed.place());
                 }
-                let manager = ConnectionManager::<PgConnection>::new(url);
+                let manager = pgpool::PgManager::new(url);
                 let pool = Pool::builder()
                     .max_size(pool_size)
                     .connection_timeout(Duration::from_secs(10))
-                    // r2d2's `SELECT 1` before each use stays (one round trip a request): without
-                    // it, after a PostgreSQL restart every pooled connection would fail the one
-                    // request a till sends on it before the pool replaced it.
+                    // Tested at check-out only when it may be stale (see `pgpool`): after a
+                    // PostgreSQL restart no pooled connection fails a till's request, and a busy
+                    // connection costs no round trip.
                     .test_on_check_out(true)
                     .event_handler(Box::new(crate::metrics::PoolEvents))
                     .build(manager)?;

@@ -132,10 +132,21 @@ fn active_rows(conn: &mut Conn) -> AppResult<Vec<KeyRow>> {
         .load(c))?)
 }
 
+/// The keys not retired: (kid, public half), by kid.
+pub fn active_keys(conn: &mut Conn) -> AppResult<Vec<(i32, String)>> {
+    Ok(active_rows(conn)?.into_iter().map(|(kid, public, _)| (kid, public)).collect())
+}
+
 /// The keys a token may be verified with, by kid.
 pub fn verifying_keys(conn: &mut Conn) -> AppResult<HashMap<u16, VerifyingKey>> {
+    verifying_keys_of(active_rows(conn)?.into_iter().map(|(kid, public, _)| (kid, public)))
+}
+
+/// The keys a token may be verified with, by kid, from the rows of the keys not retired (kid,
+/// public half) read by the caller (authorise reads them in its one statement of checks).
+pub fn verifying_keys_of(rows: impl IntoIterator<Item = (i32, String)>) -> AppResult<HashMap<u16, VerifyingKey>> {
     let mut out = HashMap::new();
-    for (kid, public, _) in active_rows(conn)? {
+    for (kid, public) in rows {
         let key = B64
             .decode(public)
             .ok()

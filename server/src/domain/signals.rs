@@ -158,7 +158,8 @@ pub fn refused(conn: &mut Conn, shop_id: &str, region: &str, r: &CountedRefusal,
 
 /// An authorised basket as the signals look at it.
 pub struct Sale<'a> {
-    pub basket_id: i64,
+    /// The basket, once written (`None`: the signals are counted before it is).
+    pub basket_id: Option<i64>,
     pub shop_id: &'a str,
     pub vouchers: &'a [i64],
     pub lines: &'a [BasketLine],
@@ -178,19 +179,54 @@ pub fn line_at_cap(l: &BasketLine, cap_bp: i32) -> bool {
 /// Another basket of one of the sale's vouchers, as the signals need it.
 type Neighbour = (i64, String, BasketStatus, chrono::NaiveDateTime, chrono::NaiveDateTime, Tiyn);
 
-/// Counts the signals of a basket just authorised (in its transaction, under its vouchers'
-/// locks, so what it reads of their other baskets is current). Answers the signals counted.
-pub fn authorized(conn: &mut Conn, sale: &Sale, hours: ShopHours, now: DateTime<Utc>) -> AppResult<Vec<SignalCode>> {
-    let today = BusinessDay::of(now);
-    // Every window below lies within the last 25 hours (a hold lasts at most 24).
+/// Adds the counts of [`count`] to the shop's signals of the day, in key order.
+pub fn bump_all(conn: &mut Conn, day: &str, shop_id: &str, counts: &[(SignalCode, i64)]) -> AppResult<()> {
+    for (code, n) in counts {
+        bump(conn, day, shop_id, *code, *n)?;
+    }
+    Ok(())
+}
+
+/// The other baskets of the sale's vouchers in the last 25 hours (every window of the signals lies
+/// within them: a hold lasts at most 24). One statement of one shape whatever the number of
+/// vouchers: `= ANY($1)` on PostgreSQL, one cached statement per voucher on SQLite.
+fn neighbours(conn: &mut Conn, sale: &Sale, now: DateTime<Utc>) -> AppResult<Vec<Neighbour>> {
     let since = (now - Duration::hours(25)).naive_utc();
-    let others: Vec<Neighbour> = with_conn!(conn, c => basket_vouchers::table
-        .inner_join(baskets::table)
-        .filter(basket_vouchers::voucher_id.eq_any(sale.vouchers))
-        .filter(baskets::id.ne(sale.basket_id))
-        .filter(baskets::created_at.ge(since))
-        .select((basket_vouchers::voucher_id, baskets::shop_id, baskets::status, baskets::created_at, baskets::hold_expires_at, baskets::discount_tiyn))
-        .load(c))?;
+    let own = sale.basket_id.unwrap_or(0);
+    let select = (
+        basket_vouchers::voucher_id,
+        baskets::shop_id,
+        baskets::status,
+        baskets::created_at,
+        baskets::hold_expires_at,
+        baskets::discount_tiyn,
+    );
+    let q = || {
+        basket_vouchers::table
+            .inner_join(baskets::table)
+            .filter(baskets::id.ne(own))
+            .filter(baskets::created_at.ge(since))
+            .select(select)
+    };
+    match conn {
+        Conn::Pg(c) => Ok(q().filter(basket_vouchers::voucher_id.eq_any(sale.vouchers)).load(*c)?),
+        Conn::Sqlite(c) => {
+            let mut out = Vec::new();
+            for v in sale.vouchers {
+                out.extend(q().filter(basket_vouchers::voucher_id.eq(*v)).load::<Neighbour>(*c)?);
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// The signals a sale fires, with how much each adds, in key order (day, shop, code) — the order
+/// every transition writes the counters in (see `redeem::locks`). Reads only: authorise runs it in
+/// its transaction, under its vouchers' locks (so what it reads of their other baskets is current),
+/// before the basket is written, and adds the counts with its other writes ([`bump_all`]).
+pub fn count(conn: &mut Conn, sale: &Sale, hours: ShopHours, now: DateTime<Utc>) -> AppResult<Vec<(SignalCode, i64)>> {
+    let today = BusinessDay::of(now);
+    let others = neighbours(conn, sale, now)?;
     let now_n = now.naive_utc();
     let mut fired = Vec::new();
     let recent_elsewhere = now_n - Duration::minutes(TWO_SHOPS_MINUTES);
@@ -242,11 +278,7 @@ pub fn authorized(conn: &mut Conn, sale: &Sale, hours: ShopHours, now: DateTime<
     // The counters in key order (day, shop, code), as every transition writes them (see
     // `redeem::locks`), so that two sales at one shop never wait on each other crosswise.
     counts.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
-    let day = today.to_string();
-    for (code, n) in &counts {
-        bump(conn, &day, sale.shop_id, *code, *n)?;
-    }
-    Ok(counts.into_iter().map(|(c, _)| c).collect())
+    Ok(counts)
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use azyq_shared::api::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::auth::Cashier;
+use super::auth::{Cashier, CashierToken};
 use super::extract::{IdPath, IdempotencyKey};
 use super::AppState;
 use crate::db::Db;
@@ -88,14 +88,16 @@ pub async fn lookup(
 #[post("/api/v1/pos/baskets")]
 pub async fn authorize(
     state: web::Data<AppState>,
-    who: Cashier,
+    who: CashierToken,
     req: HttpRequest,
     key: IdempotencyKey,
     body: web::Json<AuthorizeRequest>,
 ) -> AppResult<HttpResponse> {
     let rules = redeem::SaleRules { hold: state.hold, hours: state.shop_hours };
-    let answer =
-        keyed(&state, who, &req, key, body.into_inner(), move |db, t, b| redeem::authorize(db, t, &b, rules)).await?;
+    // The session's account is read in authorise's first statement (see `CashierToken`).
+    let session = Some(who.version);
+    let step = move |db: &Db, t: &Transition, b: AuthorizeRequest| redeem::authorize(db, t, &b, rules, session);
+    let answer = keyed(&state, Cashier(who.till), &req, key, body.into_inner(), step).await?;
     Ok(HttpResponse::Created().json(answer))
 }
 

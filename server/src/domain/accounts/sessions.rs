@@ -127,17 +127,26 @@ pub fn issue_session(principal: Principal, secret: &[u8], now: DateTime<Utc>) ->
     Ok(SessionResponse { token, expires_at, role: principal.role })
 }
 
+/// 401 for a verified token whose account no longer stands as the token says.
+pub fn session_ended() -> AppError {
+    AppError::unauthorized("Сессия завершена: пароль, права или учётная запись изменились. Войдите снова")
+}
+
+/// A cashier's credential version now, if the cashier stands (not removed).
+pub fn cashier_version(conn: &mut Conn, shop_id: &str, login: &str) -> AppResult<Option<i32>> {
+    Ok(with_conn!(conn, c => cashiers::table
+        .find((shop_id, login))
+        .filter(cashiers::removed_at.is_null())
+        .select(cashiers::credential_version)
+        .first::<i32>(c)
+        .optional())?)
+}
+
 /// Whether the account behind a verified token still stands as the token says: it exists (a
 /// cashier not removed), has the same role, and its credential version is the token's.
 pub fn still_valid(conn: &mut Conn, claims: &SessionClaims) -> AppResult<bool> {
     let current: Option<(i32, Role)> = match (&claims.role, &claims.shop_id) {
-        (Role::Cashier, Some(shop_id)) => with_conn!(conn, c => cashiers::table
-            .find((shop_id, &claims.sub))
-            .filter(cashiers::removed_at.is_null())
-            .select(cashiers::credential_version)
-            .first::<i32>(c)
-            .optional())?
-        .map(|v| (v, Role::Cashier)),
+        (Role::Cashier, Some(shop_id)) => cashier_version(conn, shop_id, &claims.sub)?.map(|v| (v, Role::Cashier)),
         (Role::Cashier, None) => None,
         (Role::Operator | Role::Viewer, _) => with_conn!(conn, c => operators::table
             .find(&claims.sub)

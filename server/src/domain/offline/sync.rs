@@ -247,7 +247,7 @@ fn judge(
         }
     }
     let request = AuthorizeRequest { tokens: sale.tokens.clone(), lines: sale.lines.clone() };
-    let checked = match redeem::check(conn, till, &request, sold_at)?.0 {
+    let checked = match redeem::check(conn, till, None, &request, sold_at)?.0 {
         Ok(checked) => checked,
         Err(e) => return Ok(Err(e.code)),
     };

@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 
 use azyq_shared::api::{
-    Authorized, BasketLine, BasketStatus, ErrorCode, ErrorDetail, MonthStatus, VoucherCharge, VoucherStatus,
+    Authorized, BasketLine, BasketStatus, ErrorCode, ErrorDetail, MonthStatus, SignalCode, VoucherCharge, VoucherStatus,
 };
-use azyq_shared::{mask_name, token, Month, Tiyn};
+use azyq_shared::{mask_name, token, BusinessDay, Month, Tiyn};
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use diesel::upsert::excluded;
@@ -24,14 +24,21 @@ use crate::error::{AppError, AppResult};
 use crate::with_conn;
 
 /// A voucher as authorise checks it.
-#[derive(Debug, Clone, Queryable)]
+#[derive(Debug, Clone, Queryable, QueryableByName)]
 pub struct VoucherRow {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
     pub id: i64,
+    #[diesel(sql_type = diesel::sql_types::Text)]
     pub month: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
     pub family_id: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
     pub member_name: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
     pub region: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
     pub status: VoucherStatus,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
     pub balance_tiyn: Tiyn,
 }
 
@@ -80,9 +87,29 @@ fn present_verified(
     now: DateTime<Utc>,
     months: &[(Month, Option<MonthStatus>)],
 ) -> AppResult<Presented> {
-    let voucher_id =
-        i64::try_from(fields.voucher_id).map_err(|_| AppError::new(ErrorCode::VoucherNotFound, "Ваучер не найден"))?;
-    let voucher = load_voucher(conn, voucher_id)?;
+    let voucher = load_voucher(conn, voucher_id_of(&fields)?)?;
+    let used = nonce_used(conn, &hex::encode(fields.nonce))?;
+    judge(conn, fields, voucher, used, shop_region, now, months)
+}
+
+fn nonce_used(conn: &mut Conn, nonce: &str) -> AppResult<bool> {
+    Ok(with_conn!(conn, c => diesel::select(diesel::dsl::exists(token_nonces::table.find(nonce))).get_result(c))?)
+}
+
+fn voucher_id_of(fields: &token::TokenFields) -> AppResult<i64> {
+    i64::try_from(fields.voucher_id).map_err(|_| AppError::new(ErrorCode::VoucherNotFound, "Ваучер не найден"))
+}
+
+/// What [`present_verified`] judges of a token's voucher as read, and whether its nonce is used.
+fn judge(
+    conn: &mut Conn,
+    fields: token::TokenFields,
+    voucher: VoucherRow,
+    used: bool,
+    shop_region: &str,
+    now: DateTime<Utc>,
+    months: &[(Month, Option<MonthStatus>)],
+) -> AppResult<Presented> {
     if voucher.month != fields.month.as_ref() {
         return Err(AppError::new(ErrorCode::TokenInvalid, "QR-код не соответствует ваучеру").with("reason", "month"));
     }
@@ -92,9 +119,6 @@ fn present_verified(
             "Ваучер выдан в другом регионе: в этом магазине его принять нельзя",
         ));
     }
-    let nonce = hex::encode(fields.nonce);
-    let used: bool =
-        with_conn!(conn, c => diesel::select(diesel::dsl::exists(token_nonces::table.find(&nonce))).get_result(c))?;
     if used {
         return Err(token_used());
     }
@@ -179,12 +203,19 @@ pub(crate) fn authorize(
     for verdict in &checked.tokens {
         verified.push(verdict.as_ref().map_err(AppError::again)?.clone());
     }
-    let months = lock_for(conn, &verified)?;
+    let Locked { months, vouchers, used } = lock_for(conn, &verified)?;
 
     // The vouchers, in the order scanned; all of one family and month.
     let mut presented: Vec<Presented> = Vec::with_capacity(verified.len());
     for fields in verified {
-        let p = present_verified(conn, fields, &checked.shop_region, now, &months)?;
+        let voucher_id = voucher_id_of(&fields)?;
+        let voucher = vouchers
+            .iter()
+            .find(|v| v.id == voucher_id)
+            .cloned()
+            .ok_or_else(|| AppError::new(ErrorCode::VoucherNotFound, "Ваучер не найден"))?;
+        let is_used = used.contains(&hex::encode(fields.nonce));
+        let p = judge(conn, fields, voucher, is_used, &checked.shop_region, now, &months)?;
         if presented.iter().any(|q| q.voucher.id == p.voucher.id) {
             return Err(AppError::validation("tokens", "один и тот же ваучер отсканирован дважды"));
         }
@@ -218,6 +249,11 @@ pub(crate) fn authorize(
         return Err(insufficient(available));
     }
 
+    // The signals look at the vouchers' other baskets: read before this one is written.
+    let voucher_ids: Vec<i64> = presented.iter().map(|p| p.voucher.id).collect();
+    let sale = signals::Sale { basket_id: None, shop_id: &till.shop_id, vouchers: &voucher_ids, lines, caps, discount };
+    let signal_counts = signals::count(conn, &sale, rules.hours, now)?;
+
     let hold_expires_at = now + rules.hold;
     let basket_id: i64 = with_conn!(conn, c => diesel::insert_into(baskets::table)
         .values((
@@ -235,61 +271,52 @@ pub(crate) fn authorize(
         .returning(baskets::id)
         .get_result(c))?;
 
-    // The hold: drawn in the order scanned, each draw one conditional UPDATE.
+    // The hold: drawn in the order scanned.
     let mut remaining = discount;
     let mut charges = Vec::with_capacity(presented.len());
-    for (seq, p) in presented.iter().enumerate() {
+    let mut draws = Vec::with_capacity(presented.len());
+    for p in &presented {
         let take = remaining.min(p.voucher.balance_tiyn);
-        // Under the voucher's lock the balance read above is current, so this cannot fail; were it
-        // to (a bug), nothing is held and the till hears the balance as it is.
-        if take > Tiyn::ZERO && !moves::hold(conn, p.voucher.id, take)? {
-            let now_available = current_balance(conn, &presented)?;
-            return Err(insufficient(now_available));
-        }
         remaining -= take;
-        with_conn!(conn, c => diesel::insert_into(basket_vouchers::table)
-            .values((
-                basket_vouchers::basket_id.eq(basket_id),
-                basket_vouchers::seq.eq(seq as i32),
-                basket_vouchers::voucher_id.eq(p.voucher.id),
-                basket_vouchers::charged_tiyn.eq(take),
-            ))
-            .execute(c))?;
-        let nonce = hex::encode(p.fields.nonce);
-        let fresh = with_conn!(conn, c => diesel::insert_into(token_nonces::table)
-            .values((
-                token_nonces::nonce.eq(&nonce),
-                token_nonces::voucher_id.eq(p.voucher.id),
-                token_nonces::basket_id.eq(basket_id),
-                token_nonces::used_at.eq(now.naive_utc()),
-            ))
-            .on_conflict_do_nothing()
-            .execute(c))?;
-        if fresh != 1 {
-            return Err(token_used());
-        }
+        draws.push(Draw { voucher_id: p.voucher.id, take, nonce: hex::encode(p.fields.nonce) });
         charges.push(VoucherCharge {
             voucher_id: p.voucher.id,
             charged_tiyn: take,
             balance_tiyn: p.voucher.balance_tiyn - take,
         });
     }
-
     // Serial codes in key order: two baskets claiming the same codes never wait for each other in a
     // circle.
     let mut serialised: Vec<&BasketLine> = lines.iter().filter(|l| l.serial.is_some()).collect();
     serialised.sort_by(|a, b| (&a.gtin, &a.serial).cmp(&(&b.gtin, &b.serial)));
-    claim_serials(conn, basket_id, &serialised)?;
-    insert_lines(conn, basket_id, lines)?;
-    remember_prices(conn, &till.shop_id, lines, now)?;
-    let voucher_ids: Vec<i64> = presented.iter().map(|p| p.voucher.id).collect();
-    let sale = signals::Sale { basket_id, shop_id: &till.shop_id, vouchers: &voucher_ids, lines, caps, discount };
-    signals::authorized(conn, &sale, rules.hours, now)?;
-    audit::record(
-        conn,
-        &[Entry::new(now, &till.actor(), "basket", basket_id.to_string(), None, BasketStatus::Authorized.as_str())
-            .detail(format!("discount_tiyn={} vouchers={}", discount.get(), charges.len()))],
-    )?;
+    let audit =
+        Entry::new(now, &till.actor(), "basket", basket_id.to_string(), None, BasketStatus::Authorized.as_str())
+            .detail(format!("discount_tiyn={} vouchers={}", discount.get(), charges.len()));
+    let writes = SaleWrites {
+        basket_id,
+        shop_id: &till.shop_id,
+        draws: &draws,
+        serialised: &serialised,
+        lines,
+        signals: &signal_counts,
+        audit: &audit,
+        now,
+    };
+    let written = match conn {
+        Conn::Pg(_) => write_sale_pg(conn, &writes)?,
+        Conn::Sqlite(_) => write_sale(conn, &writes)?,
+    };
+    match written {
+        Written::Done => {}
+        Written::NotHeld => {
+            // Under the vouchers' locks the balances read above are current, so this cannot be;
+            // were it (a bug), nothing is held and the till hears the balance as it is.
+            let now_available = current_balance(conn, &presented)?;
+            return Err(insufficient(now_available));
+        }
+        Written::NonceUsed => return Err(token_used()),
+        Written::CodeTaken => return Err(claim_refusal(conn, basket_id, &serialised)?),
+    }
     tracing::info!(basket_id, discount_tiyn = discount.get(), vouchers = charges.len(), "basket authorized");
     Ok(Outcome::Authorized(Authorized {
         basket_id,
@@ -302,10 +329,34 @@ pub(crate) fn authorize(
     }))
 }
 
+/// What an authorisation holds once it took its locks.
+struct Locked {
+    /// The tokens' months with their statuses as read under their locks.
+    months: Vec<(Month, Option<MonthStatus>)>,
+    /// The tokens' vouchers (those that exist) as they are under their locks.
+    vouchers: Vec<VoucherRow>,
+    /// The tokens' nonces already used.
+    used: std::collections::HashSet<String>,
+}
+
+/// PostgreSQL: the tokens' vouchers locked in id order (the lock rows node of a sorted query locks
+/// in its order) and read as they are then, with which of the tokens' nonces are used, in one
+/// statement.
+const LOCK_VOUCHERS_PG: &str = "SELECT v.id, v.month, v.family_id, v.member_name, v.region, v.status, \
+ v.balance_tiyn, ARRAY(SELECT n.nonce FROM token_nonces n WHERE n.nonce = ANY($2)) AS used \
+ FROM vouchers v WHERE v.id = ANY($1) ORDER BY v.id FOR UPDATE OF v";
+
+#[derive(QueryableByName)]
+struct LockedVoucher {
+    #[diesel(embed)]
+    voucher: VoucherRow,
+    #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::Text>)]
+    used: Vec<String>,
+}
+
 /// Takes the locks of an authorisation in the house order (see [`locks`]): the months of the
-/// tokens, then their vouchers by id; what is read about them afterwards is current. Answers the
-/// months' statuses as read under their locks.
-fn lock_for(conn: &mut Conn, tokens: &[token::TokenFields]) -> AppResult<Vec<(Month, Option<MonthStatus>)>> {
+/// tokens, then their vouchers by id; reads the vouchers and the tokens' nonces under them.
+fn lock_for(conn: &mut Conn, tokens: &[token::TokenFields]) -> AppResult<Locked> {
     let mut months: Vec<Month> = tokens.iter().map(|t| t.month).collect();
     months.sort();
     months.dedup();
@@ -313,58 +364,252 @@ fn lock_for(conn: &mut Conn, tokens: &[token::TokenFields]) -> AppResult<Vec<(Mo
     for month in months {
         statuses.push((month, locks::lock_month(conn, month, MonthLock::Shared)?));
     }
-    let ids: Vec<i64> = tokens.iter().filter_map(|t| i64::try_from(t.voucher_id).ok()).collect();
-    locks::lock_vouchers(conn, &ids)?;
-    Ok(statuses)
-}
-
-/// Claims the serial codes of `serialised` (in key order) for the basket, in one statement per
-/// chunk; a code another basket holds is `code_already_sold` for its line (the first in basket
-/// order among those taken).
-fn claim_serials(conn: &mut Conn, basket_id: i64, serialised: &[&BasketLine]) -> AppResult<()> {
-    for chunk in serialised.chunks(200) {
-        let rows: Vec<_> = chunk
-            .iter()
-            .filter_map(|l| {
-                let serial = l.serial.as_ref()?;
-                Some((
-                    serial_claims::gtin.eq(&l.gtin),
-                    serial_claims::serial.eq(serial),
-                    serial_claims::basket_id.eq(basket_id),
-                ))
-            })
-            .collect();
-        let claimed = with_conn!(conn, c => diesel::insert_into(serial_claims::table)
-            .values(&rows)
-            .on_conflict_do_nothing()
-            .execute(c))?;
-        if claimed == rows.len() {
-            continue;
-        }
-        // Some code is taken: the first line in key order whose claim failed, as when they were
-        // claimed one by one — held by another basket, or a repeat of a code earlier in this one.
-        // (This basket's own claims are undone with the whole transaction by the refusal.)
-        let mut seen = std::collections::HashSet::new();
-        let mut index = chunk[0].index;
-        for l in chunk {
-            let Some(serial) = &l.serial else { continue };
-            let holder: Option<i64> = with_conn!(conn, c => serial_claims::table
-                .find((&l.gtin, serial))
-                .select(serial_claims::basket_id)
-                .first(c)
-                .optional())?;
-            if !seen.insert((&l.gtin, serial)) || holder != Some(basket_id) {
-                index = l.index;
-                break;
+    let mut ids: Vec<i64> = tokens.iter().filter_map(|t| i64::try_from(t.voucher_id).ok()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let nonces: Vec<String> = tokens.iter().map(|t| hex::encode(t.nonce)).collect();
+    let mut locked = Locked { months: statuses, vouchers: Vec::new(), used: Default::default() };
+    match conn {
+        Conn::Pg(c) => {
+            use diesel::sql_types::{Array, BigInt, Text};
+            let rows: Vec<LockedVoucher> = diesel::sql_query(LOCK_VOUCHERS_PG)
+                .bind::<Array<BigInt>, _>(&ids)
+                .bind::<Array<Text>, _>(&nonces)
+                .load(*c)?;
+            for row in rows {
+                locked.used.extend(row.used);
+                locked.vouchers.push(row.voucher);
             }
         }
-        return Err(line_error(
-            ErrorCode::CodeAlreadySold,
-            index,
-            format!("Строка {}: товар с этим кодом уже продан или в другой покупке", index + 1),
-        ));
+        Conn::Sqlite(_) => {
+            // The write transaction holds the database: plain reads, each a cached statement.
+            for id in ids {
+                match load_voucher(conn, id) {
+                    Ok(v) => locked.vouchers.push(v),
+                    Err(e) if e.code == ErrorCode::VoucherNotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            for nonce in nonces {
+                if nonce_used(conn, &nonce)? {
+                    locked.used.insert(nonce);
+                }
+            }
+        }
     }
-    Ok(())
+    Ok(locked)
+}
+
+/// One voucher's draw of a basket's discount, with its token's nonce.
+struct Draw {
+    voucher_id: i64,
+    take: Tiyn,
+    nonce: String,
+}
+
+/// What authorise writes once the basket's row is in, each guarded: the holds (conditional
+/// updates of the vouchers locked before), the basket's vouchers, the tokens' nonces and the
+/// serial codes (both claimed only if free), the lines, the shop's prices, the signals' counters
+/// and the journal's row.
+struct SaleWrites<'a> {
+    basket_id: i64,
+    shop_id: &'a str,
+    draws: &'a [Draw],
+    serialised: &'a [&'a BasketLine],
+    lines: &'a [BasketLine],
+    signals: &'a [(SignalCode, i64)],
+    audit: &'a Entry,
+    now: DateTime<Utc>,
+}
+
+/// Which guard of [`SaleWrites`] refused, if any (the transaction is then rolled back).
+enum Written {
+    Done,
+    /// A hold did not move.
+    NotHeld,
+    /// A token's nonce was used meanwhile.
+    NonceUsed,
+    /// A serial code is taken.
+    CodeTaken,
+}
+
+/// SQLite: [`SaleWrites`] statement by statement (SQLite has no data-modifying CTEs; each
+/// statement is an in-process call, cached).
+fn write_sale(conn: &mut Conn, w: &SaleWrites) -> AppResult<Written> {
+    for (seq, d) in w.draws.iter().enumerate() {
+        if d.take > Tiyn::ZERO && !moves::hold(conn, d.voucher_id, d.take)? {
+            return Ok(Written::NotHeld);
+        }
+        with_conn!(conn, c => diesel::insert_into(basket_vouchers::table)
+            .values((
+                basket_vouchers::basket_id.eq(w.basket_id),
+                basket_vouchers::seq.eq(seq as i32),
+                basket_vouchers::voucher_id.eq(d.voucher_id),
+                basket_vouchers::charged_tiyn.eq(d.take),
+            ))
+            .execute(c))?;
+        let fresh = with_conn!(conn, c => diesel::insert_into(token_nonces::table)
+            .values((
+                token_nonces::nonce.eq(&d.nonce),
+                token_nonces::voucher_id.eq(d.voucher_id),
+                token_nonces::basket_id.eq(w.basket_id),
+                token_nonces::used_at.eq(w.now.naive_utc()),
+            ))
+            .on_conflict_do_nothing()
+            .execute(c))?;
+        if fresh != 1 {
+            return Ok(Written::NonceUsed);
+        }
+    }
+    for l in w.serialised {
+        let Some(serial) = &l.serial else { continue };
+        let claimed = with_conn!(conn, c => diesel::insert_into(serial_claims::table)
+            .values((serial_claims::gtin.eq(&l.gtin), serial_claims::serial.eq(serial), serial_claims::basket_id.eq(w.basket_id)))
+            .on_conflict_do_nothing()
+            .execute(c))?;
+        if claimed != 1 {
+            return Ok(Written::CodeTaken);
+        }
+    }
+    insert_lines(conn, w.basket_id, w.lines)?;
+    remember_prices(conn, w.shop_id, w.lines, w.now)?;
+    signals::bump_all(conn, &BusinessDay::of(w.now).to_string(), w.shop_id, w.signals)?;
+    audit::record(conn, std::slice::from_ref(w.audit))?;
+    Ok(Written::Done)
+}
+
+/// PostgreSQL: [`SaleWrites`] in one statement (one round trip). Each data-modifying CTE is the
+/// statement [`write_sale`] runs for it, over arrays (`unnest` keeps their order: serial codes in
+/// key order, prices in GTIN order, counters in code order); the guards' row counts come back.
+const WRITE_SALE_PG: &str = "WITH \
+ held AS (UPDATE vouchers v SET balance_tiyn = v.balance_tiyn - d.take, held_tiyn = v.held_tiyn + d.take \
+   FROM unnest($2::bigint[], $3::bigint[]) AS d(voucher_id, take) \
+   WHERE v.id = d.voucher_id AND v.status = $4 AND v.balance_tiyn >= d.take RETURNING v.id), \
+ parts AS (INSERT INTO basket_vouchers (basket_id, seq, voucher_id, charged_tiyn) \
+   SELECT $1, d.seq, d.voucher_id, d.take FROM unnest($5::int[], $6::bigint[], $7::bigint[]) AS d(seq, voucher_id, take) \
+   RETURNING 1), \
+ fresh AS (INSERT INTO token_nonces (nonce, voucher_id, basket_id, used_at) \
+   SELECT n.nonce, n.voucher_id, $1, $9 FROM unnest($8::text[], $6::bigint[]) AS n(nonce, voucher_id) \
+   ON CONFLICT DO NOTHING RETURNING 1), \
+ claimed AS (INSERT INTO serial_claims (gtin, serial, basket_id) \
+   SELECT s.gtin, s.serial, $1 FROM unnest($10::text[], $11::text[]) AS s(gtin, serial) \
+   ON CONFLICT DO NOTHING RETURNING 1), \
+ lines AS (INSERT INTO basket_lines (basket_id, idx, gtin, serial, group_code, name, unit, quantity, \
+   shelf_price_tiyn, reduced_price_tiyn, shelf_amount_tiyn, to_pay_tiyn, discount_tiyn, refunded) \
+   SELECT $1, l.*, false FROM unnest($12::int[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], \
+   $18::bigint[], $19::bigint[], $20::bigint[], $21::bigint[], $22::bigint[], $23::bigint[]) AS l RETURNING 1), \
+ prices AS (INSERT INTO shop_prices (shop_id, gtin, shelf_price_tiyn, reduced_price_tiyn, updated_at) \
+   SELECT $24, p.gtin, p.shelf, p.reduced, $9 FROM unnest($25::text[], $26::bigint[], $27::bigint[]) AS p(gtin, shelf, reduced) \
+   ON CONFLICT (shop_id, gtin) DO UPDATE SET shelf_price_tiyn = excluded.shelf_price_tiyn, \
+   reduced_price_tiyn = excluded.reduced_price_tiyn, updated_at = excluded.updated_at RETURNING 1), \
+ counted AS (INSERT INTO day_signal_stats (day, shop_id, code, count) \
+   SELECT $28, $24, s.code, s.n FROM unnest($29::text[], $30::bigint[]) AS s(code, n) \
+   ON CONFLICT (day, shop_id, code) DO UPDATE SET count = day_signal_stats.count + excluded.count RETURNING 1), \
+ journal AS (INSERT INTO audit_log (at, actor, entity, entity_id, from_state, to_state, detail) \
+   VALUES ($9, $31, $32, $33, NULL, $34, $35) RETURNING 1) \
+ SELECT (SELECT count(*) FROM held) AS held, (SELECT count(*) FROM fresh) AS fresh, \
+   (SELECT count(*) FROM claimed) AS claimed";
+
+#[derive(QueryableByName)]
+struct SaleCounts {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    held: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    fresh: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    claimed: i64,
+}
+
+fn write_sale_pg(conn: &mut Conn, w: &SaleWrites) -> AppResult<Written> {
+    use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text, Timestamp};
+    let Conn::Pg(c) = conn else { return write_sale(conn, w) };
+    let holds: Vec<&Draw> = w.draws.iter().filter(|d| d.take > Tiyn::ZERO).collect();
+    let hold_ids: Vec<i64> = holds.iter().map(|d| d.voucher_id).collect();
+    let hold_takes: Vec<i64> = holds.iter().map(|d| d.take.get()).collect();
+    let seqs: Vec<i32> = (0..w.draws.len()).map(|i| i as i32).collect();
+    let voucher_ids: Vec<i64> = w.draws.iter().map(|d| d.voucher_id).collect();
+    let takes: Vec<i64> = w.draws.iter().map(|d| d.take.get()).collect();
+    let nonces: Vec<&str> = w.draws.iter().map(|d| d.nonce.as_str()).collect();
+    let claim_gtins: Vec<&str> = w.serialised.iter().map(|l| l.gtin.as_str()).collect();
+    let claim_serials: Vec<&str> = w.serialised.iter().filter_map(|l| l.serial.as_deref()).collect();
+    let ls = w.lines;
+    let col_i64 = |f: fn(&BasketLine) -> i64| ls.iter().map(f).collect::<Vec<i64>>();
+    let col_str = |f: fn(&BasketLine) -> &str| ls.iter().map(f).collect::<Vec<&str>>();
+    let latest: std::collections::BTreeMap<&str, &BasketLine> = ls.iter().map(|l| (l.gtin.as_str(), l)).collect();
+    let (codes, counts): (Vec<&str>, Vec<i64>) = w.signals.iter().map(|(c, n)| (c.as_str(), *n)).unzip();
+    let e = w.audit;
+    let row: SaleCounts = diesel::sql_query(WRITE_SALE_PG)
+        .bind::<BigInt, _>(w.basket_id)
+        .bind::<Array<BigInt>, _>(&hold_ids)
+        .bind::<Array<BigInt>, _>(&hold_takes)
+        .bind::<Text, _>(VoucherStatus::Activated.as_str())
+        .bind::<Array<Integer>, _>(&seqs)
+        .bind::<Array<BigInt>, _>(&voucher_ids)
+        .bind::<Array<BigInt>, _>(&takes)
+        .bind::<Array<Text>, _>(&nonces)
+        .bind::<Timestamp, _>(w.now.naive_utc())
+        .bind::<Array<Text>, _>(&claim_gtins)
+        .bind::<Array<Text>, _>(&claim_serials)
+        .bind::<Array<Integer>, _>(ls.iter().map(|l| l.index as i32).collect::<Vec<i32>>())
+        .bind::<Array<Text>, _>(col_str(|l| l.gtin.as_str()))
+        .bind::<Array<Nullable<Text>>, _>(ls.iter().map(|l| l.serial.as_deref()).collect::<Vec<Option<&str>>>())
+        .bind::<Array<Text>, _>(col_str(|l| l.group.as_str()))
+        .bind::<Array<Text>, _>(col_str(|l| l.name.as_str()))
+        .bind::<Array<Text>, _>(col_str(|l| l.unit.as_str()))
+        .bind::<Array<BigInt>, _>(col_i64(|l| l.quantity))
+        .bind::<Array<BigInt>, _>(col_i64(|l| l.shelf_price_tiyn.get()))
+        .bind::<Array<BigInt>, _>(col_i64(|l| l.reduced_price_tiyn.get()))
+        .bind::<Array<BigInt>, _>(col_i64(|l| l.shelf_amount_tiyn.get()))
+        .bind::<Array<BigInt>, _>(col_i64(|l| l.to_pay_tiyn.get()))
+        .bind::<Array<BigInt>, _>(col_i64(|l| l.discount_tiyn.get()))
+        .bind::<Text, _>(w.shop_id)
+        .bind::<Array<Text>, _>(latest.keys().copied().collect::<Vec<&str>>())
+        .bind::<Array<BigInt>, _>(latest.values().map(|l| l.shelf_price_tiyn.get()).collect::<Vec<i64>>())
+        .bind::<Array<BigInt>, _>(latest.values().map(|l| l.reduced_price_tiyn.get()).collect::<Vec<i64>>())
+        .bind::<Text, _>(BusinessDay::of(w.now).to_string())
+        .bind::<Array<Text>, _>(&codes)
+        .bind::<Array<BigInt>, _>(&counts)
+        .bind::<Text, _>(&e.actor)
+        .bind::<Text, _>(&e.entity)
+        .bind::<Text, _>(&e.entity_id)
+        .bind::<Text, _>(&e.to_state)
+        .bind::<Nullable<Text>, _>(e.detail.as_deref())
+        .get_result(*c)?;
+    Ok(if row.held != hold_ids.len() as i64 {
+        Written::NotHeld
+    } else if row.fresh != nonces.len() as i64 {
+        Written::NonceUsed
+    } else if row.claimed != claim_serials.len() as i64 {
+        Written::CodeTaken
+    } else {
+        Written::Done
+    })
+}
+
+/// Some serial code of the basket is taken: `code_already_sold` for the first line in key order
+/// whose claim failed, as when they were claimed one by one — held by another basket, or a repeat
+/// of a code earlier in this one. (This basket's own claims are undone with the whole transaction
+/// by the refusal.) A read on the failure path only.
+fn claim_refusal(conn: &mut Conn, basket_id: i64, serialised: &[&BasketLine]) -> AppResult<AppError> {
+    let mut seen = std::collections::HashSet::new();
+    let mut index = serialised.first().map_or(0, |l| l.index);
+    for l in serialised {
+        let Some(serial) = &l.serial else { continue };
+        let holder: Option<i64> = with_conn!(conn, c => serial_claims::table
+            .find((&l.gtin, serial))
+            .select(serial_claims::basket_id)
+            .first(c)
+            .optional())?;
+        if !seen.insert((&l.gtin, serial)) || holder != Some(basket_id) {
+            index = l.index;
+            break;
+        }
+    }
+    Ok(line_error(
+        ErrorCode::CodeAlreadySold,
+        index,
+        format!("Строка {}: товар с этим кодом уже продан или в другой покупке", index + 1),
+    ))
 }
 
 fn insufficient(available: Tiyn) -> AppError {

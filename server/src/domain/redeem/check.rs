@@ -16,7 +16,7 @@ use super::{shop_of, token_error, Till};
 use crate::db::schema::{catalog_groups, products};
 use crate::db::Conn;
 use crate::domain::signals::CountedRefusal;
-use crate::domain::{keys, limits, recalls};
+use crate::domain::{accounts, keys, limits, recalls};
 use crate::error::{AppError, AppResult};
 use crate::with_conn;
 
@@ -82,23 +82,39 @@ impl From<AppError> for Refused {
     }
 }
 
-/// The stateless checks of a basket (see [`Checked`]), on a read connection. Only a failure of the
-/// database itself is returned as an error.
-pub fn check(conn: &mut Conn, till: &Till, req: &AuthorizeRequest, now: DateTime<Utc>) -> AppResult<Checked> {
-    if let Err(e) = check_shape(req) {
+/// The stateless checks of a basket (see [`Checked`]). Everything they read comes from
+/// [`Lookups::read`]: on PostgreSQL one statement (one round trip, no transaction needed), on
+/// SQLite a few cached statements (the caller runs them in one read transaction). Only a failure of
+/// the database itself is returned as an error.
+///
+/// `session`: the credential version of the till's session token when its account is still to be
+/// checked (read in the same statement); a session that no longer stands is 401, before anything.
+pub fn check(
+    conn: &mut Conn,
+    till: &Till,
+    session: Option<i32>,
+    req: &AuthorizeRequest,
+    now: DateTime<Utc>,
+) -> AppResult<Checked> {
+    let shape = check_shape(req);
+    if session.is_none() {
+        if let Err(e) = shape {
+            return Ok(Checked(Err(e)));
+        }
+    }
+    let look = Lookups::read(conn, till, &req.lines)?;
+    if session.is_some() && look.cashier_version != session {
+        return Err(accounts::sessions::session_ended());
+    }
+    if let Err(e) = shape {
         return Ok(Checked(Err(e)));
     }
-    let shop_region = match shop_of(conn, &till.shop_id) {
-        Ok((_, region)) => region,
-        Err(e) if e.code == ErrorCode::ShopNotFound => return Ok(Checked(Err(e))),
-        Err(e) => return Err(e),
+    let Some(shop_region) = look.region.clone() else {
+        return Ok(Checked(Err(AppError::new(ErrorCode::ShopNotFound, "Магазин не найден"))));
     };
-    let keys = keys::verifying_keys(conn)?;
+    let keys = keys::verifying_keys_of(look.keys.iter().cloned())?;
     let tokens = req.tokens.iter().map(|text| verify_token(text, &keys, now)).collect();
-    let lines = match price_lines(conn, &req.lines, &shop_region, now) {
-        Err(r) if r.error.code == ErrorCode::Internal => return Err(r.error),
-        other => other,
-    };
+    let lines = price_lines(&look, &req.lines, now);
     Ok(Checked(Ok(CheckedBasket { shop_region, tokens, lines })))
 }
 
@@ -131,47 +147,171 @@ fn check_shape(req: &AuthorizeRequest) -> AppResult<()> {
     Ok(())
 }
 
-/// What the catalogue and the rules of the shop's region say about the goods of a basket, each
-/// read once per request.
-struct Lookups<'a> {
-    region: &'a str,
-    rules: Option<HashMap<String, limits::Rule>>,
-    by_gtin: HashMap<String, Option<ProductRow>>,
-    by_plu: HashMap<String, Option<ProductRow>>,
+/// What the shop, the keys, the catalogue, the recalls and the rules of the shop's region say
+/// about the goods of a basket, read at once before the lines are judged.
+#[derive(Debug, Default)]
+pub(crate) struct Lookups {
+    /// The shop's region (`None`: no such shop).
+    region: Option<String>,
+    /// The till's cashier's credential version (`None`: removed, or no such cashier).
+    cashier_version: Option<i32>,
+    /// The keys not retired: (kid, public half).
+    keys: Vec<(i32, String)>,
+    by_gtin: HashMap<String, ProductRow>,
+    by_plu: HashMap<String, ProductRow>,
+    /// The recalls in force of the products found, by GTIN, in id order.
     recalls: HashMap<String, Vec<Recall>>,
+    /// The price limits of the shop's region, by group.
+    rules: HashMap<String, limits::Rule>,
 }
 
-impl Lookups<'_> {
-    fn product(&mut self, conn: &mut Conn, gtin: &str) -> AppResult<Option<ProductRow>> {
-        if !self.by_gtin.contains_key(gtin) {
-            let row = product_where(conn, Key::Gtin(gtin))?;
-            self.by_gtin.insert(gtin.to_owned(), row);
+/// The codes a basket's lines name: GTINs, and the PLUs of scale labels (lines whose code does
+/// not scan name nothing; they are refused in line order later).
+fn codes_of(lines: &[BasketLineIn]) -> (Vec<String>, Vec<String>) {
+    let (mut gtins, mut plus) = (Vec::new(), Vec::new());
+    for l in lines {
+        match gs1::scan(&l.code) {
+            Ok(Scanned::Product(code)) => gtins.push(code.gtin.as_str().to_owned()),
+            Ok(Scanned::Label(label)) => plus.push(label.plu.as_str().to_owned()),
+            Err(_) => {}
         }
-        Ok(self.by_gtin.get(gtin).cloned().flatten())
+    }
+    for v in [&mut gtins, &mut plus] {
+        v.sort();
+        v.dedup();
+    }
+    (gtins, plus)
+}
+
+/// PostgreSQL: every look-up of [`Lookups`] in one statement, answered as one JSON document.
+const LOOKUPS_PG: &str = "SELECT json_build_object( \
+ 'region', (SELECT s.region FROM shops s WHERE s.shop_id = $1), \
+ 'cashier_version', (SELECT c.credential_version FROM cashiers c \
+   WHERE c.shop_id = $1 AND c.login = $4 AND c.removed_at IS NULL), \
+ 'keys', (SELECT coalesce(json_agg(json_build_array(k.kid, k.public_key) ORDER BY k.kid), '[]') \
+   FROM voucher_keys k WHERE NOT k.retired), \
+ 'products', (SELECT coalesce(json_agg(json_build_array(p.gtin, p.plu, p.group_code, p.name, p.unit, \
+   p.discount_cap_bp, g.in_force)), '[]') FROM products p JOIN catalog_groups g ON g.code = p.group_code \
+   WHERE p.gtin = ANY($2) OR p.plu = ANY($3)), \
+ 'recalls', (SELECT coalesce(json_agg(json_build_array(r.id, r.gtin, r.batch, r.reason, r.created_at) ORDER BY r.id), '[]') \
+   FROM recalls r WHERE r.lifted_at IS NULL \
+   AND r.gtin IN (SELECT p.gtin FROM products p WHERE p.gtin = ANY($2) OR p.plu = ANY($3))), \
+ 'rules', (SELECT coalesce(json_agg(json_build_array(l.group_code, l.max_shelf_price_tiyn, l.discount_cap_bp)), '[]') \
+   FROM price_limits l WHERE l.region = (SELECT s.region FROM shops s WHERE s.shop_id = $1)) \
+)::text AS doc";
+
+#[derive(QueryableByName)]
+struct Doc {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    doc: String,
+}
+
+/// A product as [`LOOKUPS_PG`] answers it: GTIN, PLU, group, name, unit, own cap, group in force.
+type ProductWithPlu = (String, Option<String>, String, String, String, Option<i32>, bool);
+
+/// [`LOOKUPS_PG`]'s answer.
+#[derive(serde::Deserialize)]
+struct LookupsDoc {
+    region: Option<String>,
+    cashier_version: Option<i32>,
+    keys: Vec<(i32, String)>,
+    products: Vec<ProductWithPlu>,
+    recalls: Vec<(i64, String, Option<String>, String, chrono::NaiveDateTime)>,
+    rules: Vec<(String, Option<i64>, Option<i32>)>,
+}
+
+impl Lookups {
+    /// Reads what a basket's lines need (see [`Lookups`]).
+    fn read(conn: &mut Conn, till: &Till, lines: &[BasketLineIn]) -> AppResult<Lookups> {
+        let shop_id = till.shop_id.as_str();
+        let (gtins, plus) = codes_of(lines);
+        match conn {
+            Conn::Pg(c) => {
+                use diesel::sql_types::{Array, Text};
+                let Doc { doc } = diesel::sql_query(LOOKUPS_PG)
+                    .bind::<Text, _>(shop_id)
+                    .bind::<Array<Text>, _>(&gtins)
+                    .bind::<Array<Text>, _>(&plus)
+                    .bind::<Text, _>(&till.login)
+                    .get_result(*c)?;
+                let d: LookupsDoc = serde_json::from_str(&doc)
+                    .map_err(|e| AppError::internal(anyhow::anyhow!("authorise's look-ups: {e}")))?;
+                let mut look = Lookups {
+                    region: d.region,
+                    cashier_version: d.cashier_version,
+                    keys: d.keys,
+                    ..Lookups::default()
+                };
+                for (gtin, plu, group, name, unit, cap, in_force) in d.products {
+                    let row = (gtin.clone(), group, name, unit, cap, in_force);
+                    if let Some(plu) = plu.filter(|p| plus.contains(p)) {
+                        look.by_plu.insert(plu, row.clone());
+                    }
+                    look.by_gtin.insert(gtin, row);
+                }
+                for (id, gtin, batch, reason, created_at) in d.recalls {
+                    let recall = Recall { id, gtin: gtin.clone(), batch, reason, created_at: created_at.and_utc() };
+                    look.recalls.entry(gtin).or_default().push(recall);
+                }
+                look.rules = d
+                    .rules
+                    .into_iter()
+                    .map(|(group, max, cap_bp)| (group, limits::Rule { max_shelf: max.map(Tiyn::new), cap_bp }))
+                    .collect();
+                Ok(look)
+            }
+            Conn::Sqlite(_) => {
+                // In-process: each look-up is a cached statement of a fixed shape.
+                let mut look = Lookups {
+                    cashier_version: accounts::sessions::cashier_version(conn, shop_id, &till.login)?,
+                    ..Lookups::default()
+                };
+                let region = match shop_of(conn, shop_id) {
+                    Ok((_, region)) => region,
+                    Err(e) if e.code == ErrorCode::ShopNotFound => return Ok(look),
+                    Err(e) => return Err(e),
+                };
+                look.keys = keys::active_keys(conn)?;
+                for gtin in &gtins {
+                    if let Some(row) = product_where(conn, Key::Gtin(gtin))? {
+                        look.by_gtin.insert(gtin.clone(), row);
+                    }
+                }
+                for plu in &plus {
+                    if let Some(row) = product_where(conn, Key::Plu(plu))? {
+                        look.by_gtin.insert(row.0.clone(), row.clone());
+                        look.by_plu.insert(plu.clone(), row);
+                    }
+                }
+                let found: Vec<String> = look.by_gtin.keys().cloned().collect();
+                for gtin in found {
+                    let list = recalls::in_force_for(conn, &gtin)?;
+                    if !list.is_empty() {
+                        look.recalls.insert(gtin, list);
+                    }
+                }
+                look.rules = limits::for_region(conn, &region)?;
+                look.region = Some(region);
+                Ok(look)
+            }
+        }
     }
 
-    fn product_by_plu(&mut self, conn: &mut Conn, plu: &str) -> AppResult<Option<ProductRow>> {
-        if !self.by_plu.contains_key(plu) {
-            let row = product_where(conn, Key::Plu(plu))?;
-            self.by_plu.insert(plu.to_owned(), row);
-        }
-        Ok(self.by_plu.get(plu).cloned().flatten())
+    fn product(&self, gtin: &str) -> Option<ProductRow> {
+        self.by_gtin.get(gtin).cloned()
     }
 
-    fn rule(&mut self, conn: &mut Conn, group: &str) -> AppResult<Option<limits::Rule>> {
-        if self.rules.is_none() {
-            self.rules = Some(limits::for_region(conn, self.region)?);
-        }
-        Ok(self.rules.as_ref().and_then(|r| r.get(group)).copied())
+    fn product_by_plu(&self, plu: &str) -> Option<ProductRow> {
+        self.by_plu.get(plu).cloned()
+    }
+
+    fn rule(&self, group: &str) -> Option<limits::Rule> {
+        self.rules.get(group).copied()
     }
 
     /// The first recall in force that covers these goods.
-    fn recall(&mut self, conn: &mut Conn, gtin: &str, batch: Option<&str>) -> AppResult<Option<Recall>> {
-        if !self.recalls.contains_key(gtin) {
-            let list = recalls::in_force_for(conn, gtin)?;
-            self.recalls.insert(gtin.to_owned(), list);
-        }
-        Ok(self.recalls.get(gtin).and_then(|list| list.iter().find(|r| r.covers(gtin, batch)).cloned()))
+    fn recall(&self, gtin: &str, batch: Option<&str>) -> Option<Recall> {
+        self.recalls.get(gtin).and_then(|list| list.iter().find(|r| r.covers(gtin, batch)).cloned())
     }
 }
 
@@ -203,25 +343,18 @@ fn product_where(conn: &mut Conn, key: Key) -> AppResult<Option<ProductRow>> {
 
 /// The lines: SZPT product (by GTIN, or by PLU for a scale label), expiry, recall, price limit,
 /// cap, serial not twice in the basket; priced.
-fn price_lines(
-    conn: &mut Conn,
-    req_lines: &[BasketLineIn],
-    region: &str,
-    now: DateTime<Utc>,
-) -> Result<Priced, Refused> {
+fn price_lines(look: &Lookups, req_lines: &[BasketLineIn], now: DateTime<Utc>) -> Result<Priced, Refused> {
     let today = BusinessDay::of(now).date();
     let mut lines = Vec::with_capacity(req_lines.len());
     let mut caps = Vec::with_capacity(req_lines.len());
     let mut serials_seen = HashSet::new();
-    let mut look =
-        Lookups { region, rules: None, by_gtin: HashMap::new(), by_plu: HashMap::new(), recalls: HashMap::new() };
     for (i, l) in req_lines.iter().enumerate() {
         let scanned = gs1::scan(&l.code).map_err(|e| {
             line_error(ErrorCode::CodeInvalid, i, format!("Строка {}: {e}", i + 1)).with("reason", e.reason())
         })?;
         let (row, code) = match &scanned {
-            Scanned::Product(code) => (look.product(conn, code.gtin.as_str())?, Some(code)),
-            Scanned::Label(label) => (look.product_by_plu(conn, label.plu.as_str())?, None),
+            Scanned::Product(code) => (look.product(code.gtin.as_str()), Some(code)),
+            Scanned::Label(label) => (look.product_by_plu(label.plu.as_str()), None),
         };
         let Some((gtin, group, name, unit, own_cap, in_force)) = row else {
             let what = match &scanned {
@@ -271,7 +404,7 @@ fn price_lines(
             .into());
         }
         let batch = code.and_then(|c| c.batch.as_deref());
-        if let Some(recall) = look.recall(conn, &gtin, batch)? {
+        if let Some(recall) = look.recall(&gtin, batch) {
             let error = line_error(
                 ErrorCode::ProductRecalled,
                 i,
@@ -293,7 +426,7 @@ fn price_lines(
             .into());
         }
         let (shelf, reduced) = (l.shelf_price_tiyn, l.reduced_price_tiyn);
-        let rule = look.rule(conn, &group)?;
+        let rule = look.rule(&group);
         if let Some(max) = rule.and_then(|r| r.max_shelf).filter(|max| shelf > *max) {
             let per = if unit == Unit::Kg { " за кг" } else { "" };
             let error = line_error(

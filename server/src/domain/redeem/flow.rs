@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use super::authorize::SaleRules;
 use super::{authorize as authorize_step, capture as capture_step, refund as refund_step, release, Till};
 use crate::db::schema::baskets;
-use crate::db::Db;
+use crate::db::{Conn, Db};
 use crate::domain::idempotency;
 use crate::error::AppResult;
 use crate::metrics::{self, Event};
@@ -33,11 +33,24 @@ impl Transition<'_> {
 }
 
 /// Authorise: checks every line and token, places the hold, answers what to pay.
-pub fn authorize(db: &Db, t: &Transition, req: &AuthorizeRequest, rules: SaleRules) -> AppResult<Authorized> {
+/// `session`: the credential version of a cashier's session whose account is still to be checked
+/// (in the checks' one statement; `None`: checked already).
+pub fn authorize(
+    db: &Db,
+    t: &Transition,
+    req: &AuthorizeRequest,
+    rules: SaleRules,
+    session: Option<i32>,
+) -> AppResult<Authorized> {
     // Signatures, codes and prices are checked on a read connection, beside other tills' writes;
     // the write transaction then only does what depends on balances and nonces (and records a
     // refusal the reports count, with its answer).
-    let checked = db.read(|c| super::check(c, t.till, req, t.now))?;
+    // On PostgreSQL the checks read in one statement, outside a transaction (a single statement
+    // sees one state by itself); SQLite's few in-process statements share a read transaction.
+    let checked = db.read_one(|c| match c {
+        Conn::Sqlite(s) => s.transaction(|s| super::check(&mut Conn::Sqlite(s), t.till, session, req, t.now)),
+        Conn::Pg(_) => super::check(c, t.till, session, req, t.now),
+    })?;
     idempotency::write_once(db, &t.scope("authorize"), t.key, t.hash, t.now, |c| {
         let outcome = authorize_step::authorize(c, t.till, &checked, rules, t.now)?;
         if let authorize_step::Outcome::Authorized(_) = outcome {
@@ -49,8 +62,10 @@ pub fn authorize(db: &Db, t: &Transition, req: &AuthorizeRequest, rules: SaleRul
 }
 
 /// Capture: the customer paid; the hold becomes a charge and the receipt is final.
+///
+/// Whether the hold ran out is decided under the basket's lock, in the capture's transaction (no
+/// read before it): a hold that ran out is refused `hold_expired` and then released as such.
 pub fn capture(db: &Db, t: &Transition, id: i64, payment: &Payment) -> AppResult<Captured> {
-    expire_if_ran_out(db, id, t.now)?;
     let result = idempotency::write_once(db, &t.scope(&format!("capture:{id}")), t.key, t.hash, t.now, |c| {
         let captured = capture_step::capture(c, t.till, id, payment, t.now)?;
         metrics::on_commit(Event::Sale { discount: captured.receipt.discount_tiyn });
@@ -61,7 +76,7 @@ pub fn capture(db: &Db, t: &Transition, id: i64, payment: &Payment) -> AppResult
 
 /// Cancel: releases the hold.
 pub fn cancel(db: &Db, till: &Till, id: i64, now: DateTime<Utc>) -> AppResult<BasketState> {
-    expire_if_ran_out(db, id, now)?;
+    // As capture: whether the hold ran out is decided under the basket's lock.
     let result = db.write_retrying(|c| {
         let state = release::cancel(c, till, id, now)?;
         metrics::on_commit(Event::Released { expired: false, count: 1 });

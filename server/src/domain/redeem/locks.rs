@@ -19,8 +19,8 @@ use azyq_shared::api::MonthStatus;
 use azyq_shared::Month;
 use diesel::prelude::*;
 
-use super::{basket_not_found, BasketRow};
-use crate::db::schema::{baskets, months, vouchers};
+use super::{basket_not_found, BasketRow, Part};
+use crate::db::schema::{basket_vouchers, baskets, months, vouchers};
 use crate::db::Conn;
 use crate::error::AppResult;
 
@@ -79,6 +79,25 @@ pub(crate) fn lock_baskets_in(
         out.extend(rows);
     }
     Ok(out)
+}
+
+/// The vouchers one basket draws on, locked in id order (on PostgreSQL in the one statement that
+/// reads them: the lock rows node of a sorted query locks in its order), answered in draw order.
+pub(crate) fn lock_parts(conn: &mut Conn, basket_id: i64) -> AppResult<Vec<Part>> {
+    let q =
+        basket_vouchers::table.inner_join(vouchers::table).filter(basket_vouchers::basket_id.eq(basket_id)).select((
+            basket_vouchers::basket_id,
+            basket_vouchers::seq,
+            basket_vouchers::voucher_id,
+            basket_vouchers::charged_tiyn,
+            basket_vouchers::refunded_tiyn,
+        ));
+    let mut parts: Vec<Part> = match conn {
+        Conn::Pg(c) => q.order(vouchers::id).for_update().load(*c)?,
+        Conn::Sqlite(c) => q.load(*c)?,
+    };
+    parts.sort_by_key(|p| p.seq);
+    Ok(parts)
 }
 
 /// Locks vouchers in id order.
