@@ -15,11 +15,11 @@ use std::marker::PhantomData;
 
 use diesel::backend::Backend;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamp};
+use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text, Timestamp};
 use diesel::{QueryResult, RunQueryDsl};
 
 /// A value bound to a [`Fixed`] statement.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum Bind<'a> {
     Int(i64),
     Text(&'a str),
@@ -27,6 +27,47 @@ pub enum Bind<'a> {
     Time(chrono::NaiveDateTime),
     /// PostgreSQL only (`bigint[]`).
     Ints(&'a [i64]),
+    /// PostgreSQL only (arrays built for the statement).
+    IntsOwned(Vec<i64>),
+    Ints32(Vec<i32>),
+    Texts(Vec<&'a str>),
+    OptTexts(Vec<Option<&'a str>>),
+}
+
+impl From<Vec<i64>> for Bind<'_> {
+    fn from(v: Vec<i64>) -> Self {
+        Bind::IntsOwned(v)
+    }
+}
+
+impl From<Vec<i32>> for Bind<'_> {
+    fn from(v: Vec<i32>) -> Self {
+        Bind::Ints32(v)
+    }
+}
+
+impl<'a> From<Vec<&'a str>> for Bind<'a> {
+    fn from(v: Vec<&'a str>) -> Self {
+        Bind::Texts(v)
+    }
+}
+
+impl<'a> From<&'a Vec<&'a str>> for Bind<'a> {
+    fn from(v: &'a Vec<&'a str>) -> Self {
+        Bind::Texts(v.clone())
+    }
+}
+
+impl<'a> From<&'a Vec<String>> for Bind<'a> {
+    fn from(v: &'a Vec<String>) -> Self {
+        Bind::Texts(v.iter().map(String::as_str).collect())
+    }
+}
+
+impl<'a> From<Vec<Option<&'a str>>> for Bind<'a> {
+    fn from(v: Vec<Option<&'a str>>) -> Self {
+        Bind::OptTexts(v)
+    }
 }
 
 impl From<chrono::NaiveDateTime> for Bind<'_> {
@@ -112,6 +153,11 @@ impl<'a> Fixed<'a> {
 }
 
 impl<'a, ST> Fixed<'a, ST> {
+    /// The statement answers rows read by name (`QueryableByName`), as `sql_query` does.
+    pub fn by_name(self) -> Fixed<'a, diesel::sql_types::Untyped> {
+        self.returning()
+    }
+
     /// The statement answers rows of `R` (its `RETURNING` or `SELECT` list).
     pub fn returning<R>(self) -> Fixed<'a, R> {
         Fixed { sql: self.sql, numbered: self.numbered, binds: self.binds, returns: PhantomData }
@@ -151,7 +197,9 @@ impl Binds for diesel::sqlite::Sqlite {
             Bind::Text(v) => out.push_bind_param::<Text, str>(v),
             Bind::OptText(v) => out.push_bind_param::<Nullable<Text>, Option<&str>>(v),
             Bind::Time(v) => out.push_bind_param::<Timestamp, chrono::NaiveDateTime>(v),
-            Bind::Ints(_) => Err(diesel::result::Error::QueryBuilderError("an array bound on SQLite".into())),
+            Bind::Ints(_) | Bind::IntsOwned(_) | Bind::Ints32(_) | Bind::Texts(_) | Bind::OptTexts(_) => {
+                Err(diesel::result::Error::QueryBuilderError("an array bound on SQLite".into()))
+            }
         }
     }
 }
@@ -164,6 +212,10 @@ impl Binds for diesel::pg::Pg {
             Bind::OptText(v) => out.push_bind_param::<Nullable<Text>, Option<&str>>(v),
             Bind::Time(v) => out.push_bind_param::<Timestamp, chrono::NaiveDateTime>(v),
             Bind::Ints(v) => out.push_bind_param::<Array<BigInt>, [i64]>(v),
+            Bind::IntsOwned(v) => out.push_bind_param::<Array<BigInt>, Vec<i64>>(v),
+            Bind::Ints32(v) => out.push_bind_param::<Array<Integer>, Vec<i32>>(v),
+            Bind::Texts(v) => out.push_bind_param::<Array<Text>, Vec<&str>>(v),
+            Bind::OptTexts(v) => out.push_bind_param::<Array<Nullable<Text>>, Vec<Option<&str>>>(v),
         }
     }
 }
