@@ -186,7 +186,7 @@ fn lapse(conn: &mut Conn, month: Month, actor: &str, now: DateTime<Utc>) -> AppR
             .filter(vouchers::status.eq(VoucherStatus::Issued)))
         .set((vouchers::status.eq(VoucherStatus::Lapsed), vouchers::closed_at.eq(now.naive_utc())))
         .execute(c))?;
-    same_count("lapsed", counted.0, journalled, moved)?;
+    same_count(VoucherStatus::Lapsed.as_str(), counted.0, journalled, moved)?;
     Ok(counted.0)
 }
 
@@ -213,7 +213,7 @@ fn expire(conn: &mut Conn, month: Month, actor: &str, now: DateTime<Utc>) -> App
             vouchers::closed_at.eq(now.naive_utc()),
         ))
         .execute(c))?;
-    same_count("expired", counted.0, journalled, moved)?;
+    same_count(VoucherStatus::Expired.as_str(), counted.0, journalled, moved)?;
     Ok(counted)
 }
 
