@@ -12,6 +12,7 @@ mod races;
 mod tls;
 
 mod books;
+mod bulk;
 mod clock;
 mod concurrency;
 mod console;

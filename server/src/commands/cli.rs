@@ -109,6 +109,10 @@ pub enum Command {
         /// How many members the generated list has.
         #[arg(long, default_value_t = 1_000_000)]
         members: u32,
+        /// Then import a list of about N members (half listed already, half new) into the full
+        /// month with `azyq-server import`, and print that process's peak memory (0: skip).
+        #[arg(long, value_name = "N", default_value_t = 100_000)]
+        list: u32,
         /// Keep the database at this path (for a load test on a national-size month).
         #[arg(long, value_name = "FILE")]
         keep: Option<PathBuf>,

@@ -1,6 +1,7 @@
 //! The rules, as plain functions over a database connection and an injected `now`. No actix here.
 
 pub mod accounts;
+pub mod bulk;
 pub mod catalog;
 pub mod complaints;
 pub mod cycle;

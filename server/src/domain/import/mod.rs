@@ -14,7 +14,7 @@ pub use validate::{validate, Family, Known, Member, Validated};
 use std::collections::{HashMap, HashSet};
 
 use azyq_shared::api::{ConsentStatus, ErrorCode, ImportReport};
-use azyq_shared::Month;
+use azyq_shared::{Iin, Month};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
@@ -23,9 +23,28 @@ use crate::db::schema::{consents, family_months, localities, members};
 use crate::db::Conn;
 use crate::domain::cycle::{self, FamilyStatus};
 use crate::domain::sms::{Message, Policy};
-use crate::domain::{programme, rates, stats};
+use crate::domain::{bulk, programme, rates, stats};
 use crate::error::{AppError, AppResult};
 use crate::with_conn;
+
+/// How many uploaded family ids or IINs one look-up statement asks for (an `IN` list well under
+/// the bind limits of both databases).
+pub const LOOKUP_CHUNK: usize = 10_000;
+
+/// Most bind parameters one statement carries: SQLite's limit (`SQLITE_MAX_VARIABLE_NUMBER`,
+/// 32 766 since 3.32; PostgreSQL takes 65 535). A multi-row INSERT of `n` columns carries
+/// `MAX_BINDS / n` rows, so a national list is a few hundred statements, not a million.
+pub const MAX_BINDS: usize = 32_766;
+
+/// A month's list as uploaded, and how it is looked up.
+pub struct Upload<'a> {
+    pub month: Month,
+    pub rows: &'a [RawRow],
+    /// The JSON family object of each row (see [`validate`]).
+    pub group: Option<&'a [usize]>,
+    /// Uploaded keys per look-up statement ([`LOOKUP_CHUNK`]; a test sets a small one).
+    pub lookup_chunk: usize,
+}
 
 /// Imports a month's list in the caller's transaction: validates, lists new families, and issues at
 /// once the vouchers of families whose consent holds from an earlier month, telling each by SMS
@@ -39,6 +58,18 @@ pub fn import(
     actor: &str,
     now: DateTime<Utc>,
 ) -> AppResult<ImportReport> {
+    import_upload(conn, &Upload { month, rows, group, lookup_chunk: LOOKUP_CHUNK }, sms, actor, now)
+}
+
+/// [`import`], with the look-up's chunk size chosen by the caller.
+pub fn import_upload(
+    conn: &mut Conn,
+    upload: &Upload,
+    sms: &Policy,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> AppResult<ImportReport> {
+    let Upload { month, rows, group, lookup_chunk } = *upload;
     // Imports run one at a time (with the other jobs of the cycle): what is read below as already
     // listed is then what the writes below see, so the same list sent twice at once lists once.
     super::lock_jobs(conn)?;
@@ -52,33 +83,21 @@ pub fn import(
         .load::<String>(c))?
     .into_iter()
     .collect();
-    let families: HashMap<String, String> = with_conn!(conn, c => family_months::table
-        .filter(family_months::month.eq(month.as_ref()))
-        .select((family_months::family_id, family_months::content_hash))
-        .load::<(String, String)>(c))?
-    .into_iter()
-    .collect();
-    let listed: HashMap<String, String> = with_conn!(conn, c => members::table
-        .filter(members::month.eq(month.as_ref()))
-        .select((members::iin, members::family_id))
-        .load::<(String, String)>(c))?
-    .into_iter()
-    .collect();
-    let validated = validate(rows, group, &Known { pilot_katos: &pilot_katos, families: &families, members: &listed });
+    // Only what the month lists under the uploaded family ids and IINs is read — the validator asks
+    // about nothing else — so the memory an upload takes follows the upload, not the month (a month
+    // of a million members loaded whole took a quarter of a gigabyte).
+    let (families, listed) = listed_of_upload(conn, month, rows, lookup_chunk)?;
+    let mut validated =
+        validate(rows, group, &Known { pilot_katos: &pilot_katos, families: &families, members: &listed });
+    drop((families, listed));
+    // New families are stored in key order, so that the tables' B-trees and most of their indexes
+    // grow at their right edge (families and the journal by family id, members by IIN); the page
+    // cache is raised for the index entries that land at random (see `bulk`).
+    validated.new.sort_unstable_by(|a, b| a.family_id.cmp(&b.family_id));
 
-    let standing: HashSet<String> = if validated.new.is_empty() {
-        HashSet::new()
-    } else {
-        with_conn!(conn, c => consents::table
-            .filter(consents::status.eq(ConsentStatus::Given))
-            .select(consents::family_id)
-            .load::<String>(c))?
-        .into_iter()
-        .collect()
-    };
+    let standing = standing_consents(conn, &validated.new, lookup_chunk)?;
     let ts = now.naive_utc();
     let mut fm_rows = Vec::with_capacity(validated.new.len());
-    let mut member_rows = Vec::new();
     let mut journal = Vec::with_capacity(validated.new.len());
     let mut consented = Vec::new();
     let mut consent_counts: std::collections::BTreeMap<(String, stats::ConsentEvent), i64> = Default::default();
@@ -121,16 +140,23 @@ pub fn import(
             family_months::status.eq(status.as_str()),
             family_months::status_at.eq(ts),
         ));
-        for m in &f.members {
-            member_rows.push((
-                members::month.eq(month.as_ref().to_owned()),
-                members::iin.eq(m.iin.as_ref().to_owned()),
-                members::family_id.eq(f.family_id.clone()),
-                members::name.eq(m.name.clone()),
-                members::birth_date.eq(m.birth_date.to_string()),
-            ));
-        }
     }
+    // Members by IIN, as families are by id: see above.
+    let mut new_members: Vec<(&Member, &str)> =
+        validated.new.iter().flat_map(|f| f.members.iter().map(move |m| (m, f.family_id.as_str()))).collect();
+    new_members.sort_unstable_by(|a, b| a.0.iin.cmp(&b.0.iin));
+    let member_rows: Vec<_> = new_members
+        .into_iter()
+        .map(|(m, family_id)| {
+            (
+                members::month.eq(month.as_ref()),
+                members::iin.eq(m.iin.as_ref()),
+                members::family_id.eq(family_id),
+                members::name.eq(m.name.as_str()),
+                members::birth_date.eq(m.birth_date.to_string()),
+            )
+        })
+        .collect();
     for f in &validated.new {
         let region = f.kato.region();
         let event = match (&f.phone, standing.contains(&f.family_id)) {
@@ -143,13 +169,15 @@ pub fn import(
     for ((region, event), count) in consent_counts {
         stats::consent(conn, now, month.as_ref(), &region, event, count)?;
     }
-    for chunk in fm_rows.chunks(2_000) {
-        with_conn!(conn, c => diesel::insert_into(family_months::table).values(chunk).execute(c))?;
-    }
-    for chunk in member_rows.chunks(5_000) {
-        with_conn!(conn, c => diesel::insert_into(members::table).values(chunk).execute(c))?;
-    }
-    audit::record(conn, &journal)?;
+    bulk::with_cache_for(conn, member_rows.len() as u64, |conn| {
+        for chunk in fm_rows.chunks(MAX_BINDS / 8) {
+            with_conn!(conn, c => diesel::insert_into(family_months::table).values(chunk).execute(c))?;
+        }
+        for chunk in member_rows.chunks(MAX_BINDS / 5) {
+            with_conn!(conn, c => diesel::insert_into(members::table).values(chunk).execute(c))?;
+        }
+        audit::record(conn, &journal)
+    })?;
     let vouchers_issued =
         if consented.is_empty() { 0 } else { cycle::issue_vouchers(conn, month, cycle::Which::All, actor, now)? };
     // The families whose consent carried over get no start SMS: this one tells them (SW p.4, p.7).
@@ -163,6 +191,75 @@ pub fn import(
         new_families: validated.new.len(),
         vouchers_issued,
     })
+}
+
+/// The month's families (id → content hash) and members (IIN → family id) among those an upload
+/// names, looked up `chunk` keys at a time.
+fn listed_of_upload(
+    conn: &mut Conn,
+    month: Month,
+    rows: &[RawRow],
+    chunk: usize,
+) -> AppResult<(HashMap<String, String>, HashMap<String, String>)> {
+    let chunk = chunk.max(1);
+    // A month's first list (the national one) finds nothing: one look-up says so, instead of a
+    // million keys bound in vain (members are listed only with their family).
+    let any_listed = with_conn!(conn, c => diesel::select(diesel::dsl::exists(
+        family_months::table.filter(family_months::month.eq(month.as_ref())),
+    ))
+    .get_result::<bool>(c))?;
+    if !any_listed {
+        return Ok((HashMap::new(), HashMap::new()));
+    }
+    let mut family_ids: Vec<&str> = rows.iter().map(|r| r.family_id.trim()).collect();
+    family_ids.sort_unstable();
+    family_ids.dedup();
+    let mut iins: Vec<String> =
+        rows.iter().filter_map(|r| Iin::parse(&r.iin).ok()).map(|i| i.as_ref().to_owned()).collect();
+    iins.sort_unstable();
+    iins.dedup();
+    let mut families = HashMap::new();
+    for ids in family_ids.chunks(chunk) {
+        let found: Vec<(String, String)> = with_conn!(conn, c => family_months::table
+            .filter(family_months::month.eq(month.as_ref()))
+            .filter(family_months::family_id.eq_any(ids))
+            .select((family_months::family_id, family_months::content_hash))
+            .load(c))?;
+        families.extend(found);
+    }
+    let mut members = HashMap::new();
+    for keys in iins.chunks(chunk) {
+        let found: Vec<(String, String)> = with_conn!(conn, c => members::table
+            .filter(members::month.eq(month.as_ref()))
+            .filter(members::iin.eq_any(keys))
+            .select((members::iin, members::family_id))
+            .load(c))?;
+        members.extend(found);
+    }
+    Ok((families, members))
+}
+
+/// Which of the new families have a standing consent (given in an earlier month and not withdrawn).
+fn standing_consents(conn: &mut Conn, new: &[Family], chunk: usize) -> AppResult<HashSet<String>> {
+    let ids: Vec<&str> = new.iter().filter(|f| f.phone.is_some()).map(|f| f.family_id.as_str()).collect();
+    let mut standing = HashSet::new();
+    let any_given = !ids.is_empty()
+        && with_conn!(conn, c => diesel::select(diesel::dsl::exists(
+            consents::table.filter(consents::status.eq(ConsentStatus::Given)),
+        ))
+        .get_result::<bool>(c))?;
+    if !any_given {
+        return Ok(standing);
+    }
+    for ids in ids.chunks(chunk.max(1)) {
+        let found: Vec<String> = with_conn!(conn, c => consents::table
+            .filter(consents::status.eq(ConsentStatus::Given))
+            .filter(consents::family_id.eq_any(ids))
+            .select(consents::family_id)
+            .load(c))?;
+        standing.extend(found);
+    }
+    Ok(standing)
 }
 
 /// A list that cannot be read at all (as opposed to rows that are refused).
