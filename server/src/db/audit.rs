@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
+use super::fixed::Fixed;
 use super::schema::audit_log;
 use super::Conn;
 use crate::error::AppError;
@@ -52,6 +53,22 @@ impl Entry {
 /// so that diesel writes one statement on SQLite too (with defaults it inserts row by row inside a
 /// savepoint of its own).
 pub fn record(conn: &mut Conn, entries: &[Entry]) -> Result<(), AppError> {
+    if let [one] = entries {
+        // A transition's one row, the hot case: a statement kept prepared.
+        let _columns = (audit_log::at, audit_log::actor, audit_log::from_state, audit_log::detail);
+        with_conn!(conn, c => Fixed::new(
+            "INSERT INTO audit_log (at, actor, entity, entity_id, from_state, to_state, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(one.at)
+        .bind(&one.actor)
+        .bind(&one.entity)
+        .bind(&one.entity_id)
+        .bind(one.from_state.as_deref())
+        .bind(&one.to_state)
+        .bind(one.detail.as_deref())
+        .execute(c))?;
+        return Ok(());
+    }
     for chunk in entries.chunks(2_000) {
         let rows: Vec<_> = chunk
             .iter()

@@ -23,6 +23,7 @@ use diesel::{QueryResult, RunQueryDsl};
 pub enum Bind<'a> {
     Int(i64),
     Text(&'a str),
+    TextOwned(String),
     OptText(Option<&'a str>),
     Time(chrono::NaiveDateTime),
     /// PostgreSQL only (`bigint[]`).
@@ -103,6 +104,18 @@ impl From<azyq_shared::Tiyn> for Bind<'_> {
 impl<'a> From<&'a str> for Bind<'a> {
     fn from(v: &'a str) -> Self {
         Bind::Text(v)
+    }
+}
+
+impl From<String> for Bind<'_> {
+    fn from(v: String) -> Self {
+        Bind::TextOwned(v)
+    }
+}
+
+impl<'a> From<&'a Vec<i32>> for Bind<'a> {
+    fn from(v: &'a Vec<i32>) -> Self {
+        Bind::Ints32(v.clone())
     }
 }
 
@@ -195,6 +208,7 @@ impl Binds for diesel::sqlite::Sqlite {
         match bind {
             Bind::Int(v) => out.push_bind_param::<BigInt, i64>(v),
             Bind::Text(v) => out.push_bind_param::<Text, str>(v),
+            Bind::TextOwned(v) => out.push_bind_param::<Text, String>(v),
             Bind::OptText(v) => out.push_bind_param::<Nullable<Text>, Option<&str>>(v),
             Bind::Time(v) => out.push_bind_param::<Timestamp, chrono::NaiveDateTime>(v),
             Bind::Ints(_) | Bind::IntsOwned(_) | Bind::Ints32(_) | Bind::Texts(_) | Bind::OptTexts(_) => {
@@ -209,6 +223,7 @@ impl Binds for diesel::pg::Pg {
         match bind {
             Bind::Int(v) => out.push_bind_param::<BigInt, i64>(v),
             Bind::Text(v) => out.push_bind_param::<Text, str>(v),
+            Bind::TextOwned(v) => out.push_bind_param::<Text, String>(v),
             Bind::OptText(v) => out.push_bind_param::<Nullable<Text>, Option<&str>>(v),
             Bind::Time(v) => out.push_bind_param::<Timestamp, chrono::NaiveDateTime>(v),
             Bind::Ints(v) => out.push_bind_param::<Array<BigInt>, [i64]>(v),

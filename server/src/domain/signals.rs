@@ -27,6 +27,7 @@ use chrono::{DateTime, Duration, Timelike, Utc};
 use diesel::prelude::*;
 use diesel::upsert::excluded;
 
+use crate::db::fixed::Fixed;
 use crate::db::schema::{basket_vouchers, baskets, day_recall_stats, day_shop_stats, day_signal_stats, refusals};
 use crate::db::Conn;
 use crate::error::AppResult;
@@ -91,12 +92,16 @@ pub fn bump(conn: &mut Conn, day: &str, shop_id: &str, code: SignalCode, n: i64)
     if n == 0 {
         return Ok(());
     }
-    with_conn!(conn, c => diesel::insert_into(day_signal_stats::table)
-        .values((day_signal_stats::day.eq(day), day_signal_stats::shop_id.eq(shop_id), day_signal_stats::code.eq(code), day_signal_stats::count.eq(n)))
-        .on_conflict((day_signal_stats::day, day_signal_stats::shop_id, day_signal_stats::code))
-        .do_update()
-        .set(day_signal_stats::count.eq(day_signal_stats::count + excluded(day_signal_stats::count)))
-        .execute(c))?;
+    let _columns = (day_signal_stats::day, day_signal_stats::shop_id, day_signal_stats::code, day_signal_stats::count);
+    with_conn!(conn, c => Fixed::new(
+        "INSERT INTO day_signal_stats (day, shop_id, code, count) VALUES (?, ?, ?, ?) \
+         ON CONFLICT (day, shop_id, code) DO UPDATE SET count = day_signal_stats.count + excluded.count",
+    )
+    .bind(day)
+    .bind(shop_id)
+    .bind(code.as_str())
+    .bind(n)
+    .execute(c))?;
     Ok(())
 }
 

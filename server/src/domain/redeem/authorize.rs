@@ -9,13 +9,13 @@ use azyq_shared::api::{
 use azyq_shared::{mask_name, token, BusinessDay, Month, Tiyn};
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
-use diesel::upsert::excluded;
 use ed25519_dalek::VerifyingKey;
 
 use super::check::{line_error, verify_token, Checked, Priced, Refused};
 use super::locks::{self, MonthLock};
 use super::{moves, Till};
 use crate::db::audit::{self, Entry};
+use crate::db::fixed::{self, Fixed};
 use crate::db::schema::{basket_lines, basket_vouchers, baskets, serial_claims, shop_prices, token_nonces, vouchers};
 use crate::db::Conn;
 use crate::domain::cycle;
@@ -371,11 +371,8 @@ fn lock_for(conn: &mut Conn, tokens: &[token::TokenFields]) -> AppResult<Locked>
     let mut locked = Locked { months: statuses, vouchers: Vec::new(), used: Default::default() };
     match conn {
         Conn::Pg(c) => {
-            use diesel::sql_types::{Array, BigInt, Text};
-            let rows: Vec<LockedVoucher> = diesel::sql_query(LOCK_VOUCHERS_PG)
-                .bind::<Array<BigInt>, _>(&ids)
-                .bind::<Array<Text>, _>(&nonces)
-                .load(*c)?;
+            let rows: Vec<LockedVoucher> =
+                Fixed::numbered(LOCK_VOUCHERS_PG).bind(&ids).bind(&nonces).by_name().load(*c)?;
             for row in rows {
                 locked.used.extend(row.used);
                 locked.vouchers.push(row.voucher);
@@ -521,7 +518,6 @@ struct SaleCounts {
 }
 
 fn write_sale_pg(conn: &mut Conn, w: &SaleWrites) -> AppResult<Written> {
-    use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text, Timestamp};
     let Conn::Pg(c) = conn else { return write_sale(conn, w) };
     let holds: Vec<&Draw> = w.draws.iter().filter(|d| d.take > Tiyn::ZERO).collect();
     let hold_ids: Vec<i64> = holds.iter().map(|d| d.voucher_id).collect();
@@ -538,42 +534,43 @@ fn write_sale_pg(conn: &mut Conn, w: &SaleWrites) -> AppResult<Written> {
     let latest: std::collections::BTreeMap<&str, &BasketLine> = ls.iter().map(|l| (l.gtin.as_str(), l)).collect();
     let (codes, counts): (Vec<&str>, Vec<i64>) = w.signals.iter().map(|(c, n)| (c.as_str(), *n)).unzip();
     let e = w.audit;
-    let row: SaleCounts = diesel::sql_query(WRITE_SALE_PG)
-        .bind::<BigInt, _>(w.basket_id)
-        .bind::<Array<BigInt>, _>(&hold_ids)
-        .bind::<Array<BigInt>, _>(&hold_takes)
-        .bind::<Text, _>(VoucherStatus::Activated.as_str())
-        .bind::<Array<Integer>, _>(&seqs)
-        .bind::<Array<BigInt>, _>(&voucher_ids)
-        .bind::<Array<BigInt>, _>(&takes)
-        .bind::<Array<Text>, _>(&nonces)
-        .bind::<Timestamp, _>(w.now.naive_utc())
-        .bind::<Array<Text>, _>(&claim_gtins)
-        .bind::<Array<Text>, _>(&claim_serials)
-        .bind::<Array<Integer>, _>(ls.iter().map(|l| l.index as i32).collect::<Vec<i32>>())
-        .bind::<Array<Text>, _>(col_str(|l| l.gtin.as_str()))
-        .bind::<Array<Nullable<Text>>, _>(ls.iter().map(|l| l.serial.as_deref()).collect::<Vec<Option<&str>>>())
-        .bind::<Array<Text>, _>(col_str(|l| l.group.as_str()))
-        .bind::<Array<Text>, _>(col_str(|l| l.name.as_str()))
-        .bind::<Array<Text>, _>(col_str(|l| l.unit.as_str()))
-        .bind::<Array<BigInt>, _>(col_i64(|l| l.quantity))
-        .bind::<Array<BigInt>, _>(col_i64(|l| l.shelf_price_tiyn.get()))
-        .bind::<Array<BigInt>, _>(col_i64(|l| l.reduced_price_tiyn.get()))
-        .bind::<Array<BigInt>, _>(col_i64(|l| l.shelf_amount_tiyn.get()))
-        .bind::<Array<BigInt>, _>(col_i64(|l| l.to_pay_tiyn.get()))
-        .bind::<Array<BigInt>, _>(col_i64(|l| l.discount_tiyn.get()))
-        .bind::<Text, _>(w.shop_id)
-        .bind::<Array<Text>, _>(latest.keys().copied().collect::<Vec<&str>>())
-        .bind::<Array<BigInt>, _>(latest.values().map(|l| l.shelf_price_tiyn.get()).collect::<Vec<i64>>())
-        .bind::<Array<BigInt>, _>(latest.values().map(|l| l.reduced_price_tiyn.get()).collect::<Vec<i64>>())
-        .bind::<Text, _>(BusinessDay::of(w.now).to_string())
-        .bind::<Array<Text>, _>(&codes)
-        .bind::<Array<BigInt>, _>(&counts)
-        .bind::<Text, _>(&e.actor)
-        .bind::<Text, _>(&e.entity)
-        .bind::<Text, _>(&e.entity_id)
-        .bind::<Text, _>(&e.to_state)
-        .bind::<Nullable<Text>, _>(e.detail.as_deref())
+    let row: SaleCounts = Fixed::numbered(WRITE_SALE_PG)
+        .bind(w.basket_id)
+        .bind(&hold_ids)
+        .bind(&hold_takes)
+        .bind(VoucherStatus::Activated.as_str())
+        .bind(&seqs)
+        .bind(&voucher_ids)
+        .bind(&takes)
+        .bind(&nonces)
+        .bind(w.now.naive_utc())
+        .bind(&claim_gtins)
+        .bind(&claim_serials)
+        .bind(ls.iter().map(|l| l.index as i32).collect::<Vec<i32>>())
+        .bind(col_str(|l| l.gtin.as_str()))
+        .bind(ls.iter().map(|l| l.serial.as_deref()).collect::<Vec<Option<&str>>>())
+        .bind(col_str(|l| l.group.as_str()))
+        .bind(col_str(|l| l.name.as_str()))
+        .bind(col_str(|l| l.unit.as_str()))
+        .bind(col_i64(|l| l.quantity))
+        .bind(col_i64(|l| l.shelf_price_tiyn.get()))
+        .bind(col_i64(|l| l.reduced_price_tiyn.get()))
+        .bind(col_i64(|l| l.shelf_amount_tiyn.get()))
+        .bind(col_i64(|l| l.to_pay_tiyn.get()))
+        .bind(col_i64(|l| l.discount_tiyn.get()))
+        .bind(w.shop_id)
+        .bind(latest.keys().copied().collect::<Vec<&str>>())
+        .bind(latest.values().map(|l| l.shelf_price_tiyn.get()).collect::<Vec<i64>>())
+        .bind(latest.values().map(|l| l.reduced_price_tiyn.get()).collect::<Vec<i64>>())
+        .bind(BusinessDay::of(w.now).to_string())
+        .bind(&codes)
+        .bind(&counts)
+        .bind(&e.actor)
+        .bind(&e.entity)
+        .bind(&e.entity_id)
+        .bind(&e.to_state)
+        .bind(e.detail.as_deref())
+        .by_name()
         .get_result(*c)?;
     Ok(if row.held != hold_ids.len() as i64 {
         Written::NotHeld
@@ -632,33 +629,45 @@ fn current_balance(conn: &mut Conn, presented: &[Presented]) -> AppResult<Tiyn> 
 /// baskets of one shop that take the same rows in different orders would deadlock on PostgreSQL.
 fn remember_prices(conn: &mut Conn, shop_id: &str, lines: &[BasketLine], now: DateTime<Utc>) -> AppResult<()> {
     let latest: std::collections::BTreeMap<&str, &BasketLine> = lines.iter().map(|l| (l.gtin.as_str(), l)).collect();
-    let at = now.naive_utc();
-    let rows: Vec<_> = latest
-        .into_values()
-        .map(|l| {
-            (
-                shop_prices::shop_id.eq(shop_id),
-                shop_prices::gtin.eq(&l.gtin),
-                shop_prices::shelf_price_tiyn.eq(l.shelf_price_tiyn),
-                shop_prices::reduced_price_tiyn.eq(l.reduced_price_tiyn),
-                shop_prices::updated_at.eq(at),
+    let _columns =
+        (shop_prices::shop_id, shop_prices::gtin, shop_prices::shelf_price_tiyn, shop_prices::reduced_price_tiyn);
+    let rows: Vec<&BasketLine> = latest.into_values().collect();
+    // One statement for the basket, kept prepared (one SQL text per number of GTINs); rows in GTIN
+    // order (PostgreSQL takes their locks in that order).
+    static TEXTS: [std::sync::OnceLock<String>; MOST_ROWS] = [const { std::sync::OnceLock::new() }; MOST_ROWS];
+    for chunk in rows.chunks(MOST_ROWS) {
+        let sql = rows_sql(&TEXTS, chunk.len(), |n| {
+            format!(
+                "INSERT INTO shop_prices (shop_id, gtin, shelf_price_tiyn, reduced_price_tiyn, updated_at) VALUES {} \
+                 ON CONFLICT (shop_id, gtin) DO UPDATE SET shelf_price_tiyn = excluded.shelf_price_tiyn, \
+                 reduced_price_tiyn = excluded.reduced_price_tiyn, updated_at = excluded.updated_at",
+                vec!["(?, ?, ?, ?, ?)"; n].join(", ")
             )
-        })
-        .collect();
-    // One statement for the basket; rows in GTIN order (PostgreSQL takes their locks in that order).
-    for chunk in rows.chunks(100) {
-        with_conn!(conn, c => diesel::insert_into(shop_prices::table)
-            .values(chunk)
-            .on_conflict((shop_prices::shop_id, shop_prices::gtin))
-            .do_update()
-            .set((
-                shop_prices::shelf_price_tiyn.eq(excluded(shop_prices::shelf_price_tiyn)),
-                shop_prices::reduced_price_tiyn.eq(excluded(shop_prices::reduced_price_tiyn)),
-                shop_prices::updated_at.eq(excluded(shop_prices::updated_at)),
-            ))
-            .execute(c))?;
+        })?;
+        let mut statement = Fixed::new(sql);
+        for l in chunk {
+            statement = statement
+                .bind(shop_id)
+                .bind(&l.gtin)
+                .bind(l.shelf_price_tiyn)
+                .bind(l.reduced_price_tiyn)
+                .bind(now.naive_utc());
+        }
+        with_conn!(conn, c => statement.execute(c))?;
     }
     Ok(())
+}
+
+/// Most rows a kept multi-row statement of a basket writes at once (more go in several).
+const MOST_ROWS: usize = 32;
+
+/// The SQL text of a basket's multi-row statement for `n` rows (see [`fixed::for_rows`]).
+fn rows_sql(
+    texts: &'static [std::sync::OnceLock<String>; MOST_ROWS],
+    n: usize,
+    build: impl FnOnce(usize) -> String,
+) -> AppResult<&'static str> {
+    fixed::for_rows(texts, n, build).ok_or_else(|| AppError::internal(anyhow::anyhow!("{n} rows in one statement")))
 }
 
 /// The masked holder name a till may show.
@@ -668,27 +677,34 @@ pub fn holder(voucher: &VoucherRow) -> String {
 
 /// A basket's priced lines, one multi-row INSERT (online and offline baskets alike).
 pub(crate) fn insert_lines(conn: &mut Conn, basket_id: i64, lines: &[BasketLine]) -> AppResult<()> {
-    let rows: Vec<_> = lines
-        .iter()
-        .map(|l| {
-            (
-                basket_lines::basket_id.eq(basket_id),
-                basket_lines::idx.eq(l.index as i32),
-                basket_lines::gtin.eq(&l.gtin),
-                basket_lines::serial.eq(l.serial.as_ref()),
-                basket_lines::group_code.eq(&l.group),
-                basket_lines::name.eq(&l.name),
-                basket_lines::unit.eq(l.unit),
-                basket_lines::quantity.eq(l.quantity),
-                basket_lines::shelf_price_tiyn.eq(l.shelf_price_tiyn),
-                basket_lines::reduced_price_tiyn.eq(l.reduced_price_tiyn),
-                basket_lines::shelf_amount_tiyn.eq(l.shelf_amount_tiyn),
-                basket_lines::to_pay_tiyn.eq(l.to_pay_tiyn),
-                basket_lines::discount_tiyn.eq(l.discount_tiyn),
-                basket_lines::refunded.eq(false),
+    let _columns = (basket_lines::idx, basket_lines::serial, basket_lines::group_code, basket_lines::shelf_amount_tiyn);
+    static TEXTS: [std::sync::OnceLock<String>; MOST_ROWS] = [const { std::sync::OnceLock::new() }; MOST_ROWS];
+    for chunk in lines.chunks(MOST_ROWS) {
+        let sql = rows_sql(&TEXTS, chunk.len(), |n| {
+            format!(
+                "INSERT INTO basket_lines (basket_id, idx, gtin, serial, group_code, name, unit, quantity, \
+                 shelf_price_tiyn, reduced_price_tiyn, shelf_amount_tiyn, to_pay_tiyn, discount_tiyn, refunded) VALUES {}",
+                vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, false)"; n].join(", ")
             )
-        })
-        .collect();
-    with_conn!(conn, c => diesel::insert_into(basket_lines::table).values(&rows).execute(c))?;
+        })?;
+        let mut statement = Fixed::new(sql);
+        for l in chunk {
+            statement = statement
+                .bind(basket_id)
+                .bind(i64::try_from(l.index).map_err(|_| AppError::validation("lines", "слишком много строк"))?)
+                .bind(&l.gtin)
+                .bind(l.serial.as_deref())
+                .bind(&l.group)
+                .bind(&l.name)
+                .bind(l.unit.as_str())
+                .bind(l.quantity)
+                .bind(l.shelf_price_tiyn)
+                .bind(l.reduced_price_tiyn)
+                .bind(l.shelf_amount_tiyn)
+                .bind(l.to_pay_tiyn)
+                .bind(l.discount_tiyn);
+        }
+        with_conn!(conn, c => statement.execute(c))?;
+    }
     Ok(())
 }

@@ -14,6 +14,7 @@ use super::{
     Till,
 };
 use crate::db::audit::{self, Entry};
+use crate::db::fixed::Fixed;
 use crate::db::schema::baskets;
 use crate::db::Conn;
 use crate::domain::stats;
@@ -100,18 +101,20 @@ fn pay_sqlite(conn: &mut Conn, w: &Pay) -> AppResult<(String, Vec<BasketLine>, V
         charges.push(charge_of(part, moves::charge(conn, part.voucher_id, part.charged, id)?));
     }
     let (day, captured_at, now) = (w.day, w.captured_at, w.now);
-    let n = with_conn!(conn, c => diesel::update(baskets::table
-            .filter(baskets::id.eq(id))
-            .filter(baskets::status.eq(BasketStatus::Authorized))
-            .filter(baskets::hold_expires_at.gt(now.naive_utc())))
-        .set((
-            baskets::status.eq(BasketStatus::Captured),
-            baskets::captured_at.eq(captured_at),
-            baskets::business_day.eq(day),
-            baskets::payment_method.eq(payment.method),
-            baskets::paid_tiyn.eq(payment.paid_tiyn),
-        ))
-        .execute(c))?;
+    let _columns = (baskets::captured_at, baskets::business_day, baskets::payment_method, baskets::hold_expires_at);
+    let n = with_conn!(conn, c => Fixed::new(
+        "UPDATE baskets SET status = ?, captured_at = ?, business_day = ?, payment_method = ?, paid_tiyn = ? \
+         WHERE id = ? AND status = ? AND hold_expires_at > ?",
+    )
+    .bind(BasketStatus::Captured.as_str())
+    .bind(captured_at)
+    .bind(day)
+    .bind(payment.method.as_str())
+    .bind(payment.paid_tiyn)
+    .bind(id)
+    .bind(BasketStatus::Authorized.as_str())
+    .bind(now.naive_utc())
+    .execute(c))?;
     if n != 1 {
         return Err(left_authorized(id));
     }
@@ -169,36 +172,36 @@ struct Paid {
 }
 
 fn pay_pg(conn: &mut Conn, w: &Pay) -> AppResult<(String, Vec<BasketLine>, Vec<VoucherCharge>)> {
-    use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamp};
     let Conn::Pg(c) = conn else { return pay_sqlite(conn, w) };
     let id = w.row.id;
     let voucher_ids: Vec<i64> = w.parts.iter().map(|p| p.voucher_id).collect();
     let amounts: Vec<i64> = w.parts.iter().map(|p| p.charged.get()).collect();
     let e = w.audit;
-    let out: Paid = diesel::sql_query(PAY_PG)
-        .bind::<BigInt, _>(id)
-        .bind::<Array<BigInt>, _>(&voucher_ids)
-        .bind::<Array<BigInt>, _>(&amounts)
-        .bind::<Timestamp, _>(w.captured_at)
-        .bind::<Text, _>(w.day)
-        .bind::<Text, _>(w.payment.method.as_str())
-        .bind::<BigInt, _>(w.payment.paid_tiyn.get())
-        .bind::<Timestamp, _>(w.now.naive_utc())
-        .bind::<Text, _>(&w.row.shop_id)
-        .bind::<BigInt, _>(w.row.discount_tiyn.get())
-        .bind::<Text, _>(VoucherStatus::Activated.as_str())
-        .bind::<Text, _>(VoucherStatus::Exhausted.as_str())
-        .bind::<Text, _>(BasketStatus::Captured.as_str())
-        .bind::<Text, _>(BasketStatus::Authorized.as_str())
-        .bind::<Text, _>(Unit::Piece.as_str())
-        .bind::<Text, _>(Unit::Kg.as_str())
-        .bind::<Timestamp, _>(e.at)
-        .bind::<Text, _>(&e.actor)
-        .bind::<Text, _>(&e.entity)
-        .bind::<Text, _>(&e.entity_id)
-        .bind::<Nullable<Text>, _>(e.from_state.as_deref())
-        .bind::<Text, _>(&e.to_state)
-        .bind::<Nullable<Text>, _>(e.detail.as_deref())
+    let out: Paid = Fixed::numbered(PAY_PG)
+        .bind(id)
+        .bind(&voucher_ids)
+        .bind(&amounts)
+        .bind(w.captured_at)
+        .bind(w.day)
+        .bind(w.payment.method.as_str())
+        .bind(w.payment.paid_tiyn.get())
+        .bind(w.now.naive_utc())
+        .bind(&w.row.shop_id)
+        .bind(w.row.discount_tiyn.get())
+        .bind(VoucherStatus::Activated.as_str())
+        .bind(VoucherStatus::Exhausted.as_str())
+        .bind(BasketStatus::Captured.as_str())
+        .bind(BasketStatus::Authorized.as_str())
+        .bind(Unit::Piece.as_str())
+        .bind(Unit::Kg.as_str())
+        .bind(e.at)
+        .bind(&e.actor)
+        .bind(&e.entity)
+        .bind(&e.entity_id)
+        .bind(e.from_state.as_deref())
+        .bind(&e.to_state)
+        .bind(e.detail.as_deref())
+        .by_name()
         .get_result(*c)?;
     if out.paid != 1 {
         return Err(left_authorized(id));

@@ -13,6 +13,7 @@ use diesel::prelude::*;
 use ed25519_dalek::VerifyingKey;
 
 use super::{shop_of, token_error, Till};
+use crate::db::fixed::Fixed;
 use crate::db::schema::{catalog_groups, products};
 use crate::db::Conn;
 use crate::domain::signals::CountedRefusal;
@@ -227,12 +228,12 @@ impl Lookups {
         let (gtins, plus) = codes_of(lines);
         match conn {
             Conn::Pg(c) => {
-                use diesel::sql_types::{Array, Text};
-                let Doc { doc } = diesel::sql_query(LOOKUPS_PG)
-                    .bind::<Text, _>(shop_id)
-                    .bind::<Array<Text>, _>(&gtins)
-                    .bind::<Array<Text>, _>(&plus)
-                    .bind::<Text, _>(&till.login)
+                let Doc { doc } = Fixed::numbered(LOOKUPS_PG)
+                    .bind(shop_id)
+                    .bind(&gtins)
+                    .bind(&plus)
+                    .bind(&till.login)
+                    .by_name()
                     .get_result(*c)?;
                 let d: LookupsDoc = serde_json::from_str(&doc)
                     .map_err(|e| AppError::internal(anyhow::anyhow!("authorise's look-ups: {e}")))?;
