@@ -168,6 +168,17 @@ pub(crate) fn transaction_begins() {
     PENDING.with(|p| p.borrow_mut().clear());
 }
 
+/// The events noted on this thread since [`transaction_begins`], taken away: SQLite's writer thread
+/// runs a transaction for the request thread that asked, which gets them back with [`restore_pending`].
+pub(crate) fn take_pending() -> Vec<Event> {
+    PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()))
+}
+
+/// Notes on this thread the events a transaction run on another thread noted ([`take_pending`]).
+pub(crate) fn restore_pending(events: Vec<Event>) {
+    PENDING.with(|p| p.borrow_mut().extend(events));
+}
+
 /// The transaction on this thread ended: count its events if it committed.
 pub(crate) fn transaction_ended(committed: bool) {
     let events = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));

@@ -251,7 +251,7 @@ impl Db {
 
     /// Runs `f` in one write transaction: all of it commits, or none. On SQLite the transaction
     /// takes the write lock up front (BEGIN IMMEDIATE) so that two writers never deadlock.
-    pub fn write<T>(&self, f: impl FnOnce(&mut Conn) -> Result<T, AppError>) -> Result<T, AppError> {
+    pub fn write<T: Send>(&self, f: impl FnOnce(&mut Conn) -> Result<T, AppError> + Send) -> Result<T, AppError> {
         // Business counters noted by `f` count only if it commits (see `crate::metrics`).
         crate::metrics::transaction_begins();
         let result = self.write_once(f);
@@ -259,7 +259,7 @@ impl Db {
         result
     }
 
-    fn write_once<T>(&self, f: impl FnOnce(&mut Conn) -> Result<T, AppError>) -> Result<T, AppError> {
+    fn write_once<T: Send>(&self, f: impl FnOnce(&mut Conn) -> Result<T, AppError> + Send) -> Result<T, AppError> {
         if let Some(writer) = &self.writer {
             return writer.write(f);
         }
@@ -279,7 +279,7 @@ impl Db {
     /// transaction lost a race that a fresh transaction resolves: a unique key a concurrent twin
     /// took first, a serialisation failure, a deadlock ([`AppError::is_retryable`]). So such races
     /// never reach a client as a 500.
-    pub fn write_retrying<T>(&self, f: impl Fn(&mut Conn) -> Result<T, AppError>) -> Result<T, AppError> {
+    pub fn write_retrying<T: Send>(&self, f: impl Fn(&mut Conn) -> Result<T, AppError> + Sync) -> Result<T, AppError> {
         let mut attempt = 1;
         loop {
             match self.write(&f) {

@@ -135,10 +135,10 @@ pub fn write_once<T>(
     key: Option<&str>,
     hash: &str,
     now: DateTime<Utc>,
-    effect: impl Fn(&mut Conn) -> AppResult<T>,
+    effect: impl Fn(&mut Conn) -> AppResult<T> + Sync,
 ) -> AppResult<T>
 where
-    T: Serialize + DeserializeOwned,
+    T: Serialize + DeserializeOwned + Send,
 {
     db.write_retrying(|c| once(c, scope, key, hash, now, &effect))
 }
