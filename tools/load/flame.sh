@@ -15,7 +15,7 @@ command -v inferno-collapse-perf >/dev/null || { echo "inferno is not installed:
 DATA=$(mktemp); trap 'rm -f "$DATA"' EXIT
 perf record -q -F 199 --call-graph dwarf,16384 -p "$PID" -o "$DATA" -- sleep "$SECS" 2>/dev/null
 perf script -i "$DATA" 2>/dev/null | inferno-collapse-perf >"$OUT.folded"
-inferno-flamegraph --title "azyq-server, $(basename "$OUT")" <"$OUT.folded" >"$OUT.svg"
+inferno-flamegraph --minwidth 0.3 --title "azyq-server, $(basename "$OUT")" <"$OUT.folded" >"$OUT.svg"
 perf report -i "$DATA" --no-children -g none --sort symbol 2>/dev/null | grep -E '^ +[0-9.]+%' \
   | sed -E 's/ +/ /g' | cut -c1-120 | head -30 >"$OUT.txt" || true
 echo "$OUT.svg ($(wc -l <"$OUT.folded") stacks); top functions in $OUT.txt"
