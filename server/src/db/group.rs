@@ -3,10 +3,10 @@
 //! SQLite runs one writer at a time anyway; what limits a durable write path is the fsync at each
 //! commit. So every writer's work runs on one thread, the writer thread, on one connection, each
 //! inside a SAVEPOINT of a transaction that stays open while more writers are queued; the last
-//! writer of a burst (or the 64th) commits for all, and every writer answers only after that commit is on disk. A writer whose work fails
-//! is rolled back to its savepoint alone; a failed COMMIT fails the whole batch, whose writers all
-//! answer with the error — so a 2xx answer still means "on disk", and an error still means "no
-//! effect".
+//! writer of a burst (or the 64th) commits for all, and every writer answers only after that
+//! commit is on disk. A writer whose work fails is rolled back to its savepoint alone; a failed
+//! COMMIT fails the whole batch, whose writers all answer with the error — so a 2xx answer still
+//! means "on disk", and an error still means "no effect".
 //!
 //! The fsync is taken out of the turn (early lock release). The write connection commits with
 //! `synchronous = NORMAL`: COMMIT appends the batch's frames to the WAL file and returns without

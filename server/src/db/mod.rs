@@ -212,9 +212,10 @@ impl Db {
                 let pool = Pool::builder()
                     .max_size(pool_size)
                     .connection_timeout(Duration::from_secs(10))
-                    // Tested at check-out only when it may be stale (see `pgpool`): after a
-                    // PostgreSQL restart no pooled connection fails a till's request, and a busy
-                    // connection costs no round trip.
+                    // Tested at check-out only when it may be stale (see `pgpool`): idle for a
+                    // second, or older than the last connection this process saw lost. A busy
+                    // connection costs no round trip; a read on a connection lost less than a
+                    // second ago can still fail once (writes are run again).
                     .test_on_check_out(true)
                     .event_handler(Box::new(crate::metrics::PoolEvents))
                     .build(manager)?;
