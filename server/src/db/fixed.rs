@@ -15,7 +15,8 @@ use std::marker::PhantomData;
 
 use diesel::backend::Backend;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text, Timestamp};
+use diesel::serialize::ToSql;
+use diesel::sql_types::{Array, BigInt, HasSqlType, Integer, Nullable, Text, Timestamp};
 use diesel::{QueryResult, RunQueryDsl};
 
 /// A value bound to a [`Fixed`] statement.
@@ -203,36 +204,47 @@ pub trait Binds: Backend {
     fn push<'b>(out: &mut AstPass<'_, 'b, Self>, bind: &'b Bind<'_>) -> QueryResult<()>;
 }
 
+/// The binds both backends take alike; `None` for an array (PostgreSQL's alone).
+fn push_scalar<'b, DB>(out: &mut AstPass<'_, 'b, DB>, bind: &'b Bind<'_>) -> Option<QueryResult<()>>
+where
+    DB: Backend + HasSqlType<BigInt> + HasSqlType<Text> + HasSqlType<Timestamp>,
+    i64: ToSql<BigInt, DB>,
+    str: ToSql<Text, DB>,
+    String: ToSql<Text, DB>,
+    for<'x> Option<&'x str>: ToSql<Nullable<Text>, DB>,
+    chrono::NaiveDateTime: ToSql<Timestamp, DB>,
+{
+    Some(match bind {
+        Bind::Int(v) => out.push_bind_param::<BigInt, i64>(v),
+        Bind::Text(v) => out.push_bind_param::<Text, str>(v),
+        Bind::TextOwned(v) => out.push_bind_param::<Text, String>(v),
+        Bind::OptText(v) => out.push_bind_param::<Nullable<Text>, Option<&str>>(v),
+        Bind::Time(v) => out.push_bind_param::<Timestamp, chrono::NaiveDateTime>(v),
+        Bind::Ints(_) | Bind::IntsOwned(_) | Bind::Ints32(_) | Bind::Texts(_) | Bind::OptTexts(_) => return None,
+    })
+}
+
 impl Binds for diesel::sqlite::Sqlite {
     fn push<'b>(out: &mut AstPass<'_, 'b, Self>, bind: &'b Bind<'_>) -> QueryResult<()> {
-        match bind {
-            Bind::Int(v) => out.push_bind_param::<BigInt, i64>(v),
-            Bind::Text(v) => out.push_bind_param::<Text, str>(v),
-            Bind::TextOwned(v) => out.push_bind_param::<Text, String>(v),
-            Bind::OptText(v) => out.push_bind_param::<Nullable<Text>, Option<&str>>(v),
-            Bind::Time(v) => out.push_bind_param::<Timestamp, chrono::NaiveDateTime>(v),
-            Bind::Ints(_) | Bind::IntsOwned(_) | Bind::Ints32(_) | Bind::Texts(_) | Bind::OptTexts(_) => {
-                Err(diesel::result::Error::QueryBuilderError("an array bound on SQLite".into()))
-            }
-        }
+        push_scalar(out, bind).unwrap_or_else(|| Err(unbound("an array on SQLite")))
     }
 }
 
 impl Binds for diesel::pg::Pg {
     fn push<'b>(out: &mut AstPass<'_, 'b, Self>, bind: &'b Bind<'_>) -> QueryResult<()> {
         match bind {
-            Bind::Int(v) => out.push_bind_param::<BigInt, i64>(v),
-            Bind::Text(v) => out.push_bind_param::<Text, str>(v),
-            Bind::TextOwned(v) => out.push_bind_param::<Text, String>(v),
-            Bind::OptText(v) => out.push_bind_param::<Nullable<Text>, Option<&str>>(v),
-            Bind::Time(v) => out.push_bind_param::<Timestamp, chrono::NaiveDateTime>(v),
             Bind::Ints(v) => out.push_bind_param::<Array<BigInt>, [i64]>(v),
             Bind::IntsOwned(v) => out.push_bind_param::<Array<BigInt>, Vec<i64>>(v),
             Bind::Ints32(v) => out.push_bind_param::<Array<Integer>, Vec<i32>>(v),
             Bind::Texts(v) => out.push_bind_param::<Array<Text>, Vec<&str>>(v),
             Bind::OptTexts(v) => out.push_bind_param::<Array<Nullable<Text>>, Vec<Option<&str>>>(v),
+            scalar => push_scalar(out, scalar).unwrap_or_else(|| Err(unbound("a value of no known type"))),
         }
     }
+}
+
+fn unbound(what: &str) -> diesel::result::Error {
+    diesel::result::Error::QueryBuilderError(format!("{what} cannot be bound").into())
 }
 
 impl<ST, DB: Binds> QueryFragment<DB> for Fixed<'_, ST> {
