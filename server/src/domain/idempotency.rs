@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 
 use azyq_shared::api::ErrorCode;
 
+use crate::db::fixed::Fixed;
 use crate::db::schema::idempotency_keys;
 use crate::db::{Conn, Db};
 use crate::error::{AppError, AppResult};
@@ -81,9 +82,8 @@ where
     let answer = effect(conn)?;
     let text = serde_json::to_string(&answer).map_err(AppError::internal)?;
     if reserve_first {
-        with_conn!(conn, c => diesel::update(idempotency_keys::table.find((scope, key)))
-            .set(idempotency_keys::response.eq(text))
-            .execute(c))?;
+        // Kept prepared (diesel would send an UPDATE's text and have it planned at every run).
+        with_conn!(conn, c => Fixed::new(ANSWER).bind(text).bind(scope).bind(key).execute(c))?;
     } else {
         with_conn!(conn, c => diesel::insert_into(idempotency_keys::table)
             .values((
@@ -97,6 +97,9 @@ where
     }
     Ok(answer)
 }
+
+/// PostgreSQL: the answer written to the key reserved before the effect.
+const ANSWER: &str = "UPDATE idempotency_keys SET response = ? WHERE scope = ? AND idem_key = ?";
 
 /// The answer stored under (scope, key), if any: replayed for the same request, 409
 /// `idempotency_conflict` for another.
