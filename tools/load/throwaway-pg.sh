@@ -6,7 +6,8 @@
 #   tools/load/throwaway-pg.sh start DIR PORT   # prints the URL of an empty database `azyq`
 #   tools/load/throwaway-pg.sh stop DIR         # stops it and removes DIR
 #
-# DIR's parent must be reachable by `postgres` (not a mode-700 directory of root's).
+# DIR's parent must be reachable by `postgres` (not a mode-700 directory of root's). PG_OPTS adds
+# server settings to the start, e.g. PG_OPTS="-c shared_preload_libraries=pg_stat_statements".
 set -euo pipefail
 
 usage() { echo "usage: $0 start DIR PORT | stop DIR" >&2; exit 2; }
@@ -27,7 +28,7 @@ case "${1:-}" in
     as_pg "$BIN/initdb" -D "$DIR/data" -U postgres --auth=trust -E UTF8 >"$DIR/initdb.log" 2>&1 \
       || { cat "$DIR/initdb.log" >&2; exit 2; }
     as_pg "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/pg.log" -w -t 60 \
-      -o "-p $PORT -k $DIR -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null \
+      -o "-p $PORT -k $DIR -c listen_addresses=127.0.0.1 -c max_connections=200 ${PG_OPTS:-}" start >/dev/null \
       || { cat "$DIR/pg.log" >&2; exit 2; }
     as_pg "$BIN/createdb" -h 127.0.0.1 -p "$PORT" -U postgres azyq
     echo "postgres://postgres@127.0.0.1:$PORT/azyq"

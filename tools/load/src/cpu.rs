@@ -66,6 +66,37 @@ impl Meter {
     }
 }
 
+/// The CPU of the database's processes over a run (`--database-pid`: PostgreSQL's postmaster's
+/// children when the run starts — its background processes and the servers' pooled connections),
+/// printed as cores busy and as milliseconds per sale. A process that ends during the run (a
+/// connection closed) drops its share, so the figure is a floor.
+pub struct Database {
+    processes: Vec<(u32, f64)>,
+}
+
+impl Database {
+    pub fn start(pids: &[u32]) -> Option<Database> {
+        let processes: Vec<(u32, f64)> = pids.iter().filter_map(|&p| Some((p, seconds(Some(p))?))).collect();
+        (!processes.is_empty()).then_some(Database { processes })
+    }
+
+    /// The database's CPU seconds since [`Database::start`], over the processes still there.
+    pub fn used(&self) -> f64 {
+        self.processes.iter().filter_map(|&(pid, before)| Some(seconds(Some(pid))? - before)).sum()
+    }
+
+    /// The report's line for `sales` sales over `wall`.
+    pub fn line(&self, wall: Duration, sales: u64) -> String {
+        let used = self.used();
+        format!(
+            "database cpu: {:.0}% of one core over the run ({} processes), {:.2} ms per sale",
+            used / wall.as_secs_f64().max(1e-9) * 100.0,
+            self.processes.len(),
+            used * 1000.0 / (sales.max(1) as f64)
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -76,6 +107,10 @@ mod tests {
             let meter = super::Meter::start(&[me, me]);
             assert!(meter.print(std::time::Duration::from_millis(1)).is_some_and(|t| t >= 0.0));
             assert_eq!(super::Meter::start(&[]).print(std::time::Duration::from_secs(1)), None);
+            let db = super::Database::start(&[me]).expect("this process is readable");
+            assert!(db.used() >= 0.0);
+            assert!(db.line(std::time::Duration::from_secs(1), 10).starts_with("database cpu: "));
+            assert!(super::Database::start(&[]).is_none());
         }
     }
 }

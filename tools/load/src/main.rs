@@ -155,6 +155,10 @@ struct Cli {
     /// Repeat it (or give a comma list) for several servers.
     #[arg(long = "server-pid", value_name = "PID", value_delimiter = ',')]
     server_pids: Vec<u32>,
+    /// The database's process ids (same machine; for PostgreSQL the postmaster's children): their
+    /// CPU over the run is printed, in all and per sale.
+    #[arg(long = "database-pid", value_name = "PID", value_delimiter = ',')]
+    database_pids: Vec<u32>,
 }
 
 /// What `--only` restricts the run to.
@@ -440,6 +444,7 @@ fn sales(
     };
     let counted = dbcount::read(&servers, timeout);
     let meter = cpu::Meter::start(&cli.server_pids);
+    let database = cpu::Database::start(&cli.database_pids);
     let (mut stats, mut ledger, elapsed) = till::run(stations, &traffic);
     if let Some(openings) = openings {
         ledger.merge(openings);
@@ -447,6 +452,9 @@ fn sales(
     println!("run: measured {:.1} s", elapsed.as_secs_f64());
     stats.print(elapsed, matches!(mode, Mode::Open { .. }));
     meter.print(elapsed);
+    if let Some(db) = &database {
+        println!("{}", db.line(elapsed, stats.captured));
+    }
     println!("{}", dbcount::line(counted, dbcount::read(&servers, timeout)));
     if let Some(tps) = pgbench {
         println!(
