@@ -497,6 +497,8 @@ const WRITE_SALE_PG: &str = "WITH \
    $18::bigint[], $19::bigint[], $20::bigint[], $21::bigint[], $22::bigint[], $23::bigint[]) AS l RETURNING 1), \
  prices AS (INSERT INTO shop_prices (shop_id, gtin, shelf_price_tiyn, reduced_price_tiyn, updated_at) \
    SELECT $24, p.gtin, p.shelf, p.reduced, $9 FROM unnest($25::text[], $26::bigint[], $27::bigint[]) AS p(gtin, shelf, reduced) \
+   WHERE NOT EXISTS (SELECT 1 FROM shop_prices k WHERE k.shop_id = $24 AND k.gtin = p.gtin \
+   AND k.shelf_price_tiyn = p.shelf AND k.reduced_price_tiyn = p.reduced) \
    ON CONFLICT (shop_id, gtin) DO UPDATE SET shelf_price_tiyn = excluded.shelf_price_tiyn, \
    reduced_price_tiyn = excluded.reduced_price_tiyn, updated_at = excluded.updated_at RETURNING 1), \
  counted AS (INSERT INTO day_signal_stats (day, shop_id, code, count) \
@@ -625,6 +627,12 @@ fn current_balance(conn: &mut Conn, presented: &[Presented]) -> AppResult<Tiyn> 
 
 /// Keeps the shop's last prices per GTIN, to pre-fill the next basket line at the till.
 ///
+/// A price as it is already kept is not written again (`updated_at` is when it was last set): most
+/// baskets sell at the shop's usual prices, and every till of the shop would otherwise rewrite the
+/// same rows — on PostgreSQL each basket held their row locks until it committed, so the shop's
+/// tills took turns (issue 19). Two baskets that change one price at once still both write it, the
+/// later commit's price kept.
+///
 /// The rows are written in GTIN order, once each (the basket's last line of a GTIN wins): two
 /// baskets of one shop that take the same rows in different orders would deadlock on PostgreSQL.
 fn remember_prices(conn: &mut Conn, shop_id: &str, lines: &[BasketLine], now: DateTime<Utc>) -> AppResult<()> {
@@ -640,7 +648,9 @@ fn remember_prices(conn: &mut Conn, shop_id: &str, lines: &[BasketLine], now: Da
             format!(
                 "INSERT INTO shop_prices (shop_id, gtin, shelf_price_tiyn, reduced_price_tiyn, updated_at) VALUES {} \
                  ON CONFLICT (shop_id, gtin) DO UPDATE SET shelf_price_tiyn = excluded.shelf_price_tiyn, \
-                 reduced_price_tiyn = excluded.reduced_price_tiyn, updated_at = excluded.updated_at",
+                 reduced_price_tiyn = excluded.reduced_price_tiyn, updated_at = excluded.updated_at \
+                 WHERE shop_prices.shelf_price_tiyn <> excluded.shelf_price_tiyn \
+                 OR shop_prices.reduced_price_tiyn <> excluded.reduced_price_tiyn",
                 vec!["(?, ?, ?, ?, ?)"; n].join(", ")
             )
         })?;
