@@ -129,7 +129,7 @@ fn left_authorized(id: i64) -> AppError {
     AppError::internal(anyhow::anyhow!("basket {id} left `authorized` under its lock"))
 }
 
-/// PostgreSQL: [`Pay`] in one statement (the lines read in a second). Each data-modifying CTE is
+/// PostgreSQL: [`Pay`] in one statement (the lines read just before it). Each data-modifying CTE is
 /// the statement [`pay_sqlite`] runs for it: the charges ([`moves::charge`] over the parts), the
 /// basket's guarded update, and [`stats::captured`]'s counters (the goods summed per group from the
 /// basket's lines, in group order).
@@ -172,10 +172,17 @@ struct Paid {
 }
 
 fn pay_pg(conn: &mut Conn, w: &Pay) -> AppResult<(String, Vec<BasketLine>, Vec<VoucherCharge>)> {
-    let Conn::Pg(c) = conn else { return pay_sqlite(conn, w) };
+    if !matches!(conn, Conn::Pg(_)) {
+        return pay_sqlite(conn, w);
+    }
     let id = w.row.id;
     let voucher_ids: Vec<i64> = w.parts.iter().map(|p| p.voucher_id).collect();
     let amounts: Vec<i64> = w.parts.iter().map(|p| p.charged.get()).collect();
+    // The lines first: the statement below takes the shop's day counters, which every till of the
+    // shop waits for until this transaction commits, so nothing that can be read before it is read
+    // after it.
+    let lines = lines_of(conn, id)?;
+    let Conn::Pg(c) = conn else { return pay_sqlite(conn, w) };
     let e = w.audit;
     let out: Paid = Fixed::numbered(PAY_PG)
         .bind(id)
@@ -215,7 +222,6 @@ fn pay_pg(conn: &mut Conn, w: &Pay) -> AppResult<(String, Vec<BasketLine>, Vec<V
         })?;
         charges.push(charge_of(part, Tiyn::new(*balance)));
     }
-    let lines = lines_of(conn, id)?;
     Ok((shop_name, lines, charges))
 }
 
