@@ -7,7 +7,8 @@ use std::collections::HashSet;
 use azyq_shared::api::{FamilyStatus, NoticeKind, Notification, VoucherStatus};
 use azyq_shared::{BusinessDay, Iin, Month};
 use chrono::{DateTime, Days, NaiveDateTime, Utc};
-use diesel::dsl::{exists, not, sql};
+use diesel::dsl::{exists, not, sql, AsExprOf};
+use diesel::expression::SqlLiteral;
 use diesel::prelude::*;
 use diesel::sql_types::{Nullable, Text, Timestamp};
 
@@ -77,31 +78,69 @@ pub fn record(conn: &mut Conn, family_id: &str, month: Month, kind: NoticeKind, 
 }
 
 /// `vouchers_issued` to every family that got vouchers in one issue run (those of `month` with an
-/// id above `after`, stamped `issued_at`): one statement, however many families.
-pub fn vouchers_issued(conn: &mut Conn, month: Month, after: i64, issued_at: NaiveDateTime) -> AppResult<usize> {
+/// id above `after`; `family` when the run was one family's): one statement, however many
+/// families. Issue runs are serialised and nothing else makes vouchers, so the vouchers past
+/// `after` are the run's. Driven from the month's families in key order, each asked whether it has
+/// such a voucher in the vouchers' (family, month) index: no sort of a million vouchers to find
+/// their families, and the notices' dedup keys arrive in order.
+pub fn vouchers_issued(
+    conn: &mut Conn,
+    month: Month,
+    family: Option<&str>,
+    after: i64,
+    issued_at: NaiveDateTime,
+) -> AppResult<usize> {
     let kind = NoticeKind::VouchersIssued;
     let (text, text_kk) = texts(kind, month);
-    let key = dedup_sql(kind, "vouchers.month", "vouchers.family_id");
-    Ok(with_conn!(conn, c => diesel::insert_into(notices::table)
-        .values(
-            vouchers::table
-                .filter(vouchers::id.gt(after))
-                .filter(vouchers::month.eq(month.as_ref()))
-                .filter(vouchers::issued_at.eq(issued_at))
-                .filter(not(exists(notices::table.filter(notices::dedup_key.eq(sql::<Nullable<Text>>(&key))))))
-                .select((
-                    vouchers::family_id,
-                    vouchers::month,
-                    kind.as_str().into_sql::<Text>(),
-                    text.as_str().into_sql::<Text>(),
-                    text_kk.as_str().into_sql::<Text>(),
-                    issued_at.into_sql::<Timestamp>(),
-                    sql::<Nullable<Text>>(&key),
-                ))
-                .distinct(),
-        )
-        .into_columns(COLUMNS)
-        .execute(c))?)
+    let key = dedup_sql(kind, "family_months.month", "family_months.family_id");
+    Ok(with_conn!(conn, c => {
+        let mut source = family_months::table
+            .filter(family_months::month.eq(month.as_ref()))
+            .filter(exists(
+                vouchers::table
+                    .filter(vouchers::family_id.eq(family_months::family_id))
+                    .filter(vouchers::month.eq(family_months::month))
+                    .filter(vouchers::id.gt(after)),
+            ))
+            .filter(not(exists(notices::table.filter(notices::dedup_key.eq(sql::<Nullable<Text>>(&key))))))
+            .select(to_families(kind, (&text, &text_kk), issued_at, &key))
+            .into_boxed();
+        if let Some(f) = family {
+            source = source.filter(family_months::family_id.eq(f));
+        }
+        diesel::insert_into(notices::table).values(source).into_columns(COLUMNS).execute(c)
+    })?)
+}
+
+/// The select list of a notice to each family a `family_months` query finds, in [`COLUMNS`]'
+/// order.
+type FamilyNotice<'a> = (
+    family_months::family_id,
+    family_months::month,
+    AsExprOf<&'static str, Text>,
+    AsExprOf<&'a str, Text>,
+    AsExprOf<&'a str, Text>,
+    AsExprOf<NaiveDateTime, Timestamp>,
+    SqlLiteral<Nullable<Text>>,
+);
+
+/// [`FamilyNotice`] of `kind`, its texts, its time and `key`, the dedup key's SQL (see
+/// `dedup_sql`).
+fn to_families<'a>(
+    kind: NoticeKind,
+    (text, text_kk): (&'a str, &'a str),
+    at: NaiveDateTime,
+    key: &str,
+) -> FamilyNotice<'a> {
+    (
+        family_months::family_id,
+        family_months::month,
+        kind.as_str().into_sql::<Text>(),
+        text.into_sql::<Text>(),
+        text_kk.into_sql::<Text>(),
+        at.into_sql::<Timestamp>(),
+        sql::<Nullable<Text>>(key),
+    )
 }
 
 /// The columns an insert-select of notices fills, in the order its select lists them.
@@ -153,15 +192,7 @@ pub fn month_ends_soon(conn: &mut Conn, month: Month, now: DateTime<Utc>) -> App
                         .filter(vouchers::status.eq(VoucherStatus::Issued)),
                 ))
                 .filter(not(exists(notices::table.filter(notices::dedup_key.eq(sql::<Nullable<Text>>(&key))))))
-                .select((
-                    family_months::family_id,
-                    family_months::month,
-                    kind.as_str().into_sql::<Text>(),
-                    text.as_str().into_sql::<Text>(),
-                    text_kk.as_str().into_sql::<Text>(),
-                    ts.into_sql::<Timestamp>(),
-                    sql::<Nullable<Text>>(&key),
-                )),
+                .select(to_families(kind, (&text, &text_kk), ts, &key)),
         )
         .into_columns(COLUMNS)
         .execute(c))?)
