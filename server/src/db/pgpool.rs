@@ -11,32 +11,16 @@
 //!   commit — and from then on every connection is tested once before its next use).
 //!
 //! A connection that fails its test is dropped by r2d2 and replaced by a new one.
-//!
-//! Every connection plans its kept statements once ([`GENERIC_PLANS`]).
 
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
 use diesel::r2d2::{ConnectionManager, ManageConnection};
 
 /// A connection unused for this long is tested before its next use.
 pub const IDLE_TEST: Duration = Duration::from_secs(1);
-
-/// Run on every new connection: a kept (prepared) statement is planned once, for any values.
-///
-/// By default PostgreSQL plans a kept statement afresh at each run for its first five, then keeps
-/// a generic plan only if its estimate is no worse than the fresh ones'. For the statements over
-/// arrays (`= ANY($1)`, `unnest($2)`) it seldom is, as the generic plan cannot know the arrays'
-/// lengths: pg_stat_statements showed capture's one statement planned at every run (1.9 ms each on
-/// the loaded machine), the signals' look-back and authorise's locking read likewise (issue 19;
-/// `PG_STATEMENTS=N tools/load/sales-bench.sh`). Every statement the
-/// server keeps prepared is a keyed read or write over indexes whose plan does not depend on the
-/// values (the only partial index, recalls in force, has no parameter in its condition); statements
-/// diesel does not keep (sent unnamed) are still planned for their values.
-pub const GENERIC_PLANS: &str = "SET plan_cache_mode = force_generic_plan";
 
 /// How many times a connection to PostgreSQL was found lost (the server restarted, a network
 /// fault). A connection tested before the last of them is tested again.
@@ -90,9 +74,7 @@ impl ManageConnection for PgManager {
 
     fn connect(&self) -> Result<PgConn, Self::Error> {
         let tested_at = LOST.load(Ordering::Relaxed);
-        let mut conn = self.0.connect()?;
-        conn.batch_execute(GENERIC_PLANS).map_err(diesel::r2d2::Error::QueryError)?;
-        Ok(PgConn { conn, last_used: Instant::now(), tested_at })
+        Ok(PgConn { conn: self.0.connect()?, last_used: Instant::now(), tested_at })
     }
 
     /// r2d2 calls it at every check-out (`test_on_check_out`): a round trip only when needed.
