@@ -6,11 +6,15 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-/// Blocking threads by default. SQLite's group commit shares one fsync among the writers queued
-/// at that moment (up to 64), so fewer threads than busy tills means smaller batches and fewer
-/// sales: with 32 tills, 16 threads sold ~28 % fewer than actix's 512, while 64 sold about as many
-/// (within the noise of the shared test machine) and kept the server near 74 threads, not ~100.
-pub const DEFAULT_BLOCKING_THREADS: usize = 64;
+/// Blocking threads by default. Each keeps its stack and its allocator's thread cache for as long as
+/// it lives, so under till load every thread costs memory whether it works or waits: with 64 of
+/// them the server's peak on a month of 1 000 000 vouchers was 63-68 MB, with 24 of them 50-52 MB
+/// (issue 19, `tools/load/memory-bench.sh`, 64 tills; the 64 MB target met only with 24). The price:
+/// fewer threads than busy tills means smaller group commits, and in the yardstick (64 tills, only
+/// authorise and capture) 24 threads sold 0.87× of what 64 sold; with the wallet's mints and the
+/// look-ups in the loop as many (README, Performance). `AZYQ_BLOCKING_THREADS` raises it where
+/// memory is not short. A pool bigger than 12 (PostgreSQL) gets twice its size.
+pub const DEFAULT_BLOCKING_THREADS: usize = 24;
 
 /// Everything the server can be told. Secrets come from the environment or a file kept out of the repo.
 #[derive(Debug, Clone, Deserialize)]
@@ -488,10 +492,10 @@ mod tests {
     #[test]
     fn blocking_threads_are_shared_out_among_workers() {
         let mut s = Settings { pool_size: 8, ..Settings::default() };
-        // By default 64 in all: 32 for each of 2 workers, rounded up for 3.
-        assert_eq!(s.blocking_threads_per_worker(2), 32);
-        assert_eq!(s.blocking_threads_per_worker(3), 22);
-        assert_eq!(s.blocking_threads_per_worker(0), 64);
+        // By default 24 in all: 12 for each of 2 workers, rounded up for 5.
+        assert_eq!(s.blocking_threads_per_worker(2), 12);
+        assert_eq!(s.blocking_threads_per_worker(5), 5);
+        assert_eq!(s.blocking_threads_per_worker(0), 24);
         // A bigger pool (PostgreSQL) gets twice its size.
         s.pool_size = 50;
         assert_eq!(s.blocking_threads_per_worker(2), 50);
