@@ -630,8 +630,9 @@ fn current_balance(conn: &mut Conn, presented: &[Presented]) -> AppResult<Tiyn> 
 /// A price as it is already kept is not written again (`updated_at` is when it was last set): most
 /// baskets sell at the shop's usual prices, and every till of the shop would otherwise rewrite the
 /// same rows — on PostgreSQL each basket held their row locks until it committed, so the shop's
-/// tills took turns (issue 19). Two baskets that change one price at once still both write it, the
-/// later commit's price kept.
+/// tills took turns (issue 19). Two baskets that change one price at once both write it, the later
+/// commit's price kept; on PostgreSQL a basket at the kept price that runs beside one changing it
+/// may leave the change standing (a pre-fill, not money).
 ///
 /// The rows are written in GTIN order, once each (the basket's last line of a GTIN wins): two
 /// baskets of one shop that take the same rows in different orders would deadlock on PostgreSQL.
