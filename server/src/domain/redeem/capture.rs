@@ -172,9 +172,6 @@ struct Paid {
 }
 
 fn pay_pg(conn: &mut Conn, w: &Pay) -> AppResult<(String, Vec<BasketLine>, Vec<VoucherCharge>)> {
-    if !matches!(conn, Conn::Pg(_)) {
-        return pay_sqlite(conn, w);
-    }
     let id = w.row.id;
     let voucher_ids: Vec<i64> = w.parts.iter().map(|p| p.voucher_id).collect();
     let amounts: Vec<i64> = w.parts.iter().map(|p| p.charged.get()).collect();
