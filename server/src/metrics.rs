@@ -182,9 +182,13 @@ pub(crate) fn restore_pending(events: Vec<Event>) {
 /// The transaction on this thread ended: count its events if it committed.
 pub(crate) fn transaction_ended(committed: bool) {
     let events = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));
-    if !committed {
-        return;
+    if committed {
+        count_committed(events);
     }
+}
+
+/// Counts the events of a transaction that committed (taken from the thread that ran it).
+pub(crate) fn count_committed(events: Vec<Event>) {
     for e in events {
         match e {
             Event::Hold => counter!("azyq_holds_total").increment(1),

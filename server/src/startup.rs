@@ -165,9 +165,11 @@ pub async fn serve(settings: Settings, db: Db, listener: TcpListener) -> anyhow:
             .default_service(web::to(http::not_found))
     })
     .workers(workers)
-    // Every request's database work runs on a blocking thread (`Db::run`). Actix allows 512 of
-    // them: under load the pool grew to a hundred threads that mostly waited for a connection or
-    // the writer, each with its stack and allocator cache (see `Settings::blocking_threads`).
+    // A request's database work runs on a blocking thread (`Db::run`) — but for the tills'
+    // transitions on SQLite's writer thread, which a request awaits as a task (`Db::write_retrying_async`).
+    // Actix allows 512 of them: under load the pool grew to a hundred threads that mostly waited for
+    // a connection or the writer, each with its stack and allocator cache (see
+    // `Settings::blocking_threads`).
     .worker_max_blocking_threads(blocking)
     .shutdown_timeout(5);
     let server = match tls {

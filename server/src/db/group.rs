@@ -88,6 +88,8 @@ pub struct GroupWriter {
     wal: Option<File>,
     /// Wakes the sync thread (with the `state` lock) when a batch has committed.
     to_sync: Condvar,
+    /// `committed` for writers that wait as tasks ([`GroupWriter::write_async`]).
+    committed_async: tokio::sync::Notify,
     /// The writer thread: every transaction runs on it, one after another (see [`GroupWriter::write`]).
     pool: rayon_core::ThreadPool,
     /// Tests: milliseconds each WAL sync takes on top of its own, to hold a batch open during it.
@@ -130,6 +132,7 @@ impl GroupWriter {
             written: AtomicU64::new(0),
             wal,
             to_sync: Condvar::new(),
+            committed_async: tokio::sync::Notify::new(),
             #[cfg(test)]
             slow_sync_ms: AtomicU64::new(0),
         });
@@ -175,6 +178,33 @@ impl GroupWriter {
         let (value, mine) = turn?;
         self.wait_for(mine)?;
         Ok(value)
+    }
+
+    /// As [`GroupWriter::write`], for a request that waits as a task rather than on a thread: `f`
+    /// is queued to the writer thread and the task is woken when its batch is durable (or failed),
+    /// so no thread is held while a writer waits for its turn or for the batch's fsync. Answers
+    /// with what `f` noted for the business counters, to be counted once the value is answered
+    /// ([`crate::metrics::count_committed`]). A panic of `f` is answered as an internal error.
+    pub async fn write_async<T, F>(self: &Arc<Self>, f: F) -> Result<(T, Vec<crate::metrics::Event>), AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Conn) -> Result<T, AppError> + Send + 'static,
+    {
+        self.queued.fetch_add(1, Ordering::SeqCst);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let (me, span) = (Arc::clone(self), tracing::Span::current());
+        self.pool.spawn(move || {
+            let _entered = span.enter();
+            crate::metrics::transaction_begins();
+            let turn = catch_unwind(AssertUnwindSafe(|| me.turn(f)));
+            // The asker may be gone (its client hung up): the effect stands, as on a thread.
+            let _ = tx.send((turn, crate::metrics::take_pending()));
+        });
+        let (turn, events) =
+            rx.await.map_err(|_| AppError::internal(anyhow::anyhow!("the SQLite writer thread dropped a write")))?;
+        let (value, mine) = turn.map_err(|_| AppError::internal(anyhow::anyhow!("a writer panicked")))??;
+        self.wait_for_async(mine).await?;
+        Ok((value, events))
     }
 
     /// The writer thread's part of [`GroupWriter::write`]: `f` in a savepoint of the open batch
@@ -305,6 +335,7 @@ impl GroupWriter {
         let mut done = self.done();
         done.durable = done.durable.max(batch);
         self.committed.notify_all();
+        self.committed_async.notify_waiters();
     }
 
     /// A batch that did not commit: its writers answer the error.
@@ -315,19 +346,31 @@ impl GroupWriter {
         }
         done.failed.push_back((batch, why));
         self.committed.notify_all();
+        self.committed_async.notify_waiters();
     }
 
     /// Waits, without holding the connection, until batch `mine` is durable or failed.
     fn wait_for(&self, mine: u64) -> Result<(), AppError> {
         let mut done = self.done();
         loop {
-            if let Some((_, e)) = done.failed.iter().find(|(b, _)| *b == mine) {
-                return Err(sql_error("commit", e));
-            }
-            if done.durable >= mine {
-                return Ok(());
+            if let Some(answer) = done.outcome(mine) {
+                return answer;
             }
             done = self.committed.wait(done).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    /// As [`GroupWriter::wait_for`], as a task.
+    async fn wait_for_async(&self, mine: u64) -> Result<(), AppError> {
+        loop {
+            // Registered before the look, so a batch made durable in between still wakes it.
+            let woken = self.committed_async.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            if let Some(answer) = self.done().outcome(mine) {
+                return answer;
+            }
+            woken.await;
         }
     }
 
@@ -339,6 +382,16 @@ impl GroupWriter {
         drop(st);
         self.fail(batch, format!("{err}"));
         err
+    }
+}
+
+impl Done {
+    /// How batch `mine` ended, if it has: a failure is looked at first (see the invariants).
+    fn outcome(&self, mine: u64) -> Option<Result<(), AppError>> {
+        if let Some((_, e)) = self.failed.iter().find(|(b, _)| *b == mine) {
+            return Some(Err(sql_error("commit", e)));
+        }
+        (self.durable >= mine).then_some(Ok(()))
     }
 }
 
@@ -430,6 +483,11 @@ mod tests {
             .is_err());
         assert_eq!(count(&w), 12);
         // What was answered Ok is on disk: a fresh connection sees it.
+        assert_eq!(on_disk(&path), 12);
+    }
+
+    /// The rows of `t` as a fresh connection to the file sees them.
+    fn on_disk(path: &std::path::Path) -> i64 {
         let mut fresh = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
         #[derive(QueryableByName)]
         struct N {
@@ -437,7 +495,7 @@ mod tests {
             n: i64,
         }
         let n: Vec<N> = diesel::sql_query("SELECT COUNT(*) AS n FROM t").load(&mut fresh).unwrap();
-        assert_eq!(n[0].n, 12);
+        n[0].n
     }
 
     fn writer() -> (tempfile::TempDir, Arc<GroupWriter>) {
@@ -500,6 +558,53 @@ mod tests {
         assert_eq!(crate::metrics::take_pending(), vec![crate::metrics::Event::Hold]);
     }
 
+    /// Writers awaited as tasks, far more of them than there are threads (one: the runtime's),
+    /// share the writer thread's batches: each is answered once its batch is durable, a failure
+    /// undoes only its own work, a panic is answered as an error without failing its batch, and
+    /// what each noted for the counters comes back with its answer.
+    #[test]
+    fn writers_awaited_as_tasks_hold_no_thread_and_keep_every_promise() {
+        let (dir, w) = writer();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let answers: Vec<Result<(i64, Vec<crate::metrics::Event>), AppError>> = rt.block_on(async {
+            let mut tasks = tokio::task::JoinSet::new();
+            for i in 0..200i64 {
+                let w = w.clone();
+                tasks.spawn(async move {
+                    let r = w
+                        .write_async(move |c| {
+                            with_conn!(c, c => diesel::sql_query(format!("INSERT INTO t (k) VALUES ({i})")).execute(c))?;
+                            crate::metrics::on_commit(crate::metrics::Event::Hold);
+                            assert!(i % 50 != 7, "writer {i} panics after its insert");
+                            if i % 10 == 3 {
+                                return Err(AppError::validation("i", "refused"));
+                            }
+                            Ok(i)
+                        })
+                        .await;
+                    (i, r)
+                });
+            }
+            let mut answers = Vec::new();
+            while let Some(done) = tasks.join_next().await {
+                let (i, r) = done.unwrap();
+                answers.push(r.map(|(v, events)| {
+                    assert_eq!(v, i);
+                    (v, events)
+                }));
+            }
+            answers
+        });
+        let ok: Vec<&(i64, Vec<crate::metrics::Event>)> = answers.iter().filter_map(|r| r.as_ref().ok()).collect();
+        // 20 refused (i % 10 == 3); 4 panicked (7, 57, 107, 157), answered as errors.
+        assert_eq!(ok.len(), 176);
+        assert!(ok.iter().all(|(_, events)| events == &vec![crate::metrics::Event::Hold]));
+        assert_eq!(answers.iter().filter(|r| r.as_ref().is_err_and(|e| e.to_string().contains("panicked"))).count(), 4);
+        // Answered Ok means on disk: a fresh connection sees exactly those.
+        assert_eq!(on_disk(&dir.path().join("g.db")), 176);
+        assert_eq!(count(&w), 176);
+    }
+
     /// A writer that arrives while the WAL is being synced joins a batch left open to gather; with
     /// nobody behind it, the sync thread commits that batch itself, and the writer is answered once
     /// it is durable.
@@ -526,14 +631,7 @@ mod tests {
             second.join().unwrap().unwrap();
         });
         assert!(w.written.load(Ordering::SeqCst) >= 2 && w.done().durable >= 2);
-        let mut fresh = SqliteConnection::establish(dir.path().join("g.db").to_str().unwrap()).unwrap();
-        #[derive(QueryableByName)]
-        struct N {
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            n: i64,
-        }
-        let n: Vec<N> = diesel::sql_query("SELECT COUNT(*) AS n FROM t").load(&mut fresh).unwrap();
-        assert_eq!(n[0].n, 2);
+        assert_eq!(on_disk(&dir.path().join("g.db")), 2);
     }
 
     /// A COMMIT that fails fails every writer of its batch (none of them is on disk), and the

@@ -186,6 +186,13 @@ fn make_private(path: &str) -> anyhow::Result<()> {
     }
 }
 
+/// How long a transaction that lost a race waits before running again: a few milliseconds,
+/// different per attempt and per caller, so two victims do not meet again.
+fn retry_pause(attempt: u32, e: &AppError) -> Duration {
+    tracing::debug!(attempt, error = %e, "transaction lost a race; running it again");
+    Duration::from_millis(u64::from(rand::random::<u8>() % 8) + u64::from(attempt))
+}
+
 impl Db {
     /// Opens (creating an SQLite file if needed) and migrates the database, with group commit on
     /// SQLite.
@@ -285,13 +292,46 @@ impl Db {
         loop {
             match self.write(&f) {
                 Err(e) if e.is_retryable() && attempt < WRITE_ATTEMPTS => {
-                    tracing::debug!(attempt, error = %e, "transaction lost a race; running it again");
-                    // A few milliseconds, different per thread, so two victims do not meet again.
-                    let jitter = u64::from(rand::random::<u8>() % 8) + u64::from(attempt);
-                    std::thread::sleep(Duration::from_millis(jitter));
+                    std::thread::sleep(retry_pause(attempt, &e));
                     attempt += 1;
                 }
                 other => return other,
+            }
+        }
+    }
+
+    /// True when write transactions run on SQLite's writer thread (group commit), so that a
+    /// request can wait for one as a task ([`Db::write_retrying_async`]) instead of on a thread.
+    pub fn writes_on_writer_thread(&self) -> bool {
+        self.writer.is_some()
+    }
+
+    /// As [`Db::write_retrying`], for a request that waits as a task. With SQLite's writer thread
+    /// the transaction is queued to it and no thread is held while it waits for its turn and its
+    /// batch's fsync (see [`group::GroupWriter::write_async`]): the requests in flight are not
+    /// bounded by the blocking threads. Otherwise it runs on a blocking thread.
+    pub async fn write_retrying_async<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        T: Send + 'static,
+        F: Fn(&mut Conn) -> Result<T, AppError> + Send + Sync + 'static,
+    {
+        let Some(writer) = &self.writer else {
+            return self.run(move |db| db.write_retrying(f)).await;
+        };
+        let f = std::sync::Arc::new(f);
+        let mut attempt = 1;
+        loop {
+            let g = std::sync::Arc::clone(&f);
+            match writer.write_async(move |c| g(c)).await {
+                Ok((value, events)) => {
+                    crate::metrics::count_committed(events);
+                    return Ok(value);
+                }
+                Err(e) if e.is_retryable() && attempt < WRITE_ATTEMPTS => {
+                    tokio::time::sleep(retry_pause(attempt, &e)).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
             }
         }
     }

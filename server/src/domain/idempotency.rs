@@ -145,3 +145,19 @@ where
 {
     db.write_retrying(|c| once(c, scope, key, hash, now, &effect))
 }
+
+/// As [`write_once`], for a request that waits as a task ([`Db::write_retrying_async`]).
+pub async fn write_once_async<T, F>(
+    db: &Db,
+    scope: String,
+    key: Option<String>,
+    hash: String,
+    now: DateTime<Utc>,
+    effect: F,
+) -> AppResult<T>
+where
+    T: Serialize + DeserializeOwned + Send + 'static,
+    F: Fn(&mut Conn) -> AppResult<T> + Send + Sync + 'static,
+{
+    db.write_retrying_async(move |c| once(c, &scope, key.as_deref(), &hash, now, &effect)).await
+}

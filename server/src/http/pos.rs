@@ -10,10 +10,9 @@ use serde::{Deserialize, Serialize};
 use super::auth::{Cashier, CashierToken};
 use super::extract::{IdPath, IdempotencyKey};
 use super::AppState;
-use crate::db::Db;
 use crate::domain::idempotency;
 use crate::domain::pos;
-use crate::domain::redeem::{self, Transition};
+use crate::domain::redeem::{self, Asked};
 use crate::error::AppResult;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -27,29 +26,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(daily);
 }
 
-/// Runs a till transition that takes an `Idempotency-Key`: the key and the request's digest come
-/// from the request, the domain step runs on a blocking thread.
-async fn keyed<B, T>(
-    state: &AppState,
-    who: Cashier,
-    req: &HttpRequest,
-    IdempotencyKey(key): IdempotencyKey,
-    body: B,
-    step: impl FnOnce(&Db, &Transition, B) -> AppResult<T> + Send + 'static,
-) -> AppResult<T>
-where
-    B: Serialize + Send + 'static,
-    T: Send + 'static,
-{
-    let hash = idempotency::request_hash(req.path(), &body);
-    let (now, till) = (state.clock.now(), who.0);
-    state
-        .db
-        .run(move |db| {
-            let t = Transition { till: &till, key: key.as_deref(), hash: &hash, now };
-            step(db, &t, body)
-        })
-        .await
+/// Who asks for a till transition that takes an `Idempotency-Key`: the key and the request's
+/// digest come from the request.
+fn asked(state: &AppState, till: redeem::Till, req: &HttpRequest, key: IdempotencyKey, body: &impl Serialize) -> Asked {
+    let IdempotencyKey(key) = key;
+    Asked { till, key, hash: idempotency::request_hash(req.path(), body), now: state.clock.now() }
 }
 
 /// The SZPT products and caps for the shop, with its last prices.
@@ -96,8 +77,8 @@ pub async fn authorize(
     let rules = redeem::SaleRules { hold: state.hold, hours: state.shop_hours };
     // The session's account is read in authorise's first statement (see `CashierToken`).
     let session = Some(who.version);
-    let step = move |db: &Db, t: &Transition, b: AuthorizeRequest| redeem::authorize(db, t, &b, rules, session);
-    let answer = keyed(&state, Cashier(who.till), &req, key, body.into_inner(), step).await?;
+    let asked = asked(&state, who.till, &req, key, &*body);
+    let answer = redeem::authorize_async(&state.db, asked, body.into_inner(), rules, session).await?;
     Ok(HttpResponse::Created().json(answer))
 }
 
@@ -128,8 +109,8 @@ pub async fn capture(
     IdPath(id): IdPath,
     body: web::Json<CaptureRequest>,
 ) -> AppResult<web::Json<Captured>> {
-    let step = move |db: &Db, t: &Transition, b: CaptureRequest| redeem::capture(db, t, id, &b.payment);
-    Ok(web::Json(keyed(&state, who, &req, key, body.into_inner(), step).await?))
+    let asked = asked(&state, who.0, &req, key, &*body);
+    Ok(web::Json(redeem::capture_async(&state.db, asked, id, body.into_inner().payment).await?))
 }
 
 /// Cancel: releases the hold.
@@ -139,7 +120,7 @@ pub async fn capture(
 #[post("/api/v1/pos/baskets/{id}/cancel")]
 pub async fn cancel(state: web::Data<AppState>, who: Cashier, IdPath(id): IdPath) -> AppResult<web::Json<BasketState>> {
     let now = state.clock.now();
-    Ok(web::Json(state.db.run(move |db| redeem::cancel(db, &who.0, id, now)).await?))
+    Ok(web::Json(redeem::cancel_async(&state.db, who.0, id, now).await?))
 }
 
 /// Refund a captured basket, whole (`{}`) or by line (`{"lines":[0,2]}`), same shop, same month.
@@ -156,8 +137,8 @@ pub async fn refund(
     IdPath(id): IdPath,
     body: web::Json<RefundRequest>,
 ) -> AppResult<web::Json<Refund>> {
-    let step = move |db: &Db, t: &Transition, b: RefundRequest| redeem::refund(db, t, id, b.lines.as_deref());
-    Ok(web::Json(keyed(&state, who, &req, key, body.into_inner(), step).await?))
+    let asked = asked(&state, who.0, &req, key, &*body);
+    Ok(web::Json(redeem::refund_async(&state.db, asked, id, body.into_inner().lines).await?))
 }
 
 #[derive(Debug, Deserialize)]

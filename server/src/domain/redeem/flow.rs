@@ -32,6 +32,21 @@ impl Transition<'_> {
     }
 }
 
+/// Who asks for a transition, owned: for a transition a request awaits as a task
+/// ([`authorize_async`], [`capture_async`], [`refund_async`]).
+pub struct Asked {
+    pub till: Till,
+    pub key: Option<String>,
+    pub hash: String,
+    pub now: DateTime<Utc>,
+}
+
+impl Asked {
+    fn transition(&self) -> Transition<'_> {
+        Transition { till: &self.till, key: self.key.as_deref(), hash: &self.hash, now: self.now }
+    }
+}
+
 /// Authorise: checks every line and token, places the hold, answers what to pay.
 /// `session`: the credential version of a cashier's session whose account is still to be checked
 /// (in the checks' one statement; `None`: checked already).
@@ -42,23 +57,58 @@ pub fn authorize(
     rules: SaleRules,
     session: Option<i32>,
 ) -> AppResult<Authorized> {
-    // Signatures, codes and prices are checked on a read connection, beside other tills' writes;
-    // the write transaction then only does what depends on balances and nonces (and records a
-    // refusal the reports count, with its answer).
-    // On PostgreSQL the checks read in one statement, outside a transaction (a single statement
-    // sees one state by itself); SQLite's few in-process statements share a read transaction.
-    let checked = db.read_one(|c| match c {
-        Conn::Sqlite(s) => s.transaction(|s| super::check(&mut Conn::Sqlite(s), t.till, session, req, t.now)),
-        Conn::Pg(_) => super::check(c, t.till, session, req, t.now),
-    })?;
+    let checked = checked(db, t, req, session)?;
     idempotency::write_once(db, &t.scope("authorize"), t.key, t.hash, t.now, |c| {
-        let outcome = authorize_step::authorize(c, t.till, &checked, rules, t.now)?;
-        if let authorize_step::Outcome::Authorized(_) = outcome {
-            metrics::on_commit(Event::Hold);
-        }
-        Ok(outcome)
+        hold(c, t.till, &checked, rules, t.now)
     })?
     .into_result()
+}
+
+/// As [`authorize`], awaited as a task: on SQLite's writer thread the checks read on this thread
+/// (in process, beside the writer) and the write is queued to the writer, no thread waiting for it.
+pub async fn authorize_async(
+    db: &Db,
+    asked: Asked,
+    req: AuthorizeRequest,
+    rules: SaleRules,
+    session: Option<i32>,
+) -> AppResult<Authorized> {
+    if !db.writes_on_writer_thread() {
+        return db.run(move |db| authorize(db, &asked.transition(), &req, rules, session)).await;
+    }
+    let checked = checked(db, &asked.transition(), &req, session)?;
+    let scope = asked.transition().scope("authorize");
+    let Asked { till, key, hash, now } = asked;
+    idempotency::write_once_async(db, scope, key, hash, now, move |c| hold(c, &till, &checked, rules, now))
+        .await?
+        .into_result()
+}
+
+/// Authorise's checks: signatures, codes and prices, read on a read connection beside other
+/// tills' writes; the write transaction then only does what depends on balances and nonces (and
+/// records a refusal the reports count, with its answer). On PostgreSQL they read in one
+/// statement, outside a transaction (a single statement sees one state by itself); SQLite's few
+/// in-process statements share a read transaction.
+fn checked(db: &Db, t: &Transition, req: &AuthorizeRequest, session: Option<i32>) -> AppResult<super::Checked> {
+    db.read_one(|c| match c {
+        Conn::Sqlite(s) => s.transaction(|s| super::check(&mut Conn::Sqlite(s), t.till, session, req, t.now)),
+        Conn::Pg(_) => super::check(c, t.till, session, req, t.now),
+    })
+}
+
+/// Authorise's transaction: the hold, counted once it commits.
+fn hold(
+    c: &mut Conn,
+    till: &Till,
+    checked: &super::Checked,
+    rules: SaleRules,
+    now: DateTime<Utc>,
+) -> AppResult<authorize_step::Outcome> {
+    let outcome = authorize_step::authorize(c, till, checked, rules, now)?;
+    if let authorize_step::Outcome::Authorized(_) = outcome {
+        metrics::on_commit(Event::Hold);
+    }
+    Ok(outcome)
 }
 
 /// Capture: the customer paid; the hold becomes a charge and the receipt is final.
@@ -67,31 +117,76 @@ pub fn authorize(
 /// read before it): a hold that ran out is refused `hold_expired` and then released as such.
 pub fn capture(db: &Db, t: &Transition, id: i64, payment: &Payment) -> AppResult<Captured> {
     let result = idempotency::write_once(db, &t.scope(&format!("capture:{id}")), t.key, t.hash, t.now, |c| {
-        let captured = capture_step::capture(c, t.till, id, payment, t.now)?;
-        metrics::on_commit(Event::Sale { discount: captured.receipt.discount_tiyn });
-        Ok(captured)
+        pay(c, t.till, id, payment, t.now)
     });
     released_if_expired(db, id, t.now, result)
+}
+
+/// As [`capture`], awaited as a task (see [`authorize_async`]).
+pub async fn capture_async(db: &Db, asked: Asked, id: i64, payment: Payment) -> AppResult<Captured> {
+    if !db.writes_on_writer_thread() {
+        return db.run(move |db| capture(db, &asked.transition(), id, &payment)).await;
+    }
+    let scope = asked.transition().scope(&format!("capture:{id}"));
+    let Asked { till, key, hash, now } = asked;
+    let result =
+        idempotency::write_once_async(db, scope, key, hash, now, move |c| pay(c, &till, id, &payment, now)).await;
+    released_if_expired_async(db, id, now, result).await
+}
+
+/// Capture's transaction, counted once it commits.
+fn pay(c: &mut Conn, till: &Till, id: i64, payment: &Payment, now: DateTime<Utc>) -> AppResult<Captured> {
+    let captured = capture_step::capture(c, till, id, payment, now)?;
+    metrics::on_commit(Event::Sale { discount: captured.receipt.discount_tiyn });
+    Ok(captured)
 }
 
 /// Cancel: releases the hold.
 pub fn cancel(db: &Db, till: &Till, id: i64, now: DateTime<Utc>) -> AppResult<BasketState> {
     // As capture: whether the hold ran out is decided under the basket's lock.
-    let result = db.write_retrying(|c| {
-        let state = release::cancel(c, till, id, now)?;
-        metrics::on_commit(Event::Released { expired: false, count: 1 });
-        Ok(state)
-    });
+    let result = db.write_retrying(|c| release_hold(c, till, id, now));
     released_if_expired(db, id, now, result)
+}
+
+/// As [`cancel`], awaited as a task (see [`authorize_async`]).
+pub async fn cancel_async(db: &Db, till: Till, id: i64, now: DateTime<Utc>) -> AppResult<BasketState> {
+    if !db.writes_on_writer_thread() {
+        return db.run(move |db| cancel(db, &till, id, now)).await;
+    }
+    let result = db.write_retrying_async(move |c| release_hold(c, &till, id, now)).await;
+    released_if_expired_async(db, id, now, result).await
+}
+
+/// Cancel's transaction, counted once it commits.
+fn release_hold(c: &mut Conn, till: &Till, id: i64, now: DateTime<Utc>) -> AppResult<BasketState> {
+    let state = release::cancel(c, till, id, now)?;
+    metrics::on_commit(Event::Released { expired: false, count: 1 });
+    Ok(state)
 }
 
 /// Refund a captured basket, whole (`None`) or the given lines.
 pub fn refund(db: &Db, t: &Transition, id: i64, lines: Option<&[usize]>) -> AppResult<Refund> {
     idempotency::write_once(db, &t.scope(&format!("refund:{id}")), t.key, t.hash, t.now, |c| {
-        let refund = refund_step::refund(c, t.till, id, lines, t.now)?;
-        metrics::on_commit(Event::Refund { tiyn: refund.refunded_tiyn });
-        Ok(refund)
+        give_back(c, t.till, id, lines, t.now)
     })
+}
+
+/// As [`refund`], awaited as a task (see [`authorize_async`]).
+pub async fn refund_async(db: &Db, asked: Asked, id: i64, lines: Option<Vec<usize>>) -> AppResult<Refund> {
+    if !db.writes_on_writer_thread() {
+        return db.run(move |db| refund(db, &asked.transition(), id, lines.as_deref())).await;
+    }
+    let scope = asked.transition().scope(&format!("refund:{id}"));
+    let Asked { till, key, hash, now } = asked;
+    idempotency::write_once_async(db, scope, key, hash, now, move |c| give_back(c, &till, id, lines.as_deref(), now))
+        .await
+}
+
+/// Refund's transaction, counted once it commits.
+fn give_back(c: &mut Conn, till: &Till, id: i64, lines: Option<&[usize]>, now: DateTime<Utc>) -> AppResult<Refund> {
+    let refund = refund_step::refund(c, till, id, lines, now)?;
+    metrics::on_commit(Event::Refund { tiyn: refund.refunded_tiyn });
+    Ok(refund)
 }
 
 /// The scheduler's sweep: releases every hold that has run out, a bounded batch per transaction.
@@ -118,6 +213,15 @@ fn expire(c: &mut crate::db::Conn, now: DateTime<Utc>, id: Option<i64>) -> AppRe
 fn released_if_expired<T>(db: &Db, id: i64, now: DateTime<Utc>, result: AppResult<T>) -> AppResult<T> {
     if result.as_ref().is_err_and(|e| e.code == ErrorCode::HoldExpired) {
         expire_if_ran_out(db, id, now)?;
+    }
+    result
+}
+
+/// As [`released_if_expired`], for a transition awaited as a task (the release, rare, on a
+/// blocking thread).
+async fn released_if_expired_async<T>(db: &Db, id: i64, now: DateTime<Utc>, result: AppResult<T>) -> AppResult<T> {
+    if result.as_ref().is_err_and(|e| e.code == ErrorCode::HoldExpired) {
+        db.run(move |db| expire_if_ran_out(db, id, now)).await?;
     }
     result
 }

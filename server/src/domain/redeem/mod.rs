@@ -19,7 +19,10 @@ pub(crate) use authorize::insert_lines;
 pub use authorize::{holder, present as authorize_present, Outcome, SaleRules};
 pub use capture::{basket, receipt};
 pub use check::{check, price_line, within_cap, Checked, MAX_LINES, MAX_TOKENS};
-pub use flow::{authorize, cancel, capture, expire_holds, refund, Transition};
+pub use flow::{
+    authorize, authorize_async, cancel, cancel_async, capture, capture_async, expire_holds, refund, refund_async,
+    Asked, Transition,
+};
 pub use release::release_month_holds;
 
 use azyq_shared::api::{BasketLine, BasketStatus, ErrorCode, PaymentMethod, Unit, VoucherCharge};
