@@ -9,11 +9,11 @@ use serde::Deserialize;
 /// Blocking threads by default. Each keeps its stack and its allocator's thread cache for as long as
 /// it lives, so under till load every thread costs memory whether it works or waits: with 64 of
 /// them the server's peak on a month of 1 000 000 vouchers was 63-68 MB, with 24 of them 50-52 MB
-/// (issue 19, `tools/load/memory-bench.sh`, 64 tills; the 64 MB target met only with 24). The price:
-/// fewer threads than busy tills means smaller group commits, and in the yardstick (64 tills, only
-/// authorise and capture) 24 threads sold 0.87× of what 64 sold; with the wallet's mints and the
-/// look-ups in the loop as many (README, Performance). `AZYQ_BLOCKING_THREADS` raises it where
-/// memory is not short. A pool bigger than 12 (PostgreSQL) gets twice its size.
+/// (issue 19, `tools/load/memory-bench.sh`, 64 tills; the 64 MB target met only with 24). On SQLite
+/// the tills' transitions no longer take one (they await the writer thread as tasks), so 24 cost
+/// the yardstick nothing: 871 / 928 sales/s against 885 / 806 with 64 (README, Performance); before,
+/// fewer threads than busy tills meant smaller group commits (0.87×). `AZYQ_BLOCKING_THREADS`
+/// raises it where memory is not short. A pool bigger than 12 (PostgreSQL) gets twice its size.
 pub const DEFAULT_BLOCKING_THREADS: usize = 24;
 
 /// Everything the server can be told. Secrets come from the environment or a file kept out of the repo.
@@ -60,8 +60,9 @@ pub struct Settings {
     /// Database connections kept open.
     pub pool_size: u32,
     /// `AZYQ_BLOCKING_THREADS`: threads that run database work for HTTP requests, over all HTTP
-    /// workers; by default [`DEFAULT_BLOCKING_THREADS`] or twice the pool if that is more. Each
-    /// request's database work holds a thread while it runs or waits; actix's own default is 512,
+    /// workers; by default [`DEFAULT_BLOCKING_THREADS`] or twice the pool if that is more. A
+    /// request's database work holds a thread while it runs or waits (not a till's transition on
+    /// SQLite's writer thread, awaited as a task); actix's own default is 512,
     /// and under till load the server grew to ~100 threads, each with a stack and allocator caches.
     pub blocking_threads: Option<usize>,
     /// `AZYQ_SQLITE_CACHE_KIB`: SQLite's page cache per connection, in KiB. Every pooled connection and the group-commit writer has one, so the pool's share of
