@@ -122,11 +122,9 @@ pub fn capture(db: &Db, t: &Transition, id: i64, payment: &Payment) -> AppResult
     released_if_expired(db, id, t.now, result)
 }
 
-/// As [`capture`], awaited as a task (see [`authorize_async`]).
+/// As [`capture`], awaited as a task (see [`authorize_async`]; without SQLite's writer thread the
+/// transaction runs on a blocking thread, as [`Db::write_retrying_async`] does).
 pub async fn capture_async(db: &Db, asked: Asked, id: i64, payment: Payment) -> AppResult<Captured> {
-    if !db.writes_on_writer_thread() {
-        return db.run(move |db| capture(db, &asked.transition(), id, &payment)).await;
-    }
     let scope = asked.transition().scope(&format!("capture:{id}"));
     let Asked { till, key, hash, now } = asked;
     let result =
@@ -141,18 +139,9 @@ fn pay(c: &mut Conn, till: &Till, id: i64, payment: &Payment, now: DateTime<Utc>
     Ok(captured)
 }
 
-/// Cancel: releases the hold.
-pub fn cancel(db: &Db, till: &Till, id: i64, now: DateTime<Utc>) -> AppResult<BasketState> {
-    // As capture: whether the hold ran out is decided under the basket's lock.
-    let result = db.write_retrying(|c| release_hold(c, till, id, now));
-    released_if_expired(db, id, now, result)
-}
-
-/// As [`cancel`], awaited as a task (see [`authorize_async`]).
+/// Cancel: releases the hold, awaited as a task (see [`capture_async`]). As capture: whether the
+/// hold ran out is decided under the basket's lock.
 pub async fn cancel_async(db: &Db, till: Till, id: i64, now: DateTime<Utc>) -> AppResult<BasketState> {
-    if !db.writes_on_writer_thread() {
-        return db.run(move |db| cancel(db, &till, id, now)).await;
-    }
     let result = db.write_retrying_async(move |c| release_hold(c, &till, id, now)).await;
     released_if_expired_async(db, id, now, result).await
 }
@@ -164,18 +153,9 @@ fn release_hold(c: &mut Conn, till: &Till, id: i64, now: DateTime<Utc>) -> AppRe
     Ok(state)
 }
 
-/// Refund a captured basket, whole (`None`) or the given lines.
-pub fn refund(db: &Db, t: &Transition, id: i64, lines: Option<&[usize]>) -> AppResult<Refund> {
-    idempotency::write_once(db, &t.scope(&format!("refund:{id}")), t.key, t.hash, t.now, |c| {
-        give_back(c, t.till, id, lines, t.now)
-    })
-}
-
-/// As [`refund`], awaited as a task (see [`authorize_async`]).
+/// Refund a captured basket, whole (`None`) or the given lines, awaited as a task (see
+/// [`capture_async`]).
 pub async fn refund_async(db: &Db, asked: Asked, id: i64, lines: Option<Vec<usize>>) -> AppResult<Refund> {
-    if !db.writes_on_writer_thread() {
-        return db.run(move |db| refund(db, &asked.transition(), id, lines.as_deref())).await;
-    }
     let scope = asked.transition().scope(&format!("refund:{id}"));
     let Asked { till, key, hash, now } = asked;
     idempotency::write_once_async(db, scope, key, hash, now, move |c| give_back(c, &till, id, lines.as_deref(), now))

@@ -20,8 +20,7 @@ pub use authorize::{holder, present as authorize_present, Outcome, SaleRules};
 pub use capture::{basket, receipt};
 pub use check::{check, price_line, within_cap, Checked, MAX_LINES, MAX_TOKENS};
 pub use flow::{
-    authorize, authorize_async, cancel, cancel_async, capture, capture_async, expire_holds, refund, refund_async,
-    Asked, Transition,
+    authorize, authorize_async, cancel_async, capture, capture_async, expire_holds, refund_async, Asked, Transition,
 };
 pub use release::release_month_holds;
 
