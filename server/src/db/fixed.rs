@@ -132,6 +132,21 @@ impl<'a> From<Option<&'a str>> for Bind<'a> {
     }
 }
 
+/// A statement's answer as one JSON document (`json_build_object(…)::text AS doc`): PostgreSQL's way
+/// to read rows of several shapes in one round trip.
+#[derive(diesel::QueryableByName)]
+pub struct Doc {
+    #[diesel(sql_type = Text)]
+    pub doc: String,
+}
+
+impl Doc {
+    /// The document read as `T`; `what` names the statement in the error.
+    pub fn parse<T: serde::de::DeserializeOwned>(&self, what: &str) -> crate::error::AppResult<T> {
+        serde_json::from_str(&self.doc).map_err(|e| crate::error::AppError::internal(anyhow::anyhow!("{what}: {e}")))
+    }
+}
+
 /// The SQL text for `n` rows (1 ≤ n ≤ N) of a multi-row statement, built once per row count by
 /// `build` and kept in `texts` for the process's life: the set of texts is bounded by N.
 pub fn for_rows<const N: usize>(

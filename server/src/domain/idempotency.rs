@@ -55,46 +55,169 @@ where
     T: Serialize + DeserializeOwned,
     F: FnOnce(&mut Conn) -> AppResult<T>,
 {
-    let Some(key) = key else { return effect(conn) };
-    let reserve_first = matches!(conn, Conn::Pg(_));
-    if reserve_first {
-        // PostgreSQL: reserve the key before the effect, in the one statement that also tells
-        // whether it was free. A concurrent twin's reservation makes this insert wait for the twin's
-        // transaction; once it committed, nothing is inserted and its answer is replayed below.
+    let request = Request { scope, key, hash, now };
+    keyed(conn, &request, |c, pending| reserved_first(c, pending, effect))
+}
+
+/// An effect that does not take its key itself, as [`keyed`] runs it: on PostgreSQL the key is
+/// reserved first, in a statement of its own that also tells whether it was free. A concurrent
+/// twin's reservation makes that insert wait for the twin's transaction; once it committed, nothing
+/// is inserted and the twin's answer is replayed.
+fn reserved_first<T>(
+    conn: &mut Conn,
+    pending: Option<&Pending>,
+    effect: impl FnOnce(&mut Conn) -> AppResult<T>,
+) -> AppResult<Keyed<T>> {
+    if let Some(p) = pending {
+        if !p.reserve(conn)? {
+            return Ok(Keyed::Taken);
+        }
+    }
+    Ok(Keyed::Done { answer: effect(conn)?, stored: false })
+}
+
+/// Who asks, under which key: what [`keyed`] reserves and answers.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub scope: &'a str,
+    pub key: Option<&'a str>,
+    pub hash: &'a str,
+    pub now: DateTime<Utc>,
+}
+
+/// On PostgreSQL, the key an effect of [`keyed`] reserves in its first statement and may answer in
+/// its last: each a part of a statement the effect runs anyway, instead of a round trip of its own.
+#[derive(Debug, Clone, Copy)]
+pub struct Pending<'a> {
+    pub scope: &'a str,
+    pub key: &'a str,
+    pub hash: &'a str,
+    pub now: DateTime<Utc>,
+}
+
+/// The data-modifying CTE `k` that reserves a [`Pending`] key, for an effect's first statement:
+/// its four values are bound as scope, key, request hash and time, at the `$` numbers given (which
+/// the statement's text must spell the same way). `count(*) FROM k` is 1 if reserved, 0 if another
+/// request holds the key (it waited for that request's transaction to end). Without a key (all four
+/// bound NULL but the time) nothing is inserted.
+#[macro_export]
+macro_rules! reserve_key_cte {
+    ($scope:literal, $key:literal, $hash:literal, $now:literal) => {
+        concat!(
+            "k AS (INSERT INTO idempotency_keys (scope, idem_key, request_hash, response, created_at) ",
+            "SELECT ",
+            $scope,
+            ", ",
+            $key,
+            ", ",
+            $hash,
+            ", '', ",
+            $now,
+            " WHERE ",
+            $key,
+            " IS NOT NULL ON CONFLICT DO NOTHING RETURNING 1)"
+        )
+    };
+}
+
+/// The data-modifying CTE `answered` that stores an effect's answer under its [`Pending`] key, for
+/// the effect's last statement: bound as answer, scope and key at the `$` numbers given.
+#[macro_export]
+macro_rules! answer_key_cte {
+    ($answer:literal, $scope:literal, $key:literal) => {
+        concat!(
+            "answered AS (UPDATE idempotency_keys SET response = ",
+            $answer,
+            " WHERE scope = ",
+            $scope,
+            " AND idem_key = ",
+            $key,
+            " RETURNING 1)"
+        )
+    };
+}
+
+impl Pending<'_> {
+    /// Reserves the key in a statement of its own (for an effect that has no first statement to
+    /// carry it); `false`: another request holds it.
+    pub fn reserve(&self, conn: &mut Conn) -> AppResult<bool> {
         let reserved = with_conn!(conn, c => diesel::insert_into(idempotency_keys::table)
             .values((
-                idempotency_keys::scope.eq(scope),
-                idempotency_keys::idem_key.eq(key),
-                idempotency_keys::request_hash.eq(hash),
+                idempotency_keys::scope.eq(self.scope),
+                idempotency_keys::idem_key.eq(self.key),
+                idempotency_keys::request_hash.eq(self.hash),
                 idempotency_keys::response.eq(""),
-                idempotency_keys::created_at.eq(now.naive_utc()),
+                idempotency_keys::created_at.eq(self.now.naive_utc()),
             ))
             .on_conflict_do_nothing()
             .execute(c))?;
-        if reserved == 0 {
-            return replay(conn, scope, key, hash);
-        }
-    } else if let Some(answer) = stored(conn, scope, key, hash)? {
-        // SQLite: the write transaction holds the whole database, so no twin runs beside this one
-        // and the key is written once, with the answer, after the effect.
+        Ok(reserved == 1)
+    }
+
+    /// The answer as stored, for [`answer_key_cte`].
+    pub fn text<T: Serialize>(answer: &T) -> AppResult<String> {
+        serde_json::to_string(answer).map_err(AppError::internal)
+    }
+}
+
+/// What an effect of [`keyed`] did with its key.
+#[derive(Debug)]
+pub enum Keyed<T> {
+    /// It ran. `stored`: its answer is stored under the key already (PostgreSQL, in its own last
+    /// statement); otherwise [`keyed`] stores it.
+    Done { answer: T, stored: bool },
+    /// Another request holds the key (PostgreSQL: the effect's reservation found it taken, after
+    /// waiting for that request's transaction): its answer is replayed, nothing else done.
+    Taken,
+}
+
+/// [`once`] for an effect that takes its key itself. On PostgreSQL the effect gets the key as
+/// [`Pending`] and must reserve it before deciding anything (in its first statement, with
+/// [`reserve_key_cte`], or with [`Pending::reserve`]) and answer [`Keyed::Taken`] if it was not
+/// free; it may store its answer with [`answer_key_cte`]. Without a key, or on SQLite (whose write
+/// transaction holds the whole database, so the key is read first and written once, with the
+/// answer, after the effect), it gets `None`.
+pub fn keyed<T, F>(conn: &mut Conn, r: &Request, effect: F) -> AppResult<T>
+where
+    T: Serialize + DeserializeOwned,
+    F: FnOnce(&mut Conn, Option<&Pending>) -> AppResult<Keyed<T>>,
+{
+    let Some(key) = r.key else {
+        return match effect(conn, None)? {
+            Keyed::Done { answer, .. } => Ok(answer),
+            Keyed::Taken => Err(AppError::internal(anyhow::anyhow!("a request without a key found it taken"))),
+        };
+    };
+    if matches!(conn, Conn::Pg(_)) {
+        let pending = Pending { scope: r.scope, key, hash: r.hash, now: r.now };
+        return match effect(conn, Some(&pending))? {
+            Keyed::Taken => replay(conn, r.scope, key, r.hash),
+            Keyed::Done { answer, stored: true } => Ok(answer),
+            Keyed::Done { answer, stored: false } => {
+                // Kept prepared (diesel would send an UPDATE's text and have it planned at every run).
+                let text = Pending::text(&answer)?;
+                with_conn!(conn, c => Fixed::new(ANSWER).bind(text).bind(r.scope).bind(key).execute(c))?;
+                Ok(answer)
+            }
+        };
+    }
+    if let Some(answer) = stored(conn, r.scope, key, r.hash)? {
         return answer;
     }
-    let answer = effect(conn)?;
-    let text = serde_json::to_string(&answer).map_err(AppError::internal)?;
-    if reserve_first {
-        // Kept prepared (diesel would send an UPDATE's text and have it planned at every run).
-        with_conn!(conn, c => Fixed::new(ANSWER).bind(text).bind(scope).bind(key).execute(c))?;
-    } else {
-        with_conn!(conn, c => diesel::insert_into(idempotency_keys::table)
-            .values((
-                idempotency_keys::scope.eq(scope),
-                idempotency_keys::idem_key.eq(key),
-                idempotency_keys::request_hash.eq(hash),
-                idempotency_keys::response.eq(text),
-                idempotency_keys::created_at.eq(now.naive_utc()),
-            ))
-            .execute(c))?;
-    }
+    let answer = match effect(conn, None)? {
+        Keyed::Done { answer, .. } => answer,
+        Keyed::Taken => return Err(AppError::internal(anyhow::anyhow!("SQLite's key found taken by the effect"))),
+    };
+    let text = Pending::text(&answer)?;
+    with_conn!(conn, c => diesel::insert_into(idempotency_keys::table)
+        .values((
+            idempotency_keys::scope.eq(r.scope),
+            idempotency_keys::idem_key.eq(key),
+            idempotency_keys::request_hash.eq(r.hash),
+            idempotency_keys::response.eq(text),
+            idempotency_keys::created_at.eq(r.now.naive_utc()),
+        ))
+        .execute(c))?;
     Ok(answer)
 }
 
@@ -129,35 +252,50 @@ fn replay<T: DeserializeOwned>(conn: &mut Conn, scope: &str, key: &str, hash: &s
     }
 }
 
-/// Runs `effect` once per (scope, key) in a write transaction of its own ([`once`]), retrying
+/// Runs `effect` once per (scope, key) in a write transaction of its own ([`keyed`]), retrying
 /// (bounded) a transaction that lost a race to a concurrent twin or that the database could not
 /// serialise: the retry answers from the twin's stored result, or runs on the state it left.
-pub fn write_once<T>(
+pub fn write_keyed<T>(
     db: &Db,
-    scope: &str,
-    key: Option<&str>,
-    hash: &str,
-    now: DateTime<Utc>,
-    effect: impl Fn(&mut Conn) -> AppResult<T> + Sync,
+    r: &Request,
+    effect: impl Fn(&mut Conn, Option<&Pending>) -> AppResult<Keyed<T>> + Sync,
 ) -> AppResult<T>
 where
     T: Serialize + DeserializeOwned + Send,
 {
-    db.write_retrying(|c| once(c, scope, key, hash, now, &effect))
+    db.write_retrying(|c| keyed(c, r, &effect))
 }
 
-/// As [`write_once`], for a request that waits as a task ([`Db::write_retrying_async`]).
-pub async fn write_once_async<T, F>(
-    db: &Db,
-    scope: String,
-    key: Option<String>,
-    hash: String,
-    now: DateTime<Utc>,
-    effect: F,
-) -> AppResult<T>
+/// A [`Request`] owned, for a request that waits as a task.
+#[derive(Debug, Clone)]
+pub struct Owned {
+    pub scope: String,
+    pub key: Option<String>,
+    pub hash: String,
+    pub now: DateTime<Utc>,
+}
+
+impl Owned {
+    fn request(&self) -> Request<'_> {
+        Request { scope: &self.scope, key: self.key.as_deref(), hash: &self.hash, now: self.now }
+    }
+}
+
+/// As [`write_keyed`], for a request that waits as a task ([`Db::write_retrying_async`]).
+pub async fn write_keyed_async<T, F>(db: &Db, r: Owned, effect: F) -> AppResult<T>
+where
+    T: Serialize + DeserializeOwned + Send + 'static,
+    F: Fn(&mut Conn, Option<&Pending>) -> AppResult<Keyed<T>> + Send + Sync + 'static,
+{
+    db.write_retrying_async(move |c| keyed(c, &r.request(), &effect)).await
+}
+
+/// [`once`] in a write transaction of its own, for a request that waits as a task (see
+/// [`write_keyed_async`]).
+pub async fn write_once_async<T, F>(db: &Db, r: Owned, effect: F) -> AppResult<T>
 where
     T: Serialize + DeserializeOwned + Send + 'static,
     F: Fn(&mut Conn) -> AppResult<T> + Send + Sync + 'static,
 {
-    db.write_retrying_async(move |c| once(c, &scope, key.as_deref(), &hash, now, &effect)).await
+    write_keyed_async(db, r, move |c, pending| reserved_first(c, pending, &effect)).await
 }

@@ -13,7 +13,7 @@ use diesel::prelude::*;
 use ed25519_dalek::VerifyingKey;
 
 use super::{shop_of, token_error, Till};
-use crate::db::fixed::Fixed;
+use crate::db::fixed::{self, Fixed};
 use crate::db::schema::{catalog_groups, products};
 use crate::db::Conn;
 use crate::domain::signals::CountedRefusal;
@@ -201,12 +201,6 @@ const LOOKUPS_PG: &str = "SELECT json_build_object( \
    FROM price_limits l WHERE l.region = (SELECT s.region FROM shops s WHERE s.shop_id = $1)) \
 )::text AS doc";
 
-#[derive(QueryableByName)]
-struct Doc {
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    doc: String,
-}
-
 /// A product as [`LOOKUPS_PG`] answers it: GTIN, PLU, group, name, unit, own cap, group in force.
 type ProductWithPlu = (String, Option<String>, String, String, String, Option<i32>, bool);
 
@@ -228,15 +222,14 @@ impl Lookups {
         let (gtins, plus) = codes_of(lines);
         match conn {
             Conn::Pg(c) => {
-                let Doc { doc } = Fixed::numbered(LOOKUPS_PG)
+                let doc: fixed::Doc = Fixed::numbered(LOOKUPS_PG)
                     .bind(shop_id)
                     .bind(&gtins)
                     .bind(&plus)
                     .bind(&till.login)
                     .by_name()
                     .get_result(*c)?;
-                let d: LookupsDoc = serde_json::from_str(&doc)
-                    .map_err(|e| AppError::internal(anyhow::anyhow!("authorise's look-ups: {e}")))?;
+                let d: LookupsDoc = doc.parse("authorise's look-ups")?;
                 let mut look = Lookups {
                     region: d.region,
                     cashier_version: d.cashier_version,

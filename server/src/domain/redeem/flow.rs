@@ -58,10 +58,9 @@ pub fn authorize(
     session: Option<i32>,
 ) -> AppResult<Authorized> {
     let checked = checked(db, t, req, session)?;
-    idempotency::write_once(db, &t.scope("authorize"), t.key, t.hash, t.now, |c| {
-        hold(c, t.till, &checked, rules, t.now)
-    })?
-    .into_result()
+    let scope = t.scope("authorize");
+    let r = idempotency::Request { scope: &scope, key: t.key, hash: t.hash, now: t.now };
+    idempotency::write_keyed(db, &r, |c, pending| hold(c, t.till, &checked, rules, t.now, pending))?.into_result()
 }
 
 /// As [`authorize`], awaited as a task: on SQLite's writer thread the checks read on this thread
@@ -79,9 +78,11 @@ pub async fn authorize_async(
     let checked = checked(db, &asked.transition(), &req, session)?;
     let scope = asked.transition().scope("authorize");
     let Asked { till, key, hash, now } = asked;
-    idempotency::write_once_async(db, scope, key, hash, now, move |c| hold(c, &till, &checked, rules, now))
-        .await?
-        .into_result()
+    idempotency::write_keyed_async(db, idempotency::Owned { scope, key, hash, now }, move |c, pending| {
+        hold(c, &till, &checked, rules, now, pending)
+    })
+    .await?
+    .into_result()
 }
 
 /// Authorise's checks: signatures, codes and prices, read on a read connection beside other
@@ -103,12 +104,13 @@ fn hold(
     checked: &super::Checked,
     rules: SaleRules,
     now: DateTime<Utc>,
-) -> AppResult<authorize_step::Outcome> {
-    let outcome = authorize_step::authorize(c, till, checked, rules, now)?;
-    if let authorize_step::Outcome::Authorized(_) = outcome {
+    pending: Option<&idempotency::Pending>,
+) -> AppResult<idempotency::Keyed<authorize_step::Outcome>> {
+    let keyed = authorize_step::authorize(c, till, checked, rules, now, pending)?;
+    if let idempotency::Keyed::Done { answer: authorize_step::Outcome::Authorized(_), .. } = &keyed {
         metrics::on_commit(Event::Hold);
     }
-    Ok(outcome)
+    Ok(keyed)
 }
 
 /// Capture: the customer paid; the hold becomes a charge and the receipt is final.
@@ -116,9 +118,9 @@ fn hold(
 /// Whether the hold ran out is decided under the basket's lock, in the capture's transaction (no
 /// read before it): a hold that ran out is refused `hold_expired` and then released as such.
 pub fn capture(db: &Db, t: &Transition, id: i64, payment: &Payment) -> AppResult<Captured> {
-    let result = idempotency::write_once(db, &t.scope(&format!("capture:{id}")), t.key, t.hash, t.now, |c| {
-        pay(c, t.till, id, payment, t.now)
-    });
+    let scope = t.scope(&format!("capture:{id}"));
+    let r = idempotency::Request { scope: &scope, key: t.key, hash: t.hash, now: t.now };
+    let result = idempotency::write_keyed(db, &r, |c, pending| pay(c, t.till, id, payment, t.now, pending));
     released_if_expired(db, id, t.now, result)
 }
 
@@ -127,20 +129,29 @@ pub fn capture(db: &Db, t: &Transition, id: i64, payment: &Payment) -> AppResult
 pub async fn capture_async(db: &Db, asked: Asked, id: i64, payment: Payment) -> AppResult<Captured> {
     let scope = asked.transition().scope(&format!("capture:{id}"));
     let Asked { till, key, hash, now } = asked;
-    let result =
-        idempotency::write_once_async(db, scope, key, hash, now, move |c| pay(c, &till, id, &payment, now)).await;
+    let result = idempotency::write_keyed_async(db, idempotency::Owned { scope, key, hash, now }, move |c, pending| {
+        pay(c, &till, id, &payment, now, pending)
+    })
+    .await;
     released_if_expired_async(db, id, now, result).await
 }
 
 /// Capture's transaction, counted once it commits.
-fn pay(c: &mut Conn, till: &Till, id: i64, payment: &Payment, now: DateTime<Utc>) -> AppResult<Captured> {
-    let captured = capture_step::capture(c, till, id, payment, now)?;
-    metrics::on_commit(Event::Sale { discount: captured.receipt.discount_tiyn });
-    Ok(captured)
+fn pay(
+    c: &mut Conn,
+    till: &Till,
+    id: i64,
+    payment: &Payment,
+    now: DateTime<Utc>,
+    pending: Option<&idempotency::Pending>,
+) -> AppResult<idempotency::Keyed<Captured>> {
+    let keyed = capture_step::capture(c, till, id, payment, now, pending)?;
+    if let idempotency::Keyed::Done { answer, .. } = &keyed {
+        metrics::on_commit(Event::Sale { discount: answer.receipt.discount_tiyn });
+    }
+    Ok(keyed)
 }
 
-/// Cancel: releases the hold, awaited as a task (see [`capture_async`]). As capture: whether the
-/// hold ran out is decided under the basket's lock.
 pub async fn cancel_async(db: &Db, till: Till, id: i64, now: DateTime<Utc>) -> AppResult<BasketState> {
     let result = db.write_retrying_async(move |c| release_hold(c, &till, id, now)).await;
     released_if_expired_async(db, id, now, result).await
@@ -158,8 +169,10 @@ fn release_hold(c: &mut Conn, till: &Till, id: i64, now: DateTime<Utc>) -> AppRe
 pub async fn refund_async(db: &Db, asked: Asked, id: i64, lines: Option<Vec<usize>>) -> AppResult<Refund> {
     let scope = asked.transition().scope(&format!("refund:{id}"));
     let Asked { till, key, hash, now } = asked;
-    idempotency::write_once_async(db, scope, key, hash, now, move |c| give_back(c, &till, id, lines.as_deref(), now))
-        .await
+    idempotency::write_once_async(db, idempotency::Owned { scope, key, hash, now }, move |c| {
+        give_back(c, &till, id, lines.as_deref(), now)
+    })
+    .await
 }
 
 /// Refund's transaction, counted once it commits.
