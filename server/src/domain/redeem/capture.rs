@@ -79,7 +79,7 @@ pub(crate) fn capture(
         paid_tiyn: Some(payment.paid_tiyn),
         ..row.clone()
     };
-    let (receipt, stored) = match opened {
+    let (answer, stored) = match opened {
         Some(o) => {
             // PostgreSQL: everything the receipt says was read under the locks (capture moves no
             // balance), so the answer is known before the write and stored by it.
@@ -89,18 +89,18 @@ pub(crate) fn capture(
             let parts: Vec<Part> = o.parts.iter().map(|(part, _)| *part).collect();
             let pay = Pay { row: &row, parts: &parts, payment, day: &day, captured_at, audit: &audit, now };
             pay_pg(conn, &pay, &answer, pending)?;
-            tracing::info!(basket_id = id, "basket captured");
-            return Ok(Keyed::Done { answer, stored: pending.is_some() });
+            (answer, pending.is_some())
         }
         None => {
             let parts = locks::lock_parts(conn, id)?;
             let pay = Pay { row: &row, parts: &parts, payment, day: &day, captured_at, audit: &audit, now };
             let (shop_name, lines, charges) = pay_sqlite(conn, &pay)?;
-            (receipt_of(&paid, shop_name, lines, charges)?, false)
+            let receipt = receipt_of(&paid, shop_name, lines, charges)?;
+            (Captured { basket_id: id, status: BasketStatus::Captured, receipt }, false)
         }
     };
     tracing::info!(basket_id = id, "basket captured");
-    Ok(Keyed::Done { answer: Captured { basket_id: id, status: BasketStatus::Captured, receipt }, stored })
+    Ok(Keyed::Done { answer, stored })
 }
 
 /// PostgreSQL: capture's locks in one statement, in the house order ([`locks`]) — the request's key
