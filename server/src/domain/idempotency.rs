@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use azyq_shared::api::ErrorCode;
 
-use crate::db::fixed::Fixed;
+use crate::db::fixed::{Bind, Fixed};
 use crate::db::schema::idempotency_keys;
 use crate::db::{Conn, Db};
 use crate::error::{AppError, AppResult};
@@ -135,6 +135,31 @@ macro_rules! answer_key_cte {
             " RETURNING 1)"
         )
     };
+}
+
+/// Binds [`reserve_key_cte`]'s four values, in its order (scope, key, hash, time), to the next `$`
+/// numbers of `q`; without a key, NULLs (nothing is reserved) and `now`.
+pub fn bind_reserve<'a, ST>(q: Fixed<'a, ST>, pending: Option<&Pending<'a>>, now: DateTime<Utc>) -> Fixed<'a, ST> {
+    q.opt_text(pending.map(|p| p.scope))
+        .opt_text(pending.map(|p| p.key))
+        .opt_text(pending.map(|p| p.hash))
+        .bind(pending.map_or(now, |p| p.now).naive_utc())
+}
+
+/// Binds [`answer_key_cte`]'s three values, in its order (answer, scope, key), to the next `$`
+/// numbers of `q`; without a key, NULLs (nothing is stored) and the answer is not serialised.
+pub fn bind_answer<'a, ST, T: Serialize>(
+    q: Fixed<'a, ST>,
+    pending: Option<&Pending<'a>>,
+    answer: &T,
+) -> AppResult<Fixed<'a, ST>> {
+    let text = match pending {
+        Some(_) => Some(Pending::text(answer)?),
+        None => None,
+    };
+    Ok(q.bind(text.map_or(Bind::OptText(None), Bind::TextOwned))
+        .opt_text(pending.map(|p| p.scope))
+        .opt_text(pending.map(|p| p.key)))
 }
 
 impl Pending<'_> {

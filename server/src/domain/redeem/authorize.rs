@@ -13,13 +13,13 @@ use ed25519_dalek::VerifyingKey;
 
 use super::check::{line_error, verify_token, Checked, Priced, Refused};
 use super::locks::{self, MonthLock};
-use super::{moves, Till};
+use super::{moves, stored_state, Till};
 use crate::db::audit::{self, Entry};
 use crate::db::fixed::{self, Fixed};
 use crate::db::schema::{basket_lines, basket_vouchers, baskets, serial_claims, shop_prices, token_nonces, vouchers};
 use crate::db::Conn;
 use crate::domain::cycle;
-use crate::domain::idempotency::{Keyed, Pending};
+use crate::domain::idempotency::{self, Keyed, Pending};
 use crate::domain::signals::{self, ShopHours};
 use crate::error::{AppError, AppResult};
 use crate::{answer_key_cte, reserve_key_cte, with_conn};
@@ -421,32 +421,26 @@ fn lock_for(
     ids.dedup();
     let nonces: Vec<String> = tokens.iter().map(|t| hex::encode(t.nonce)).collect();
     if let Conn::Pg(c) = conn {
-        let doc: fixed::Doc = Fixed::numbered(LOCK_PG)
+        let q = Fixed::numbered(LOCK_PG)
             .bind(months.iter().map(|m| m.as_ref()).collect::<Vec<&str>>())
             .bind(&ids)
-            .bind(&nonces)
-            .opt_text(pending.map(|p| p.scope))
-            .opt_text(pending.map(|p| p.key))
-            .opt_text(pending.map(|p| p.hash))
-            .bind(now.naive_utc())
-            .by_name()
-            .get_result(*c)?;
+            .bind(&nonces);
+        let doc: fixed::Doc = idempotency::bind_reserve(q, pending, now).by_name().get_result(*c)?;
         let d: LockDoc = doc.parse("authorise's locks")?;
         if pending.is_some() && d.reserved != 1 {
             return Ok(None);
         }
-        let bad = |what: &str, s: &str| AppError::internal(anyhow::anyhow!("stored {what}: {s}"));
         let mut statuses = Vec::with_capacity(months.len());
         for month in months {
             let status = match d.months.iter().find(|(m, _)| m.as_str() == month.as_ref()) {
-                Some((_, s)) => Some(MonthStatus::parse(s).ok_or_else(|| bad("month status", s))?),
+                Some((_, s)) => Some(stored_state("month status", s, MonthStatus::parse)?),
                 None => None,
             };
             statuses.push((month, status));
         }
         let mut vouchers = Vec::with_capacity(d.vouchers.len());
         for (id, month, family_id, member_name, region, status, balance_tiyn) in d.vouchers {
-            let status = VoucherStatus::parse(&status).ok_or_else(|| bad("voucher status", &status))?;
+            let status = stored_state("voucher status", &status, VoucherStatus::parse)?;
             vouchers.push(VoucherRow { id, month, family_id, member_name, region, status, balance_tiyn });
         }
         let used = d.used.into_iter().collect();
@@ -609,10 +603,6 @@ struct SaleCounts {
 
 fn write_sale_pg(conn: &mut Conn, w: &SaleWrites, answer: &Outcome, pending: Option<&Pending>) -> AppResult<Written> {
     let Conn::Pg(c) = conn else { return write_sale(conn, w) };
-    let text = match pending {
-        Some(_) => Some(Pending::text(answer)?),
-        None => None,
-    };
     let b = w.basket;
     let holds: Vec<&Draw> = w.draws.iter().filter(|d| d.take > Tiyn::ZERO).collect();
     let hold_ids: Vec<i64> = holds.iter().map(|d| d.voucher_id).collect();
@@ -629,7 +619,7 @@ fn write_sale_pg(conn: &mut Conn, w: &SaleWrites, answer: &Outcome, pending: Opt
     let latest: std::collections::BTreeMap<&str, &BasketLine> = ls.iter().map(|l| (l.gtin.as_str(), l)).collect();
     let (codes, counts): (Vec<&str>, Vec<i64>) = w.signals.iter().map(|(c, n)| (c.as_str(), *n)).unzip();
     let e = w.audit;
-    let row: SaleCounts = Fixed::numbered(WRITE_SALE_PG)
+    let q = Fixed::numbered(WRITE_SALE_PG)
         .bind(w.basket_id)
         .bind(&hold_ids)
         .bind(&hold_takes)
@@ -672,12 +662,8 @@ fn write_sale_pg(conn: &mut Conn, w: &SaleWrites, answer: &Outcome, pending: Opt
         .bind(BasketStatus::Authorized.as_str())
         .bind(b.discount)
         .bind(b.to_pay)
-        .bind(b.hold_expires_at.naive_utc())
-        .opt_text(text.as_deref())
-        .opt_text(pending.map(|p| p.scope))
-        .opt_text(pending.map(|p| p.key))
-        .by_name()
-        .get_result(*c)?;
+        .bind(b.hold_expires_at.naive_utc());
+    let row: SaleCounts = idempotency::bind_answer(q, pending, answer)?.by_name().get_result(*c)?;
     Ok(if row.held != hold_ids.len() as i64 {
         Written::NotHeld
     } else if row.fresh != nonces.len() as i64 {

@@ -12,13 +12,13 @@ use diesel::prelude::*;
 use super::locks;
 use super::{
     basket_not_found, charges_of, hold_expired, lines_of, load_basket, moves, open_transition, shop_of, state_error,
-    BasketRow, Part, Till,
+    stored_state, BasketRow, Part, Till,
 };
 use crate::db::audit::{self, Entry};
 use crate::db::fixed::{self, Fixed};
 use crate::db::schema::baskets;
 use crate::db::Conn;
-use crate::domain::idempotency::{Keyed, Pending};
+use crate::domain::idempotency::{self, Keyed, Pending};
 use crate::domain::stats;
 use crate::error::{AppError, AppResult};
 use crate::{answer_key_cte, reserve_key_cte, with_conn};
@@ -179,12 +179,7 @@ fn open_pg(
     pending: Option<&Pending>,
 ) -> AppResult<Option<Opened>> {
     let Conn::Pg(c) = conn else { return Err(AppError::internal(anyhow::anyhow!("open_pg on SQLite"))) };
-    let doc: fixed::Doc = Fixed::numbered(OPEN_PG)
-        .bind(id)
-        .opt_text(pending.map(|p| p.scope))
-        .opt_text(pending.map(|p| p.key))
-        .opt_text(pending.map(|p| p.hash))
-        .bind(now.naive_utc())
+    let doc: fixed::Doc = idempotency::bind_reserve(Fixed::numbered(OPEN_PG).bind(id), pending, now)
         .bind(BasketStatus::Authorized.as_str())
         .bind(shop_id)
         .by_name()
@@ -194,19 +189,18 @@ fn open_pg(
         return Ok(None);
     }
     let Some(b) = d.basket else { return Err(basket_not_found()) };
-    let text = |what: &str, s: &str| AppError::internal(anyhow::anyhow!("stored {what}: {s}"));
     let row = BasketRow {
         id: b.0,
         shop_id: b.1,
         terminal_id: b.2,
         month: b.3,
-        status: BasketStatus::parse(&b.4).ok_or_else(|| text("basket status", &b.4))?,
+        status: stored_state("basket status", &b.4, BasketStatus::parse)?,
         discount_tiyn: b.5,
         to_pay_tiyn: b.6,
         hold_expires_at: b.7,
         captured_at: b.8,
         payment_method: match b.9 {
-            Some(m) => Some(PaymentMethod::parse(&m).ok_or_else(|| text("payment method", &m))?),
+            Some(m) => Some(stored_state("payment method", &m, PaymentMethod::parse)?),
             None => None,
         },
         paid_tiyn: b.10,
@@ -227,7 +221,7 @@ fn open_pg(
             serial: l.2,
             group: l.3,
             name: l.4,
-            unit: Unit::parse(&l.5).ok_or_else(|| text("unit", &l.5))?,
+            unit: stored_state("unit", &l.5, Unit::parse)?,
             quantity: l.6,
             shelf_price_tiyn: l.7,
             reduced_price_tiyn: l.8,
@@ -344,12 +338,8 @@ fn pay_pg(conn: &mut Conn, w: &Pay, answer: &Captured, pending: Option<&Pending>
     let voucher_ids: Vec<i64> = w.parts.iter().map(|p| p.voucher_id).collect();
     let amounts: Vec<i64> = w.parts.iter().map(|p| p.charged.get()).collect();
     let Conn::Pg(c) = conn else { return Err(AppError::internal(anyhow::anyhow!("pay_pg on SQLite"))) };
-    let text = match pending {
-        Some(_) => Some(Pending::text(answer)?),
-        None => None,
-    };
     let e = w.audit;
-    let out: Paid = Fixed::numbered(PAY_PG)
+    let q = Fixed::numbered(PAY_PG)
         .bind(id)
         .bind(&voucher_ids)
         .bind(&amounts)
@@ -372,12 +362,8 @@ fn pay_pg(conn: &mut Conn, w: &Pay, answer: &Captured, pending: Option<&Pending>
         .bind(&e.entity_id)
         .bind(e.from_state.as_deref())
         .bind(&e.to_state)
-        .bind(e.detail.as_deref())
-        .opt_text(text.as_deref())
-        .opt_text(pending.map(|p| p.scope))
-        .opt_text(pending.map(|p| p.key))
-        .by_name()
-        .get_result(*c)?;
+        .bind(e.detail.as_deref());
+    let out: Paid = idempotency::bind_answer(q, pending, answer)?.by_name().get_result(*c)?;
     if out.paid != 1 {
         return Err(left_authorized(id));
     }

@@ -45,6 +45,13 @@ impl Asked {
     fn transition(&self) -> Transition<'_> {
         Transition { till: &self.till, key: self.key.as_deref(), hash: &self.hash, now: self.now }
     }
+
+    /// The till, and the request under its key in the scope of `what` (see [`Transition::scope`]).
+    fn keyed(self, what: &str) -> (Till, idempotency::Owned) {
+        let scope = self.transition().scope(what);
+        let Asked { till, key, hash, now } = self;
+        (till, idempotency::Owned { scope, key, hash, now })
+    }
 }
 
 /// Authorise: checks every line and token, places the hold, answers what to pay.
@@ -76,13 +83,11 @@ pub async fn authorize_async(
         return db.run(move |db| authorize(db, &asked.transition(), &req, rules, session)).await;
     }
     let checked = checked(db, &asked.transition(), &req, session)?;
-    let scope = asked.transition().scope("authorize");
-    let Asked { till, key, hash, now } = asked;
-    idempotency::write_keyed_async(db, idempotency::Owned { scope, key, hash, now }, move |c, pending| {
-        hold(c, &till, &checked, rules, now, pending)
-    })
-    .await?
-    .into_result()
+    let (till, r) = asked.keyed("authorize");
+    let now = r.now;
+    idempotency::write_keyed_async(db, r, move |c, pending| hold(c, &till, &checked, rules, now, pending))
+        .await?
+        .into_result()
 }
 
 /// Authorise's checks: signatures, codes and prices, read on a read connection beside other
@@ -127,12 +132,10 @@ pub fn capture(db: &Db, t: &Transition, id: i64, payment: &Payment) -> AppResult
 /// As [`capture`], awaited as a task (see [`authorize_async`]; without SQLite's writer thread the
 /// transaction runs on a blocking thread, as [`Db::write_retrying_async`] does).
 pub async fn capture_async(db: &Db, asked: Asked, id: i64, payment: Payment) -> AppResult<Captured> {
-    let scope = asked.transition().scope(&format!("capture:{id}"));
-    let Asked { till, key, hash, now } = asked;
-    let result = idempotency::write_keyed_async(db, idempotency::Owned { scope, key, hash, now }, move |c, pending| {
-        pay(c, &till, id, &payment, now, pending)
-    })
-    .await;
+    let (till, r) = asked.keyed(&format!("capture:{id}"));
+    let now = r.now;
+    let result =
+        idempotency::write_keyed_async(db, r, move |c, pending| pay(c, &till, id, &payment, now, pending)).await;
     released_if_expired_async(db, id, now, result).await
 }
 
@@ -167,12 +170,9 @@ fn release_hold(c: &mut Conn, till: &Till, id: i64, now: DateTime<Utc>) -> AppRe
 /// Refund a captured basket, whole (`None`) or the given lines, awaited as a task (see
 /// [`capture_async`]).
 pub async fn refund_async(db: &Db, asked: Asked, id: i64, lines: Option<Vec<usize>>) -> AppResult<Refund> {
-    let scope = asked.transition().scope(&format!("refund:{id}"));
-    let Asked { till, key, hash, now } = asked;
-    idempotency::write_once_async(db, idempotency::Owned { scope, key, hash, now }, move |c| {
-        give_back(c, &till, id, lines.as_deref(), now)
-    })
-    .await
+    let (till, r) = asked.keyed(&format!("refund:{id}"));
+    let now = r.now;
+    idempotency::write_once_async(db, r, move |c| give_back(c, &till, id, lines.as_deref(), now)).await
 }
 
 /// Refund's transaction, counted once it commits.

@@ -106,6 +106,12 @@ impl BasketRow {
     }
 }
 
+/// A stored state read back as text (from a JSON document of PostgreSQL's) by its enum's `parse`:
+/// a text the enum does not know is a bug, not a refusal.
+pub(crate) fn stored_state<E>(what: &str, text: &str, parse: fn(&str) -> Option<E>) -> AppResult<E> {
+    parse(text).ok_or_else(|| AppError::internal(anyhow::anyhow!("stored {what}: {text}")))
+}
+
 /// A basket line as stored.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = basket_lines)]
