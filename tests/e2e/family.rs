@@ -45,6 +45,13 @@ impl Family {
         list.notifications.into_iter().filter(|n| n.month == month).map(|n| n.kind).collect()
     }
 
+    /// The family's notices of `month`, newest first, as (Russian, Kazakh) texts.
+    fn notice_texts(&self, server: &Server, month: &str) -> Vec<(String, String)> {
+        let list: Notifications =
+            server.get_as("/api/v1/wallet/notifications", Some(&server.wallet_token(&self.iins[0]))).success(200);
+        list.notifications.into_iter().filter(|n| n.month == month).map(|n| (n.text, n.text_kk)).collect()
+    }
+
     /// Member `m` activates their voucher of `month`: the answer as status and code.
     fn activate(&self, server: &Server, month: &str, m: usize) -> (u16, String) {
         let id = self.vouchers(server, month)[m].id;
@@ -187,6 +194,15 @@ fn two_months_of_a_family(db: &TestDb) {
     assert_eq!(count_kind(&sms_lines(db), "vouchers_issued"), 0, "not at night");
     assert_eq!(d.notices(&server, "2027-02"), [VouchersIssued]);
     assert_eq!(b.notices(&server, "2027-02"), [VouchersIssued]);
+    // Each notice reads its kind's and month's texts, stored once for all families.
+    let feb = d.notice_texts(&server, "2027-02");
+    assert!(feb[0].0.contains("28.02.2027") && feb[0].1.contains("28.02.2027"), "{feb:?}");
+    let jan = d.notice_texts(&server, "2027-01");
+    assert!(
+        jan.len() == 3 && jan.iter().all(|(ru, kk)| ru.contains("31.01.2027") && kk.contains("31.01.2027")),
+        "{jan:?}"
+    );
+    assert_ne!(jan[0].0, jan[1].0, "each kind its own text: {jan:?}");
     drop(server);
     // 10:30: the issue SMS go, once, and say by when to activate.
     let server = Server::start(db, "2027-02-02T05:30:00Z");

@@ -321,10 +321,17 @@ diesel::table! {
         family_id -> Text,
         month -> Text,
         kind -> Text,
-        text -> Text,
-        text_kk -> Text,
         created_at -> Timestamp,
         dedup_key -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    notice_texts (kind, month) {
+        kind -> Text,
+        month -> Text,
+        text -> Text,
+        text_kk -> Text,
     }
 }
 
@@ -456,6 +463,7 @@ diesel::joinable!(products -> catalog_groups (group_code));
 
 diesel::allow_tables_to_appear_in_same_query!(
     notices,
+    notice_texts,
     programme,
     server_secrets,
     operators,

@@ -13,7 +13,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Nullable, Text, Timestamp};
 
 use super::sms::{last_day, month_kk, month_ru};
-use crate::db::schema::{family_months, notices, vouchers};
+use crate::db::schema::{family_months, notice_texts, notices, vouchers};
 use crate::db::Conn;
 use crate::error::AppResult;
 use crate::with_conn;
@@ -57,18 +57,32 @@ fn dedup_sql(kind: NoticeKind, month_col: &str, family_col: &str) -> String {
     format!("'{}:' || {month_col} || ':' || {family_col}", kind.as_str())
 }
 
+/// Stores the texts of `kind` for `month` if none are stored yet: a notice row names its kind and
+/// month, and its texts are read from here (the ones first written, even if the wording changes).
+fn put_texts(conn: &mut Conn, kind: NoticeKind, month: Month) -> AppResult<()> {
+    let (text, text_kk) = texts(kind, month);
+    with_conn!(conn, c => diesel::insert_into(notice_texts::table)
+        .values((
+            notice_texts::kind.eq(kind.as_str()),
+            notice_texts::month.eq(month.as_ref()),
+            notice_texts::text.eq(&text),
+            notice_texts::text_kk.eq(&text_kk),
+        ))
+        .on_conflict_do_nothing()
+        .execute(c))?;
+    Ok(())
+}
+
 /// One notice to one family (an answer recorded or withdrawn: each answer that changes the state
 /// gets its own).
 pub fn record(conn: &mut Conn, family_id: &str, month: Month, kind: NoticeKind, now: DateTime<Utc>) -> AppResult<()> {
-    let (text, text_kk) = texts(kind, month);
+    put_texts(conn, kind, month)?;
     let once = matches!(kind, NoticeKind::VouchersIssued | NoticeKind::MonthEndsSoon);
     with_conn!(conn, c => diesel::insert_into(notices::table)
         .values((
             notices::family_id.eq(family_id),
             notices::month.eq(month.as_ref()),
             notices::kind.eq(kind.as_str()),
-            notices::text.eq(&text),
-            notices::text_kk.eq(&text_kk),
             notices::created_at.eq(now.naive_utc()),
             notices::dedup_key.eq(once.then(|| dedup_key(kind, month, family_id))),
         ))
@@ -91,7 +105,7 @@ pub fn vouchers_issued(
     issued_at: NaiveDateTime,
 ) -> AppResult<usize> {
     let kind = NoticeKind::VouchersIssued;
-    let (text, text_kk) = texts(kind, month);
+    put_texts(conn, kind, month)?;
     let key = dedup_sql(kind, "family_months.month", "family_months.family_id");
     Ok(with_conn!(conn, c => {
         let mut source = family_months::table
@@ -103,7 +117,7 @@ pub fn vouchers_issued(
                     .filter(vouchers::id.gt(after)),
             ))
             .filter(not(exists(notices::table.filter(notices::dedup_key.eq(sql::<Nullable<Text>>(&key))))))
-            .select(to_families(kind, (&text, &text_kk), issued_at, &key))
+            .select(to_families(kind, issued_at, &key))
             .into_boxed();
         if let Some(f) = family {
             source = source.filter(family_months::family_id.eq(f));
@@ -114,53 +128,29 @@ pub fn vouchers_issued(
 
 /// The select list of a notice to each family a `family_months` query finds, in [`COLUMNS`]'
 /// order.
-type FamilyNotice<'a> = (
+type FamilyNotice = (
     family_months::family_id,
     family_months::month,
     AsExprOf<&'static str, Text>,
-    AsExprOf<&'a str, Text>,
-    AsExprOf<&'a str, Text>,
     AsExprOf<NaiveDateTime, Timestamp>,
     SqlLiteral<Nullable<Text>>,
 );
 
-/// [`FamilyNotice`] of `kind`, its texts, its time and `key`, the dedup key's SQL (see
-/// `dedup_sql`).
-fn to_families<'a>(
-    kind: NoticeKind,
-    (text, text_kk): (&'a str, &'a str),
-    at: NaiveDateTime,
-    key: &str,
-) -> FamilyNotice<'a> {
+/// [`FamilyNotice`] of `kind`, its time and `key`, the dedup key's SQL (see `dedup_sql`). The
+/// texts are the kind's and month's, stored once ([`put_texts`]).
+fn to_families(kind: NoticeKind, at: NaiveDateTime, key: &str) -> FamilyNotice {
     (
         family_months::family_id,
         family_months::month,
         kind.as_str().into_sql::<Text>(),
-        text.into_sql::<Text>(),
-        text_kk.into_sql::<Text>(),
         at.into_sql::<Timestamp>(),
         sql::<Nullable<Text>>(key),
     )
 }
 
 /// The columns an insert-select of notices fills, in the order its select lists them.
-const COLUMNS: (
-    notices::family_id,
-    notices::month,
-    notices::kind,
-    notices::text,
-    notices::text_kk,
-    notices::created_at,
-    notices::dedup_key,
-) = (
-    notices::family_id,
-    notices::month,
-    notices::kind,
-    notices::text,
-    notices::text_kk,
-    notices::created_at,
-    notices::dedup_key,
-);
+const COLUMNS: (notices::family_id, notices::month, notices::kind, notices::created_at, notices::dedup_key) =
+    (notices::family_id, notices::month, notices::kind, notices::created_at, notices::dedup_key);
 
 /// Whether `now` falls in the last days of `month` when families are reminded to activate: from
 /// three days before its last day (the 28th of a 31-day month) to its end.
@@ -177,7 +167,7 @@ pub fn month_ends_soon(conn: &mut Conn, month: Month, now: DateTime<Utc>) -> App
         return Ok(0);
     }
     let kind = NoticeKind::MonthEndsSoon;
-    let (text, text_kk) = texts(kind, month);
+    put_texts(conn, kind, month)?;
     let key = dedup_sql(kind, "family_months.month", "family_months.family_id");
     let ts = now.naive_utc();
     Ok(with_conn!(conn, c => diesel::insert_into(notices::table)
@@ -192,7 +182,7 @@ pub fn month_ends_soon(conn: &mut Conn, month: Month, now: DateTime<Utc>) -> App
                         .filter(vouchers::status.eq(VoucherStatus::Issued)),
                 ))
                 .filter(not(exists(notices::table.filter(notices::dedup_key.eq(sql::<Nullable<Text>>(&key))))))
-                .select(to_families(kind, (&text, &text_kk), ts, &key)),
+                .select(to_families(kind, ts, &key)),
         )
         .into_columns(COLUMNS)
         .execute(c))?)
@@ -213,9 +203,19 @@ pub fn of_recipient(conn: &mut Conn, iin: &Iin) -> AppResult<Vec<Notification>> 
     let families: HashSet<(String, String)> = super::wallet::families_of(conn, iin)?;
     let ids: Vec<&String> = families.iter().map(|(_, f)| f).collect::<HashSet<_>>().into_iter().collect();
     let rows: Vec<Row> = with_conn!(conn, c => notices::table
+        .inner_join(
+            notice_texts::table.on(notice_texts::kind.eq(notices::kind).and(notice_texts::month.eq(notices::month))),
+        )
         .filter(notices::family_id.eq_any(&ids))
         .order((notices::created_at.desc(), notices::id.desc()))
-        .select((notices::family_id, notices::month, notices::kind, notices::text, notices::text_kk, notices::created_at))
+        .select((
+            notices::family_id,
+            notices::month,
+            notices::kind,
+            notice_texts::text,
+            notice_texts::text_kk,
+            notices::created_at,
+        ))
         .load(c))?;
     Ok(rows
         .into_iter()

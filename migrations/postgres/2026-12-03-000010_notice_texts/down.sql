@@ -1,0 +1,4 @@
+ALTER TABLE notices ADD COLUMN text TEXT NOT NULL DEFAULT '';
+ALTER TABLE notices ADD COLUMN text_kk TEXT NOT NULL DEFAULT '';
+UPDATE notices SET text = t.text, text_kk = t.text_kk FROM notice_texts t WHERE t.kind = notices.kind AND t.month = notices.month;
+DROP TABLE notice_texts;
