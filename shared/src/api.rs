@@ -454,12 +454,49 @@ pub struct Programme {
 
 /// Parses `YYYY-MM-DD` birth dates of the recipients list.
 pub fn parse_birth_date(s: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok()
+    let s = s.trim();
+    // The usual `YYYY-MM-DD` read digit by digit (a national list holds a million), anything else
+    // by chrono's parser, which reads that shape the same way.
+    match s.as_bytes() {
+        &[y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1] => {
+            let digits = [y0, y1, y2, y3, m0, m1, d0, d1];
+            if digits.iter().all(u8::is_ascii_digit) {
+                let n =
+                    |from: usize, to: usize| digits[from..to].iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0'));
+                return NaiveDate::from_ymd_opt(n(0, 4) as i32, n(4, 6), n(6, 8));
+            }
+            NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+        }
+        _ => NaiveDate::parse_from_str(s, "%Y-%m-%d").ok(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn birth_dates_read_as_chrono_reads_them() {
+        for s in [
+            "1990-01-01",
+            " 2019-12-31 ",
+            "2024-02-29",
+            "2023-02-29",
+            "2026-13-01",
+            "2026-00-10",
+            "0000-01-01",
+            "1990-1-01",
+            "1990-01-1",
+            "199O-01-01",
+            "+1990-01-01",
+            "1990/01/01",
+            "",
+            "9999-12-31",
+        ] {
+            let chrono = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok();
+            assert_eq!(parse_birth_date(s), chrono, "{s:?}");
+        }
+    }
 
     #[test]
     fn error_codes_are_snake_case_and_stable() {

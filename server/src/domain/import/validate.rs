@@ -42,9 +42,24 @@ impl Family {
             h.update([0]);
             h.update(m.name.as_bytes());
             h.update([0]);
-            h.update(m.birth_date.to_string());
+            h.update(date_text(m.birth_date));
         }
         hex::encode(h.finalize())
+    }
+}
+
+/// A date as `YYYY-MM-DD`, as `NaiveDate`'s `Display` writes it, without its formatter for the years
+/// it writes in four digits (a national list formats a million birth dates twice).
+pub fn date_text(d: chrono::NaiveDate) -> String {
+    use chrono::Datelike as _;
+    if (0..=9999).contains(&d.year()) {
+        let (y, m, day) = (d.year() as u32, d.month(), d.day());
+        let digits = [y / 1000, y / 100 % 10, y / 10 % 10, y % 10, m / 10, m % 10, day / 10, day % 10];
+        let b = |i: usize| b'0' + digits[i] as u8;
+        let bytes = [b(0), b(1), b(2), b(3), b'-', b(4), b(5), b'-', b(6), b(7)];
+        bytes.iter().map(|&c| char::from(c)).collect()
+    } else {
+        d.to_string()
     }
 }
 
@@ -65,6 +80,13 @@ pub struct Validated {
     pub rejected: Vec<RejectedRow>,
 }
 
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// An IIN's twelve digits as a number (exact: every IIN is twelve ASCII digits).
+fn iin_number(iin: &Iin) -> u64 {
+    iin.as_ref().bytes().fold(0, |n, d| n * 10 + u64::from(d - b'0'))
+}
+
 fn reject(row: usize, code: RejectCode, message: impl Into<String>) -> RejectedRow {
     RejectedRow { row, code, message: message.into() }
 }
@@ -72,15 +94,17 @@ fn reject(row: usize, code: RejectCode, message: impl Into<String>) -> RejectedR
 /// Validates rows (pure: no I/O). `group[i]` is the family object of row i in a JSON upload, so
 /// that one family id in two objects is told apart from one family over several CSV rows.
 pub fn validate(rows: &[RawRow], group: Option<&[usize]>, known: &Known) -> Validated {
-    // Families in order of first appearance.
-    let mut order: Vec<String> = Vec::new();
-    let mut by_family: HashMap<&str, Vec<usize>> = HashMap::new();
+    // Families in order of first appearance. The upload's own maps take foldhash's hasher: a
+    // national list hashes a million keys, and SipHash's DoS resistance buys nothing against an
+    // authenticated operator's file (foldhash still seeds each map at random).
+    let mut order: Vec<&str> = Vec::new();
+    let mut by_family: FastMap<&str, Vec<usize>> = FastMap::default();
     for (i, r) in rows.iter().enumerate() {
         let id = r.family_id.trim();
         by_family
             .entry(id)
             .or_insert_with(|| {
-                order.push(id.to_owned());
+                order.push(id);
                 Vec::new()
             })
             .push(i);
@@ -89,11 +113,11 @@ pub fn validate(rows: &[RawRow], group: Option<&[usize]>, known: &Known) -> Vali
     let mut new = Vec::new();
     let mut unchanged = 0;
     let mut accepted_rows = 0;
-    // IINs claimed by an earlier family of this upload.
-    let mut claimed: HashMap<String, String> = HashMap::new();
+    // IINs (as numbers: twelve digits) claimed by an earlier family of this upload.
+    let mut claimed: FastMap<u64, &str> = FastMap::default();
 
     for family_id in order {
-        let idx = &by_family[family_id.as_str()];
+        let idx = &by_family[family_id];
         let mut errors: Vec<RejectedRow> = Vec::new();
         let first = &rows[idx[0]];
         // Control characters (NUL above all, which PostgreSQL cannot store) are refused here, per
@@ -152,8 +176,7 @@ pub fn validate(rows: &[RawRow], group: Option<&[usize]>, known: &Known) -> Vali
                 }
             },
         };
-        let mut family_members = Vec::with_capacity(idx.len());
-        let mut in_family = HashSet::new();
+        let mut family_members: Vec<Member> = Vec::with_capacity(idx.len());
         for &i in idx {
             let r = &rows[i];
             let iin = match Iin::parse(&r.iin) {
@@ -164,14 +187,16 @@ pub fn validate(rows: &[RawRow], group: Option<&[usize]>, known: &Known) -> Vali
                 }
             };
             let elsewhere = claimed
-                .get(iin.as_ref())
-                .or_else(|| known.members.get(iin.as_ref()))
-                .filter(|other| **other != family_id);
+                .get(&iin_number(&iin))
+                .copied()
+                .or_else(|| known.members.get(iin.as_ref()).map(String::as_str))
+                .filter(|other| *other != family_id);
             if let Some(other) = elsewhere {
                 errors.push(reject(i + 1, RejectCode::MemberInTwoFamilies, format!("ИИН уже указан в семье {other}")));
                 continue;
             }
-            if !in_family.insert(iin.clone()) {
+            // A family has a handful of members: a scan beats a set.
+            if family_members.iter().any(|m| m.iin == iin) {
                 errors.push(reject(i + 1, RejectCode::MemberInTwoFamilies, "ИИН повторяется в семье"));
                 continue;
             }
@@ -189,13 +214,13 @@ pub fn validate(rows: &[RawRow], group: Option<&[usize]>, known: &Known) -> Vali
         if errors.is_empty() {
             if let (Some(kato), true) = (kato, !family_members.is_empty()) {
                 let family = Family {
-                    family_id: family_id.clone(),
+                    family_id: family_id.to_owned(),
                     kato,
                     phone,
                     members: family_members,
                     rows: idx.iter().map(|i| i + 1).collect(),
                 };
-                match known.families.get(&family_id) {
+                match known.families.get(family_id) {
                     Some(hash) if *hash == family.content_hash() => {
                         unchanged += 1;
                         accepted_rows += idx.len();
@@ -211,7 +236,7 @@ pub fn validate(rows: &[RawRow], group: Option<&[usize]>, known: &Known) -> Vali
                     }
                     None => {
                         for m in &family.members {
-                            claimed.insert(m.iin.as_ref().to_owned(), family_id.clone());
+                            claimed.insert(iin_number(&m.iin), family_id);
                         }
                         accepted_rows += idx.len();
                         new.push(family);
@@ -235,4 +260,31 @@ pub fn validate(rows: &[RawRow], group: Option<&[usize]>, known: &Known) -> Vali
     }
     rejected.sort_by_key(|r| r.row);
     Validated { new, unchanged, accepted_rows, rejected }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    #[test]
+    fn date_text_is_display() {
+        for (y, m, d) in
+            [(1990, 1, 1), (2019, 12, 31), (5, 3, 9), (0, 1, 1), (9999, 12, 31), (-1, 6, 15), (10_000, 1, 2)]
+        {
+            let date = NaiveDate::from_ymd_opt(y, m, d).unwrap();
+            assert_eq!(date_text(date), date.to_string());
+        }
+    }
+
+    #[test]
+    fn iin_numbers_are_the_digits() {
+        for prefix in ["90010130001", "00010150002", "75123140003"] {
+            let digits: Vec<u8> = prefix.bytes().map(|b| b - b'0').collect();
+            let Some(check) = Iin::check_digit(&digits.try_into().unwrap()) else { continue };
+            let text = format!("{prefix}{check}");
+            let iin = Iin::parse(&text).unwrap();
+            assert_eq!(iin_number(&iin), text.parse::<u64>().unwrap());
+        }
+    }
 }
