@@ -193,9 +193,6 @@ pub fn bump_all(conn: &mut Conn, day: &str, shop_id: &str, counts: &[(SignalCode
     Ok(())
 }
 
-/// The other baskets of the sale's vouchers in the last 25 hours (every window of the signals lies
-/// within them: a hold lasts at most 24). One statement of one shape whatever the number of
-/// vouchers: `= ANY($1)` on PostgreSQL, one cached statement per voucher on SQLite.
 /// [`neighbours`] on PostgreSQL. The baskets are found by key from the vouchers' index (an array
 /// computed first, which the planner cannot turn into a join): on a fresh table's stale statistics
 /// the join of `basket_vouchers` and `baskets` read every basket of the day and hashed it for the
@@ -207,6 +204,9 @@ const NEIGHBOURS_PG: &str =
     WHERE b.id = ANY(ARRAY(SELECT x.basket_id FROM basket_vouchers x WHERE x.voucher_id = ANY($1))) \
     AND bv.voucher_id = ANY($1) AND b.created_at >= $2 AND b.id <> $3";
 
+/// The other baskets of the sale's vouchers in the last 25 hours (every window of the signals lies
+/// within them: a hold lasts at most 24). One statement of one shape whatever the number of
+/// vouchers: `= ANY($1)` on PostgreSQL, one cached statement per voucher on SQLite.
 fn neighbours(conn: &mut Conn, sale: &Sale, now: DateTime<Utc>) -> AppResult<Vec<Neighbour>> {
     let since = (now - Duration::hours(25)).naive_utc();
     let own = sale.basket_id.unwrap_or(0);
