@@ -457,23 +457,54 @@ pub fn parse_birth_date(s: &str) -> Option<NaiveDate> {
     let s = s.trim();
     // The usual `YYYY-MM-DD` read digit by digit (a national list holds a million), anything else
     // by chrono's parser, which reads that shape the same way.
-    match s.as_bytes() {
-        &[y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1] => {
-            let digits = [y0, y1, y2, y3, m0, m1, d0, d1];
-            if digits.iter().all(u8::is_ascii_digit) {
-                let n =
-                    |from: usize, to: usize| digits[from..to].iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0'));
-                return NaiveDate::from_ymd_opt(n(0, 4) as i32, n(4, 6), n(6, 8));
-            }
-            NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+    if let &[y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1] = s.as_bytes() {
+        let digits = [y0, y1, y2, y3, m0, m1, d0, d1];
+        if digits.iter().all(u8::is_ascii_digit) {
+            let n = |from: usize, to: usize| digits[from..to].iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0'));
+            return NaiveDate::from_ymd_opt(n(0, 4) as i32, n(4, 6), n(6, 8));
         }
-        _ => NaiveDate::parse_from_str(s, "%Y-%m-%d").ok(),
     }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+}
+
+/// A birth date as stored and hashed, `YYYY-MM-DD`: what `NaiveDate`'s `Display` writes, built from
+/// its digits for the four-digit years (a national list writes a million birth dates twice; through
+/// `format!` the import took 0.3 s more CPU).
+pub fn birth_date_text(d: NaiveDate) -> String {
+    use chrono::Datelike as _;
+    if !(0..=9999).contains(&d.year()) {
+        return d.to_string();
+    }
+    let (y, m, day) = (d.year().unsigned_abs(), d.month(), d.day());
+    let digit = |n: u32| b'0' + (n % 10) as u8;
+    let text = [
+        digit(y / 1000),
+        digit(y / 100),
+        digit(y / 10),
+        digit(y),
+        b'-',
+        digit(m / 10),
+        digit(m),
+        b'-',
+        digit(day / 10),
+        digit(day),
+    ];
+    text.into_iter().map(char::from).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn birth_date_text_is_display() {
+        for (y, m, d) in
+            [(1990, 1, 1), (2019, 12, 31), (5, 3, 9), (0, 1, 1), (9999, 12, 31), (-1, 6, 15), (10_000, 1, 2)]
+        {
+            let date = NaiveDate::from_ymd_opt(y, m, d).unwrap();
+            assert_eq!(birth_date_text(date), date.to_string());
+        }
+    }
 
     #[test]
     fn birth_dates_read_as_chrono_reads_them() {

@@ -153,7 +153,7 @@ pub fn import_upload(
                 members::iin.eq(m.iin.as_ref()),
                 members::family_id.eq(family_id),
                 members::name.eq(m.name.as_str()),
-                members::birth_date.eq(validate::date_text(m.birth_date)),
+                members::birth_date.eq(azyq_shared::api::birth_date_text(m.birth_date)),
             )
         })
         .collect();

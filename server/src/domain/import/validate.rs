@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use azyq_shared::api::{parse_birth_date, RejectCode, RejectedRow};
+use azyq_shared::api::{birth_date_text, parse_birth_date, RejectCode, RejectedRow};
 use azyq_shared::{Iin, Kato, Phone};
 use sha2::{Digest, Sha256};
 
@@ -42,24 +42,9 @@ impl Family {
             h.update([0]);
             h.update(m.name.as_bytes());
             h.update([0]);
-            h.update(date_text(m.birth_date));
+            h.update(birth_date_text(m.birth_date));
         }
         hex::encode(h.finalize())
-    }
-}
-
-/// A date as `YYYY-MM-DD`, as `NaiveDate`'s `Display` writes it, without its formatter for the years
-/// it writes in four digits (a national list formats a million birth dates twice).
-pub fn date_text(d: chrono::NaiveDate) -> String {
-    use chrono::Datelike as _;
-    if (0..=9999).contains(&d.year()) {
-        let (y, m, day) = (d.year() as u32, d.month(), d.day());
-        let digits = [y / 1000, y / 100 % 10, y / 10 % 10, y % 10, m / 10, m % 10, day / 10, day % 10];
-        let b = |i: usize| b'0' + digits[i] as u8;
-        let bytes = [b(0), b(1), b(2), b(3), b'-', b(4), b(5), b'-', b(6), b(7)];
-        bytes.iter().map(|&c| char::from(c)).collect()
-    } else {
-        d.to_string()
     }
 }
 
@@ -265,17 +250,6 @@ pub fn validate(rows: &[RawRow], group: Option<&[usize]>, known: &Known) -> Vali
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::NaiveDate;
-
-    #[test]
-    fn date_text_is_display() {
-        for (y, m, d) in
-            [(1990, 1, 1), (2019, 12, 31), (5, 3, 9), (0, 1, 1), (9999, 12, 31), (-1, 6, 15), (10_000, 1, 2)]
-        {
-            let date = NaiveDate::from_ymd_opt(y, m, d).unwrap();
-            assert_eq!(date_text(date), date.to_string());
-        }
-    }
 
     #[test]
     fn iin_numbers_are_the_digits() {
