@@ -63,19 +63,28 @@ pub fn generate(n: u32) -> Vec<import::RawRow> {
     rows
 }
 
-/// Imports `n` generated members into a fresh SQLite file and issues their vouchers; then imports
-/// a list of `list` members (half of them listed already, half new) into that full month in a
-/// separate `azyq-server import` process, for its peak memory; then closes the month, a third of
-/// the vouchers activated. Prints each phase's time and rate.
-pub fn import_and_issue(settings: &Settings, n: u32, list: u32, keep: Option<&Path>) -> anyhow::Result<()> {
+/// Imports `n` generated members into a fresh SQLite file (or the empty database `on`) and issues
+/// their vouchers; then imports a list of `list` members (half of them listed already, half new)
+/// into that full month in a separate `azyq-server import` process, for its peak memory; then
+/// closes the month, a third of the vouchers activated. Prints each phase's time and rate.
+pub fn import_and_issue(
+    settings: &Settings,
+    n: u32,
+    list: u32,
+    keep: Option<&Path>,
+    on: Option<&str>,
+) -> anyhow::Result<()> {
     let dir = tempfile_dir()?;
     let path = keep.map_or_else(|| dir.join("bench-import.db"), Path::to_path_buf);
-    let url = format!("sqlite://{}", path.display());
+    let url = on.map_or_else(|| format!("sqlite://{}", path.display()), str::to_owned);
     // Opened as `azyq-server import` and `close-month` open it: one bulk transaction at a time, no
     // group-commit writer (whose savepoint would copy every page changed into memory).
     let db = Db::open(&url, &DbOptions { group_commit: false, ..DbOptions::with_pool(2) })?;
     let now: DateTime<Utc> = crate::startup::clock_from(settings).now();
     let month = BusinessDay::of(now).month()?;
+    let listed = listed_families(&db, month)?;
+    anyhow::ensure!(listed == 0, "{month} already lists {listed} families: bench an empty database");
+    println!("database: {}", if crate::db::is_postgres_url(&url) { "PostgreSQL" } else { "SQLite" });
     db.write(|c| places::put_localities(c, &crate::demo::pilot_localities(), "bench", now))?;
     db.write(|c| programme::cover(c, month, "bench", now))?;
     let sms = settings.sms_policy()?;
@@ -274,12 +283,7 @@ pub struct Seeded {
 pub fn seed(url: &str, n: u32, activate: u32, sms: &Policy, now: DateTime<Utc>) -> anyhow::Result<Seeded> {
     let db = Db::connect(url, 2)?;
     let month = BusinessDay::of(now).month()?;
-    let listed: i64 = db.read(|c| {
-        Ok(with_conn!(c, c => family_months::table
-                .filter(family_months::month.eq(month.as_ref()))
-                .count()
-                .get_result(c))?)
-    })?;
+    let listed = listed_families(&db, month)?;
     anyhow::ensure!(listed == 0, "{month} already lists {listed} families: seed a fresh database");
     db.write(|c| places::put_localities(c, &crate::demo::pilot_localities(), "bench", now))?;
     db.write(|c| programme::cover(c, month, "bench", now))?;
@@ -357,6 +361,16 @@ pub fn seed(url: &str, n: u32, activate: u32, sms: &Policy, now: DateTime<Utc>) 
         println!("seed: {activated} vouchers activated ({:.1} s)", t.elapsed().as_secs_f64());
     }
     Ok(Seeded { month, families: report.new_families, vouchers: report.vouchers_issued, activated })
+}
+
+/// How many families `month` lists in `db`.
+fn listed_families(db: &Db, month: Month) -> anyhow::Result<i64> {
+    Ok(db.read(|c| {
+        Ok(with_conn!(c, c => family_months::table
+                .filter(family_months::month.eq(month.as_ref()))
+                .count()
+                .get_result(c))?)
+    })?)
 }
 
 fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {

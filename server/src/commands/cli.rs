@@ -114,8 +114,12 @@ pub enum Command {
         #[arg(long, value_name = "N", default_value_t = 100_000)]
         list: u32,
         /// Keep the database at this path (for a load test on a national-size month).
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "FILE", conflicts_with = "use_database_url")]
         keep: Option<PathBuf>,
+        /// Run on the database of --database-url instead of a fresh SQLite file: an empty one, whose
+        /// month lists no family yet (e.g. a throwaway PostgreSQL, `tools/load/throwaway-pg.sh`).
+        #[arg(long)]
+        use_database_url: bool,
     },
     /// Load-test data: N generated members in the pilot towns, their families' consent standing,
     /// their vouchers issued for the current month, in the database of --database-url (which must

@@ -44,8 +44,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::BenchReport { lines, keep } => {
             crate::reports::bench::run(lines, keep.as_deref(), crate::startup::clock_from(&settings).now())
         }
-        Command::BenchImport { members, list, keep } => {
-            crate::bench::import_and_issue(&settings, members, list, keep.as_deref())
+        Command::BenchImport { members, list, keep, use_database_url } => {
+            let on = use_database_url.then_some(settings.database_url.as_str());
+            crate::bench::import_and_issue(&settings, members, list, keep.as_deref(), on)
         }
         Command::BenchSeed { members, activate } => admin::bench_seed(&settings, members, activate),
     }
