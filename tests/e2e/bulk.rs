@@ -5,6 +5,7 @@
 //! one journal row per voucher, in id order, the expired amount in each expiry's detail.
 
 use azyq_server::db::Db;
+use azyq_server::domain::cycle;
 use azyq_server::domain::import::{self, RawRow, Upload};
 use azyq_shared::api::{ImportReport, RejectCode};
 use azyq_shared::Month;
@@ -14,6 +15,7 @@ use crate::helpers::*;
 use crate::on_both;
 
 on_both!(import_into_a_listed_month_in_chunks => chunked_lookup_sqlite, chunked_lookup_postgres);
+on_both!(a_month_sized_step_on_fresh_statistics => bulk_statistics_sqlite, bulk_statistics_postgres);
 
 const KATO: &str = "551010000";
 
@@ -153,6 +155,54 @@ fn import_into_a_listed_month_in_chunks(db: &TestDb) {
     assert_eq!(journal, expected);
     let counted = "SELECT CAST(SUM(vouchers_lapsed + vouchers_expired) AS BIGINT) AS n FROM day_region_stats";
     assert_eq!(db.scalar(counted), 4);
+}
+
+/// An import and an issue over more rows than a step analyses after (`bulk::ANALYZE_AFTER_ROWS`),
+/// with more `work_mem` than PostgreSQL's default: both run whole, and on PostgreSQL the planner's
+/// row counts of the tables they filled are their sizes when they commit (a table never analysed
+/// counts -1), so the statements after them in the step were planned for a month, not an empty
+/// table.
+fn a_month_sized_step_on_fresh_statistics(db: &TestDb) {
+    create_operator(db, "op", "operator");
+    let server = Server::start(db, "2026-12-01T04:00:00Z");
+    setup_pilot(&server, &server.operator_token());
+    drop(server);
+    const FAMILIES: u32 = 5_000;
+    let rows: Vec<RawRow> = (0..FAMILIES)
+        .flat_map(|f| {
+            (0..3).map(move |i| RawRow {
+                phone: Some(format!("+7701{f:07}")),
+                ..member(&format!("B{f}"), i, &iin(23, 3 * f + i))
+            })
+        })
+        .collect();
+    let report = import_chunked(db, &rows, import::LOOKUP_CHUNK);
+    assert!(report.rejected.is_empty(), "{:?}", &report.rejected[..3.min(report.rejected.len())]);
+    assert_eq!((report.accepted, report.new_families, report.vouchers_issued), (15_000, 5_000, 0));
+    let postgres = db.url.starts_with("postgres");
+    let planned = |table: &str| {
+        db.scalar(&format!("SELECT CAST(reltuples AS BIGINT) AS n FROM pg_class WHERE relname = '{table}'"))
+    };
+    if postgres {
+        assert_eq!((planned("members"), planned("family_months")), (15_000, 5_000));
+        assert_eq!(planned("vouchers"), -1, "no step has analysed the vouchers yet");
+    }
+
+    // Every family says yes (the SMS answers, at once), then the month's issue.
+    db.execute("UPDATE family_months SET status = 'consented' WHERE month = '2026-12'");
+    let conn = Db::connect(&db.url, 2).expect("open the test database");
+    let (month, now) = (Month::parse("2026-12").unwrap(), "2026-12-02T05:00:00Z".parse().unwrap());
+    let issued = conn.write(|c| cycle::issue_vouchers(c, month, cycle::Which::All, "test", now)).expect("the issue");
+    assert_eq!(issued, 15_000);
+    assert_eq!(db.scalar("SELECT COUNT(*) AS n FROM vouchers WHERE month = '2026-12' AND status = 'issued'"), 15_000);
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) AS n FROM audit_log WHERE entity = 'voucher' AND to_state = 'issued'"),
+        15_000
+    );
+    assert_eq!(db.scalar("SELECT COUNT(*) AS n FROM notices WHERE kind = 'vouchers_issued'"), 5_000);
+    if postgres {
+        assert_eq!(planned("vouchers"), 15_000);
+    }
 }
 
 #[derive(diesel::QueryableByName)]

@@ -56,11 +56,11 @@ pub fn issue_vouchers(
             .unwrap_or(0);
     // The page cache for the step: a million vouchers land in the vouchers' (family, month) index
     // at random (see `bulk`); the month's member count bounds the vouchers one issue can make.
-    let members_of_month = match &mut *conn {
-        Conn::Sqlite(c) if family_filter.is_none() => {
-            members::table.filter(members::month.eq(month.as_ref())).count().get_result::<i64>(&mut **c)?
+    let members_of_month = match family_filter {
+        None => {
+            with_conn!(conn, c => members::table.filter(members::month.eq(month.as_ref())).count().get_result::<i64>(c))?
         }
-        _ => 0,
+        Some(_) => 0,
     };
     bulk::with_cache_for(conn, members_of_month.unsigned_abs(), |conn| {
         issue_in(conn, month, &regions, family_filter.as_deref(), (last_before, now), actor)
@@ -93,7 +93,7 @@ fn issue_in(
     // they are stored in), so the table is read front to back and the vouchers' (month, IIN) keys,
     // which the "not issued yet" test looks up, grow at their right edge; each member's family is
     // one look-up by key. A single family's run goes by the members' family index instead.
-    with_conn!(conn, c => {
+    let inserted = with_conn!(conn, c => {
         let mut source = members::table
             .inner_join(
                 family_months::table.on(family_months::month
@@ -137,6 +137,9 @@ fn issue_in(
             ))
             .execute(c)
     })?;
+    if inserted >= bulk::ANALYZE_AFTER_ROWS {
+        bulk::analyze(conn, &["vouchers"])?;
+    }
     // The figures per region, counted from the run's vouchers (the ids past `last_before`).
     let counted: Vec<(String, i64)> = with_conn!(conn, c => vouchers::table
         .filter(vouchers::id.gt(last_before))

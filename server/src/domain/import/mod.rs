@@ -178,6 +178,9 @@ pub fn import_upload(
         }
         audit::record(conn, &journal)
     })?;
+    if member_rows.len() >= bulk::ANALYZE_AFTER_ROWS {
+        bulk::analyze(conn, &["family_months", "members"])?;
+    }
     let vouchers_issued =
         if consented.is_empty() { 0 } else { cycle::issue_vouchers(conn, month, cycle::Which::All, actor, now)? };
     // The families whose consent carried over get no start SMS: this one tells them (SW p.4, p.7).
