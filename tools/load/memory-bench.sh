@@ -13,14 +13,23 @@
 # Settings: SEED_DB (/tmp/memory-bench-seed.db; its state is $SEED_DB.state.json), MEMBERS
 # (1000000), WORK (/tmp/memory-bench), PORT (18195); the server's own settings (AZYQ_POOL_SIZE,
 # AZYQ_SQLITE_CACHE_KIB, …) pass through.
+#
+# DB=postgres runs the same on a throwaway durable PostgreSQL (`throwaway-pg.sh`, port PG_PORT,
+# 55475): the month is seeded into database `seed` at every invocation (the cluster does not
+# outlive the script), and each run's server gets a fresh copy of it (`createdb -T seed`).
 set -euo pipefail
 BIN=$(cd "${1:?BIN_DIR}" && pwd); RUNS=${2:-3}; shift; [ $# -gt 0 ] && shift
 SEED_DB=${SEED_DB:-/tmp/memory-bench-seed.db}; MEMBERS=${MEMBERS:-1000000}
-WORK=${WORK:-/tmp/memory-bench}; PORT=${PORT:-18195}
+WORK=${WORK:-/tmp/memory-bench}; PORT=${PORT:-18195}; DB=${DB:-sqlite}; PG_PORT=${PG_PORT:-55475}
+HERE=$(cd "$(dirname "$0")" && pwd)
 export AZYQ_LISTEN=127.0.0.1:$PORT AZYQ_WALLET_JWT_SECRET=load-secret AZYQ_SMS_GATEWAY_SECRET=load-gw AZYQ_LOG=warn
 export AZYQ_LOAD_PASSWORD=load-operator-pw AZYQ_LOAD_WALLET_SECRET=load-secret AZYQ_LOAD_GATEWAY_SECRET=load-gw
 SERVER=
-cleanup() { [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null; true; }
+cleanup() {
+  [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null
+  [ "$DB" = postgres ] && "$HERE/throwaway-pg.sh" stop "$PG_DIR"
+  true
+}
 trap cleanup EXIT
 serve() {
   "$BIN/azyq-server" serve >>"$1" 2>&1 & SERVER=$!
@@ -33,12 +42,25 @@ stop() {
   for _ in $(seq 300); do kill -0 "$SERVER" 2>/dev/null || break; sleep 0.1; done
   kill -9 "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; SERVER=
 }
+case "$DB" in
+  sqlite) ;;
+  postgres)
+    # The seeded month lives as long as this script: its own cluster, seeded below; its state and
+    # log beside the work directory.
+    PG_DIR="$WORK-pg"; SEED_DB="$WORK-pg-seed"; rm -f "$SEED_DB.state.json"
+    mkdir -p "$(dirname "$WORK")"; "$HERE/throwaway-pg.sh" stop "$PG_DIR"
+    PG_URL=$("$HERE/throwaway-pg.sh" start "$PG_DIR" "$PG_PORT"); PG_BASE=${PG_URL%/azyq}
+    PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+    "$PG_BIN/psql" -q "$PG_BASE/postgres" -c 'ALTER DATABASE azyq RENAME TO seed' ;;
+  *) echo "DB must be sqlite or postgres, not $DB" >&2; exit 2 ;;
+esac
+seed_url() { if [ "$DB" = postgres ]; then echo "$PG_BASE/seed"; else echo "sqlite://$SEED_DB"; fi; }
 if [ ! -f "$SEED_DB.state.json" ]; then
   rm -f "$SEED_DB" "$SEED_DB-wal" "$SEED_DB-shm"
   echo "seeding $SEED_DB with $MEMBERS members, all activated, and setting up the load (once; minutes)"
-  "$BIN/azyq-server" bench-seed --database-url "sqlite://$SEED_DB" --members "$MEMBERS" --activate "$MEMBERS" \
+  "$BIN/azyq-server" bench-seed --database-url "$(seed_url)" --members "$MEMBERS" --activate "$MEMBERS" \
     >"$SEED_DB.log" 2>&1
-  export DATABASE_URL="sqlite://$SEED_DB" AZYQ_SMS_SENDER=file:$SEED_DB.sms.jsonl
+  export DATABASE_URL="$(seed_url)" AZYQ_SMS_SENDER=file:$SEED_DB.sms.jsonl
   AZYQ_PASSWORD=load-operator-pw "$BIN/azyq-server" create-operator --login load >/dev/null
   serve "$SEED_DB.log"
   "$BIN/azyq-load" --server "http://127.0.0.1:$PORT" --shops 8 --tills-per-shop 8 --vouchers 2000 --setup-only \
@@ -49,8 +71,14 @@ if [ ! -f "$SEED_DB.state.json" ]; then
 fi
 for i in $(seq "$RUNS"); do
   rm -rf "$WORK"; mkdir -p "$WORK"; cd "$WORK"
-  cp "$SEED_DB" "$WORK/azyq.db"; [ -f "$SEED_DB-wal" ] && cp "$SEED_DB-wal" "$WORK/azyq.db-wal"
-  export DATABASE_URL="sqlite://$WORK/azyq.db" AZYQ_SMS_SENDER=file:$WORK/sms.jsonl
+  if [ "$DB" = postgres ]; then
+    "$PG_BIN/psql" -q "$PG_BASE/postgres" -c "DROP DATABASE IF EXISTS run" -c "CREATE DATABASE run TEMPLATE seed"
+    export DATABASE_URL="$PG_BASE/run"
+  else
+    cp "$SEED_DB" "$WORK/azyq.db"; [ -f "$SEED_DB-wal" ] && cp "$SEED_DB-wal" "$WORK/azyq.db-wal"
+    export DATABASE_URL="sqlite://$WORK/azyq.db"
+  fi
+  export AZYQ_SMS_SENDER=file:$WORK/sms.jsonl
   serve "$WORK/server.log"
   echo "== run $i/$RUNS: a fresh server $(grep VmRSS "/proc/$SERVER/status" | tr -s ' \t' ' '), load average $(cut -d' ' -f1-3 /proc/loadavg)"
   "$BIN/azyq-load" --server "http://127.0.0.1:$PORT" --skip-setup --state "$SEED_DB.state.json" --concurrency 64 \

@@ -85,14 +85,14 @@ impl Database {
         self.processes.iter().filter_map(|&(pid, before)| Some(seconds(Some(pid))? - before)).sum()
     }
 
-    /// The report's line for `sales` sales over `wall`.
-    pub fn line(&self, wall: Duration, sales: u64) -> String {
+    /// The report's line for `count` units of work (`what`: "sale", "look-up") over `wall`.
+    pub fn line(&self, wall: Duration, count: u64, what: &str) -> String {
         let used = self.used();
         format!(
-            "database cpu: {:.0}% of one core over the run ({} processes), {:.2} ms per sale",
+            "database cpu: {:.0}% of one core over the run ({} processes), {:.2} ms per {what}",
             used / wall.as_secs_f64().max(1e-9) * 100.0,
             self.processes.len(),
-            used * 1000.0 / (sales.max(1) as f64)
+            used * 1000.0 / (count.max(1) as f64)
         )
     }
 }
@@ -109,7 +109,7 @@ mod tests {
             assert_eq!(super::Meter::start(&[]).print(std::time::Duration::from_secs(1)), None);
             let db = super::Database::start(&[me]).expect("this process is readable");
             assert!(db.used() >= 0.0);
-            assert!(db.line(std::time::Duration::from_secs(1), 10).starts_with("database cpu: "));
+            assert!(db.line(std::time::Duration::from_secs(1), 10, "sale").starts_with("database cpu: "));
             assert!(super::Database::start(&[]).is_none());
         }
     }

@@ -453,7 +453,7 @@ fn sales(
     stats.print(elapsed, matches!(mode, Mode::Open { .. }));
     meter.print(elapsed);
     if let Some(db) = &database {
-        println!("{}", db.line(elapsed, stats.captured));
+        println!("{}", db.line(elapsed, stats.captured, "sale"));
     }
     println!("{}", dbcount::line(counted, dbcount::read(&servers, timeout)));
     if let Some(tps) = pgbench {
@@ -623,6 +623,7 @@ fn lookups(cli: &Cli, api: &Api, stations: Vec<Station>, vouchers: &[PoolVoucher
     let servers = servers(&cli.servers)?;
     let counted = dbcount::read(&servers, Duration::from_secs(cli.timeout));
     let meter = cpu::Meter::start(&cli.server_pids);
+    let database = cpu::Database::start(&cli.database_pids);
     let (mut stats, elapsed) = lookup::run(tills, &tokens, mode, Duration::from_secs(cli.duration));
     let rate = stats.lookups_ok as f64 / elapsed.as_secs_f64().max(1e-9);
     println!("run: measured {:.1} s", elapsed.as_secs_f64());
@@ -639,6 +640,9 @@ fn lookups(cli: &Cli, api: &Api, stations: Vec<Station>, vouchers: &[PoolVoucher
         None => println!(
             "lookup per server core: cannot be computed, the server's CPU was not readable ({verify:.0}/s verify_strict on one core here)"
         ),
+    }
+    if let Some(db) = &database {
+        println!("{}", db.line(elapsed, stats.lookups_ok, "look-up"));
     }
     let after = dbcount::read(&servers, Duration::from_secs(cli.timeout));
     println!("{}", dbcount::lookup_line(counted, after, stats.lookups_ok));
