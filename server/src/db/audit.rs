@@ -48,10 +48,37 @@ impl Entry {
     }
 }
 
+/// An entry as [`record`] inserts it: every column bound, the absent ones as NULL.
+type Row<'a> = (
+    diesel::dsl::Eq<audit_log::at, chrono::NaiveDateTime>,
+    diesel::dsl::Eq<audit_log::actor, &'a String>,
+    diesel::dsl::Eq<audit_log::entity, &'a String>,
+    diesel::dsl::Eq<audit_log::entity_id, &'a String>,
+    diesel::dsl::Eq<audit_log::from_state, Option<&'a String>>,
+    diesel::dsl::Eq<audit_log::to_state, &'a String>,
+    diesel::dsl::Eq<audit_log::detail, Option<&'a String>>,
+);
+
+fn row(e: &Entry) -> Row<'_> {
+    (
+        audit_log::at.eq(e.at),
+        audit_log::actor.eq(&e.actor),
+        audit_log::entity.eq(&e.entity),
+        audit_log::entity_id.eq(&e.entity_id),
+        audit_log::from_state.eq(e.from_state.as_ref()),
+        audit_log::to_state.eq(&e.to_state),
+        audit_log::detail.eq(e.detail.as_ref()),
+    )
+}
+
+/// Rows of one multi-row INSERT of [`record`] (under SQLite's bind-parameter limit); on PostgreSQL,
+/// more than this go in one COPY.
+const COPY_FROM_ROWS: usize = 2_000;
+
 /// Appends entries, one multi-row INSERT per batch small enough for SQLite's bind-parameter
-/// limit. The absent states and details are bound as NULL rather than left to the column default,
-/// so that diesel writes one statement on SQLite too (with defaults it inserts row by row inside a
-/// savepoint of its own).
+/// limit; on PostgreSQL a long journal is one COPY. The absent states and details are bound as
+/// NULL rather than left to the column default, so that diesel writes one statement on SQLite too
+/// (with defaults it inserts row by row inside a savepoint of its own).
 pub fn record(conn: &mut Conn, entries: &[Entry]) -> Result<(), AppError> {
     if let [one] = entries {
         // A transition's one row, the hot case: a statement kept prepared.
@@ -69,21 +96,14 @@ pub fn record(conn: &mut Conn, entries: &[Entry]) -> Result<(), AppError> {
         .execute(c))?;
         return Ok(());
     }
-    for chunk in entries.chunks(2_000) {
-        let rows: Vec<_> = chunk
-            .iter()
-            .map(|e| {
-                (
-                    audit_log::at.eq(e.at),
-                    audit_log::actor.eq(&e.actor),
-                    audit_log::entity.eq(&e.entity),
-                    audit_log::entity_id.eq(&e.entity_id),
-                    audit_log::from_state.eq(e.from_state.as_ref()),
-                    audit_log::to_state.eq(&e.to_state),
-                    audit_log::detail.eq(e.detail.as_ref()),
-                )
-            })
-            .collect();
+    if let (Conn::Pg(c), true) = (&mut *conn, entries.len() > COPY_FROM_ROWS) {
+        // A month's journal (an import's hundreds of thousands of rows) in one COPY.
+        let rows: Vec<_> = entries.iter().map(row).collect();
+        diesel::copy_from(audit_log::table).from_insertable(&rows).execute(&mut **c)?;
+        return Ok(());
+    }
+    for chunk in entries.chunks(COPY_FROM_ROWS) {
+        let rows: Vec<_> = chunk.iter().map(row).collect();
         with_conn!(conn, c => diesel::insert_into(audit_log::table).values(&rows).execute(c))?;
     }
     Ok(())
