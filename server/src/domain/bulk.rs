@@ -11,10 +11,10 @@
 //!
 //! PostgreSQL's buffers are the server's, not this process's. What a step sets there is for its
 //! own transaction (`SET LOCAL`): `work_mem`, so that sorting a million rows (the members
-//! in IIN order, the journal's vouchers in id order) does not spill to temporary files at the
-//! default 4 MB. And a step that filled a table analyses it ([`analyze`]) before reading it
-//! again: the planner's statistics are otherwise those of before the step (an empty month), and
-//! it plans per-row loops for a million rows.
+//! in IIN order) does not spill to temporary files at the default 4 MB. And a step that filled a
+//! table analyses it ([`analyze_after`]) before reading it again: the planner's statistics are
+//! otherwise those of before the step (an empty month), and it plans per-row loops for a million
+//! rows.
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -59,7 +59,7 @@ pub fn pg_work_mem_kib_for(rows: u64) -> u64 {
 /// Runs `f` with SQLite's page cache raised to fit a step over `rows` rows (never lowered), and
 /// puts the connection's own setting back afterwards, whatever `f` answered. On PostgreSQL, raises
 /// `work_mem` for the rest of the step's transaction instead.
-pub fn with_cache_for<T>(conn: &mut Conn, rows: u64, f: impl FnOnce(&mut Conn) -> AppResult<T>) -> AppResult<T> {
+pub fn with_memory_for<T>(conn: &mut Conn, rows: u64, f: impl FnOnce(&mut Conn) -> AppResult<T>) -> AppResult<T> {
     let c = match conn {
         Conn::Sqlite(c) => c,
         Conn::Pg(c) => {
@@ -88,16 +88,16 @@ pub fn with_cache_for<T>(conn: &mut Conn, rows: u64, f: impl FnOnce(&mut Conn) -
     Ok(value)
 }
 
-/// Rows a step must have written for it to [`analyze`] the table after: below this, the
+/// Rows a step must have written for [`analyze_after`] to analyse the tables: below this, the
 /// statistics of before are near enough, and ANALYZE's own sample would cost more than it saves.
 pub const ANALYZE_AFTER_ROWS: usize = 10_000;
 
-/// PostgreSQL: refreshes the planner's statistics of `tables`, which the step just filled, for the
-/// statements after it in the same transaction (ANALYZE sees the transaction's own rows; it samples
-/// a fixed number of rows, however large the table). SQLite plans from its indexes' shapes: nothing
-/// to do.
-pub fn analyze(conn: &mut Conn, tables: &[&str]) -> AppResult<()> {
-    if let Conn::Pg(c) = conn {
+/// PostgreSQL: refreshes the planner's statistics of `tables`, into which the step just wrote
+/// `rows` rows, for the statements after it in the same transaction (ANALYZE sees the
+/// transaction's own rows; it samples a fixed number of rows, however large the table) — when
+/// `rows` reaches [`ANALYZE_AFTER_ROWS`]. SQLite plans from its indexes' shapes: nothing to do.
+pub fn analyze_after(conn: &mut Conn, rows: usize, tables: &[&str]) -> AppResult<()> {
+    if let (Conn::Pg(c), true) = (conn, rows >= ANALYZE_AFTER_ROWS) {
         c.batch_execute(&format!("ANALYZE {}", tables.join(", ")))?;
     }
     Ok(())

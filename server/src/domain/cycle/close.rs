@@ -81,7 +81,7 @@ pub fn close_month(conn: &mut Conn, month: Month, actor: &str, now: DateTime<Utc
         }
         Conn::Pg(_) => 0,
     };
-    let (lapsed, (expired, expired_tiyn)) = bulk::with_cache_for(conn, vouchers_of_month.unsigned_abs(), |conn| {
+    let (lapsed, (expired, expired_tiyn)) = bulk::with_memory_for(conn, vouchers_of_month.unsigned_abs(), |conn| {
         let lapsed = lapse(conn, month, actor, now)?;
         Ok((lapsed, expire(conn, month, actor, now)?))
     })?;

@@ -62,7 +62,7 @@ pub fn issue_vouchers(
         }
         Some(_) => 0,
     };
-    bulk::with_cache_for(conn, members_of_month.unsigned_abs(), |conn| {
+    bulk::with_memory_for(conn, members_of_month.unsigned_abs(), |conn| {
         issue_in(conn, month, &regions, family_filter.as_deref(), (last_before, now), actor)
     })
 }
@@ -137,9 +137,7 @@ fn issue_in(
             ))
             .execute(c)
     })?;
-    if inserted >= bulk::ANALYZE_AFTER_ROWS {
-        bulk::analyze(conn, &["vouchers"])?;
-    }
+    bulk::analyze_after(conn, inserted, &["vouchers"])?;
     // The figures per region, counted from the run's vouchers (the ids past `last_before`).
     let counted: Vec<(String, i64)> = with_conn!(conn, c => vouchers::table
         .filter(vouchers::id.gt(last_before))

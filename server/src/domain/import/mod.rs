@@ -169,7 +169,7 @@ pub fn import_upload(
     for ((region, event), count) in consent_counts {
         stats::consent(conn, now, month.as_ref(), &region, event, count)?;
     }
-    bulk::with_cache_for(conn, member_rows.len() as u64, |conn| {
+    bulk::with_memory_for(conn, member_rows.len() as u64, |conn| {
         match conn {
             // One COPY a table: a million members' rows stream in binary, where multi-row INSERTs
             // of 32 766 bound values were parsed, planned and executed 150 times.
@@ -188,9 +188,7 @@ pub fn import_upload(
         }
         audit::record(conn, &journal)
     })?;
-    if member_rows.len() >= bulk::ANALYZE_AFTER_ROWS {
-        bulk::analyze(conn, &["family_months", "members"])?;
-    }
+    bulk::analyze_after(conn, member_rows.len(), &["family_months", "members"])?;
     let vouchers_issued =
         if consented.is_empty() { 0 } else { cycle::issue_vouchers(conn, month, cycle::Which::All, actor, now)? };
     // The families whose consent carried over get no start SMS: this one tells them (SW p.4, p.7).
