@@ -45,6 +45,17 @@ impl TestDb {
         Some(TestDb { url, dir: tempfile::tempdir().expect("temp dir") })
     }
 
+    /// A connection of its own to the SQLite file, which waits for a lock as the server's do: a
+    /// server or a `Db` the test just dropped may still be closing its connections, and closing
+    /// the last one checkpoints the WAL under a lock.
+    fn sqlite_conn(&self) -> diesel::SqliteConnection {
+        use diesel::connection::SimpleConnection;
+        use diesel::Connection;
+        let mut c = diesel::SqliteConnection::establish(self.url.trim_start_matches("sqlite://")).expect("open");
+        c.batch_execute("PRAGMA busy_timeout = 10000;").expect("set busy_timeout");
+        c
+    }
+
     /// Loads the rows of a query, straight from the database (for the books and for corruption
     /// tests), on whichever backend the test runs.
     pub fn query<T>(&self, sql: &str) -> Vec<T>
@@ -56,7 +67,7 @@ impl TestDb {
             let mut c = diesel::PgConnection::establish(&self.url).expect("connect to the test PostgreSQL");
             diesel::sql_query(sql).load(&mut c).unwrap_or_else(|e| panic!("{sql}: {e}"))
         } else {
-            let mut c = diesel::SqliteConnection::establish(self.url.trim_start_matches("sqlite://")).expect("open");
+            let mut c = self.sqlite_conn();
             diesel::sql_query(sql).load(&mut c).unwrap_or_else(|e| panic!("{sql}: {e}"))
         }
     }
@@ -69,7 +80,7 @@ impl TestDb {
             let mut c = diesel::PgConnection::establish(&self.url).expect("connect to the test PostgreSQL");
             c.batch_execute(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
         } else {
-            let mut c = diesel::SqliteConnection::establish(self.url.trim_start_matches("sqlite://")).expect("open");
+            let mut c = self.sqlite_conn();
             c.batch_execute(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
         }
     }
