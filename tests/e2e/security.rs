@@ -33,6 +33,15 @@ fn sessions_end_when_credentials_change(db: &TestDb) {
     let b = Server::start(db, NOW);
     let till = cashier(&a, "SHOP-A", "T1");
     assert_eq!(b.get("/api/v1/pos/catalog", Some(&till)).0, 200, "a session is good on every replica");
+    w.activate(&a, 0);
+    let qr = w.qr(&a, 0);
+    // The look-up reads the account in its own statement: good token or bad, an ended session is
+    // 401 before anything about the token.
+    let lookups = |server: &Server, session: &str| {
+        [json!({"token": qr}), json!({"token": "AZ1:x"})]
+            .map(|body| code(&server.post("/api/v1/pos/lookup", Some(session), &body)).0)
+    };
+    assert_eq!(lookups(&b, &till), [200, 422]);
 
     // A password reset ends the old session at once, on both replicas.
     let (s, r) =
@@ -41,6 +50,7 @@ fn sessions_end_when_credentials_change(db: &TestDb) {
     for server in [&a, &b] {
         assert_eq!(code(&server.get("/api/v1/pos/catalog", Some(&till))), (401, "unauthorized".into()));
         assert_eq!(code(&server.get("/api/v1/pos/reports/daily", Some(&till))), (401, "unauthorized".into()));
+        assert_eq!(lookups(server, &till), [401, 401]);
     }
     assert_eq!(cashier_login(&a, CASHIER_PASSWORD).0, 401, "the old password no longer opens");
     let (s, fresh) = cashier_login(&b, "new-password-1");
@@ -52,6 +62,7 @@ fn sessions_end_when_credentials_change(db: &TestDb) {
     let (s, _) = a.call("DELETE", "/api/v1/shops/SHOP-A/cashiers/kassa", Some(&w.op), None);
     assert_eq!(s, 204);
     assert_eq!(code(&b.get("/api/v1/pos/catalog", Some(&fresh))), (401, "unauthorized".into()));
+    assert_eq!(lookups(&b, &fresh), [401, 401], "a removed cashier looks nothing up");
     assert_eq!(code(&cashier_login(&a, "new-password-1")), (401, "invalid_credentials".into()));
     assert_eq!(
         code(&a.call("DELETE", "/api/v1/shops/SHOP-A/cashiers/kassa", Some(&w.op), None)),

@@ -13,10 +13,10 @@ use diesel::prelude::*;
 use ed25519_dalek::VerifyingKey;
 
 use super::redeem::{self, Till};
-use super::{cycle, limits};
+use super::{accounts, cycle, limits};
 use crate::db::schema::{
-    basket_lines, baskets, catalog_groups, months, products, refunds, shop_prices, shops, token_nonces, voucher_keys,
-    vouchers,
+    basket_lines, baskets, cashiers, catalog_groups, months, products, refunds, shop_prices, shops, token_nonces,
+    voucher_keys, vouchers,
 };
 use crate::db::Conn;
 use crate::error::{AppError, AppResult};
@@ -68,16 +68,37 @@ pub fn catalog(conn: &mut Conn, till: &Till) -> AppResult<PosCatalog> {
 }
 
 /// What the look-up's one statement reads: the voucher (month, name, region, status, balance),
-/// the shop's region, the token's public key if not retired, whether the nonce is used, and the
-/// token month's status.
-type FastRow = (String, String, String, VoucherStatus, Tiyn, Option<String>, Option<String>, bool, Option<MonthStatus>);
+/// the shop's region, the token's public key if not retired, whether the nonce is used, the
+/// token month's status, and the cashier's credential version (none once removed).
+type FastRow = (
+    String,
+    String,
+    String,
+    VoucherStatus,
+    Tiyn,
+    Option<String>,
+    Option<String>,
+    bool,
+    Option<MonthStatus>,
+    Option<i32>,
+);
 
 /// The look-up in ONE statement (outside a transaction: one statement sees one state), for a
 /// token that passes every check; `None` whenever any check does not pass, and then [`lookup`]
 /// answers with the exact refusal. Every check of [`redeem::authorize_present`] is made here
 /// too: signature by a key not retired, expiry, the voucher, its month and region against the
 /// token and the shop, the nonce unused, the month not over, the voucher activated.
-pub fn lookup_fast(conn: &mut Conn, till: &Till, token: &str, now: DateTime<Utc>) -> AppResult<Option<LookupResponse>> {
+///
+/// `session`: the credential version of the till's session token, checked in the same statement
+/// (see `CashierToken`): a session that no longer stands is 401 here. Whenever this answers
+/// `None` the session is unchecked, and [`lookup`] with `Some(session)` checks it first.
+pub fn lookup_fast(
+    conn: &mut Conn,
+    till: &Till,
+    session: i32,
+    token: &str,
+    now: DateTime<Utc>,
+) -> AppResult<Option<LookupResponse>> {
     let Ok(decoded) = token::decode(token) else { return Ok(None) };
     let fields = &decoded.fields;
     let Ok(voucher_id) = i64::try_from(fields.voucher_id) else { return Ok(None) };
@@ -102,12 +123,20 @@ pub fn lookup_fast(conn: &mut Conn, till: &Till, token: &str, now: DateTime<Utc>
                 .single_value(),
             diesel::dsl::exists(token_nonces::table.find(&nonce)),
             months::table.find(month).select(months::status).single_value(),
+            cashiers::table
+                .find((&till.shop_id, &till.login))
+                .filter(cashiers::removed_at.is_null())
+                .select(cashiers::credential_version)
+                .single_value(),
         ))
         .first(c)
         .optional())?;
-    let Some((v_month, name, region, status, balance, shop_region, key, used, month_status)) = row else {
+    let Some((v_month, name, region, status, balance, shop_region, key, used, month_status, version)) = row else {
         return Ok(None);
     };
+    if version != Some(session) {
+        return Err(accounts::sessions::session_ended());
+    }
     let usable = v_month == month
         && shop_region.as_deref() == Some(region.as_str())
         && !used
@@ -143,7 +172,20 @@ fn verifying_key(public: &str) -> Option<VerifyingKey> {
 
 /// Look-up (Alg. p.24-25): the voucher behind a scanned token, with a masked holder name only.
 /// The reference path, with every refusal; [`lookup_fast`] answers the usual case first.
-pub fn lookup(conn: &mut Conn, till: &Till, token: &str, now: DateTime<Utc>) -> AppResult<LookupResponse> {
+/// `session`: as in [`lookup_fast`], the session's credential version when it is still to be
+/// checked; one that no longer stands is 401, before anything else.
+pub fn lookup(
+    conn: &mut Conn,
+    till: &Till,
+    session: Option<i32>,
+    token: &str,
+    now: DateTime<Utc>,
+) -> AppResult<LookupResponse> {
+    if let Some(version) = session {
+        if accounts::sessions::cashier_version(conn, &till.shop_id, &till.login)? != Some(version) {
+            return Err(accounts::sessions::session_ended());
+        }
+    }
     let (_, region) = redeem::shop_of(conn, &till.shop_id)?;
     let keys = crate::domain::keys::verifying_keys(conn)?;
     let presented = redeem::authorize_present(conn, token, &keys, &region, now)?;

@@ -245,8 +245,9 @@ fn cashier_till(claims: SessionClaims) -> Result<crate::domain::redeem::Till, Ap
 }
 
 /// A cashier whose session token is good (signature, times, role) but whose account is not read
-/// yet: the one request that takes it (authorise) reads the account in its own first statement and
-/// answers 401 as [`Cashier`] would (see [`crate::domain::redeem::check`]), one round trip fewer.
+/// yet: the requests that take it (authorise and the look-up) read the account in their own first
+/// statement and answer 401 as [`Cashier`] would (see [`crate::domain::redeem::check`] and
+/// [`crate::domain::pos::lookup_fast`]), one round trip fewer.
 pub struct CashierToken {
     pub till: crate::domain::redeem::Till,
     /// The credential version the token carries.

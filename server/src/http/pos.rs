@@ -47,17 +47,18 @@ pub async fn catalog(state: web::Data<AppState>, who: Cashier) -> AppResult<web:
 #[post("/api/v1/pos/lookup")]
 pub async fn lookup(
     state: web::Data<AppState>,
-    who: Cashier,
+    who: CashierToken,
     body: web::Json<LookupRequest>,
 ) -> AppResult<web::Json<LookupResponse>> {
     let now = state.clock.now();
     let token = body.into_inner().token;
-    // The usual case in one statement; any refusal is answered by the full path.
-    let (till, text) = (who.0.clone(), token.clone());
-    if let Some(found) = state.db.read_short_one(move |c| pos::lookup_fast(c, &till, &text, now)).await? {
+    // The usual case in one statement, the session's account read in it too; any refusal is
+    // answered by the full path, which checks the session first.
+    let (till, text, version) = (who.till.clone(), token.clone(), who.version);
+    if let Some(found) = state.db.read_short_one(move |c| pos::lookup_fast(c, &till, version, &text, now)).await? {
         return Ok(web::Json(found));
     }
-    Ok(web::Json(state.db.read_short(move |c| pos::lookup(c, &who.0, &token, now)).await?))
+    Ok(web::Json(state.db.read_short(move |c| pos::lookup(c, &who.till, Some(version), &token, now)).await?))
 }
 
 /// Authorise a basket: checks every line and token, places the hold, answers what to pay.
