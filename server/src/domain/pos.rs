@@ -15,8 +15,8 @@ use ed25519_dalek::VerifyingKey;
 use super::redeem::{self, Till};
 use super::{accounts, cycle, limits};
 use crate::db::schema::{
-    basket_lines, baskets, cashiers, catalog_groups, months, products, refunds, shop_prices, shops, token_nonces,
-    voucher_keys, vouchers,
+    basket_lines, baskets, catalog_groups, months, products, refunds, shop_prices, shops, token_nonces, voucher_keys,
+    vouchers,
 };
 use crate::db::Conn;
 use crate::error::{AppError, AppResult};
@@ -91,7 +91,7 @@ type FastRow = (
 ///
 /// `session`: the credential version of the till's session token, checked in the same statement
 /// (see `CashierToken`): a session that no longer stands is 401 here. Whenever this answers
-/// `None` the session is unchecked, and [`lookup`] with `Some(session)` checks it first.
+/// `None` the session is unchecked, and [`lookup`] checks it first.
 pub fn lookup_fast(
     conn: &mut Conn,
     till: &Till,
@@ -123,11 +123,7 @@ pub fn lookup_fast(
                 .single_value(),
             diesel::dsl::exists(token_nonces::table.find(&nonce)),
             months::table.find(month).select(months::status).single_value(),
-            cashiers::table
-                .find((&till.shop_id, &till.login))
-                .filter(cashiers::removed_at.is_null())
-                .select(cashiers::credential_version)
-                .single_value(),
+            accounts::sessions::standing_cashier_version(&till.shop_id, &till.login).single_value(),
         ))
         .first(c)
         .optional())?;
@@ -172,19 +168,17 @@ fn verifying_key(public: &str) -> Option<VerifyingKey> {
 
 /// Look-up (Alg. p.24-25): the voucher behind a scanned token, with a masked holder name only.
 /// The reference path, with every refusal; [`lookup_fast`] answers the usual case first.
-/// `session`: as in [`lookup_fast`], the session's credential version when it is still to be
-/// checked; one that no longer stands is 401, before anything else.
+/// `session`: as in [`lookup_fast`], the credential version of the till's session token; one that
+/// no longer stands is 401, before anything else.
 pub fn lookup(
     conn: &mut Conn,
     till: &Till,
-    session: Option<i32>,
+    session: i32,
     token: &str,
     now: DateTime<Utc>,
 ) -> AppResult<LookupResponse> {
-    if let Some(version) = session {
-        if accounts::sessions::cashier_version(conn, &till.shop_id, &till.login)? != Some(version) {
-            return Err(accounts::sessions::session_ended());
-        }
+    if accounts::sessions::cashier_version(conn, &till.shop_id, &till.login)? != Some(session) {
+        return Err(accounts::sessions::session_ended());
     }
     let (_, region) = redeem::shop_of(conn, &till.shop_id)?;
     let keys = crate::domain::keys::verifying_keys(conn)?;

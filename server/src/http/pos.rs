@@ -58,7 +58,7 @@ pub async fn lookup(
     if let Some(found) = state.db.read_short_one(move |c| pos::lookup_fast(c, &till, version, &text, now)).await? {
         return Ok(web::Json(found));
     }
-    Ok(web::Json(state.db.read_short(move |c| pos::lookup(c, &who.till, Some(version), &token, now)).await?))
+    Ok(web::Json(state.db.read_short(move |c| pos::lookup(c, &who.till, version, &token, now)).await?))
 }
 
 /// Authorise a basket: checks every line and token, places the hold, answers what to pay.

@@ -132,14 +132,24 @@ pub fn session_ended() -> AppError {
     AppError::unauthorized("Сессия завершена: пароль, права или учётная запись изменились. Войдите снова")
 }
 
+/// The query of a cashier's credential version, which finds no row once the cashier is removed: run
+/// by [`cashier_version`], and read as a column by the look-up's one statement.
+pub type StandingCashierVersion<'a> = diesel::dsl::Select<
+    diesel::dsl::Filter<
+        diesel::dsl::Find<cashiers::table, (&'a str, &'a str)>,
+        diesel::dsl::IsNull<cashiers::removed_at>,
+    >,
+    cashiers::credential_version,
+>;
+
+/// See [`StandingCashierVersion`].
+pub fn standing_cashier_version<'a>(shop_id: &'a str, login: &'a str) -> StandingCashierVersion<'a> {
+    cashiers::table.find((shop_id, login)).filter(cashiers::removed_at.is_null()).select(cashiers::credential_version)
+}
+
 /// A cashier's credential version now, if the cashier stands (not removed).
 pub fn cashier_version(conn: &mut Conn, shop_id: &str, login: &str) -> AppResult<Option<i32>> {
-    Ok(with_conn!(conn, c => cashiers::table
-        .find((shop_id, login))
-        .filter(cashiers::removed_at.is_null())
-        .select(cashiers::credential_version)
-        .first::<i32>(c)
-        .optional())?)
+    Ok(with_conn!(conn, c => standing_cashier_version(shop_id, login).first::<i32>(c).optional())?)
 }
 
 /// Whether the account behind a verified token still stands as the token says: it exists (a
