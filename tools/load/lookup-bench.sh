@@ -43,7 +43,7 @@ for i in $(seq "$RUNS"); do
   if [ "${PERF:-0}" = 1 ] && [ "$i" = "$RUNS" ]; then
     perf record -g -p "$SERVER" -o "$WORK/perf.data" -- sleep "$(( ${DURATION:-10} + 3 ))" >/dev/null 2>&1 & PERF_PID=$!
   fi
-  DB_PIDS=(); [ "$DB" = postgres ] && DB_PIDS=(--database-pid "$(pgrep -d, -P "$(head -1 "$WORK/pg/data/postmaster.pid")")")
+  DB_PIDS=(); [ "$DB" = postgres ] && DB_PIDS=(--database-pid "$("$HERE/throwaway-pg.sh" pids "$WORK/pg")")
   "$BIN/azyq-load" --server "http://127.0.0.1:$PORT" --skip-setup --only lookup "${DB_PIDS[@]}" --concurrency "${CONCURRENCY:-8}" \
     --duration "${DURATION:-10}" --server-pid "$SERVER" "$@" \
     | grep -E '^(lookups:|lookup |cpu|verify_strict|database|unexpected)' || true

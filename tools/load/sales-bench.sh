@@ -69,7 +69,7 @@ for i in $(seq "$RUNS"); do
     [ -n "${PG_STATEMENTS:-}" ] && psql_azyq -qc 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()' >/dev/null
     FLOW_ARGS=(); [ "$flow" = yardstick ] && FLOW_ARGS=(--premint --setup-threads 8)
     echo "== run $i/$RUNS ($DB, $flow), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-    DB_PIDS=(); [ "$DB" = postgres ] && DB_PIDS=(--database-pid "$(pgrep -d, -P "$(head -1 "$WORK/pg/data/postmaster.pid")")")
+    DB_PIDS=(); [ "$DB" = postgres ] && DB_PIDS=(--database-pid "$("$HERE/throwaway-pg.sh" pids "$WORK/pg")")
     "$BIN/azyq-load" --server "$URLS" --skip-setup --concurrency 64 --duration "${DURATION:-20}" \
       --five-lines --cancel-pct 0 --refund-pct 0 --retry-pct 0 --server-pid "$PIDS" "${DB_PIDS[@]}" "${FLOW_ARGS[@]}" \
       "${PGBENCH[@]}" "$@" \

@@ -5,12 +5,13 @@
 #
 #   tools/load/throwaway-pg.sh start DIR PORT   # prints the URL of an empty database `azyq`
 #   tools/load/throwaway-pg.sh stop DIR         # stops it and removes DIR
+#   tools/load/throwaway-pg.sh pids DIR         # its processes now, comma-separated (for --database-pid)
 #
 # DIR's parent must be reachable by `postgres` (not a mode-700 directory of root's). PG_OPTS adds
 # server settings to the start, e.g. PG_OPTS="-c shared_preload_libraries=pg_stat_statements".
 set -euo pipefail
 
-usage() { echo "usage: $0 start DIR PORT | stop DIR" >&2; exit 2; }
+usage() { echo "usage: $0 start DIR PORT | stop DIR | pids DIR" >&2; exit 2; }
 BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 [ -n "$BIN" ] && [ -x "$BIN/initdb" ] || { echo "no PostgreSQL under /usr/lib/postgresql" >&2; exit 2; }
 
@@ -38,6 +39,10 @@ case "${1:-}" in
     DIR=$2
     [ -d "$DIR/data" ] && as_pg "$BIN/pg_ctl" -D "$DIR/data" -m fast -w stop >/dev/null 2>&1 || true
     rm -rf "$DIR"
+    ;;
+  pids)
+    [ $# -eq 2 ] || usage
+    pgrep -d, -P "$(head -1 "$2/data/postmaster.pid")"
     ;;
   *) usage ;;
 esac
