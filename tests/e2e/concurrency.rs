@@ -1,9 +1,13 @@
 //! Nothing charged twice, nothing below zero: many tills at once on one voucher, two server
-//! processes on one database, and a flood of retries with one idempotency key.
+//! processes on one database, and a flood of retries with one idempotency key; and a read that
+//! sees one state, whatever commits beside it.
 
 use std::sync::{Arc, Barrier};
 
+use azyq_server::db::{schema::job_runs, Db};
+use azyq_server::with_conn;
 use azyq_shared::Tiyn;
+use diesel::prelude::*;
 use serde_json::{json, Value};
 
 use crate::helpers::*;
@@ -12,6 +16,7 @@ use crate::world::*;
 
 on_both!(eight_tills_on_one_voucher => eight_tills_sqlite, eight_tills_postgres);
 on_both!(two_processes_on_one_database => two_processes_sqlite, two_processes_postgres);
+on_both!(a_read_is_one_snapshot => read_snapshot_sqlite, read_snapshot_postgres);
 on_both!(flood_of_retries_with_one_key => retry_flood_sqlite, retry_flood_postgres);
 
 const TILLS: usize = 8;
@@ -171,4 +176,25 @@ fn flood_of_retries_with_one_key(db: &TestDb) {
     assert_eq!(scalar(db, "SELECT COUNT(*) AS n FROM baskets WHERE status = 'captured'"), 2);
     assert_books(db);
     check_books(db);
+}
+
+/// `Db::read` runs its statements on one snapshot, on both databases: a row another connection
+/// commits between two of them is seen by neither. (A list read in two statements, the open
+/// deliveries and then the delivered ones, showed a delivery that was delivered in between twice.)
+fn a_read_is_one_snapshot(db: &TestDb) {
+    let conn = Db::connect(&db.url, 2).expect("open the test database");
+    let count = |c: &mut azyq_server::db::Conn| -> i64 {
+        with_conn!(c, c => job_runs::table.count().get_result(c)).expect("count the job runs")
+    };
+    let (first, second) = conn
+        .read(|c| {
+            let first = count(c);
+            db.execute(
+                "INSERT INTO job_runs (job, job_key, done_at) VALUES ('test', 'between', '2026-12-01 00:00:00')",
+            );
+            Ok((first, count(c)))
+        })
+        .expect("the read");
+    assert_eq!(second, first, "a row committed between two statements of one read");
+    assert_eq!(conn.read(|c| Ok(count(c))).expect("a read after"), first + 1);
 }

@@ -336,7 +336,10 @@ impl Db {
         }
     }
 
-    /// Runs `f` in a read transaction (a consistent snapshot on both backends).
+    /// Runs `f` in a read transaction (a consistent snapshot on both backends). On PostgreSQL that
+    /// takes REPEATABLE READ: under the default READ COMMITTED each statement sees what committed
+    /// before it, so a read of several statements could count one row twice or not at all. A
+    /// read-only transaction there never fails for serialisation.
     pub fn read<T>(&self, f: impl FnOnce(&mut Conn) -> Result<T, AppError>) -> Result<T, AppError> {
         match &self.pools {
             Pools::Sqlite(pool) => {
@@ -345,7 +348,7 @@ impl Db {
             }
             Pools::Pg(pool) => {
                 let mut pc: PooledConnection<_> = pool.get()?;
-                pc.build_transaction().read_only().run(|c| f(&mut Conn::Pg(c)))
+                pc.build_transaction().read_only().repeatable_read().run(|c| f(&mut Conn::Pg(c)))
             }
         }
     }
